@@ -1,0 +1,55 @@
+# facepipe: local-first emulated cloud for the Pi + Lambda face-recognition pipeline.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: help install up down outputs status demo e2e grade test test-fast lint bench bench-emulator \
+        bench-facerec deploy-aws destroy-aws clean
+
+help:  ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+install: $(STAMP)  ## create .venv and install everything (offline-safe, CPU torch)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip==25.3
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+up: install  ## start the local cloud in the background on 127.0.0.1:4566 (idempotent)
+	$(PY) -m emulator up
+
+down:  ## stop the background local cloud
+	@if [ -x $(PY) ]; then $(PY) -m emulator down; fi
+
+status: install  ## is the local cloud running?
+	$(PY) -m emulator status
+
+outputs: install  ## print the stack outputs as JSON
+	@$(PY) -m emulator outputs
+
+test: install  ## lint + the whole test suite (starts and stops its own emulators)
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest -q
+
+test-fast: install  ## unit tests only
+	$(PY) -m pytest -q -m "not integration and not slow"
+
+lint: install  ## ruff + cfn-lint
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/cfn-lint template.yaml
+
+bench-emulator: install  ## emulator start, cold/warm invoke, S3 put -> handler start (medians)
+	$(PY) bench/bench_emulator.py
+
+bench-facerec: install  ## face model load, per-frame time, enrolment time (medians)
+	$(PY) bench/bench_facerec.py
+
+bench: install  ## pipeline latency at the Pi's rate (upload -> result p50/p95)
+	$(PY) bench/bench_pipeline.py
+
+clean:  ## remove local state (not the venv)
+	rm -rf .emulator reports .pytest_cache

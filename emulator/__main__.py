@@ -1,0 +1,107 @@
+"""`python -m emulator [serve|up|down|status|outputs|env]`: the local cloud on 127.0.0.1:4566."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+from emulator.cloud import LocalCloud
+from emulator.config import DUMMY_CREDENTIALS, EmulatorConfig
+from emulator.daemon import read_ready, start_background, stop_background, write_ready
+from emulator.errors import EmulatorError
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m emulator", description=__doc__)
+    sub = parser.add_subparsers(dest="command")
+    for name, text in (("serve", "run in the foreground (default)"), ("up", "start in the background and wait")):
+        command = sub.add_parser(name, help=text)
+        command.add_argument("--port", type=int, help="default 4566 or $EMULATOR_PORT")
+        command.add_argument("--template", type=Path, help="SAM template to deploy (default template.yaml)")
+        command.add_argument("--no-stack", action="store_true", help="start the APIs only, deploy nothing")
+        command.add_argument("--lambdas", type=Path, help="run handlers from DIR/<function folder> instead of ours")
+        command.add_argument("--seed", type=Path, help="folder with student_data.json and model/ (default fixtures)")
+    sub.add_parser("down", help="stop the background emulator")
+    sub.add_parser("status", help="say whether it runs, and its workers")
+    sub.add_parser("outputs", help="print the stack outputs as one JSON object")
+    sub.add_parser("env", help="print shell exports that point boto3 at the emulator")
+    return parser
+
+
+def _config(args: argparse.Namespace) -> EmulatorConfig:
+    overrides: dict[str, object] = {}
+    if getattr(args, "port", None) is not None:
+        overrides["port"] = args.port
+    if getattr(args, "template", None) is not None:
+        overrides["template"] = args.template.resolve()
+    if getattr(args, "no_stack", False):
+        overrides["template"] = None
+    if getattr(args, "lambdas", None) is not None:
+        overrides["lambdas_dir"] = args.lambdas.resolve()
+    if getattr(args, "seed", None) is not None:
+        overrides["seed_dir"] = args.seed.resolve()
+    return EmulatorConfig.from_env(**overrides)
+
+
+def _serve(config: EmulatorConfig) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stdout)
+    started = time.perf_counter()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    cloud = LocalCloud(config)
+    try:
+        cloud.start()
+        write_ready(config, cloud.outputs)
+        print(f"emulator ready on {config.endpoint_url} in {time.perf_counter() - started:.2f} s", flush=True)
+        stop.wait()
+    finally:
+        cloud.stop()
+
+
+def _passthrough(args: argparse.Namespace) -> list[str]:
+    extra: list[str] = []
+    for flag in ("template", "lambdas", "seed"):
+        value = getattr(args, flag, None)
+        if value is not None:
+            extra += [f"--{flag}", str(value.resolve())]
+    if getattr(args, "no_stack", False):
+        extra.append("--no-stack")
+    return extra
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    command = args.command or "serve"
+    try:
+        config = _config(args)
+        if command == "serve":
+            _serve(config)
+        elif command == "up":
+            info = start_background(config, _passthrough(args))
+            print(f"emulator running on {info['endpoint']} (pid {info['pid']})")
+        elif command == "down":
+            print("emulator stopped" if stop_background(config) else "emulator was not running")
+        elif command == "status":
+            info = read_ready(config)
+            print(f"emulator running on {info['endpoint']} (pid {info['pid']})")
+        elif command == "outputs":
+            print(json.dumps(read_ready(config)["outputs"], indent=2, sort_keys=True))
+        elif command == "env":
+            info = read_ready(config)
+            exports = {"AWS_ENDPOINT_URL": info["endpoint"], "AWS_DEFAULT_REGION": info["region"], **DUMMY_CREDENTIALS}
+            print("\n".join(f"export {k}={v}" for k, v in exports.items()))
+    except EmulatorError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,134 @@
+"""The local cloud: moto's AWS APIs plus our Lambda service, with the stack deployed from template.yaml."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import boto3
+from moto.server import ThreadedMotoServer
+
+from emulator.config import DEFAULT_ACCOUNT, DUMMY_CREDENTIALS, EmulatorConfig
+from emulator.errors import TemplateError
+from emulator.lambda_runtime.invoker import LambdaService, Telemetry
+from emulator.lambda_runtime.logs import LogShipper
+from emulator.lambda_runtime.metrics import MetricsPublisher
+from emulator.moto_hooks import MotoHooks
+from emulator.stack import StackDeployer, load_template
+
+logger = logging.getLogger(__name__)
+
+
+class EndpointSession:
+    """A boto3 session whose clients all talk to one endpoint (the emulator's)."""
+
+    def __init__(self, endpoint_url: str, region: str) -> None:
+        self._session = boto3.Session(region_name=region, aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+                                      aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"])
+        self._endpoint_url = endpoint_url
+        self.region_name = region
+
+    def client(self, service: str) -> Any:
+        return self._session.client(service, endpoint_url=self._endpoint_url)
+
+
+def worker_environment(endpoint_url: str, region: str) -> dict[str, str]:
+    """The environment every Lambda worker starts from: ours minus AWS settings, plus the emulator's."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(DUMMY_CREDENTIALS)
+    env.update({"AWS_ENDPOINT_URL": endpoint_url, "AWS_REGION": region, "AWS_DEFAULT_REGION": region})
+    return env
+
+
+def code_overrides(template: Path, lambdas_dir: Path) -> dict[str, Path]:
+    """Maps each function to `lambdas_dir/<its CodeUri folder name>`, where that folder exists."""
+    overrides = {}
+    for logical_id, resource in load_template(template).get("Resources", {}).items():
+        code_uri = resource.get("Properties", {}).get("CodeUri")
+        if resource.get("Type") == "AWS::Serverless::Function" and isinstance(code_uri, str):
+            candidate = lambdas_dir / Path(code_uri).name
+            if candidate.is_dir():
+                overrides[logical_id] = candidate
+    if not overrides:
+        raise TemplateError(f"{lambdas_dir} has none of the template's function folders")
+    return overrides
+
+
+class LocalCloud:
+    """Starts and stops everything; `outputs` holds the stack outputs once started."""
+
+    def __init__(self, config: EmulatorConfig) -> None:
+        self.config = config
+        self.outputs: dict[str, str] = {}
+        self._server: ThreadedMotoServer | None = None
+        self._hooks: MotoHooks | None = None
+        self._service: LambdaService | None = None
+        self._telemetry: Telemetry | None = None
+
+    @property
+    def service(self) -> LambdaService:
+        assert self._service is not None, "start() first"
+        return self._service
+
+    def start(self) -> None:
+        config = self.config
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        self._server = ThreadedMotoServer(ip_address=config.host, port=config.port, verbose=False)
+        self._server.start()
+        session = EndpointSession(config.endpoint_url, config.region)
+        self._telemetry = Telemetry(LogShipper(session.client("logs")), MetricsPublisher(session.client("cloudwatch")),
+                                    session.client("sqs"))
+        self._hooks = MotoHooks(config.state_dir / "code", DEFAULT_ACCOUNT, config.region)
+        env = worker_environment(config.endpoint_url, config.region)
+        self._service = LambdaService(config, env, self._telemetry, self._hooks.resolve)
+        self._hooks.install(self._service)
+        if config.template is not None:
+            self.outputs = self._deploy(session)
+
+    def stop(self) -> None:
+        if self._service is not None:
+            self._service.stop()
+        if self._telemetry is not None:
+            self._telemetry.logs.close()
+            self._telemetry.metrics.close()
+        if self._hooks is not None:
+            self._hooks.uninstall()
+        if self._server is not None:
+            self._server.stop()
+
+    def __enter__(self) -> LocalCloud:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _deploy(self, session: EndpointSession) -> dict[str, str]:
+        config = self.config
+        assert config.template is not None
+        started = time.perf_counter()
+        overrides = code_overrides(config.template, config.lambdas_dir) if config.lambdas_dir else None
+        deployer = StackDeployer(session, config.stack_name, config.template, overrides)
+        outputs = deployer.deploy()
+        if config.seed_dir is not None:
+            seed_stack(session, deployer, config.seed_dir)
+        logger.info("stack %s deployed in %.2f s", config.stack_name, time.perf_counter() - started)
+        return outputs
+
+
+def seed_stack(session: Any, deployer: StackDeployer, seed_dir: Path) -> None:
+    """Loads the students table and publishes the face model, where the seed folder has them."""
+    students = seed_dir / "student_data.json"
+    if students.is_file():
+        count = deployer.seed_table(json.loads(students.read_text()))
+        logger.info("seeded %d student records from %s", count, students)
+    model = seed_dir / "model"
+    if (model / "model.json").is_file():
+        from facerec.store import publish_model
+
+        version = publish_model(session.client("s3"), deployer.outputs()["ModelsBucket"], model)
+        logger.info("published face model %s from %s", version, model)

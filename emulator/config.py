@@ -1,0 +1,98 @@
+"""Emulator settings: defaults, bounds and the environment variables that override them."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from emulator.errors import ConfigError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+ENV_HOST = "EMULATOR_HOST"
+ENV_PORT = "EMULATOR_PORT"
+ENV_TEMPLATE = "EMULATOR_TEMPLATE"
+ENV_STACK_NAME = "STACK_NAME"
+ENV_ACCOUNT_CONCURRENCY = "EMULATOR_LAMBDA_CONCURRENCY"
+ENV_RETRY_DELAYS = "EMULATOR_ASYNC_RETRY_DELAYS"
+ENV_IDLE_SECONDS = "EMULATOR_WORKER_IDLE_SECONDS"
+ENV_STATE_DIR = "EMULATOR_STATE_DIR"
+ENV_MAX_EVENT_AGE = "EMULATOR_MAX_EVENT_AGE_SECONDS"
+
+DEFAULT_PORT = 4566
+DEFAULT_REGION = "us-east-1"
+DEFAULT_ACCOUNT = "123456789012"
+DEFAULT_STACK_NAME = "facepipe"
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+DUMMY_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "local-emulator-dummy-key",
+    "AWS_SECRET_ACCESS_KEY": "local-emulator-dummy-secret",
+}
+
+
+def _floats(text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(part) for part in text.split(",") if part.strip())
+    except ValueError as exc:
+        raise ConfigError(f"{ENV_RETRY_DELAYS} must be comma-separated seconds, got {text!r}") from exc
+
+
+@dataclass(frozen=True)
+class EmulatorConfig:
+    """How the local cloud runs; every field can be set from the environment (`from_env`)."""
+
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    region: str = DEFAULT_REGION
+    template: Path | None = PROJECT_ROOT / "template.yaml"
+    stack_name: str = DEFAULT_STACK_NAME
+    seed_dir: Path | None = PROJECT_ROOT / "fixtures"
+    lambdas_dir: Path | None = None
+    account_concurrency: int = 10
+    async_retry_delays: tuple[float, ...] = (0.5, 1.0)
+    max_event_age_seconds: float = 600.0
+    worker_idle_seconds: float = 300.0
+    init_timeout_seconds: float = 10.0
+    state_dir: Path = field(default_factory=lambda: PROJECT_ROOT / ".emulator")
+
+    def __post_init__(self) -> None:
+        if self.host not in LOOPBACK_HOSTS:
+            raise ConfigError(f"the emulator binds loopback only; {self.host!r} is not a loopback address")
+        if not 0 <= self.port <= 65535:
+            raise ConfigError(f"port {self.port} is out of range")
+        if not 1 <= self.account_concurrency <= 1000:
+            raise ConfigError("account concurrency must be between 1 and 1000")
+        if len(self.async_retry_delays) != 2 or min(self.async_retry_delays) < 0:
+            raise ConfigError("async retries: exactly two non-negative delays (AWS retries twice)")
+
+    @property
+    def endpoint_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @classmethod
+    def from_env(cls, environ: os._Environ[str] | dict[str, str] | None = None, **overrides: object) -> EmulatorConfig:
+        """Defaults, then environment variables, then explicit keyword overrides."""
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        if ENV_HOST in env:
+            values["host"] = env[ENV_HOST]
+        if ENV_PORT in env:
+            values["port"] = int(env[ENV_PORT])
+        if ENV_TEMPLATE in env:
+            values["template"] = Path(env[ENV_TEMPLATE])
+        if ENV_STACK_NAME in env:
+            values["stack_name"] = env[ENV_STACK_NAME]
+        if ENV_ACCOUNT_CONCURRENCY in env:
+            values["account_concurrency"] = int(env[ENV_ACCOUNT_CONCURRENCY])
+        if ENV_RETRY_DELAYS in env:
+            values["async_retry_delays"] = _floats(env[ENV_RETRY_DELAYS])
+        if ENV_IDLE_SECONDS in env:
+            values["worker_idle_seconds"] = float(env[ENV_IDLE_SECONDS])
+        if ENV_MAX_EVENT_AGE in env:
+            values["max_event_age_seconds"] = float(env[ENV_MAX_EVENT_AGE])
+        if ENV_STATE_DIR in env:
+            values["state_dir"] = Path(env[ENV_STATE_DIR])
+        values.update(overrides)
+        return cls(**values)  # type: ignore[arg-type]

@@ -1,0 +1,129 @@
+"""`make up` / `make down`: the emulator in the background, with a pid file and a ready file."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from emulator.config import EmulatorConfig
+from emulator.errors import NotRunningError
+
+READY_FILE = "emulator.json"
+PID_FILE = "emulator.pid"
+LOG_FILE = "emulator.log"
+
+
+def ready_file(config: EmulatorConfig) -> Path:
+    return config.state_dir / READY_FILE
+
+
+def write_ready(config: EmulatorConfig, outputs: dict[str, str]) -> None:
+    """Written by the serving process once the stack is deployed: what `up` waits for."""
+    info = {"pid": os.getpid(), "endpoint": config.endpoint_url, "outputs": outputs, "region": config.region}
+    target = ready_file(config)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = target.with_suffix(".tmp")
+    staging.write_text(json.dumps(info, indent=2))
+    staging.replace(target)
+
+
+def read_ready(config: EmulatorConfig) -> dict[str, Any]:
+    """The running emulator's endpoint and outputs; NotRunningError when none answers."""
+    try:
+        info = json.loads(ready_file(config).read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise NotRunningError(f"no emulator is running (no {ready_file(config)}); start it with `make up`") from exc
+    if not (_pid_alive(info["pid"]) and _answers(info["endpoint"])):
+        raise NotRunningError(f"the emulator recorded in {ready_file(config)} is not answering; run `make up`")
+    return info
+
+
+def start_background(config: EmulatorConfig, extra_args: list[str], timeout: float = 120.0) -> dict[str, Any]:
+    """Starts `python -m emulator serve` detached and waits until it is ready; idempotent."""
+    try:
+        return read_ready(config)
+    except NotRunningError:
+        pass
+    config.state_dir.mkdir(parents=True, exist_ok=True)
+    ready_file(config).unlink(missing_ok=True)
+    log = (config.state_dir / LOG_FILE).open("ab")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "emulator", "serve", "--port", str(config.port), *extra_args],
+        stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    (config.state_dir / PID_FILE).write_text(str(process.pid))
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise NotRunningError(f"the emulator exited with {process.returncode}; see {config.state_dir / LOG_FILE}")
+        try:
+            return read_ready(config)
+        except NotRunningError:
+            time.sleep(0.1)
+    stop_pid(process.pid)
+    raise NotRunningError(f"the emulator was not ready within {timeout:.0f} s; see {config.state_dir / LOG_FILE}")
+
+
+def stop_background(config: EmulatorConfig) -> bool:
+    """Stops the emulator named by the pid file; False when none was running."""
+    pid_path = config.state_dir / PID_FILE
+    try:
+        pid = int(pid_path.read_text())
+    except (OSError, ValueError):
+        return False
+    stopped = stop_pid(pid)
+    pid_path.unlink(missing_ok=True)
+    ready_file(config).unlink(missing_ok=True)
+    return stopped
+
+
+def stop_pid(pid: int, grace: float = 10.0) -> bool:
+    """SIGTERM the process group (the emulator and its workers), SIGKILL after `grace` seconds."""
+    if not _pid_alive(pid):
+        return False
+    _signal_group(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline and _pid_alive(pid):
+        time.sleep(0.05)
+    if _pid_alive(pid):
+        _signal_group(pid, signal.SIGKILL)
+    return True
+
+
+def _signal_group(pid: int, signum: int) -> None:
+    try:
+        os.killpg(pid, signum)
+    except ProcessLookupError:
+        return
+    except PermissionError:
+        os.kill(pid, signum)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split()[2]
+    except (OSError, IndexError):
+        return True
+    return state != "Z"
+
+
+def _answers(endpoint: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{endpoint}/moto-api/data.json", timeout=2):  # noqa: S310 - loopback URL
+            return True
+    except (urllib.error.URLError, OSError):
+        return False

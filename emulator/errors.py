@@ -1,0 +1,24 @@
+"""Errors the emulator raises; Lambda failures carry AWS's own error type strings."""
+
+
+class EmulatorError(Exception):
+    """Base class for every emulator error."""
+
+
+class ConfigError(EmulatorError):
+    """A setting is missing or out of bounds."""
+
+
+class TemplateError(EmulatorError):
+    """The stack template cannot be translated or deployed."""
+
+
+class NotRunningError(EmulatorError):
+    """No emulator answers where one was expected."""
+
+
+# AWS's error types, as the Lambda service reports them.
+TIMEOUT_ERROR = "Sandbox.Timedout"
+EXIT_ERROR = "Runtime.ExitError"
+INIT_ERROR = "Runtime.InitError"
+THROTTLED = "TooManyRequestsException"

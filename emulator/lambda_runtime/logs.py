@@ -1,0 +1,68 @@
+"""Function logs: AWS's START/END/REPORT lines, to the console and to CloudWatch Logs."""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections import defaultdict
+from typing import Any
+
+from emulator.lambda_runtime.shipper import BackgroundShipper
+from emulator.lambda_runtime.workers import FunctionSpec, InvocationResult
+
+console = logging.getLogger("emulator.lambda")
+
+LogRecord = tuple[str, str, int, str]  # (group, stream, epoch ms, message)
+
+
+def start_line(request_id: str) -> str:
+    return f"START RequestId: {request_id} Version: $LATEST"
+
+
+def end_line(request_id: str) -> str:
+    return f"END RequestId: {request_id}"
+
+
+def report_line(spec: FunctionSpec, result: InvocationResult) -> str:
+    """AWS's REPORT line; Init Duration appears on cold starts only."""
+    line = (
+        f"REPORT RequestId: {result.request_id}\tDuration: {result.duration_ms:.2f} ms\t"
+        f"Billed Duration: {math.ceil(result.duration_ms)} ms\tMemory Size: {spec.memory_mb} MB\t"
+        f"Max Memory Used: {result.max_memory_mb} MB"
+    )
+    if result.init_duration_ms is not None:
+        line += f"\tInit Duration: {result.init_duration_ms:.2f} ms"
+    if result.error_type in ("Sandbox.Timedout",):
+        line += "\tStatus: timeout"
+    return line
+
+
+class LogShipper(BackgroundShipper[LogRecord]):
+    """Writes each function's lines to the console and ships them to `/aws/lambda/<fn>`."""
+
+    def __init__(self, logs_client: Any) -> None:
+        self._client = logs_client
+        self._known_streams: set[tuple[str, str]] = set()
+        super().__init__()
+
+    def write(self, spec: FunctionSpec, stream: str, message: str) -> None:
+        console.info("[%s] %s", spec.name, message)
+        self.put((spec.log_group, stream, int(time.time() * 1000), message))
+
+    def ship(self, batch: list[LogRecord]) -> None:
+        by_stream: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+        for group, stream, timestamp, message in batch:
+            by_stream[(group, stream)].append({"timestamp": timestamp, "message": message})
+        for (group, stream), events in by_stream.items():
+            self._ensure_stream(group, stream)
+            self._client.put_log_events(logGroupName=group, logStreamName=stream, logEvents=events)
+
+    def _ensure_stream(self, group: str, stream: str) -> None:
+        if (group, stream) in self._known_streams:
+            return
+        existing = self._client.describe_log_groups(logGroupNamePrefix=group)["logGroups"]
+        if not any(g["logGroupName"] == group for g in existing):
+            self._client.create_log_group(logGroupName=group)
+        self._client.create_log_stream(logGroupName=group, logStreamName=stream)
+        self._known_streams.add((group, stream))

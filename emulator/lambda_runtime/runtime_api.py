@@ -1,0 +1,159 @@
+"""One worker's Lambda Runtime API (the HTTP side only): hands out invocations, collects answers."""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+API_PREFIX = "/2018-06-01/runtime"
+_POLL_SECONDS = 0.5
+
+
+@dataclass
+class Invocation:
+    """One event on its way through a worker, and the worker's answer once it arrives."""
+
+    request_id: str
+    payload: bytes
+    function_arn: str
+    deadline_ms: int
+    done: threading.Event = field(default_factory=threading.Event)
+    response: bytes | None = None
+    error: dict[str, Any] | None = None
+
+    def finish(self, response: bytes | None = None, error: dict[str, Any] | None = None) -> None:
+        if self.done.is_set():
+            return
+        self.response, self.error = response, error
+        self.done.set()
+
+
+class RuntimeApi:
+    """Serves `/next`, `/response`, `/error` and `/init/error` for one worker on a loopback port."""
+
+    def __init__(self) -> None:
+        self.ready = threading.Event()
+        self.init_error: dict[str, Any] | None = None
+        self.first_poll_at: float | None = None
+        self._pending: queue.Queue[Invocation] = queue.Queue()
+        self._current: Invocation | None = None
+        self._closed = threading.Event()
+        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self._server.api = self
+        self._thread = threading.Thread(target=self._server.serve_forever, name="runtime-api", daemon=True)
+        self._thread.start()
+
+    @property
+    def address(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"{host}:{port}"
+
+    def submit(self, invocation: Invocation) -> None:
+        self._pending.put(invocation)
+
+    def close(self) -> None:
+        self._closed.set()
+        self._server.shutdown()
+        self._server.server_close()
+
+    def next_invocation(self) -> Invocation | None:
+        """Blocks until an invocation is submitted; None once the API is closed."""
+        if self.first_poll_at is None:
+            self.first_poll_at = time.monotonic()
+            self.ready.set()
+        while not self._closed.is_set():
+            try:
+                self._current = self._pending.get(timeout=_POLL_SECONDS)
+            except queue.Empty:
+                continue
+            return self._current
+        return None
+
+    def answer(self, request_id: str, response: bytes | None, error: dict[str, Any] | None) -> bool:
+        current = self._current
+        if current is None or current.request_id != request_id:
+            return False
+        current.finish(response, error)
+        return True
+
+    def fail_init(self, error: dict[str, Any]) -> None:
+        self.init_error = error
+        self.ready.set()
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    api: RuntimeApi
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def setup(self) -> None:
+        super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        logger.debug(format, *args)
+
+    def do_GET(self) -> None:
+        if self.path != f"{API_PREFIX}/invocation/next":
+            self._reply(404, b'{"errorType":"NotFound"}')
+            return
+        invocation = self.server.api.next_invocation()
+        if invocation is None:
+            self._reply(410, b'{"errorType":"ShuttingDown"}')
+            return
+        self._reply(
+            200,
+            invocation.payload,
+            {
+                "Lambda-Runtime-Aws-Request-Id": invocation.request_id,
+                "Lambda-Runtime-Deadline-Ms": str(invocation.deadline_ms),
+                "Lambda-Runtime-Invoked-Function-Arn": invocation.function_arn,
+                "Lambda-Runtime-Trace-Id": f"Root=1-{invocation.request_id[:8]}",
+            },
+        )
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        parts = self.path[len(API_PREFIX) :].strip("/").split("/")
+        api = self.server.api
+        if parts == ["init", "error"]:
+            api.fail_init(_error_body(body))
+        elif len(parts) == 3 and parts[0] == "invocation" and parts[2] in ("response", "error"):
+            error = _error_body(body) if parts[2] == "error" else None
+            if not api.answer(parts[1], None if error else body, error):
+                self._reply(400, b'{"errorType":"InvalidRequestID"}')
+                return
+        else:
+            self._reply(404, b'{"errorType":"NotFound"}')
+            return
+        self._reply(202, b'{"status":"OK"}')
+
+    def _reply(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def _error_body(body: bytes) -> dict[str, Any]:
+    try:
+        error = json.loads(body or b"{}")
+    except json.JSONDecodeError:
+        return {"errorType": "Runtime.Unknown", "errorMessage": body.decode("utf-8", "replace")}
+    return error if isinstance(error, dict) else {"errorType": "Runtime.Unknown", "errorMessage": str(error)}

@@ -1,0 +1,216 @@
+"""The only place that touches moto's private internals: routes Lambda execution to our service.
+
+moto 5.2.5 (pinned) stores functions but cannot run them without Docker. We replace:
+- `moto.s3.notifications._invoke_awslambda`: S3 -> Lambda notifications become async invocations;
+- `moto.awslambda.models.LambdaFunction.invoke`: the Invoke API runs the function on our workers;
+- `LambdaFunction.__init__`, `.update_configuration`, `.create_from_cloudformation_json`: moto drops
+  `DeadLetterConfig`; we keep it on the function object for our async invoker.
+`verify_moto_internals` fails loudly when an upgrade moves any of these.
+"""
+
+from __future__ import annotations
+
+import base64
+import inspect
+import json
+import logging
+import shutil
+import tempfile
+import zipfile
+from io import BytesIO
+from pathlib import Path
+from typing import Any
+
+import moto
+import moto.s3.notifications as s3_notifications
+from moto.awslambda.models import LambdaFunction
+from moto.awslambda.utils import get_backend
+from moto.core.exceptions import JsonRESTError
+
+from emulator.errors import EmulatorError
+from emulator.lambda_runtime.invoker import LambdaService, ThrottledError
+from emulator.lambda_runtime.workers import FunctionSpec
+
+logger = logging.getLogger(__name__)
+
+MOTO_VERSION = "5.2.5"
+_DLQ_ATTRIBUTE = "_emulator_dead_letter_config"
+_EXPECTED_SIGNATURES = {
+    "s3.notifications._invoke_awslambda": (s3_notifications, "_invoke_awslambda",
+                                           ["account_id", "event_body", "fn_arn", "region_name"]),
+    "LambdaFunction.invoke": (LambdaFunction, "invoke", ["self", "body", "request_headers", "response_headers"]),
+    "LambdaFunction.__init__": (LambdaFunction, "__init__", ["self", "account_id", "spec", "region", "version"]),
+    "LambdaFunction.update_configuration": (LambdaFunction, "update_configuration", ["self", "config_updates"]),
+}
+
+
+class TooManyRequestsException(JsonRESTError):
+    """AWS's throttling error for a synchronous Invoke."""
+
+    code = 429
+
+    def __init__(self, message: str) -> None:
+        super().__init__("TooManyRequestsException", message)
+
+
+def verify_moto_internals() -> None:
+    """Raises EmulatorError when the moto internals we patch are missing or changed shape."""
+    if moto.__version__ != MOTO_VERSION:
+        raise EmulatorError(f"moto {moto.__version__} installed; the emulator's hooks are written for {MOTO_VERSION}")
+    for label, (owner, attribute, params) in _EXPECTED_SIGNATURES.items():
+        target = getattr(owner, attribute, None)
+        if target is None:
+            raise EmulatorError(f"moto internal {label} is gone: the Lambda hooks need updating")
+        actual = list(inspect.signature(target).parameters)[: len(params)]
+        if actual != params:
+            raise EmulatorError(f"moto internal {label} changed signature: expected {params}, found {actual}")
+    if "self.code_bytes" not in inspect.getsource(LambdaFunction):
+        raise EmulatorError("moto LambdaFunction no longer keeps code_bytes")
+
+
+class MotoHooks:
+    """Installs and removes the patches; resolves moto's stored functions into FunctionSpecs."""
+
+    def __init__(self, code_cache: Path, default_account: str, default_region: str) -> None:
+        self._code_cache = code_cache
+        self._account = default_account
+        self._region = default_region
+        self._service: LambdaService | None = None
+        self._originals: dict[tuple[Any, str], Any] = {}
+
+    def install(self, service: LambdaService) -> None:
+        verify_moto_internals()
+        self._service = service
+        self._patch(s3_notifications, "_invoke_awslambda", self._s3_notification)
+        self._patch(LambdaFunction, "invoke", self._make_invoke())
+        self._patch(LambdaFunction, "__init__", _keeping_dlq(LambdaFunction.__init__, spec_arg=True))
+        self._patch(LambdaFunction, "update_configuration", _keeping_dlq(LambdaFunction.update_configuration))
+        self._patch(LambdaFunction, "create_from_cloudformation_json", _cloudformation_keeping_dlq())
+
+    def uninstall(self) -> None:
+        for (owner, attribute), original in self._originals.items():
+            setattr(owner, attribute, original)
+        self._originals.clear()
+
+    def resolve(self, function: str) -> FunctionSpec:
+        """A function name or ARN -> its current spec, with its code unpacked to a local folder."""
+        account, region, name = self._split(function)
+        try:
+            fn = get_backend(account, region).get_function(name)
+        except JsonRESTError as exc:
+            raise EmulatorError(f"function {function} does not exist") from exc
+        return self._spec(fn)
+
+    def _patch(self, owner: Any, attribute: str, replacement: Any) -> None:
+        self._originals.setdefault((owner, attribute), owner.__dict__[attribute])
+        setattr(owner, attribute, replacement)
+
+    def _s3_notification(self, account_id: str, event_body: Any, fn_arn: str, region_name: str) -> None:
+        assert self._service is not None
+        try:
+            self._service.invoke_async(fn_arn, json.dumps(event_body).encode())
+        except EmulatorError:
+            logger.exception("S3 notification for %s could not be delivered", fn_arn)
+
+    def _make_invoke(self) -> Any:
+        hooks = self
+
+        def invoke(fn: LambdaFunction, body: Any, request_headers: Any, response_headers: Any) -> bytes:
+            return hooks._invoke(fn, body, request_headers, response_headers)
+
+        return invoke
+
+    def _invoke(self, fn: LambdaFunction, body: Any, request_headers: Any, response_headers: Any) -> bytes:
+        assert self._service is not None
+        headers = {str(k).lower(): v for k, v in dict(request_headers or {}).items()}
+        payload = body.encode() if isinstance(body, str) else (body or b"")
+        invocation_type = headers.get("x-amz-invocation-type", "RequestResponse")
+        if invocation_type == "DryRun":
+            return b""
+        if invocation_type == "Event":
+            self._service.invoke_async(fn.function_arn, payload or b"{}")
+            return b""
+        try:
+            result = self._service.invoke(fn.function_arn, payload or b"{}")
+        except ThrottledError as exc:
+            raise TooManyRequestsException(str(exc)) from exc
+        response_headers["x-amz-executed-version"] = "$LATEST"
+        response_headers["x-amz-log-result"] = base64.b64encode("\n".join(result.log_lines)[-4096:].encode()).decode()
+        if result.error is not None:
+            response_headers["x-amz-function-error"] = "Unhandled"
+            return json.dumps(result.error).encode()
+        return result.payload or b"null"
+
+    def _split(self, function: str) -> tuple[str, str, str]:
+        if function.startswith("arn:"):
+            parts = function.split(":")
+            return parts[4], parts[3], parts[6]
+        return self._account, self._region, function
+
+    def _spec(self, fn: LambdaFunction) -> FunctionSpec:
+        dlq = (getattr(fn, _DLQ_ATTRIBUTE, None) or {}).get("TargetArn")
+        return FunctionSpec(
+            name=fn.function_name,
+            arn=fn.function_arn,
+            handler=fn.handler or "",
+            code_dir=self._unpack(fn),
+            timeout_seconds=float(fn.timeout),
+            memory_mb=int(fn.memory_size),
+            environment={k: str(v) for k, v in (fn.environment_vars or {}).items()},
+            reserved_concurrency=int(fn.reserved_concurrency) if fn.reserved_concurrency else None,
+            dead_letter_arn=dlq,
+            code_sha256=fn.code_sha_256,
+        )
+
+    def _unpack(self, fn: LambdaFunction) -> Path:
+        if not fn.code_bytes:
+            raise EmulatorError(f"function {fn.function_name} has no zip code (image functions are not run locally)")
+        target = self._code_cache / fn.code_sha_256.replace("/", "_").replace("+", "-")
+        if target.is_dir():
+            return target
+        self._code_cache.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=self._code_cache, prefix=".unpack-"))
+        try:
+            _extract_zip(fn.code_bytes, staging)
+            staging.rename(target)
+        except OSError:
+            shutil.rmtree(staging, ignore_errors=True)
+            if not target.is_dir():
+                raise
+        return target
+
+
+def _extract_zip(data: bytes, target: Path) -> None:
+    """Extracts a function's zip, refusing members that would land outside `target`."""
+    root = target.resolve()
+    with zipfile.ZipFile(BytesIO(data)) as archive:
+        for member in archive.namelist():
+            if not (root / member).resolve().is_relative_to(root):
+                raise EmulatorError(f"function zip member {member!r} escapes the code folder")
+        archive.extractall(root)
+
+
+def _keeping_dlq(original: Any, spec_arg: bool = False) -> Any:
+    """Wraps a LambdaFunction method so the DeadLetterConfig it is given is kept."""
+
+    def wrapper(fn: LambdaFunction, *args: Any, **kwargs: Any) -> Any:
+        result = original(fn, *args, **kwargs)
+        config = (kwargs.get("spec") if spec_arg else kwargs.get("config_updates")) or (args[1] if spec_arg else args[0])
+        if isinstance(config, dict) and "DeadLetterConfig" in config:
+            setattr(fn, _DLQ_ATTRIBUTE, config["DeadLetterConfig"] or None)
+        return result
+
+    return wrapper
+
+
+def _cloudformation_keeping_dlq() -> Any:
+    original = LambdaFunction.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+
+    def create(cls: type, resource_name: str, cloudformation_json: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        fn = original(cls, resource_name, cloudformation_json, *args, **kwargs)
+        config = cloudformation_json.get("Properties", {}).get("DeadLetterConfig")
+        if config:
+            setattr(fn, _DLQ_ATTRIBUTE, config)
+        return fn
+
+    return classmethod(create)

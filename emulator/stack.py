@@ -1,0 +1,190 @@
+"""Deploys template.yaml (AWS SAM) through the CloudFormation API: translate, package, create, wire, seed.
+
+Only public AWS APIs (boto3) are used. On the emulator one extra step applies the buckets'
+S3 -> Lambda notifications, which moto's CloudFormation ignores.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from boto3.dynamodb.types import TypeSerializer
+from botocore.exceptions import ClientError
+import boto3
+from samtranslator.parser.parser import Parser
+from samtranslator.translator.translator import Translator
+from samtranslator.yaml_helper import yaml_parse
+
+from emulator.errors import TemplateError
+
+logger = logging.getLogger(__name__)
+
+REQUIRED_OUTPUTS = (
+    "VideosBucket", "FramesBucket", "ModelsBucket", "ResultsQueueUrl", "DeadLetterQueueUrl",
+    "StudentsTable", "FrameExtractorFunction", "FaceClassifierFunction",
+)
+_CODE_URI_SKIP = {"__pycache__", ".pytest_cache"}
+
+
+def load_template(path: Path) -> dict[str, Any]:
+    """Reads a SAM template (short-form tags such as !Ref are expanded)."""
+    try:
+        return yaml_parse(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise TemplateError(f"cannot read template {path}: {exc}") from exc
+
+
+def translate(sam: dict[str, Any], region: str, parameters: dict[str, str] | None = None) -> dict[str, Any]:
+    """SAM -> plain CloudFormation, as the AWS::Serverless transform would do it."""
+    translator = Translator(None, Parser(), boto_session=boto3.Session(region_name=region))
+    try:
+        # The template names managed policies by ARN only, so no IAM lookup is needed.
+        return translator.translate(json.loads(json.dumps(sam)), dict(parameters or {}),
+                                    get_managed_policy_map=dict)
+    except Exception as exc:  # noqa: BLE001 - samtranslator raises many unrelated types; all mean "bad template"
+        raise TemplateError(f"SAM translation failed: {exc}") from exc
+
+
+def zip_code_dir(code_dir: Path) -> bytes:
+    """A deterministic zip of a function's CodeUri folder (no caches, fixed timestamps)."""
+    if not code_dir.is_dir():
+        raise TemplateError(f"CodeUri {code_dir} is not a folder")
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(code_dir.rglob("*")):
+            if path.is_file() and not _CODE_URI_SKIP & set(path.relative_to(code_dir).parts):
+                info = zipfile.ZipInfo(path.relative_to(code_dir).as_posix(), date_time=(2020, 1, 1, 0, 0, 0))
+                info.external_attr = 0o644 << 16
+                archive.writestr(info, path.read_bytes())
+    return buffer.getvalue()
+
+
+class StackDeployer:
+    """Creates and deletes one stack from a SAM template with the clients it is given."""
+
+    def __init__(self, session: Any, stack_name: str, template_path: Path,
+                 code_overrides: dict[str, Path] | None = None) -> None:
+        self._session = session
+        self.stack_name = stack_name
+        self._template_path = template_path
+        self._code_overrides = code_overrides or {}
+        self._cfn = session.client("cloudformation")
+        self._s3 = session.client("s3")
+
+    def deploy(self, parameters: dict[str, str] | None = None, wire_notifications: bool = True) -> dict[str, str]:
+        """Creates the stack (replacing an old one) and returns its outputs."""
+        account = self._session.client("sts").get_caller_identity()["Account"]
+        sam = self._package(load_template(self._template_path), account)
+        template = translate(sam, self._session.region_name, parameters)
+        if self.exists():
+            self.destroy()
+        self._cfn.create_stack(
+            StackName=self.stack_name,
+            TemplateBody=json.dumps(template),
+            Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in (parameters or {}).items()],
+            Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"],
+        )
+        self._cfn.get_waiter("stack_create_complete").wait(StackName=self.stack_name, WaiterConfig={"Delay": 1})
+        if wire_notifications:
+            self._wire_notifications(template)
+        return self.outputs()
+
+    def exists(self) -> bool:
+        try:
+            stacks = self._cfn.describe_stacks(StackName=self.stack_name)["Stacks"]
+        except ClientError:
+            return False
+        return any(s["StackStatus"] != "DELETE_COMPLETE" for s in stacks)
+
+    def outputs(self) -> dict[str, str]:
+        stack = self._cfn.describe_stacks(StackName=self.stack_name)["Stacks"][0]
+        outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+        missing = [key for key in REQUIRED_OUTPUTS if key not in outputs]
+        if missing:
+            raise TemplateError(f"stack {self.stack_name} lacks outputs {missing}")
+        return outputs
+
+    def destroy(self) -> None:
+        """Empties the stack's buckets (CloudFormation cannot delete full ones), then deletes it."""
+        for bucket in self._physical_ids("AWS::S3::Bucket"):
+            self._empty_bucket(bucket)
+        self._cfn.delete_stack(StackName=self.stack_name)
+        self._cfn.get_waiter("stack_delete_complete").wait(StackName=self.stack_name, WaiterConfig={"Delay": 1})
+
+    def seed_table(self, records: list[dict[str, Any]]) -> int:
+        """Writes the students' records into the stack's table; returns how many."""
+        table = self.outputs()["StudentsTable"]
+        dynamodb = self._session.client("dynamodb")
+        serializer = TypeSerializer()
+        for start in range(0, len(records), 25):
+            chunk = records[start : start + 25]
+            items = [{"PutRequest": {"Item": {k: serializer.serialize(v) for k, v in r.items()}}} for r in chunk]
+            dynamodb.batch_write_item(RequestItems={table: items})
+        return len(records)
+
+    def _package(self, sam: dict[str, Any], account: str) -> dict[str, Any]:
+        """Zips each function's CodeUri to an artifacts bucket and points CodeUri at it."""
+        bucket = f"{self.stack_name}-artifacts-{account}-{self._session.region_name}"
+        self._ensure_bucket(bucket)
+        for logical_id, resource in sam.get("Resources", {}).items():
+            properties = resource.get("Properties", {})
+            if resource.get("Type") != "AWS::Serverless::Function" or "CodeUri" not in properties:
+                continue
+            code_dir = self._code_overrides.get(logical_id) or self._template_path.parent / properties["CodeUri"]
+            key = f"{self.stack_name}/{logical_id}.zip"
+            self._s3.put_object(Bucket=bucket, Key=key, Body=zip_code_dir(Path(code_dir)))
+            properties["CodeUri"] = f"s3://{bucket}/{key}"
+        return sam
+
+    def _ensure_bucket(self, bucket: str) -> None:
+        try:
+            self._s3.head_bucket(Bucket=bucket)
+        except ClientError:
+            self._s3.create_bucket(Bucket=bucket)
+
+    def _physical_ids(self, resource_type: str) -> list[str]:
+        if not self.exists():
+            return []
+        resources = self._cfn.describe_stack_resources(StackName=self.stack_name)["StackResources"]
+        return [r["PhysicalResourceId"] for r in resources if r["ResourceType"] == resource_type
+                and r.get("PhysicalResourceId")]
+
+    def _empty_bucket(self, bucket: str) -> None:
+        paginator = self._s3.get_paginator("list_object_versions")
+        for page in paginator.paginate(Bucket=bucket):
+            objects = [{"Key": o["Key"], "VersionId": o["VersionId"]}
+                       for o in page.get("Versions", []) + page.get("DeleteMarkers", [])]
+            if objects:
+                self._s3.delete_objects(Bucket=bucket, Delete={"Objects": objects})
+
+    def _wire_notifications(self, template: dict[str, Any]) -> None:
+        physical = {r["LogicalResourceId"]: r.get("PhysicalResourceId") for r in
+                    self._cfn.describe_stack_resources(StackName=self.stack_name)["StackResources"]}
+        lambda_client = self._session.client("lambda")
+        for logical_id, resource in template["Resources"].items():
+            config = resource.get("Properties", {}).get("NotificationConfiguration", {})
+            if resource["Type"] != "AWS::S3::Bucket" or not config.get("LambdaConfigurations"):
+                continue
+            wiring = [_lambda_notification(c, physical, lambda_client) for c in config["LambdaConfigurations"]]
+            self._s3.put_bucket_notification_configuration(
+                Bucket=physical[logical_id],
+                NotificationConfiguration={"LambdaFunctionConfigurations": wiring},
+            )
+
+
+def _lambda_notification(config: dict[str, Any], physical: dict[str, str | None], lambda_client: Any) -> dict[str, Any]:
+    function = config["Function"]
+    if not (isinstance(function, dict) and "Fn::GetAtt" in function):
+        raise TemplateError(f"notification target {function!r}: expected !GetAtt <Function>.Arn")
+    name = physical[function["Fn::GetAtt"][0]]
+    arn = lambda_client.get_function(FunctionName=name)["Configuration"]["FunctionArn"]
+    rules = config.get("Filter", {}).get("S3Key", {}).get("Rules", [])
+    wiring: dict[str, Any] = {"LambdaFunctionArn": arn, "Events": [config["Event"]]}
+    if rules:
+        wiring["Filter"] = {"Key": {"FilterRules": [{"Name": r["Name"], "Value": r["Value"]} for r in rules]}}
+    return wiring

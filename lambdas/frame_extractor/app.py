@@ -1,0 +1,3 @@
+def lambda_handler(event, context):
+    print("got", event)
+    return {"ok": True}
