@@ -15,7 +15,6 @@ install: $(STAMP)  ## create .venv and install everything (offline-safe, CPU tor
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip==25.3
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 

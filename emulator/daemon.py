@@ -41,7 +41,7 @@ def read_ready(config: EmulatorConfig) -> dict[str, Any]:
         info = json.loads(ready_file(config).read_text())
     except (OSError, json.JSONDecodeError) as exc:
         raise NotRunningError(f"no emulator is running (no {ready_file(config)}); start it with `make up`") from exc
-    if not (_pid_alive(info["pid"]) and _answers(info["endpoint"])):
+    if not (pid_alive(info["pid"]) and _answers(info["endpoint"])):
         raise NotRunningError(f"the emulator recorded in {ready_file(config)} is not answering; run `make up`")
     return info
 
@@ -87,13 +87,13 @@ def stop_background(config: EmulatorConfig) -> bool:
 
 def stop_pid(pid: int, grace: float = 10.0) -> bool:
     """SIGTERM the process group (the emulator and its workers), SIGKILL after `grace` seconds."""
-    if not _pid_alive(pid):
+    if not pid_alive(pid):
         return False
     _signal_group(pid, signal.SIGTERM)
     deadline = time.monotonic() + grace
-    while time.monotonic() < deadline and _pid_alive(pid):
+    while time.monotonic() < deadline and pid_alive(pid):
         time.sleep(0.05)
-    if _pid_alive(pid):
+    if pid_alive(pid):
         _signal_group(pid, signal.SIGKILL)
     return True
 
@@ -107,7 +107,8 @@ def _signal_group(pid: int, signum: int) -> None:
         os.kill(pid, signum)
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """True while the process exists and is not a zombie."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

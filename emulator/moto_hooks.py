@@ -192,10 +192,11 @@ def _extract_zip(data: bytes, target: Path) -> None:
 
 def _keeping_dlq(original: Any, spec_arg: bool = False) -> Any:
     """Wraps a LambdaFunction method so the DeadLetterConfig it is given is kept."""
+    name, position = ("spec", 1) if spec_arg else ("config_updates", 0)
 
     def wrapper(fn: LambdaFunction, *args: Any, **kwargs: Any) -> Any:
         result = original(fn, *args, **kwargs)
-        config = (kwargs.get("spec") if spec_arg else kwargs.get("config_updates")) or (args[1] if spec_arg else args[0])
+        config = kwargs[name] if name in kwargs else args[position]
         if isinstance(config, dict) and "DeadLetterConfig" in config:
             setattr(fn, _DLQ_ATTRIBUTE, config["DeadLetterConfig"] or None)
         return result

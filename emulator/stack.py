@@ -13,9 +13,9 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+import boto3
 from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import ClientError
-import boto3
 from samtranslator.parser.parser import Parser
 from samtranslator.translator.translator import Translator
 from samtranslator.yaml_helper import yaml_parse
@@ -46,7 +46,7 @@ def translate(sam: dict[str, Any], region: str, parameters: dict[str, str] | Non
         # The template names managed policies by ARN only, so no IAM lookup is needed.
         return translator.translate(json.loads(json.dumps(sam)), dict(parameters or {}),
                                     get_managed_policy_map=dict)
-    except Exception as exc:  # noqa: BLE001 - samtranslator raises many unrelated types; all mean "bad template"
+    except Exception as exc:
         raise TemplateError(f"SAM translation failed: {exc}") from exc
 
 

@@ -135,7 +135,8 @@ class Worker:
             error = {"errorType": TIMEOUT_ERROR, "errorMessage": f"Task timed out after {timeout:.2f} seconds"}
             return InvocationResult(request_id, None, error, duration_ms, None, memory, True, lines)
         lost = self._exited.is_set()
-        return InvocationResult(request_id, invocation.response, invocation.error, duration_ms, None, memory, lost, lines)
+        response, error = invocation.response, invocation.error
+        return InvocationResult(request_id, response, error, duration_ms, None, memory, lost, lines)
 
     def kill(self) -> None:
         """Stops the process (SIGKILL after a grace period) and its Runtime API."""

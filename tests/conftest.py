@@ -1,0 +1,93 @@
+"""Shared fixtures: a real emulator process (moto + awslambdaric workers) on a free loopback port."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "fixtures"
+DUMMY_ENV = {
+    "AWS_ACCESS_KEY_ID": "local-emulator-dummy-key",
+    "AWS_SECRET_ACCESS_KEY": "local-emulator-dummy-secret",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class RunningEmulator:
+    """A started `python -m emulator serve` process and how to talk to it."""
+
+    process: subprocess.Popen[bytes]
+    endpoint: str
+    outputs: dict[str, str]
+    state_dir: Path
+    log_path: Path
+
+    def client(self, service: str) -> Any:
+        return boto3.client(service, endpoint_url=self.endpoint, region_name="us-east-1",
+                            aws_access_key_id=DUMMY_ENV["AWS_ACCESS_KEY_ID"],
+                            aws_secret_access_key=DUMMY_ENV["AWS_SECRET_ACCESS_KEY"])
+
+    def env(self) -> dict[str, str]:
+        """An environment for child processes (device, grader) pointed at this emulator."""
+        return {**os.environ, **DUMMY_ENV, "AWS_ENDPOINT_URL": self.endpoint}
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def start_emulator(state_dir: Path, *args: str, env: dict[str, str] | None = None,
+                   timeout: float = 120.0) -> RunningEmulator:
+    """Starts an emulator subprocess on a free port and waits for its ready file."""
+    port = free_port()
+    state_dir.mkdir(parents=True, exist_ok=True)
+    log_path = state_dir / "emulator.log"
+    child_env = {**os.environ, **DUMMY_ENV, "EMULATOR_STATE_DIR": str(state_dir), **(env or {})}
+    child_env.pop("AWS_ENDPOINT_URL", None)
+    with log_path.open("wb") as log:
+        process = subprocess.Popen([sys.executable, "-m", "emulator", "serve", "--port", str(port), *args],
+                                   cwd=ROOT, env=child_env, stdout=log, stderr=subprocess.STDOUT)
+    ready = state_dir / "emulator.json"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"emulator exited {process.returncode}:\n{log_path.read_text()[-3000:]}")
+        if ready.is_file():
+            info = json.loads(ready.read_text())
+            return RunningEmulator(process, info["endpoint"], info["outputs"], state_dir, log_path)
+        time.sleep(0.1)
+    process.kill()
+    raise RuntimeError(f"emulator not ready in {timeout} s:\n{log_path.read_text()[-3000:]}")
+
+
+@pytest.fixture(scope="session")
+def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEmulator]:
+    """One emulator with the project's stack deployed, shared by the integration tests."""
+    running = start_emulator(tmp_path_factory.mktemp("emulator"),
+                             env={"EMULATOR_ASYNC_RETRY_DELAYS": "0.2,0.4"})
+    yield running
+    running.stop()

@@ -1,0 +1,59 @@
+"""Tiny handlers the emulator tests deploy through the Lambda API, zipped on the fly."""
+
+from __future__ import annotations
+
+import io
+import textwrap
+import uuid
+import zipfile
+from typing import Any
+
+# Each handler reports every call to the queue in $REPORT_QUEUE_URL, so tests can count invocations.
+_REPORTING = """
+import json, os, time, boto3
+_sqs = boto3.client("sqs")
+
+def _report(event):
+    _sqs.send_message(QueueUrl=os.environ["REPORT_QUEUE_URL"], MessageBody=json.dumps(event))
+"""
+
+HANDLERS = {
+    "echo": "def lambda_handler(event, context):\n    print('echo', context.aws_request_id)\n    return event\n",
+    "report": _REPORTING + "\ndef lambda_handler(event, context):\n    _report(event)\n    return 'ok'\n",
+    "raise": "def lambda_handler(event, context):\n    raise ValueError('boom')\n",
+    "fail": _REPORTING + "\ndef lambda_handler(event, context):\n    _report(event)\n    raise ValueError('boom')\n",
+    "sleep": "import time\n\ndef lambda_handler(event, context):\n    time.sleep(event.get('seconds', 5))\n"
+             "    return 'slept'\n",
+    "exit": "import os\n\ndef lambda_handler(event, context):\n    os._exit(3)\n",
+    "segfault": "import ctypes\n\ndef lambda_handler(event, context):\n    ctypes.string_at(0)\n",
+    "crash_once": textwrap.dedent("""
+        import os, pathlib
+        def lambda_handler(event, context):
+            marker = pathlib.Path(event["marker"])
+            if not marker.exists():
+                marker.write_text("crashed")
+                os._exit(9)
+            return "second try"
+        """),
+    "import_error": "import module_that_does_not_exist\n\ndef lambda_handler(event, context):\n    return 1\n",
+}
+
+
+def zip_handler(source: str) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("app.py", source)
+    return buffer.getvalue()
+
+
+def create_function(lam: Any, kind: str, timeout: int = 10, env: dict[str, str] | None = None,
+                    dlq_arn: str | None = None) -> str:
+    """Creates a uniquely named function running HANDLERS[kind]; returns its name."""
+    name = f"test-{kind}-{uuid.uuid4().hex[:8]}"
+    extra: dict[str, Any] = {"DeadLetterConfig": {"TargetArn": dlq_arn}} if dlq_arn else {}
+    lam.create_function(
+        FunctionName=name, Runtime="python3.11", Handler="app.lambda_handler",
+        Role="arn:aws:iam::123456789012:role/test-lambda-role", Code={"ZipFile": zip_handler(HANDLERS[kind])},
+        Timeout=timeout, MemorySize=256, Environment={"Variables": env or {}}, **extra,
+    )
+    return name
