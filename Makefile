@@ -15,7 +15,7 @@ install: $(STAMP)  ## create .venv and install everything (offline-safe, CPU tor
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev]' --config-settings editable_mode=compat
 	touch $(STAMP)
 
 up: install  ## start the local cloud in the background on 127.0.0.1:4566 (idempotent)

@@ -5,15 +5,14 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
-from emulator.config import EmulatorConfig
+from emulator.config import ENV_STATE_DIR, EmulatorConfig
 from emulator.errors import NotRunningError
 
 READY_FILE = "emulator.json"
@@ -58,6 +57,7 @@ def start_background(config: EmulatorConfig, extra_args: list[str], timeout: flo
     process = subprocess.Popen(
         [sys.executable, "-m", "emulator", "serve", "--port", str(config.port), *extra_args],
         stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        env={**os.environ, ENV_STATE_DIR: str(config.state_dir)},
     )
     (config.state_dir / PID_FILE).write_text(str(process.pid))
     deadline = time.monotonic() + timeout
@@ -123,8 +123,9 @@ def pid_alive(pid: int) -> bool:
 
 
 def _answers(endpoint: str) -> bool:
+    host, port = endpoint.removeprefix("http://").rsplit(":", 1)
     try:
-        with urllib.request.urlopen(f"{endpoint}/moto-api/data.json", timeout=2):  # noqa: S310 - loopback URL
+        with socket.create_connection((host, int(port)), timeout=2):
             return True
-    except (urllib.error.URLError, OSError):
+    except OSError:
         return False
