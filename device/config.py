@@ -1,0 +1,170 @@
+"""Device settings: env var names (defined here only), bounded frozen dataclasses, resource names.
+
+Resource names resolve as docs/contracts.md says: explicit argument > environment variable >
+the CloudFormation stack's Outputs (stack `$STACK_NAME`, default `facepipe`). Clients are created
+the plain boto3 way, so `AWS_ENDPOINT_URL` alone decides local emulator or AWS.
+"""
+
+import os
+import re
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError, NoRegionError
+
+from device.errors import ConfigError
+from device.naming import check_device_id
+
+ENV_VIDEOS_BUCKET = "VIDEOS_BUCKET"
+ENV_RESULTS_QUEUE_URL = "RESULTS_QUEUE_URL"
+ENV_STACK_NAME = "STACK_NAME"
+ENV_DEVICE_ID = "DEVICE_ID"
+ENV_SPOOL_DIR = "DEVICE_SPOOL_DIR"
+
+DEFAULT_STACK_NAME = "facepipe"
+DEFAULT_SPOOL_DIR = Path.home() / ".cache" / "facepipe" / "spool"
+OUTPUT_VIDEOS_BUCKET = "VideosBucket"
+OUTPUT_RESULTS_QUEUE_URL = "ResultsQueueUrl"
+
+
+def _check(name: str, value: float | None, low: float, high: float) -> None:
+    """Raise ConfigError unless low <= value <= high (None passes: the setting is off)."""
+    if value is not None and not low <= value <= high:
+        raise ConfigError(f"{name} must be between {low} and {high}, got {value}")
+
+
+@dataclass(frozen=True)
+class ClientConfig:
+    """Retry and timeout settings shared by every boto3 client the device creates (seconds)."""
+
+    max_attempts: int = 3
+    connect_timeout: float = 3.0
+    read_timeout: float = 30.0
+    max_pool_connections: int = 10
+
+    def __post_init__(self) -> None:
+        _check("max_attempts", self.max_attempts, 1, 10)
+        _check("connect_timeout", self.connect_timeout, 0.1, 60)
+        _check("read_timeout", self.read_timeout, 1, 300)
+        _check("max_pool_connections", self.max_pool_connections, 1, 1000)
+
+    def botocore(self) -> Config:
+        """The botocore Config: standard retry mode with this many attempts and these timeouts."""
+        return Config(
+            retries={"mode": "standard", "max_attempts": self.max_attempts},
+            connect_timeout=self.connect_timeout,
+            read_timeout=self.read_timeout,
+            max_pool_connections=self.max_pool_connections,
+        )
+
+
+@dataclass(frozen=True)
+class RecordConfig:
+    """How long each clip lasts (seconds) and how many to record (None: until stopped)."""
+
+    clip_seconds: float = 0.5
+    clips: int | None = None
+
+    def __post_init__(self) -> None:
+        _check("clip_seconds", self.clip_seconds, 0.1, 60)
+        _check("clips", self.clips, 1, 10_000_000)
+
+
+@dataclass(frozen=True)
+class UploadConfig:
+    """Retry backoff (doubles from initial to max), spool rescan interval and drain time on stop (s)."""
+
+    backoff_initial: float = 0.5
+    backoff_max: float = 30.0
+    poll_interval: float = 1.0
+    drain_timeout: float = 10.0
+
+    def __post_init__(self) -> None:
+        _check("backoff_initial", self.backoff_initial, 0.01, 60)
+        _check("backoff_max", self.backoff_max, self.backoff_initial, 600)
+        _check("poll_interval", self.poll_interval, 0.01, 60)
+        _check("drain_timeout", self.drain_timeout, 0, 3600)
+
+
+@dataclass(frozen=True)
+class ConsumerConfig:
+    """SQS polling (seconds), stop conditions, and how often a malformed message may come back."""
+
+    wait_time_seconds: int = 20
+    visibility_timeout: int = 10
+    max_messages: int = 10
+    max_results: int | None = None
+    idle_timeout: float | None = None
+    max_malformed_receives: int = 5
+
+    def __post_init__(self) -> None:
+        _check("wait_time_seconds", self.wait_time_seconds, 0, 20)
+        _check("visibility_timeout", self.visibility_timeout, 0, 43200)
+        _check("max_messages", self.max_messages, 1, 10)
+        _check("max_results", self.max_results, 1, 10_000_000)
+        _check("idle_timeout", self.idle_timeout, 0.1, 86400)
+        _check("max_malformed_receives", self.max_malformed_receives, 1, 1000)
+
+
+def make_client(service: str, config: ClientConfig | None = None) -> Any:
+    """A boto3 client for `service` with our retry/timeout Config; the endpoint comes from the env."""
+    try:
+        return boto3.client(service, config=(config or ClientConfig()).botocore())
+    except NoRegionError as exc:
+        raise ConfigError("no AWS region: set AWS_DEFAULT_REGION (e.g. us-east-1) or a profile") from exc
+
+
+def resolve_device_id(explicit: str | None = None, environ: Mapping[str, str] | None = None) -> str:
+    """Device id: explicit > $DEVICE_ID > this host's name (cleaned to a valid id)."""
+    env = os.environ if environ is None else environ
+    if explicit or env.get(ENV_DEVICE_ID):
+        return check_device_id(explicit or env[ENV_DEVICE_ID])
+    host = re.sub(r"[^A-Za-z0-9._-]", "-", socket.gethostname()).strip("-._")[:64]
+    return check_device_id(host or "pi")
+
+
+def resolve_spool_dir(explicit: Path | None = None, environ: Mapping[str, str] | None = None) -> Path:
+    """Spool root: explicit > $DEVICE_SPOOL_DIR > ~/.cache/facepipe/spool."""
+    env = os.environ if environ is None else environ
+    return Path(explicit or env.get(ENV_SPOOL_DIR) or DEFAULT_SPOOL_DIR)
+
+
+def resolve_videos_bucket(explicit: str | None = None, environ: Mapping[str, str] | None = None) -> str:
+    """The bucket clips go to: explicit > $VIDEOS_BUCKET > stack output VideosBucket."""
+    return _resolve(explicit, ENV_VIDEOS_BUCKET, OUTPUT_VIDEOS_BUCKET, "--bucket", environ)
+
+
+def resolve_results_queue_url(explicit: str | None = None, environ: Mapping[str, str] | None = None) -> str:
+    """The results queue: explicit > $RESULTS_QUEUE_URL > stack output ResultsQueueUrl."""
+    return _resolve(explicit, ENV_RESULTS_QUEUE_URL, OUTPUT_RESULTS_QUEUE_URL, "--queue-url", environ)
+
+
+def stack_outputs(stack_name: str) -> dict[str, str]:
+    """The Outputs of a CloudFormation stack as {OutputKey: OutputValue}; ConfigError if unreadable."""
+    cloudformation = make_client("cloudformation", ClientConfig(max_attempts=2))
+    try:
+        stacks = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
+    except (BotoCoreError, ClientError) as exc:
+        raise ConfigError(f"cannot read stack {stack_name!r}: {exc}") from exc
+    return {out["OutputKey"]: out["OutputValue"] for out in stacks[0].get("Outputs", [])}
+
+
+def _resolve(explicit: str | None, env_var: str, output: str, flag: str, environ: Mapping[str, str] | None) -> str:
+    """Explicit > environment variable > stack output, with one clear error naming all three."""
+    env = os.environ if environ is None else environ
+    if explicit or env.get(env_var):
+        return explicit or env[env_var]
+    stack = env.get(ENV_STACK_NAME) or DEFAULT_STACK_NAME
+    hint = f"pass {flag}, set {env_var}, or deploy stack {stack!r} with output {output}"
+    try:
+        outputs = stack_outputs(stack)
+    except ConfigError as exc:
+        raise ConfigError(f"{output} not found: {hint} ({exc})") from exc
+    if output not in outputs:
+        raise ConfigError(f"{output} not found: {hint} (the stack has {sorted(outputs)})")
+    return outputs[output]

@@ -1,0 +1,488 @@
+"""The results consumer: N threads long-poll the FIFO results queue, report each result, then delete it.
+
+Delivery is at least once. A message is deleted only after `on_result` returned, so a consumer
+that dies mid-run loses nothing (SQS redelivers after the visibility timeout); a graceful stop hands
+messages it received but did not report back at once (visibility 0). A message whose `on_result`
+raised is logged and left to come back after the visibility timeout.
+
+A malformed body is logged and left in the queue. If the queue has a redrive policy, SQS moves it
+to the dead-letter queue after maxReceiveCount receives. Without one it would block its FIFO message
+group for ever, so after `max_malformed_receives` receives it is deleted, its full body logged first.
+"""
+
+import json
+import logging
+import math
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from device.config import ClientConfig, ConsumerConfig, make_client
+from device.errors import ConfigError, MalformedResultError
+from device.naming import parse_stamp, utc_now
+
+logger = logging.getLogger(__name__)
+
+SCHEMA = 1
+STATUSES = ("recognized", "unknown", "no_face", "not_enrolled")
+MAX_THREADS = 500
+DRAIN_TIMEOUT = 5.0
+RECEIVE_RETRY_INITIAL = 0.5
+RECEIVE_RETRY_MAX = 10.0
+_MISSING = object()
+
+
+@dataclass(frozen=True)
+class Student:
+    """The student record the classifier looked up."""
+
+    name: str
+    major: str
+    year: str
+
+
+@dataclass(frozen=True)
+class Result:
+    """One result message (docs/contracts.md); unknown extra fields are ignored."""
+
+    device_id: str
+    clip_key: str
+    frame_key: str
+    frame_index: int
+    status: str
+    captured_at: datetime
+    uploaded_at: datetime
+    classified_at: datetime
+    face_index: int | None = None
+    name: str | None = None
+    confidence: float | None = None
+    box: tuple[int, int, int, int] | None = None
+    student: Student | None = None
+    reason: str | None = None
+    model_version: str | None = None
+    timings_ms: Mapping[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, body: str) -> "Result":
+        """Parse and validate a message body; MalformedResultError says what is wrong."""
+        try:
+            data = json.loads(body)
+        except json.JSONDecodeError as exc:
+            raise MalformedResultError(f"body is not JSON ({exc})") from exc
+        if not isinstance(data, dict):
+            raise MalformedResultError(f"body is not a JSON object but {type(data).__name__}")
+        return cls.from_dict(data)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "Result":
+        """Validate a decoded message: required fields, types, status and its student record."""
+        if data.get("schema") != SCHEMA:
+            raise MalformedResultError(f"'schema' must be {SCHEMA}, got {data.get('schema')!r}")
+        status = _field(data, "status", str)
+        if status not in STATUSES:
+            raise MalformedResultError(f"'status' must be one of {STATUSES}, got {status!r}")
+        student = _student(data.get("student"))
+        if status == "recognized" and student is None:
+            raise MalformedResultError("a 'recognized' result needs a 'student' record")
+        return cls(
+            device_id=_field(data, "device_id", str),
+            clip_key=_field(data, "clip_key", str),
+            frame_key=_field(data, "frame_key", str),
+            frame_index=_field(data, "frame_index", int),
+            status=status,
+            captured_at=_stamp(data, "captured_at"),
+            uploaded_at=_stamp(data, "uploaded_at"),
+            classified_at=_stamp(data, "classified_at"),
+            face_index=_field(data, "face_index", int, nullable=True),
+            name=_field(data, "name", str, nullable=True),
+            confidence=_field(data, "confidence", (int, float), nullable=True),
+            box=_box(data.get("box")),
+            student=student,
+            reason=_field(data, "reason", str, nullable=True),
+            model_version=_field(data, "model_version", str, nullable=True),
+            timings_ms=_timings(data.get("timings_ms")),
+        )
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """How a result arrived: message id, receive count, when, and latencies (ms) from upload and capture."""
+
+    message_id: str
+    receive_count: int
+    received_at: datetime
+    upload_latency_ms: float
+    capture_latency_ms: float
+
+
+@dataclass(frozen=True)
+class LatencyStats:
+    """Percentiles (ms, linear interpolation) of a set of latencies; None when there are none."""
+
+    count: int
+    p50: float | None
+    p95: float | None
+    p99: float | None
+
+    @classmethod
+    def of(cls, values: Sequence[float]) -> "LatencyStats":
+        """Stats of the given latencies."""
+        if not values:
+            return cls(0, None, None, None)
+        return cls(len(values), percentile(values, 50), percentile(values, 95), percentile(values, 99))
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What a consumer saw: results by status, malformed and failed deliveries, accuracy, latency."""
+
+    results: int
+    by_status: Mapping[str, int]
+    malformed: int
+    failed: int
+    judged: int
+    correct: int
+    upload_latency: LatencyStats
+    capture_latency: LatencyStats
+
+    @property
+    def accuracy(self) -> float | None:
+        """Correct / judged (results that had an expected name), or None if none were judged."""
+        return self.correct / self.judged if self.judged else None
+
+
+class ResultsConsumer:
+    """Long-polls the results queue with `threads` threads until `stop` is set (or a limit is hit)."""
+
+    def __init__(
+        self,
+        queue_url: str,
+        threads: int = 50,
+        on_result: Callable[[Result, Delivery], None] | None = None,
+        stop: threading.Event | None = None,
+        config: ConsumerConfig | None = None,
+        sqs: Any = None,
+    ) -> None:
+        if not 1 <= threads <= MAX_THREADS:
+            raise ConfigError(f"threads must be between 1 and {MAX_THREADS}, got {threads}")
+        self._queue_url = queue_url
+        self._threads = threads
+        self._on_result = on_result
+        self.stop_event = stop or threading.Event()
+        self._config = config or ConsumerConfig()
+        self._sqs = sqs or make_client("sqs", self._client_config())
+        self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+        self._busy = 0
+        self._handled: list[tuple[Result, Delivery]] = []
+        self._claimed = 0
+        self._malformed = 0
+        self._failed = 0
+        self._poison_limit: int | None = self._config.max_malformed_receives
+        self._last_activity = time.monotonic()
+
+    def run(self) -> Summary:
+        """Poll until stopped, idle for idle_timeout, or max_results reported; return the summary.
+
+        Returns once no thread is reporting; threads still inside a long poll end it in the background
+        (daemon threads) and hand back whatever it brings.
+        """
+        self._poison_limit = self._read_poison_limit()
+        self._last_activity = time.monotonic()
+        workers = [threading.Thread(target=self._poll, name=f"results-{i}", daemon=True) for i in range(self._threads)]
+        for worker in workers:
+            worker.start()
+        while not self.stop_event.wait(0.1):
+            self._check_idle()
+        with self._idle:
+            self._idle.wait_for(lambda: self._busy == 0, DRAIN_TIMEOUT)
+        return self.summary()
+
+    def stop(self) -> None:
+        """Stop all threads; messages received but not yet reported are handed back."""
+        self.stop_event.set()
+
+    def results(self) -> list[tuple[Result, Delivery]]:
+        """Every result reported so far, in the order it was reported."""
+        with self._lock:
+            return list(self._handled)
+
+    def summary(self, expected: Mapping[str, str | None] | None = None) -> Summary:
+        """Counts and latency percentiles; accuracy against `expected` (see load_expected) if given."""
+        with self._lock:
+            handled, malformed, failed = list(self._handled), self._malformed, self._failed
+        judged = correct = 0
+        for result, _ in handled:
+            want = _expected_name(expected or {}, result)
+            if want is not _MISSING:
+                judged += 1
+                correct += result.name == want
+        return Summary(
+            results=len(handled),
+            by_status=dict(Counter(result.status for result, _ in handled)),
+            malformed=malformed,
+            failed=failed,
+            judged=judged,
+            correct=correct,
+            upload_latency=LatencyStats.of([d.upload_latency_ms for _, d in handled]),
+            capture_latency=LatencyStats.of([d.capture_latency_ms for _, d in handled]),
+        )
+
+    def _client_config(self) -> ClientConfig:
+        """Reads must outlast a long poll; one pooled connection per thread."""
+        return ClientConfig(read_timeout=self._config.wait_time_seconds + 10, max_pool_connections=self._threads + 2)
+
+    def _read_poison_limit(self) -> int | None:
+        """None if the queue has a redrive policy (SQS dead-letters), else max_malformed_receives."""
+        try:
+            attributes = self._sqs.get_queue_attributes(QueueUrl=self._queue_url, AttributeNames=["RedrivePolicy"]).get(
+                "Attributes", {}
+            )
+        except (BotoCoreError, ClientError) as exc:
+            raise ConfigError(f"cannot read results queue {self._queue_url}: {exc}") from exc
+        return None if "RedrivePolicy" in attributes else self._config.max_malformed_receives
+
+    def _check_idle(self) -> None:
+        """Stop when nothing arrived for idle_timeout seconds."""
+        idle = self._config.idle_timeout
+        if idle is not None and time.monotonic() - self._last_activity > idle:
+            logger.info("no message for %.1f s: stopping", idle)
+            self.stop_event.set()
+
+    def _poll(self) -> None:
+        """One thread: receive a batch, report it message by message; retry failed receives with backoff."""
+        delay = RECEIVE_RETRY_INITIAL
+        while not self.stop_event.is_set():
+            try:
+                messages = self._receive()
+            except (BotoCoreError, ClientError) as exc:
+                logger.warning("receive from %s failed: %s; retry in %.1f s", self._queue_url, exc, delay)
+                self.stop_event.wait(delay)
+                delay = min(delay * 2, RECEIVE_RETRY_MAX)
+                continue
+            delay = RECEIVE_RETRY_INITIAL
+            self._handle_batch(messages)
+
+    def _receive(self) -> list[dict[str, Any]]:
+        """One long poll."""
+        response = self._sqs.receive_message(
+            QueueUrl=self._queue_url,
+            MaxNumberOfMessages=self._config.max_messages,
+            WaitTimeSeconds=self._config.wait_time_seconds,
+            VisibilityTimeout=self._config.visibility_timeout,
+            MessageSystemAttributeNames=["ApproximateReceiveCount"],
+        )
+        return response.get("Messages", [])
+
+    def _handle_batch(self, messages: list[dict[str, Any]]) -> None:
+        """Report messages in order, counted as busy; once stopped, hand the rest back."""
+        if not messages:
+            return
+        self._last_activity = time.monotonic()
+        with self._lock:
+            self._busy += 1
+        try:
+            for index, message in enumerate(messages):
+                if self.stop_event.is_set():
+                    self._release(messages[index:])
+                    return
+                self._handle(message)
+        finally:
+            with self._idle:
+                self._busy -= 1
+                self._idle.notify_all()
+
+    def _handle(self, message: dict[str, Any]) -> None:
+        """Parse, report, count, and only then delete one message."""
+        received_at = utc_now()
+        receive_count = int(message.get("Attributes", {}).get("ApproximateReceiveCount", 1))
+        try:
+            result = Result.from_json(message["Body"])
+        except MalformedResultError as exc:
+            self._handle_malformed(message, receive_count, exc)
+            return
+        delivery = Delivery(
+            message["MessageId"],
+            receive_count,
+            received_at,
+            _ms(received_at - result.uploaded_at),
+            _ms(received_at - result.captured_at),
+        )
+        if not self._claim():
+            self._release([message])
+            return
+        if self._report(result, delivery):
+            self._delete(message)
+
+    def _claim(self) -> bool:
+        """Reserve one of max_results; False once all are taken."""
+        with self._lock:
+            if self._config.max_results is not None and self._claimed >= self._config.max_results:
+                return False
+            self._claimed += 1
+            return True
+
+    def _report(self, result: Result, delivery: Delivery) -> bool:
+        """Call on_result and count the result; False (message kept) if the callback raised."""
+        try:
+            if self._on_result:
+                self._on_result(result, delivery)
+        except Exception:
+            logger.exception("on_result failed for %s: the message will be redelivered", result.frame_key)
+            with self._lock:
+                self._claimed -= 1
+                self._failed += 1
+            return False
+        with self._lock:
+            self._handled.append((result, delivery))
+            if self._config.max_results is not None and len(self._handled) >= self._config.max_results:
+                self.stop_event.set()
+        return True
+
+    def _handle_malformed(self, message: dict[str, Any], receive_count: int, exc: MalformedResultError) -> None:
+        """Log a bad message; leave it for redelivery / the DLQ, or drop it after too many receives."""
+        with self._lock:
+            self._malformed += 1
+        limit = self._poison_limit
+        if limit is not None and receive_count >= limit:
+            logger.error(
+                "dropping malformed message %s after %d receives (queue has no redrive policy): %s; body: %r",
+                message["MessageId"],
+                receive_count,
+                exc,
+                message["Body"],
+            )
+            self._delete(message)
+            return
+        logger.warning(
+            "malformed result message %s (receive %d): %s; left in the queue for redelivery or the DLQ",
+            message["MessageId"],
+            receive_count,
+            exc,
+        )
+
+    def _delete(self, message: dict[str, Any]) -> None:
+        """Delete a handled message; if that fails it comes back and is reported again."""
+        try:
+            self._sqs.delete_message(QueueUrl=self._queue_url, ReceiptHandle=message["ReceiptHandle"])
+        except (BotoCoreError, ClientError) as exc:
+            logger.warning("could not delete message %s (%s): it will be redelivered", message["MessageId"], exc)
+
+    def _release(self, messages: list[dict[str, Any]]) -> None:
+        """Make unreported messages visible again now instead of after the visibility timeout."""
+        entries = [
+            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0} for i, m in enumerate(messages)
+        ]
+        try:
+            self._sqs.change_message_visibility_batch(QueueUrl=self._queue_url, Entries=entries)
+        except (BotoCoreError, ClientError) as exc:
+            logger.warning(
+                "could not hand back %d message(s) (%s): they return after the visibility timeout",
+                len(entries),
+                exc,
+            )
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The q-th percentile (0-100) with linear interpolation between closest ranks (numpy's default)."""
+    if not values:
+        raise ValueError("percentile of no values")
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * q / 100
+    low = math.floor(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def load_expected(path: Path) -> dict[str, str | None]:
+    """Read an expected-names file: a JSON object {frame key | clip key | clip file name: name or null}.
+
+    A result is judged against the first of its frame key, clip key and clip file name found in the
+    file; null means "no face expected" (the result's name is null). Results not found are not judged.
+    """
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"cannot read expected names from {path}: {exc}") from exc
+    if not isinstance(data, dict) or not all(v is None or isinstance(v, str) for v in data.values()):
+        raise ConfigError(f"{path} must be a JSON object mapping keys to a name or null")
+    return data
+
+
+def _expected_name(expected: Mapping[str, str | None], result: Result) -> object:
+    """The expected name of a result by frame key, clip key or clip file name; _MISSING if none."""
+    for key in (result.frame_key, result.clip_key, PurePosixPath(result.clip_key).name):
+        if key in expected:
+            return expected[key]
+    return _MISSING
+
+
+def _field(data: Mapping[str, Any], key: str, kinds: type | tuple[type, ...], *, nullable: bool = False) -> Any:
+    """data[key] checked against kinds (bools rejected); None allowed only when nullable."""
+    value = data.get(key)
+    if value is None and nullable:
+        return None
+    if value is None or isinstance(value, bool) or not isinstance(value, kinds):
+        raise MalformedResultError(f"{key!r} must be {_kind_name(kinds)}, got {value!r}")
+    return value
+
+
+def _kind_name(kinds: type | tuple[type, ...]) -> str:
+    """'int', or 'int or float'."""
+    return " or ".join(k.__name__ for k in (kinds if isinstance(kinds, tuple) else (kinds,)))
+
+
+def _stamp(data: Mapping[str, Any], key: str) -> datetime:
+    """A required ISO-8601 UTC timestamp field."""
+    text = _field(data, key, str)
+    try:
+        return parse_stamp(text)
+    except ValueError as exc:
+        raise MalformedResultError(f"{key!r} is not an ISO-8601 UTC time: {text!r}") from exc
+
+
+def _box(value: Any) -> tuple[int, int, int, int] | None:
+    """[top, right, bottom, left] as ints, or None."""
+    if value is None:
+        return None
+    if (
+        not isinstance(value, list)
+        or len(value) != 4
+        or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
+    ):
+        raise MalformedResultError(f"'box' must be [top, right, bottom, left], got {value!r}")
+    top, right, bottom, left = (round(v) for v in value)
+    return top, right, bottom, left
+
+
+def _student(value: Any) -> Student | None:
+    """The student record, or None."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise MalformedResultError(f"'student' must be an object, got {value!r}")
+    name, major, year = (_field(value, key, (str, int)) for key in ("name", "major", "year"))
+    return Student(str(name), str(major), str(year))
+
+
+def _timings(value: Any) -> dict[str, float]:
+    """Stage timings in ms; absent or null means none."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or not all(
+        isinstance(v, int | float) and not isinstance(v, bool) for v in value.values()
+    ):
+        raise MalformedResultError(f"'timings_ms' must map stages to numbers, got {value!r}")
+    return {str(k): float(v) for k, v in value.items()}
+
+
+def _ms(delta: timedelta) -> float:
+    """A timedelta in milliseconds."""
+    return delta.total_seconds() * 1000

@@ -1,0 +1,1 @@
+"""Tests of the device package (Pi scripts) against a moto server."""

@@ -1,0 +1,130 @@
+"""Device test fixtures: a moto server on 127.0.0.1 (free port) and boto3 pointed at it."""
+
+import hashlib
+import json
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto.server import ThreadedMotoServer
+
+from device.naming import format_stamp
+
+REPO = Path(__file__).resolve().parents[2]
+VIDEOS = REPO / "fixtures" / "videos"
+DUMMY_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing-not-a-real-key",
+    "AWS_SECRET_ACCESS_KEY": "testing-not-a-real-secret",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+CLEARED = (
+    "AWS_SESSION_TOKEN",
+    "AWS_PROFILE",
+    "VIDEOS_BUCKET",
+    "RESULTS_QUEUE_URL",
+    "STACK_NAME",
+    "DEVICE_ID",
+    "DEVICE_SPOOL_DIR",
+)
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """A moto server for the whole session, stopped at the end."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
+    """Point boto3 at moto with obviously dummy credentials and no outside configuration."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
+    for name, value in DUMMY_CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+    for name in CLEARED:
+        monkeypatch.delenv(name, raising=False)
+    return moto_endpoint
+
+
+@pytest.fixture
+def s3(aws: str) -> Any:
+    """A plain S3 client on moto."""
+    return boto3.client("s3")
+
+
+@pytest.fixture
+def sqs(aws: str) -> Any:
+    """A plain SQS client on moto."""
+    return boto3.client("sqs")
+
+
+@pytest.fixture
+def bucket(s3: Any) -> str:
+    """A fresh, empty bucket."""
+    name = f"videos-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=name)
+    return name
+
+
+@pytest.fixture
+def fifo_queue(sqs: Any) -> str:
+    """A fresh FIFO results queue (no redrive policy); returns its URL."""
+    name = f"results-{uuid.uuid4().hex[:12]}.fifo"
+    return sqs.create_queue(QueueName=name, Attributes={"FifoQueue": "true"})["QueueUrl"]
+
+
+@pytest.fixture
+def make_result() -> Callable[..., dict[str, Any]]:
+    """Build a contract-shaped result message (docs/contracts.md); keyword arguments override fields."""
+
+    def build(**overrides: Any) -> dict[str, Any]:
+        now = datetime.now(UTC)
+        stamp = format_stamp(now - timedelta(milliseconds=300))
+        index = overrides.pop("frame_index", 0)
+        body = {
+            "schema": 1,
+            "device_id": "pi-1",
+            "clip_key": f"videos/pi-1/{stamp}.mp4",
+            "frame_key": f"frames/pi-1/{stamp}/{index:04d}.png",
+            "frame_index": index,
+            "face_index": 0,
+            "status": "recognized",
+            "name": "mr_bean",
+            "confidence": 0.97,
+            "box": [10, 60, 70, 5],
+            "student": {"name": "mr_bean", "major": "lawyer", "year": "freshmen"},
+            "reason": None,
+            "model_version": "ab12cd34",
+            "captured_at": stamp,
+            "uploaded_at": format_stamp(now - timedelta(milliseconds=250)),
+            "classified_at": format_stamp(now),
+            "timings_ms": {"download": 3.1, "recognize": 80.2, "lookup": 2.0, "total": 90.0},
+        }
+        body.update(overrides)
+        return body
+
+    return build
+
+
+@pytest.fixture
+def send(sqs: Any) -> Callable[[str, list[Any]], None]:
+    """Send bodies (dicts become JSON) to a FIFO queue the way the classifier does."""
+
+    def send_all(queue_url: str, bodies: list[Any]) -> None:
+        for number, body in enumerate(bodies):
+            text = body if isinstance(body, str) else json.dumps(body)
+            key = body["frame_key"] if isinstance(body, dict) else f"raw-{number}-{text}"
+            group = body["device_id"] if isinstance(body, dict) else "pi-1"
+            dedup = hashlib.sha256(f"{key}#{number}".encode()).hexdigest()
+            sqs.send_message(QueueUrl=queue_url, MessageBody=text, MessageGroupId=group, MessageDeduplicationId=dedup)
+
+    return send_all

@@ -1,0 +1,72 @@
+"""No result is lost: unreported messages come back, after the visibility timeout or at once on stop."""
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from device.config import ConsumerConfig
+from device.consumer import Delivery, Result, ResultsConsumer
+
+FAST = ConsumerConfig(wait_time_seconds=1, visibility_timeout=1, max_results=3)
+
+
+def test_messages_received_but_not_deleted_come_back_after_the_visibility_timeout(
+    fifo_queue: str, sqs: Any, send: Callable[..., None], make_result: Callable[..., dict[str, Any]]
+) -> None:
+    send(fifo_queue, [make_result(frame_index=i) for i in range(3)])
+    crashed = sqs.receive_message(QueueUrl=fifo_queue, MaxNumberOfMessages=10, VisibilityTimeout=1)
+    assert len(crashed["Messages"]) == 3
+
+    started = time.monotonic()
+    seen: list[Delivery] = []
+    summary = ResultsConsumer(fifo_queue, 2, lambda r, d: seen.append(d), config=FAST).run()
+
+    assert summary.results == 3
+    assert {d.receive_count for d in seen} == {2}
+    assert time.monotonic() - started < 5
+
+
+def test_a_failing_report_leaves_the_message_for_redelivery(
+    fifo_queue: str,
+    send: Callable[..., None],
+    make_result: Callable[..., dict[str, Any]],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    send(fifo_queue, [make_result(frame_index=0)])
+    attempts: list[int] = []
+
+    def flaky(result: Result, delivery: Delivery) -> None:
+        attempts.append(delivery.receive_count)
+        if len(attempts) == 1:
+            raise BrokenPipeError("terminal went away")
+
+    config = ConsumerConfig(wait_time_seconds=1, visibility_timeout=1, max_results=1)
+    summary = ResultsConsumer(fifo_queue, 2, flaky, config=config).run()
+
+    assert attempts == [1, 2]
+    assert (summary.results, summary.failed) == (1, 1)
+    assert "will be redelivered" in caplog.text
+
+
+def test_stopping_mid_batch_hands_the_rest_back_at_once(
+    fifo_queue: str, send: Callable[..., None], make_result: Callable[..., dict[str, Any]]
+) -> None:
+    bodies = [make_result(frame_index=i) for i in range(5)]
+    send(fifo_queue, bodies)
+    first: ResultsConsumer
+
+    def stop_after_one(result: Result, delivery: Delivery) -> None:
+        first.stop()
+
+    slow_return = ConsumerConfig(wait_time_seconds=1, visibility_timeout=60)
+    first = ResultsConsumer(fifo_queue, 1, stop_after_one, config=slow_return)
+    assert first.run().results == 1
+
+    started = time.monotonic()
+    rest = ResultsConsumer(fifo_queue, 1, config=ConsumerConfig(wait_time_seconds=1, max_results=4))
+    assert rest.run().results == 4
+    assert time.monotonic() - started < 5
+    handled = [r.frame_key for r, _ in first.results() + rest.results()]
+    assert sorted(handled) == sorted(b["frame_key"] for b in bodies)
