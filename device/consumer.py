@@ -31,7 +31,7 @@ from device.naming import parse_stamp, utc_now
 logger = logging.getLogger(__name__)
 
 SCHEMA = 1
-STATUSES = ("recognized", "unknown", "no_face", "not_enrolled")
+STATUSES = ("recognized", "unknown", "no_face", "not_enrolled", "bad_frame")
 MAX_THREADS = 500
 DRAIN_TIMEOUT = 5.0
 RECEIVE_RETRY_INITIAL = 0.5

@@ -1,3 +1,82 @@
-def lambda_handler(event, context):
-    print("got", event)
-    return {"ok": True}
+"""Face classifier Lambda: a frame under frames/ -> who is in it -> the student record -> SQS FIFO results."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote_plus
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.data_classes import S3Event
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from results import (
+    BadFrameKeyError,
+    FrameKey,
+    ModelCache,
+    base_message,
+    face_results,
+    faceless_result,
+    queue_entries,
+    student_lookup,
+    utc_stamp,
+)
+
+from facerec import ImageError, identify, load_image
+
+logger = Logger()
+metrics = Metrics()
+s3 = boto3.client("s3")
+sqs = boto3.client("sqs")
+models = ModelCache(s3, os.environ["MEDIA_BUCKET"], Path(os.environ.get("MODEL_CACHE_DIR", "/tmp/models")))  # noqa: S108
+lookup = student_lookup(boto3.client("dynamodb"), os.environ["STUDENTS_TABLE"])
+RESULTS_QUEUE_URL = os.environ["RESULTS_QUEUE_URL"]
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
+    sent = 0
+    for record in S3Event(event).records:
+        key = unquote_plus(record.s3.get_object.key)
+        logger.append_keys(frame_key=key)
+        try:
+            frame = FrameKey.parse(key)
+        except BadFrameKeyError as exc:
+            logger.error("ignored object", extra={"reason": str(exc)})
+            continue
+        sent += classify_frame(record.s3.bucket.name, frame)
+    return {"results": sent}
+
+
+def classify_frame(bucket: str, frame: FrameKey) -> int:
+    """Recognises the faces of one frame and sends one result per face; returns how many."""
+    started = time.perf_counter()
+    obj = s3.get_object(Bucket=bucket, Key=frame.key)
+    data, metadata = obj["Body"].read(), obj["Metadata"]
+    logger.append_keys(clip_key=metadata.get("clip-key", frame.clip_key))
+    downloaded = time.perf_counter()
+    model = models.current()
+    base = base_message(frame, metadata, model.version)
+    try:
+        faces = identify(load_image(data), model)
+        results = face_results(base, faces, lookup)
+    except ImageError as exc:
+        results = [faceless_result(base, "bad_frame", f"the frame is not a usable image: {exc}")]
+    recognized = time.perf_counter()
+    timings = {"download": _ms(started, downloaded), "recognize": _ms(downloaded, recognized)}
+    for result in results:
+        result["classified_at"] = utc_stamp()
+        result["timings_ms"] = {**timings, "total": _ms(started, time.perf_counter())}
+    sqs.send_message_batch(QueueUrl=RESULTS_QUEUE_URL, Entries=queue_entries(results))
+    logger.info("classified frame", extra={"statuses": [r["status"] for r in results],
+                                           "names": [r["name"] for r in results]})
+    metrics.add_metric(name="FacesClassified", unit=MetricUnit.Count, value=len(results))
+    return len(results)
+
+
+def _ms(start: float, end: float) -> float:
+    return round((end - start) * 1000, 1)
