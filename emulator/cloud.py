@@ -130,5 +130,5 @@ def seed_stack(session: Any, deployer: StackDeployer, seed_dir: Path) -> None:
     if (model / "model.json").is_file():
         from facerec.store import publish_model
 
-        version = publish_model(session.client("s3"), deployer.outputs()["ModelsBucket"], model)
-        logger.info("published face model %s from %s", version, model)
+        pointer = publish_model(session.client("s3"), deployer.outputs()["ModelsBucket"], model)
+        logger.info("published face model %s from %s", pointer["version"], model)
