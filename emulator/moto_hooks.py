@@ -4,7 +4,9 @@ moto 5.2.5 (pinned) stores functions but cannot run them without Docker. We repl
 - `moto.s3.notifications._invoke_awslambda`: S3 -> Lambda notifications become async invocations;
 - `moto.awslambda.models.LambdaFunction.invoke`: the Invoke API runs the function on our workers;
 - `LambdaFunction.__init__`, `.update_configuration`, `.create_from_cloudformation_json`: moto drops
-  `DeadLetterConfig`; we keep it on the function object for our async invoker.
+  `DeadLetterConfig`; we keep it on the function object for our async invoker;
+- `moto.sqs.models.Queue.add_message`: moto deduplicates FIFO messages only against messages still in
+  the queue; SQS remembers a deduplication id for 5 minutes even after the message was deleted.
 `verify_moto_internals` fails loudly when an upgrade moves any of these.
 """
 
@@ -16,6 +18,7 @@ import json
 import logging
 import shutil
 import tempfile
+import threading
 import zipfile
 from io import BytesIO
 from pathlib import Path
@@ -26,6 +29,7 @@ import moto.s3.notifications as s3_notifications
 from moto.awslambda.models import LambdaFunction
 from moto.awslambda.utils import get_backend
 from moto.core.exceptions import JsonRESTError
+from moto.sqs.models import DEDUPLICATION_TIME_IN_SECONDS, Queue
 
 from emulator.errors import EmulatorError
 from emulator.lambda_runtime.invoker import LambdaService, ThrottledError
@@ -35,12 +39,15 @@ logger = logging.getLogger(__name__)
 
 MOTO_VERSION = "5.2.5"
 _DLQ_ATTRIBUTE = "_emulator_dead_letter_config"
+_DEDUP_ATTRIBUTE = "_emulator_deduplication_history"
+_dedup_lock = threading.Lock()
 _EXPECTED_SIGNATURES = {
     "s3.notifications._invoke_awslambda": (s3_notifications, "_invoke_awslambda",
                                            ["account_id", "event_body", "fn_arn", "region_name"]),
     "LambdaFunction.invoke": (LambdaFunction, "invoke", ["self", "body", "request_headers", "response_headers"]),
     "LambdaFunction.__init__": (LambdaFunction, "__init__", ["self", "account_id", "spec", "region", "version"]),
     "LambdaFunction.update_configuration": (LambdaFunction, "update_configuration", ["self", "config_updates"]),
+    "sqs.models.Queue.add_message": (Queue, "add_message", ["self", "message"]),
 }
 
 
@@ -86,6 +93,7 @@ class MotoHooks:
         self._patch(LambdaFunction, "__init__", _keeping_dlq(LambdaFunction.__init__, spec_arg=True))
         self._patch(LambdaFunction, "update_configuration", _keeping_dlq(LambdaFunction.update_configuration))
         self._patch(LambdaFunction, "create_from_cloudformation_json", _cloudformation_keeping_dlq())
+        self._patch(Queue, "add_message", _deduplicating_for_five_minutes(Queue.add_message))
 
     def uninstall(self) -> None:
         for (owner, attribute), original in self._originals.items():
@@ -215,3 +223,23 @@ def _cloudformation_keeping_dlq() -> Any:
         return fn
 
     return classmethod(create)
+
+
+def _deduplicating_for_five_minutes(original: Any) -> Any:
+    """Wraps Queue.add_message: a FIFO deduplication id is remembered for the window, deleted or not."""
+
+    def add_message(queue: Queue, message: Any) -> None:
+        dedup_id = getattr(message, "deduplication_id", None)
+        if queue.fifo_queue and dedup_id:
+            now = message.sent_timestamp
+            with _dedup_lock:
+                history = queue.__dict__.setdefault(_DEDUP_ATTRIBUTE, {})
+                for seen_id, sent in list(history.items()):
+                    if (now - sent) / 1000 >= DEDUPLICATION_TIME_IN_SECONDS:
+                        del history[seen_id]
+                if dedup_id in history:
+                    return
+                history[dedup_id] = now
+        original(queue, message)
+
+    return add_message
