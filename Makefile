@@ -30,6 +30,21 @@ status: install  ## is the local cloud running?
 outputs: install  ## print the stack outputs as JSON
 	@$(PY) -m emulator outputs
 
+DEMO_STATE := .emulator/demo
+demo: install  ## run it: local stack up, the course videos through the file camera, live results, summary, stop
+	@$(PY) -m emulator up
+	@set -e; eval "$$($(PY) -m emulator env)"; mkdir -p $(DEMO_STATE); rm -f $(DEMO_STATE)/expected.json; \
+	  $(PY) -m device results --threads 50 --idle-timeout 15 --expected $(DEMO_STATE)/expected.json & consumer=$$!; \
+	  $(PY) -m device record --camera file:fixtures/videos --clips 32 --max-width 640 --device-id demo-pi \
+	    --spool $(DEMO_STATE)/spool --labels fixtures/labels.json --expected-out $(DEMO_STATE)/expected.json; \
+	  wait $$consumer; status=$$?; $(PY) -m emulator down; exit $$status
+
+e2e: install  ## the course's 100-video workload on the embedded emulator, scored; non-zero on any failed rubric line
+	$(PY) -m grader run --emulator --workload course --count 100 --rate 1
+
+grade: install  ## the same workload and rubric against whatever AWS_ENDPOINT_URL / AWS credentials name
+	$(PY) -m grader run --workload course --count 100 --rate 1
+
 test: install  ## lint + the whole test suite (starts and stops its own emulators)
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q
