@@ -17,7 +17,7 @@ from emulator.config import EmulatorConfig
 from emulator.errors import THROTTLED, EmulatorError
 from emulator.lambda_runtime.logs import LogShipper, end_line, report_line, start_line
 from emulator.lambda_runtime.metrics import MetricsPublisher
-from emulator.lambda_runtime.workers import FunctionSpec, InvocationResult, Worker
+from emulator.lambda_runtime.workers import FunctionSpec, InvocationResult, Worker, WorkerSettings
 
 logger = logging.getLogger(__name__)
 
@@ -43,13 +43,12 @@ class Telemetry:
 class FunctionPool:
     """The warm workers of one function version and the concurrency slots they run in."""
 
-    def __init__(self, spec: FunctionSpec, limit: int, base_env: dict[str, str], telemetry: Telemetry,
-                 init_timeout: float, account: AccountConcurrency) -> None:
+    def __init__(self, spec: FunctionSpec, limit: int, settings: WorkerSettings, telemetry: Telemetry,
+                 account: AccountConcurrency) -> None:
         self.spec = spec
         self.limit = limit
-        self._base_env = base_env
+        self._settings = settings
         self._telemetry = telemetry
-        self._init_timeout = init_timeout
         self._account = account
         self._lock = threading.Lock()
         self._idle: list[Worker] = []
@@ -118,7 +117,7 @@ class FunctionPool:
         return None
 
     def _start_worker(self) -> Worker:
-        return Worker(self.spec, self._base_env, self._write_worker_line)
+        return Worker(self.spec, self._settings, self._write_worker_line)
 
     def _write_worker_line(self, worker: Worker, line: str) -> None:
         self._telemetry.logs.write(self.spec, worker.log_stream, line)
@@ -126,7 +125,7 @@ class FunctionPool:
     def _run(self, worker: Worker, payload: bytes, cold: bool) -> InvocationResult:
         request_id = str(uuid.uuid4())
         logs = self._telemetry.logs
-        init_error = worker.wait_ready(self._init_timeout) if cold else None
+        init_error = worker.wait_ready(self._settings.init_timeout) if cold else None
         logs.write(self.spec, worker.log_stream, start_line(request_id))
         if init_error is not None:
             result = InvocationResult(request_id, None, init_error, 0.0, worker.init_duration_ms, 0, True)
@@ -305,7 +304,7 @@ class LambdaService:
     def __init__(self, config: EmulatorConfig, base_env: dict[str, str], telemetry: Telemetry,
                  resolve: SpecResolver) -> None:
         self._config = config
-        self._base_env = base_env
+        self._settings = WorkerSettings(base_env, config.init_timeout_seconds, config.state_dir / "tmp")
         self._telemetry = telemetry
         self._resolve = resolve
         self._pools: dict[str, FunctionPool] = {}
@@ -324,8 +323,7 @@ class LambdaService:
                 return current
             limit = min(spec.reserved_concurrency or self._config.account_concurrency,
                         self._config.account_concurrency)
-            fresh = FunctionPool(spec, limit, self._base_env, self._telemetry, self._config.init_timeout_seconds,
-                                 self._account)
+            fresh = FunctionPool(spec, limit, self._settings, self._telemetry, self._account)
             self._pools[spec.name] = fresh
         if current is not None:
             current.retire()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -23,6 +24,15 @@ logger = logging.getLogger(__name__)
 
 LogSink = Callable[["Worker", str], None]
 _KILL_GRACE_SECONDS = 2.0
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    """What every worker starts from: the environment, the init time limit, where its /tmp lives."""
+
+    base_env: dict[str, str]
+    init_timeout: float
+    tmp_root: Path
 
 
 @dataclass(frozen=True)
@@ -66,9 +76,12 @@ class InvocationResult:
 class Worker:
     """One execution environment: an awslambdaric process and its own Runtime API."""
 
-    def __init__(self, spec: FunctionSpec, base_env: dict[str, str], log_sink: LogSink) -> None:
+    def __init__(self, spec: FunctionSpec, settings: WorkerSettings, log_sink: LogSink) -> None:
         self.spec = spec
-        self.log_stream = f"{datetime.now(UTC):%Y/%m/%d}/[$LATEST]{secrets.token_hex(16)}"
+        token = secrets.token_hex(16)
+        self.log_stream = f"{datetime.now(UTC):%Y/%m/%d}/[$LATEST]{token}"
+        self.tmp_dir = settings.tmp_root / f"{spec.name}-{token[:12]}"  # each environment has its own /tmp
+        self.tmp_dir.mkdir(parents=True)
         self.last_used = time.monotonic()
         self.init_duration_ms: float | None = None
         self._log_sink = log_sink
@@ -81,7 +94,7 @@ class Worker:
         self._process = subprocess.Popen(
             [sys.executable, "-m", "awslambdaric", spec.handler],
             cwd=spec.code_dir,
-            env=self._environment(base_env),
+            env=self._environment(settings.base_env),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -149,6 +162,7 @@ class Worker:
                 self._process.wait()
         self._exited.wait(_KILL_GRACE_SECONDS)
         self._api.close()
+        shutil.rmtree(self.tmp_dir, ignore_errors=True)
 
     def _signal(self, signum: int) -> None:
         try:
@@ -174,6 +188,7 @@ class Worker:
                 "AWS_EXECUTION_ENV": "AWS_Lambda_python3.11",
                 "PYTHONPATH": os.pathsep.join(filter(None, [str(spec.code_dir), base_env.get("PYTHONPATH")])),
                 "PYTHONUNBUFFERED": "1",
+                "TMPDIR": str(self.tmp_dir),
             }
         )
         return env

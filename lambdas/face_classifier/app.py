@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,7 @@ logger = Logger()
 metrics = Metrics()
 s3 = boto3.client("s3")
 sqs = boto3.client("sqs")
-models = ModelCache(s3, os.environ["MEDIA_BUCKET"], Path(os.environ.get("MODEL_CACHE_DIR", "/tmp/models")))  # noqa: S108
+models = ModelCache(s3, os.environ["MEDIA_BUCKET"], Path(tempfile.gettempdir()) / "models")
 lookup = student_lookup(boto3.client("dynamodb"), os.environ["STUDENTS_TABLE"])
 RESULTS_QUEUE_URL = os.environ["RESULTS_QUEUE_URL"]
 
