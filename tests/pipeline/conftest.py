@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -27,6 +28,9 @@ class ResultCollector:
         self._by_device: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self._running = threading.Event()
+        self._running.set()
+        self._idle = threading.Event()
         self._thread = threading.Thread(target=self._drain, daemon=True)
         self._thread.start()
 
@@ -41,12 +45,27 @@ class ResultCollector:
         with self._lock:
             return list(self._by_device[device_id])
 
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        """Stops receiving (after the poll in progress) so a test can play another consumer."""
+        self._running.clear()
+        self._idle.wait(5)
+        try:
+            yield
+        finally:
+            self._running.set()
+
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=5)
 
     def _drain(self) -> None:
         while not self._stop.is_set():
+            if not self._running.is_set():
+                self._idle.set()
+                self._running.wait(0.5)
+                continue
+            self._idle.clear()
             batch = self._sqs.receive_message(QueueUrl=self._queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
             for message in batch.get("Messages", []):
                 result = json.loads(message["Body"])

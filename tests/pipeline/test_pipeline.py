@@ -91,3 +91,21 @@ def test_results_are_json_with_the_contract_fields(emulator, results):
                   "confidence", "box", "student", "reason", "model_version", "captured_at", "uploaded_at",
                   "classified_at", "timings_ms"):
         assert field in result
+
+
+def test_a_consumer_that_dies_before_deleting_loses_no_result(emulator, results):
+    sqs = emulator.client("sqs")
+    queue = emulator.outputs["ResultsQueueUrl"]
+    device = new_device()
+    with results.paused():
+        upload_clip(emulator, device, "test_7.mp4")
+        received = []
+        for _ in range(30):
+            received += sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=1,
+                                            VisibilityTimeout=2).get("Messages", [])
+            if any(json.loads(m["Body"])["device_id"] == device for m in received):
+                break
+        assert any(json.loads(m["Body"])["device_id"] == device for m in received)
+        # the "consumer" dies here: nothing was deleted
+    [redelivered] = results.wait_for(device, timeout=15)
+    assert redelivered["name"] == LABELS["test_7.mp4"]
