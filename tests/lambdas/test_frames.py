@@ -13,8 +13,9 @@ VIDEO = FIXTURES / "videos" / "test_0.mp4"
 
 
 @pytest.mark.parametrize("text, expected", [
-    ("1", FrameSelection(count=1)), ("3", FrameSelection(count=3)), ("all", FrameSelection(every_frame=True, count=None)),
-    ("2fps", FrameSelection(count=None, per_second=2.0)), (" ALL ", FrameSelection(every_frame=True, count=None)),
+    ("1", FrameSelection(count=1)), ("3", FrameSelection(count=3)),
+    ("all", FrameSelection(every_frame=True, count=None)), ("2fps", FrameSelection(count=None, per_second=2.0)),
+    (" ALL ", FrameSelection(every_frame=True, count=None)),
 ])
 def test_frames_per_clip_settings_parse(text, expected):
     assert FrameSelection.parse(text) == expected
