@@ -1,0 +1,116 @@
+"""Pipeline benchmark at the Pi's rate: the device's file camera -> S3 -> both Lambdas -> FIFO -> consumer.
+
+Runs the real device Recorder/Uploader and ResultsConsumer against a fresh embedded emulator and prints
+medians and p95 from the consumer and from the functions' REPORT lines. Targets (2-core machine):
+upload -> result p50 <= 400 ms, p95 <= 1 s; classifier warm Duration <= 150 ms; frame extractor <= 100 ms
+per 0.5 s 640x480 clip; classifier cold start (new worker, model fetched from S3) <= 2 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import tempfile
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from device import ConsumerConfig, FileCamera, RecordConfig, Recorder, ResultsConsumer, Uploader
+from device.config import make_client
+from emulator.config import DUMMY_CREDENTIALS, PROJECT_ROOT, EmulatorConfig
+from emulator.daemon import start_background, stop_background
+from grader.metrics import ReportLine, read_report_lines
+
+VIDEOS = PROJECT_ROOT / "fixtures" / "videos"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _percentile(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+def run_workload(outputs: dict[str, str], clips: int, spool: Path) -> list[float]:
+    """Records `clips` 0.5 s 640-wide clips in real time and returns the upload -> result latencies (ms)."""
+    latencies: list[float] = []
+    lock = threading.Lock()
+
+    def collect(result: object, delivery: object) -> None:
+        with lock:
+            latencies.append(delivery.upload_latency_ms)  # type: ignore[attr-defined]
+
+    stop = threading.Event()
+    consumer = ResultsConsumer(outputs["ResultsQueueUrl"], 10, collect, stop, ConsumerConfig(wait_time_seconds=2))
+    consumer_thread = threading.Thread(target=consumer.run, daemon=True)
+    consumer_thread.start()
+    camera = FileCamera(VIDEOS, realtime=True, max_width=640)
+    uploader = Uploader(make_client("s3"), outputs["VideosBucket"], "bench-pi", spool)
+    try:
+        Recorder(camera, uploader, RecordConfig(0.5, clips)).run()
+    finally:
+        camera.close()
+    deadline = time.monotonic() + 30
+    while len(latencies) < clips and time.monotonic() < deadline:
+        time.sleep(0.2)
+    consumer.stop()
+    consumer_thread.join(timeout=10)
+    return latencies
+
+
+def _durations(lines: list[ReportLine], cold: bool) -> list[float]:
+    chosen = [line for line in lines if (line.init_duration_ms is not None) == cold]
+    return [line.duration_ms + (line.init_duration_ms or 0) for line in chosen]
+
+
+def _row(table: Table, label: str, values: Sequence[float], target: str) -> None:
+    if not values:
+        table.add_row(label, "0", "-", "-", target)
+        return
+    table.add_row(label, str(len(values)), f"{statistics.median(values):.0f}", f"{_percentile(values, 95):.0f}", target)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clips", type=int, default=110, help="clips to record at 2 per second (>= 100)")
+    parser.add_argument("--warmup", type=int, default=10, help="first clips left out of the steady-state figures")
+    args = parser.parse_args(argv)
+    console = Console()
+    with tempfile.TemporaryDirectory() as state:
+        config = EmulatorConfig(port=_free_port(), state_dir=Path(state) / "emulator")
+        info = start_background(config, [])
+        os.environ.update(DUMMY_CREDENTIALS, AWS_ENDPOINT_URL=info["endpoint"], AWS_DEFAULT_REGION="us-east-1")
+        try:
+            started = time.time()
+            with console.status(f"recording {args.clips} clips at 2 clips/s through the pipeline"):
+                latencies = run_workload(info["outputs"], args.clips, Path(state) / "spool")
+            logs = make_client("logs")
+            extractor = read_report_lines(logs, info["outputs"]["FrameExtractorFunction"], started, time.time() + 5)
+            classifier = read_report_lines(logs, info["outputs"]["FaceClassifierFunction"], started, time.time() + 5)
+        finally:
+            stop_background(config)
+    table = Table(title=f"pipeline benchmark: {len(latencies)}/{args.clips} results ({os.cpu_count()} cores)")
+    for column in ("measure (ms)", "n", "median", "p95", "target"):
+        table.add_column(column)
+    _row(table, "upload -> result, all clips", latencies, "-")
+    steady = latencies[args.warmup :]
+    _row(table, f"upload -> result, after {args.warmup} warm-up clips", steady, "p50 <= 400, p95 <= 1000")
+    _row(table, "frame extractor Duration, warm", _durations(extractor, cold=False), "<= 100")
+    _row(table, "classifier Duration, warm", _durations(classifier, cold=False), "<= 150")
+    _row(table, "classifier cold start: Init + first Duration", _durations(classifier, cold=True), "<= 2000")
+    _row(table, "frame extractor cold start: Init + first Duration", _durations(extractor, cold=True), "-")
+    console.print(table)
+
+
+if __name__ == "__main__":
+    main()
