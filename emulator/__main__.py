@@ -60,7 +60,8 @@ def _serve(config: EmulatorConfig) -> None:
         cloud.start()
         write_ready(config, cloud.outputs)
         print(f"emulator ready on {config.endpoint_url} in {time.perf_counter() - started:.2f} s", flush=True)
-        stop.wait()
+        while not stop.wait(0.5):  # a timed wait lets the main thread run the signal handlers
+            pass
     finally:
         cloud.stop()
 
