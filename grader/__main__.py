@@ -1,0 +1,97 @@
+"""Command line: `python -m grader run` sends a workload, checks every answer, reads the metrics, reports."""
+
+import argparse
+import logging
+import sys
+import tempfile
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from pathlib import Path
+
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.markup import escape
+
+from device.errors import DeviceError
+from emulator.errors import EmulatorError
+from grader.config import RunSettings, load_thresholds
+from grader.errors import ConfigError, GraderError
+from grader.report import default_out_dir, print_summary, write_reports
+from grader.run import Target, embedded_emulator, environment_target, grade
+from grader.workload import CLIPS_RATE, COURSE_STUDENTS, build_workload
+
+EXIT_PASSED, EXIT_FAILED, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
+console = Console(highlight=False, soft_wrap=True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run a subcommand: 0 every rubric line passed, 1 one failed, 2 a setup error, 130 interrupted."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(message)s",
+        handlers=[RichHandler(console=console, show_path=False)],
+    )
+    try:
+        return args.run(args)
+    except (GraderError, DeviceError, EmulatorError) as exc:
+        console.print(f"[red]error:[/] {escape(str(exc))}")
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        console.print("[red]interrupted[/]")
+        return EXIT_INTERRUPTED
+
+
+def _parser() -> argparse.ArgumentParser:
+    """`run` and its options."""
+    parser = argparse.ArgumentParser(prog="python -m grader", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+    run = commands.add_parser("run", help="grade the pipeline (or a submission's handlers)")
+    run.add_argument("--workload", default="course", help="course, clips, or a folder of videos with labels.json")
+    run.add_argument("--count", type=int, default=RunSettings.count, help="uploads")
+    run.add_argument("--rate", type=float, help=f"uploads per second (default 1; clips: {CLIPS_RATE:g})")
+    target = run.add_mutually_exclusive_group()
+    target.add_argument("--endpoint", help="AWS API endpoint URL (default: $AWS_ENDPOINT_URL, else AWS)")
+    target.add_argument("--emulator", action="store_true", help="start an embedded emulator for this run")
+    run.add_argument("--lambdas", type=Path, help="with --emulator: run DIR/frame_extractor, DIR/face_classifier")
+    run.add_argument("--template", type=Path, help="with --emulator: deploy this SAM template instead")
+    run.add_argument("--timeout", type=float, default=RunSettings.timeout, help="seconds to wait after the last upload")
+    run.add_argument("--settle", type=float, default=RunSettings.settle, help="quiet seconds before ending early")
+    run.add_argument("--metrics-wait", type=float, help="seconds to wait for CloudWatch (default 20 local, 300 AWS)")
+    run.add_argument("--device-id", default=RunSettings.device_id, help="device id in the clip keys")
+    run.add_argument("--students", type=Path, default=COURSE_STUDENTS, help="student records to judge against")
+    run.add_argument("--thresholds", type=Path, help="JSON or YAML file overriding rubric thresholds")
+    run.add_argument("--out", type=Path, help="report folder (default reports/<UTC time>/; also reports/latest/)")
+    run.set_defaults(run=_run)
+    return parser
+
+
+def _run(args: argparse.Namespace) -> int:
+    """`run`: build the workload, grade it on the target, write and summarise the reports."""
+    if (args.lambdas or args.template) and not args.emulator:
+        raise ConfigError("--lambdas and --template run a submission on the embedded emulator: add --emulator")
+    rate = args.rate if args.rate is not None else (CLIPS_RATE if args.workload == "clips" else 1.0)
+    settings = RunSettings(
+        args.workload, args.count, rate, args.timeout, args.settle, args.metrics_wait, args.device_id, out=args.out
+    )
+    thresholds = load_thresholds(args.thresholds)
+    with tempfile.TemporaryDirectory(prefix="grader-work-") as work_dir:
+        items = build_workload(settings.workload, settings.count, Path(work_dir))
+        with _target(args) as target:
+            console.print(f"grading on {escape(target.description)}: {len(items)} uploads at {rate:g}/s")
+            outcome = grade(settings, thresholds, items, target, args.students, console)
+            paths = write_reports(outcome, settings.out or default_out_dir())
+    print_summary(console, outcome, paths)
+    return EXIT_PASSED if outcome.passed else EXIT_FAILED
+
+
+def _target(args: argparse.Namespace) -> AbstractContextManager[Target]:
+    """The embedded emulator with --emulator, else the environment's endpoint."""
+    if args.emulator:
+        return embedded_emulator(args.lambdas, args.template)
+    return environment_target(args.endpoint)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,105 @@
+"""Grader test helpers: crafted result messages, expected uploads, and a moto server for API tests."""
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto.server import ThreadedMotoServer
+
+from device import Student
+from grader.checker import Expected
+from grader.collector import Received
+from grader.workload import load_students
+
+REPO = Path(__file__).resolve().parents[2]
+STUDENTS = REPO / "fixtures" / "student_data.json"
+DEVICE = "grader"
+T0 = 1_790_000_000.0
+DUMMY = {"aws_access_key_id": "testing-not-a-real-key", "aws_secret_access_key": "testing-not-a-real-secret"}
+
+
+def clip_key(index: int) -> str:
+    """The clip key of upload `index` (one per second from T0)."""
+    return f"videos/{DEVICE}/2026-11-26T00:00:{index:02d}.000Z.mp4"
+
+
+def expected(index: int, person: str, *, source: str | None = None, uploaded_at: float | None = None) -> Expected:
+    """An upload that should be answered `person`, PUT at T0 + index s."""
+    return Expected(
+        clip_key(index),
+        f"test_{index}.mp4",
+        source or f"video_{person}.mp4",
+        (person,),
+        T0 + index if uploaded_at is None else uploaded_at,
+    )
+
+
+def result(
+    index: int,
+    name: str | None,
+    students: dict[str, Student],
+    *,
+    frame: int = 0,
+    face: int | None = 0,
+    device_id: str = DEVICE,
+    **overrides: Any,
+) -> dict[str, Any]:
+    """A valid result message (docs/contracts.md) for upload `index`, naming `name` (None: no face)."""
+    record = students.get(name) if name else None
+    stamp = clip_key(index).split("/")[-1].removesuffix(".mp4")
+    body = {
+        "schema": 1,
+        "device_id": device_id,
+        "clip_key": clip_key(index),
+        "frame_key": f"frames/{DEVICE}/{stamp}/{frame:04d}.png",
+        "frame_index": frame,
+        "face_index": face if name else None,
+        "status": "recognized" if record else ("no_face" if name is None else "unknown"),
+        "name": name,
+        "confidence": 0.9 if name else None,
+        "box": [1, 2, 3, 4] if name else None,
+        "student": {"name": record.name, "major": record.major, "year": record.year} if record else None,
+        "reason": None,
+        "model_version": "test",
+        "captured_at": stamp,
+        "uploaded_at": stamp,
+        "classified_at": stamp,
+        "timings_ms": {"total": 1.0},
+    }
+    return body | overrides
+
+
+def received(body: dict[str, Any] | str, at: float, message_id: str, group_id: str | None = DEVICE) -> Received:
+    """A received message: the body (dict → JSON), when, its id and MessageGroupId."""
+    return Received(message_id, body if isinstance(body, str) else json.dumps(body), group_id, at)
+
+
+@pytest.fixture(scope="session")
+def students() -> dict[str, Student]:
+    """The course's student records by name."""
+    return load_students(STUDENTS)
+
+
+@pytest.fixture
+def make_result(students: dict[str, Student]) -> Callable[..., dict[str, Any]]:
+    """result() bound to the course's students."""
+    return lambda index, name, **kw: result(index, name, students, **kw)
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """A moto server for the session."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def client(moto_endpoint: str) -> Callable[[str], Any]:
+    """boto3 clients on the moto server with obviously dummy credentials."""
+    return lambda service: boto3.client(service, endpoint_url=moto_endpoint, region_name="us-east-1", **DUMMY)
