@@ -18,11 +18,20 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]' --config-settings editable_mode=compat
 	touch $(STAMP)
 
-up: install  ## start the local cloud in the background on 127.0.0.1:4566 (idempotent)
+EMULATOR ?= embedded
+up: install  ## start the local cloud on 127.0.0.1:4566 (idempotent); EMULATOR=localstack: LocalStack in Docker
+ifeq ($(EMULATOR),localstack)
+	localstack/up.sh
+else
 	$(PY) -m emulator up
+endif
 
-down:  ## stop the background local cloud
+down:  ## stop the background local cloud (EMULATOR=localstack: docker compose down)
+ifeq ($(EMULATOR),localstack)
+	docker compose down
+else
 	@if [ -x $(PY) ]; then $(PY) -m emulator down; fi
+endif
 
 status: install  ## is the local cloud running?
 	$(PY) -m emulator status
@@ -64,6 +73,12 @@ bench-facerec: install  ## face model load, per-frame time, enrolment time (medi
 
 bench: install  ## pipeline latency at the Pi's rate (upload -> result p50/p95)
 	$(PY) bench/bench_pipeline.py
+
+deploy-aws: install  ## deploy to AWS with the SAM CLI, seed it, print outputs (DRY_RUN=1: plan only; AWS_ENDPOINT_URL: to that endpoint)
+	$(PY) -m deploy aws $(if $(DRY_RUN),--dry-run)
+
+destroy-aws: install  ## empty the buckets and delete the stack; lists what stays behind (DRY_RUN=1: plan only)
+	$(PY) -m deploy destroy $(if $(DRY_RUN),--dry-run)
 
 clean:  ## remove local state (not the venv)
 	rm -rf .emulator reports .pytest_cache

@@ -18,7 +18,7 @@ from emulator.lambda_runtime.invoker import LambdaService, Telemetry
 from emulator.lambda_runtime.logs import LogShipper
 from emulator.lambda_runtime.metrics import MetricsPublisher
 from emulator.moto_hooks import MotoHooks
-from emulator.stack import StackDeployer, load_template
+from emulator.stack import StackDeployer, function_code_uri, load_template
 
 logger = logging.getLogger(__name__)
 
@@ -48,8 +48,8 @@ def code_overrides(template: Path, lambdas_dir: Path) -> dict[str, Path]:
     """Maps each function to `lambdas_dir/<its CodeUri folder name>`, where that folder exists."""
     overrides = {}
     for logical_id, resource in load_template(template).get("Resources", {}).items():
-        code_uri = resource.get("Properties", {}).get("CodeUri")
-        if resource.get("Type") == "AWS::Serverless::Function" and isinstance(code_uri, str):
+        code_uri = function_code_uri(logical_id, resource)
+        if isinstance(code_uri, str):
             candidate = lambdas_dir / Path(code_uri).name
             if candidate.is_dir():
                 overrides[logical_id] = candidate

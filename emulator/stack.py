@@ -29,6 +29,8 @@ REQUIRED_OUTPUTS = (
     "StudentsTable", "FrameExtractorFunction", "FaceClassifierFunction",
 )
 _CODE_URI_SKIP = {"__pycache__", ".pytest_cache"}
+EMULATOR_CODE_URI = "EmulatorCodeUri"
+EMULATOR_RUNTIME = "python3.11"
 
 
 def load_template(path: Path) -> dict[str, Any]:
@@ -127,18 +129,24 @@ class StackDeployer:
             dynamodb.batch_write_item(RequestItems={table: items})
         return len(records)
 
+    def artifacts_bucket(self, account: str) -> str:
+        """The bucket `deploy` uploads the functions' zips to (left in place by `destroy`)."""
+        return f"{self.stack_name}-artifacts-{account}-{self._session.region_name}"
+
     def _package(self, sam: dict[str, Any], account: str) -> dict[str, Any]:
-        """Zips each function's CodeUri to an artifacts bucket and points CodeUri at it."""
-        bucket = f"{self.stack_name}-artifacts-{account}-{self._session.region_name}"
+        """Zips each function's code folder to the artifacts bucket; Image functions become zip functions."""
+        bucket = self.artifacts_bucket(account)
         self._ensure_bucket(bucket)
         for logical_id, resource in sam.get("Resources", {}).items():
-            properties = resource.get("Properties", {})
-            if resource.get("Type") != "AWS::Serverless::Function" or "CodeUri" not in properties:
+            code_uri = function_code_uri(logical_id, resource)
+            if code_uri is None:
                 continue
-            code_dir = self._code_overrides.get(logical_id) or self._template_path.parent / properties["CodeUri"]
+            if resource["Properties"].get("PackageType") == "Image":
+                _as_zip_function(logical_id, resource["Properties"])
+            code_dir = self._code_overrides.get(logical_id) or self._template_path.parent / code_uri
             key = f"{self.stack_name}/{logical_id}.zip"
             self._s3.put_object(Bucket=bucket, Key=key, Body=zip_code_dir(Path(code_dir)))
-            properties["CodeUri"] = f"s3://{bucket}/{key}"
+            resource["Properties"]["CodeUri"] = f"s3://{bucket}/{key}"
         return sam
 
     def _ensure_bucket(self, bucket: str) -> None:
@@ -175,6 +183,30 @@ class StackDeployer:
                 Bucket=physical[logical_id],
                 NotificationConfiguration={"LambdaFunctionConfigurations": wiring},
             )
+
+
+def function_code_uri(logical_id: str, resource: dict[str, Any]) -> str | None:
+    """The folder the emulator zips for a SAM function (CodeUri, or an Image function's EmulatorCodeUri)."""
+    properties = resource.get("Properties", {})
+    if resource.get("Type") != "AWS::Serverless::Function":
+        return None
+    if properties.get("PackageType") != "Image":
+        return properties.get("CodeUri")
+    code_uri = resource.get("Metadata", {}).get(EMULATOR_CODE_URI)
+    if not isinstance(code_uri, str):
+        raise TemplateError(f"{logical_id} is an Image function without Metadata.{EMULATOR_CODE_URI}: "
+                            "the emulator (no Docker) needs the handler folder to run it as a zip")
+    return code_uri
+
+
+def _as_zip_function(logical_id: str, properties: dict[str, Any]) -> None:
+    """Rewrites an Image function's properties into a python3.11 zip function (handler from ImageConfig.Command)."""
+    command = properties.pop("ImageConfig", {}).get("Command") or []
+    if not command:
+        raise TemplateError(f"{logical_id}: an Image function needs ImageConfig.Command [handler] for the emulator")
+    for key in ("PackageType", "ImageUri"):
+        properties.pop(key, None)
+    properties.update(Handler=command[0], Runtime=EMULATOR_RUNTIME)
 
 
 def _lambda_notification(config: dict[str, Any], physical: dict[str, str | None], lambda_client: Any) -> dict[str, Any]:

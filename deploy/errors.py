@@ -1,0 +1,17 @@
+"""Errors the deploy raises; each message says what to do next."""
+
+
+class DeployError(Exception):
+    """Base class for every deploy error."""
+
+
+class ConfigError(DeployError):
+    """A setting is invalid (stack name, parameter)."""
+
+
+class PrerequisiteError(DeployError):
+    """Something the deploy needs is missing: credentials, the SAM CLI, Docker, Lambda concurrency."""
+
+
+class CommandError(DeployError):
+    """A SAM CLI command failed."""
