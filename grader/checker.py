@@ -6,7 +6,8 @@ Rules (docs/grading.md):
   when its (frame_key, face_index) was already seen (a redelivery of the same SQS message is not);
   unexpected when its clip key was not sent by this run. Duplicates and unexpected results are not
   judged again; wrong-group results are judged (the answer came) and also listed.
-- A clip's answer is the majority `name` over its results that found a face (ties: the name received
+- A clip's answer is the majority `name` over its results that name a person; `unknown` (a stranger,
+  e.g. a bystander beside the person) answers only when no result names anyone (ties: the name received
   first); its student record is that of the first result giving that name. The answer is correct when
   the name is an accepted person and the record equals the students table's, with the years
   `freshman` and `freshmen` treated as equal (the course's mapping and its table disagree).
@@ -18,6 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from device import LatencyStats, MalformedResultError, Result, Student
+from facerec import UNKNOWN
 from grader.collector import Received
 
 YEAR_ALIASES = {"freshman": "freshmen"}
@@ -26,8 +28,8 @@ NORMALISATION_NOTE = (
     "'freshman' for mr_bean where its student_data.json says 'freshmen'."
 )
 MAJORITY_NOTE = (
-    "A clip with several results is answered by the majority name among the results that found a face "
-    "(ties: the name received first)."
+    "A clip with several results is answered by the majority name among the results naming a person; "
+    "'unknown' faces (bystanders) answer only when nobody was named (ties: the name received first)."
 )
 BODY_EXCERPT = 200
 ISSUE_KINDS = ("missing", "wrong", "late", "duplicate", "malformed", "wrong_group", "unexpected")
@@ -222,12 +224,14 @@ def judge_clip(
 
 
 def majority_name(results: Sequence[Result]) -> str | None:
-    """The most frequent name among results that found a face (ties: first received); None if no face."""
-    votes = Counter(r.name for r in results if r.name is not None)
+    """The most frequent person named (ties: first received); `unknown` only if no one was named."""
+    faces = [r for r in results if r.name is not None]
+    named = [r for r in faces if r.name != UNKNOWN] or faces
+    votes = Counter(r.name for r in named)
     if not votes:
         return None
     top = max(votes.values())
-    return next(r.name for r in results if r.name is not None and votes[r.name] == top)
+    return next(r.name for r in named if votes[r.name] == top)
 
 
 def per_video(verdict: Verdict) -> list[VideoRow]:

@@ -118,6 +118,20 @@ def test_several_frames_vote_and_the_first_result_sets_the_latency(students: dic
     assert (clip.outcome, clip.answer, clip.results, clip.latency_ms) == ("correct", "floki", 4, 1000.0)
 
 
+def test_a_bystander_stranger_in_the_frame_does_not_outvote_the_person(students: dict, make_result: Callable) -> None:
+    # test_5.mp4's first frame: vin_diesel plus an unenrolled second face, received first
+    messages = [
+        received(make_result(0, "unknown", face=0), T0 + 1, "a"),
+        received(make_result(0, "vin_diesel", face=1), T0 + 1.1, "b"),
+        received(make_result(1, "unknown", face=0), T0 + 2, "c"),
+    ]
+
+    verdict = check([expected(0, "vin_diesel"), expected(1, "vin_diesel")], messages, students, LIMIT_MS)
+
+    assert (verdict.clips[0].outcome, verdict.clips[0].answer) == ("correct", "vin_diesel")
+    assert (verdict.clips[1].outcome, verdict.clips[1].answer) == ("wrong", "unknown")
+
+
 def test_a_tie_goes_to_the_name_received_first_and_no_face_alone_is_wrong(
     students: dict, make_result: Callable
 ) -> None:
