@@ -1,0 +1,5 @@
+"""Entry point for `python -m facerec`."""
+
+from facerec.cli import main
+
+raise SystemExit(main())

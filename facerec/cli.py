@@ -1,0 +1,224 @@
+"""Command line: enroll, identify, evaluate, publish."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rich.console import Console
+from rich.table import Table
+
+from facerec.config import DEFAULT, Config
+from facerec.detectors import DETECTORS
+from facerec.errors import FacerecError
+from facerec.sources import FrameWindow, Sample
+
+if TYPE_CHECKING:
+    from rich.status import Status
+
+    from facerec.enroll import EnrolmentResult
+
+out = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, highlight=False)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one subcommand; returns the exit status (1 on a facerec error)."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return args.run(args)
+    except FacerecError as exc:
+        err.print(f"[red]error:[/red] {type(exc).__name__}: {exc}")
+        return 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m facerec", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    enroll = commands.add_parser("enroll", help="train a model from labelled faces")
+    _add_sources(enroll)
+    enroll.add_argument("--out", required=True, type=Path, help="model folder to write")
+    enroll.add_argument("--detector", choices=sorted(DETECTORS), default=DEFAULT.detector)
+    enroll.set_defaults(run=_enroll)
+
+    identify = commands.add_parser("identify", help="one JSON line per face found in images or videos")
+    identify.add_argument("--model", required=True, type=Path)
+    identify.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    identify.add_argument("--every", type=int, default=1, help="video: use every N-th frame")
+    identify.set_defaults(run=_identify)
+
+    evaluate = commands.add_parser("evaluate", help="accuracy, precision/recall, unknown rejection, curve")
+    evaluate.add_argument("--model", required=True, type=Path)
+    _add_sources(evaluate)
+    evaluate.add_argument("--plot", type=Path, help="write the known-vs-unknown trade-off curve (PNG)")
+    evaluate.add_argument("--json", type=Path, help="also write the summary as JSON")
+    evaluate.set_defaults(run=_evaluate)
+
+    publish = commands.add_parser("publish", help="upload a model to S3 and point models/current.json at it")
+    publish.add_argument("--model", required=True, type=Path)
+    publish.add_argument("--bucket", required=True)
+    publish.add_argument("--prefix", default="models")
+    publish.set_defaults(run=_publish)
+    return parser
+
+
+def _add_sources(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("sources", nargs="+", metavar="SOURCE",
+                        help="folder of per-person folders, NAME=path, a labelled video/image, or the encoding pickle")
+    parser.add_argument("--labels", type=Path, help="JSON mapping file names to person names (e.g. labels.json)")
+    parser.add_argument("--frames", default=":", help="fractions of each video's frames (and of each person "
+                        "folder's sorted images) to use, START:STOP; e.g. ':0.4' enrol, '0.4:' test")
+    parser.add_argument("--every", type=int, default=1, help="then use every N-th of them")
+
+
+def _samples(args: argparse.Namespace, config: Config) -> Iterator[Sample]:
+    from facerec.sources import iter_samples
+
+    labels = json.loads(args.labels.read_text()) if args.labels else {}
+    return iter_samples(args.sources, labels, FrameWindow.parse(args.frames, args.every), config)
+
+
+def _progress(status: Status) -> Callable[[Sample], None]:
+    def update(sample: Sample) -> None:
+        frame = "" if sample.frame is None else f" frame {sample.frame}"
+        status.update(f"embedding {Path(sample.origin).name}{frame}")
+
+    return update
+
+
+def _enroll(args: argparse.Namespace) -> int:
+    from facerec.enroll import collect, train
+    from facerec.model import save_model
+
+    config = Config(detector=args.detector)
+    with err.status("embedding") as status:
+        enrolled = collect(_samples(args, config), config, _progress(status))
+    description = {"sources": args.sources, "frames": str(FrameWindow.parse(args.frames, args.every)),
+                   "validation": "last 30 % of each person's accepted samples, in source order",
+                   "strangers": "leave-one-person-out: each person scored with itself removed"}
+    result = train(enrolled, config, description)
+    model = save_model(result.model, args.out)
+    _print_enrolment(result)
+    out.print(f"model {model.version} written to {args.out}")
+    return 0
+
+
+def _print_enrolment(result: EnrolmentResult) -> None:
+    from facerec.evidence import THRESHOLDS, tradeoff
+
+    table = Table("person", "used", "left out", title="enrolment")
+    rejected: dict[str, list[str]] = {}
+    for rejection in result.rejections:
+        rejected.setdefault(rejection.label, []).append(rejection.reason)
+    for label in sorted(set(result.accepted) | set(rejected)):
+        reasons = rejected.get(label, [])
+        summary = ", ".join(f"{n}x {r}" for r, n in Counter(r.split(" (")[0] for r in reasons).items())
+        table.add_row(label, str(result.accepted.get(label, 0)), summary or "-")
+    out.print(table)
+    for rejection in result.rejections:
+        out.print(f"  left out {rejection.origin} frame {rejection.frame}: {rejection.reason}")
+    metrics = result.model.info["metrics"]
+    out.print("metrics: " + json.dumps(metrics))
+    out.print("threshold evidence: " + json.dumps(result.evidence.to_dict()))
+    accuracy, rejection = tradeoff(result.known_correct, result.known_distance, result.stranger_distance)
+    curve = Table("threshold", "known named correctly", "strangers unknown", title="trade-off (validation + LOPO)")
+    for index in range(10, len(THRESHOLDS) * 3 // 4, 10):
+        mark = " <" if abs(THRESHOLDS[index] - result.evidence.threshold) < 0.025 else ""
+        curve.add_row(f"{THRESHOLDS[index]:.2f}{mark}", _pct(accuracy[index]), _pct(rejection[index]))
+    out.print(curve)
+
+
+def _identify(args: argparse.Namespace) -> int:
+    from facerec.imageio import count_frames, is_video, iter_video_frames, load_image
+    from facerec.model import load_model
+    from facerec.serve import identify
+
+    model = load_model(args.model)
+    failed = False
+    for path in args.files:
+        try:
+            frames = (iter_video_frames(path, range(0, count_frames(path), args.every), model.config)
+                      if is_video(path) else [(None, load_image(path, model.config))])
+            for index, image in frames:
+                _print_faces(path, index, identify(image, model))
+        except FacerecError as exc:
+            failed = True
+            print(json.dumps({"file": str(path), "frame": None, "name": None,
+                              "reason": f"{type(exc).__name__}: {exc}"}), flush=True)
+    return 1 if failed else 0
+
+
+def _print_faces(path: Path, frame: int | None, faces: list) -> None:
+    if not faces:
+        print(json.dumps({"file": str(path), "frame": frame, "name": None, "reason": "no face"}), flush=True)
+    for face in faces:
+        print(json.dumps({"file": str(path), "frame": frame, **face.to_dict()}), flush=True)
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from facerec.evaluate import score_samples, summarise, tradeoff_inputs
+    from facerec.evidence import plot_tradeoff
+    from facerec.model import load_model
+
+    model = load_model(args.model)
+    with err.status("embedding") as status:
+        results = score_samples(_samples(args, model.config), model, _progress(status))
+    summary = summarise(results, model)
+    _print_summary(summary, model.labels)
+    if args.plot:
+        correct, known, strangers = tradeoff_inputs(results, model)
+        plot_tradeoff(correct, known, strangers, model.threshold, args.plot,
+                      f"model {model.version} on {' '.join(args.sources)} (frames {args.frames})")
+        out.print(f"trade-off curve written to {args.plot}")
+    if args.json:
+        printable = {**summary, "confusion": [[t, a, n] for (t, a), n in sorted(summary["confusion"].items())]}
+        args.json.write_text(json.dumps(printable, indent=1) + "\n")
+    return 0
+
+
+def _print_summary(summary: dict, labels: tuple[str, ...]) -> None:
+    people = Table("person", "frames", "precision", "recall", title=f"threshold {summary['threshold']:.3f}")
+    for label, row in summary["per_person"].items():
+        people.add_row(label, str(row["frames"]), _pct(row["precision"]), _pct(row["recall"]))
+    out.print(people)
+    sources = Table("source", "label", "majority answer", "frames", "ok")
+    for origin, row in summary["sources"].items():
+        sources.add_row(Path(origin).name, row["label"], row["majority"], str(row["frames"]),
+                        "yes" if row["correct"] else "[red]NO[/red]")
+    out.print(sources)
+    answers = sorted({a for _, a in summary["confusion"]})
+    confusion = Table("true \\ answered", *answers, title="confusion (frames)")
+    for truth in sorted({t for t, _ in summary["confusion"]}):
+        confusion.add_row(truth, *(str(summary["confusion"].get((truth, a), "")) for a in answers))
+    out.print(confusion)
+    majority = sum(r["correct"] for r in summary["sources"].values())
+    out.print(f"accuracy {_pct(summary['accuracy'])} of {summary['known_frames']} known frames; "
+              f"{majority}/{len(summary['sources'])} sources right by majority; "
+              f"no face in {summary['no_face_frames']} frames")
+    out.print(f"unknown rejection: leave-one-person-out {_pct(summary['lopo_rejection'])} of "
+              f"{summary['lopo_frames']} frames; given strangers {_pct(summary['given_stranger_rejection'])} "
+              f"of {summary['given_strangers']}")
+
+
+def _publish(args: argparse.Namespace) -> int:
+    import boto3
+
+    from facerec.store import publish_model
+
+    pointer = publish_model(boto3.client("s3"), args.bucket, args.model, args.prefix)
+    print(json.dumps({"bucket": args.bucket, **pointer}))
+    return 0
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None or value != value else f"{100 * value:.1f} %"

@@ -1,0 +1,128 @@
+"""Evaluation: frame-level answers on labelled sources, per-person precision/recall, unknown rejection."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+from facerec.model import UNKNOWN, FaceModel, scores
+from facerec.pipeline import preprocess
+from facerec.sources import Sample
+
+NO_FACE = "(no face)"
+
+
+@dataclass(frozen=True)
+class FrameScore:
+    """A frame's best face (smallest distance to its predicted person), with and without its true person."""
+
+    label: str
+    origin: str
+    frame: int | None
+    faces: int
+    predicted: str | None
+    distance: float
+    lopo_predicted: str | None  # the answer with the true person taken out of the model (None if not enrolled)
+    lopo_distance: float
+
+
+def answer(predicted: str | None, distance: float, threshold: float) -> str:
+    """The frame's answer: the best face's person within the threshold, else unknown; NO_FACE without faces."""
+    if predicted is None:
+        return NO_FACE
+    return predicted if distance <= threshold else UNKNOWN
+
+
+def score_samples(samples: Iterable[Sample], model: FaceModel,
+                  progress: Callable[[Sample], None] | None = None) -> list[FrameScore]:
+    """Score every sample through the serving path (all faces, no quality filter)."""
+    results = []
+    for sample in samples:
+        if progress:
+            progress(sample)
+        results.append(_score(sample, model))
+    return results
+
+
+def _score(sample: Sample, model: FaceModel) -> FrameScore:
+    if sample.embedding is not None:
+        vectors = sample.embedding[None, :]
+    elif sample.image is not None:
+        vectors = np.array([f.embedding for f in preprocess(sample.image, model.config)]).reshape(-1, 128)
+    else:
+        vectors = np.zeros((0, 128), np.float32)
+    predicted, distance = _best(vectors, model, None)
+    enrolled = sample.label in model.labels and len(model.labels) > 1
+    lopo_predicted, lopo_distance = _best(vectors, model, sample.label) if enrolled else (None, math.inf)
+    return FrameScore(sample.label, sample.origin, sample.frame, len(vectors), predicted, distance,
+                      lopo_predicted, lopo_distance)
+
+
+def _best(vectors: np.ndarray, model: FaceModel, exclude: str | None) -> tuple[str | None, float]:
+    if not len(vectors):
+        return None, math.inf
+    predicted, _, distance = scores(vectors, model, exclude)
+    best = int(distance.argmin())
+    return model.labels[predicted[best]], float(distance[best])
+
+
+def summarise(results: list[FrameScore], model: FaceModel, threshold: float | None = None) -> dict:
+    """Accuracy, per-person precision/recall, per-source majority, unknown rejection and a confusion count."""
+    limit = model.threshold if threshold is None else threshold
+    known = [r for r in results if r.label in model.labels]
+    strangers = [r for r in results if r.label not in model.labels]
+    answers = [answer(r.predicted, r.distance, limit) for r in results]
+    confusion = Counter((r.label if r.label in model.labels else UNKNOWN, a)
+                        for r, a in zip(results, answers, strict=True))
+    lopo = [answer(r.lopo_predicted, r.lopo_distance, limit) == UNKNOWN for r in known
+            if r.lopo_predicted is not None]
+    return {
+        "threshold": limit,
+        "frames": len(results),
+        "known_frames": len(known),
+        "accuracy": sum(confusion[(r, r)] for r in model.labels) / len(known) if known else None,
+        "no_face_frames": sum(1 for a in answers if a == NO_FACE),
+        "per_person": _per_person(confusion, model.labels),
+        "sources": _majorities(results, answers, model),
+        "given_strangers": len(strangers),
+        "given_stranger_rejection": confusion[(UNKNOWN, UNKNOWN)] / len(strangers) if strangers else None,
+        "lopo_frames": len(lopo),
+        "lopo_rejection": sum(lopo) / len(lopo) if lopo else None,
+        "confusion": confusion,
+    }
+
+
+def tradeoff_inputs(results: list[FrameScore], model: FaceModel) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(known correct, known distance, stranger distance) for the trade-off curve; strangers = given + LOPO."""
+    known = [r for r in results if r.label in model.labels]
+    correct = np.array([r.predicted == r.label for r in known], dtype=bool)
+    distance = np.array([r.distance for r in known], dtype=np.float64)
+    strangers = [r.distance for r in results if r.label not in model.labels and r.predicted is not None]
+    strangers += [r.lopo_distance for r in known if r.lopo_predicted is not None]
+    return correct, distance, np.array(strangers, dtype=np.float64)
+
+
+def _per_person(confusion: Counter, labels: tuple[str, ...]) -> dict[str, dict]:
+    table = {}
+    for label in labels:
+        truly = sum(n for (t, _), n in confusion.items() if t == label)
+        said = sum(n for (_, a), n in confusion.items() if a == label)
+        hit = confusion[(label, label)]
+        table[label] = {"frames": truly, "precision": hit / said if said else None,
+                        "recall": hit / truly if truly else None}
+    return table
+
+
+def _majorities(results: list[FrameScore], answers: list[str], model: FaceModel) -> dict[str, dict]:
+    per_source: dict[str, Counter] = {}
+    truth: dict[str, str] = {}
+    for result, said in zip(results, answers, strict=True):
+        per_source.setdefault(result.origin, Counter())[said] += 1
+        truth[result.origin] = result.label if result.label in model.labels else UNKNOWN
+    return {origin: {"label": truth[origin], "majority": counts.most_common(1)[0][0],
+                     "correct": counts.most_common(1)[0][0] == truth[origin], "frames": sum(counts.values())}
+            for origin, counts in per_source.items()}

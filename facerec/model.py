@@ -1,0 +1,240 @@
+"""The model artifact (a folder: model.json, head.pt, gallery.npy), open-set classification, save/load."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import re
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from facerec.config import Config
+from facerec.detectors import DETECTORS
+from facerec.embedding import EMBEDDING_DIM, EMBEDDING_MODEL_ID, normalise
+from facerec.errors import ModelError
+from facerec.safe_pickle import read_state_dict
+
+log = logging.getLogger(__name__)
+
+FORMAT = "facerec-model"
+FORMAT_VERSION = 1
+UNKNOWN = "unknown"
+MANIFEST, HEAD_FILE, GALLERY_FILE = "model.json", "head.pt", "gallery.npy"
+ARTIFACT_FILES = (MANIFEST, HEAD_FILE, GALLERY_FILE)
+VERSION_RE = re.compile(r"^[0-9a-f]{16}$")
+INFO_KEYS = ("metrics", "evidence", "enrolment")  # descriptive, kept at top level
+
+
+class Match(NamedTuple):
+    """A classification: name ("unknown" beyond the threshold), confidence 0..1, distance to the gallery."""
+
+    name: str
+    confidence: float
+    distance: float
+
+
+@dataclass(frozen=True, eq=False)
+class FaceModel:
+    """A linear softmax head over unit embeddings plus a per-person gallery and a distance threshold."""
+
+    labels: tuple[str, ...]
+    weight: np.ndarray  # (len(labels), 128)
+    bias: np.ndarray  # (len(labels),)
+    gallery: np.ndarray  # (m, 128) unit exemplars
+    gallery_labels: np.ndarray  # (m,) indices into labels
+    threshold: float  # largest distance to the predicted person's nearest exemplar still named
+    config: Config = field(default_factory=Config)
+    info: dict[str, Any] = field(default_factory=dict)  # metrics, evidence, enrolment description
+    version: str = ""
+    created_at: str = ""
+
+
+def classify(embeddings: np.ndarray, model: FaceModel, threshold: float | None = None,
+             exclude: str | None = None) -> list[Match]:
+    """Name each embedding (or "unknown"); `exclude` drops one person as if never enrolled."""
+    limit = model.threshold if threshold is None else threshold
+    predicted, probability, distance = scores(embeddings, model, exclude)
+    return [_match(model.labels[c], p, d, limit) for c, p, d in zip(predicted, probability, distance, strict=True)]
+
+
+def scores(embeddings: np.ndarray, model: FaceModel, exclude: str | None = None
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per embedding: the head's best label index, its softmax probability, distance to its nearest exemplar."""
+    vectors = normalise(embeddings)
+    logits = vectors @ model.weight.T + model.bias
+    per_label = _distance_per_label(vectors, model)
+    if exclude is not None:
+        logits[:, model.labels.index(exclude)] = -np.inf
+    logits -= logits.max(axis=1, keepdims=True)
+    probabilities = np.exp(logits)
+    probabilities /= probabilities.sum(axis=1, keepdims=True)
+    best = probabilities.argmax(axis=1)
+    rows = np.arange(len(best))
+    return best, probabilities[rows, best], per_label[rows, best]
+
+
+def _distance_per_label(vectors: np.ndarray, model: FaceModel) -> np.ndarray:
+    distances = np.linalg.norm(vectors[:, None, :] - model.gallery[None, :, :], axis=2)
+    per_label = np.full((len(vectors), len(model.labels)), np.inf, dtype=np.float32)
+    for index in range(len(model.labels)):
+        members = model.gallery_labels == index
+        if members.any() and len(vectors):
+            per_label[:, index] = distances[:, members].min(axis=1)
+    return per_label
+
+
+def _match(label: str, probability: float, distance: float, threshold: float) -> Match:
+    """Confidence: head probability x a logistic of the distance margin (0.5 at the threshold)."""
+    agreement = 1.0 / (1.0 + math.exp(min(50.0, (distance - threshold) / (0.1 * threshold))))
+    if distance <= threshold:
+        return Match(label, float(probability * agreement), float(distance))
+    return Match(UNKNOWN, float(1.0 - agreement), float(distance))
+
+
+def save_model(model: FaceModel, model_dir: str | Path) -> FaceModel:
+    """Write the artifact folder; returns the model with its content-hash version and created_at set."""
+    import torch
+
+    directory = Path(model_dir)
+    directory.mkdir(parents=True, exist_ok=True)
+    state = {"weight": torch.from_numpy(np.ascontiguousarray(model.weight, np.float32)),
+             "bias": torch.from_numpy(np.ascontiguousarray(model.bias, np.float32))}
+    torch.save(state, directory / HEAD_FILE)
+    np.save(directory / GALLERY_FILE, np.ascontiguousarray(model.gallery, np.float32), allow_pickle=False)
+    manifest = _manifest(model, directory)
+    saved = replace(model, version=content_version(manifest),
+                    created_at=datetime.now(UTC).isoformat(timespec="seconds"))
+    manifest.update(version=saved.version, created_at=saved.created_at)
+    (directory / MANIFEST).write_text(_dump(manifest))
+    log.info("saved model %s to %s", saved.version, directory)
+    return saved
+
+
+def _manifest(model: FaceModel, directory: Path) -> dict[str, Any]:
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "embedding_model": EMBEDDING_MODEL_ID,
+        "embedding_dim": EMBEDDING_DIM,
+        "detector": model.config.detector,
+        "detector_id": DETECTORS[model.config.detector].id,
+        "config": asdict(model.config),
+        "labels": list(model.labels),
+        "head": {"file": HEAD_FILE, "kind": "linear-softmax"},
+        "gallery": {"file": GALLERY_FILE, "labels": [int(i) for i in model.gallery_labels]},
+        "threshold": {"distance": model.threshold},
+        "files": {name: _sha256(directory / name) for name in (HEAD_FILE, GALLERY_FILE)},
+        **{key: model.info[key] for key in INFO_KEYS if key in model.info},
+    }
+
+
+def _dump(manifest: dict[str, Any]) -> str:
+    """Indented JSON with lists of numbers kept on one line."""
+    text = json.dumps(manifest, indent=1)
+    return re.sub(r"\[\s+([-\d.,\s]+?)\s+\]", lambda m: "[" + " ".join(m.group(1).split()) + "]", text) + "\n"
+
+
+def content_version(manifest: dict[str, Any]) -> str:
+    """First 16 hex digits of the SHA-256 of the manifest without version/created_at (covers file hashes)."""
+    core = {k: v for k, v in manifest.items() if k not in ("version", "created_at")}
+    return hashlib.sha256(json.dumps(core, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def load_model(model_dir: str | Path) -> FaceModel:
+    """Read and validate an artifact folder; raises ModelError naming what is wrong."""
+    directory = Path(model_dir)
+    manifest = _read_manifest(directory)
+    _check_files(directory, manifest)
+    try:
+        return _build(directory, manifest)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelError(f"{directory}: malformed manifest: {exc!r}") from exc
+
+
+def _build(directory: Path, manifest: dict[str, Any]) -> FaceModel:
+    labels = tuple(manifest["labels"])
+    state = read_state_dict(directory / HEAD_FILE)
+    gallery = _load_gallery(directory / GALLERY_FILE)
+    gallery_labels = np.asarray(manifest["gallery"]["labels"], dtype=np.int64)
+    _check_arrays(labels, state, gallery, gallery_labels)
+    threshold = float(manifest["threshold"]["distance"])
+    if not 0 < threshold <= 2:
+        raise ModelError(f"{directory}: threshold {threshold} outside (0, 2]")
+    config = Config.from_dict(manifest["config"])
+    if config.detector not in DETECTORS:
+        raise ModelError(f"{directory}: unknown detector {config.detector!r}")
+    if manifest.get("detector_id") != DETECTORS[config.detector].id:
+        log.warning("%s was enrolled with detector %r; this build has %r", directory, manifest.get("detector_id"),
+                    DETECTORS[config.detector].id)
+    info = {key: manifest[key] for key in INFO_KEYS if key in manifest}
+    return FaceModel(labels, state["weight"], state["bias"], gallery, gallery_labels, threshold, config, info,
+                     manifest["version"], manifest.get("created_at", ""))
+
+
+def _read_manifest(directory: Path) -> dict[str, Any]:
+    path = directory / MANIFEST
+    if not path.is_file():
+        raise ModelError(f"{directory} is not a model folder (no {MANIFEST})")
+    try:
+        manifest = json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelError(f"{path} is not valid JSON: {exc}") from exc
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise ModelError(f"{path} is not a {FORMAT} manifest")
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise ModelError(f"{path}: format_version {manifest.get('format_version')} (this build reads "
+                         f"{FORMAT_VERSION})")
+    if manifest.get("embedding_model") != EMBEDDING_MODEL_ID or manifest.get("embedding_dim") != EMBEDDING_DIM:
+        raise ModelError(f"{path} was made for embedding model {manifest.get('embedding_model')!r}; "
+                         f"this build embeds with {EMBEDDING_MODEL_ID!r}")
+    labels = manifest.get("labels")
+    if not labels or not all(isinstance(x, str) and x for x in labels) or len(set(labels)) != len(labels):
+        raise ModelError(f"{path}: labels must be distinct non-empty strings")
+    if UNKNOWN in labels:
+        raise ModelError(f"{path}: {UNKNOWN!r} cannot be an enrolled name")
+    if manifest.get("version") != content_version(manifest):
+        raise ModelError(f"{path}: version does not match the content (edited or corrupt manifest)")
+    return manifest
+
+
+def _check_files(directory: Path, manifest: dict[str, Any]) -> None:
+    hashes = manifest.get("files")
+    if not isinstance(hashes, dict):
+        raise ModelError(f"{directory}: manifest lists no file checksums")
+    for name in (HEAD_FILE, GALLERY_FILE):
+        path = directory / name
+        if not path.is_file():
+            raise ModelError(f"{directory}: missing {name}")
+        if _sha256(path) != hashes.get(name):
+            raise ModelError(f"{path}: checksum mismatch (corrupt or replaced)")
+
+
+def _load_gallery(path: Path) -> np.ndarray:
+    try:
+        return np.load(path, allow_pickle=False)
+    except (ValueError, OSError) as exc:
+        raise ModelError(f"{path} is not a readable .npy array: {exc}") from exc
+
+
+def _check_arrays(labels: tuple[str, ...], state: dict[str, np.ndarray], gallery: np.ndarray,
+                  gallery_labels: np.ndarray) -> None:
+    weight, bias = state.get("weight"), state.get("bias")
+    if weight is None or bias is None or weight.shape != (len(labels), EMBEDDING_DIM) or bias.shape != (
+            len(labels),):
+        raise ModelError(f"head shapes do not fit {len(labels)} labels x {EMBEDDING_DIM}")
+    if gallery.ndim != 2 or gallery.shape[1] != EMBEDDING_DIM or gallery.dtype != np.float32:
+        raise ModelError(f"gallery must be float32 (m, {EMBEDDING_DIM}), got {gallery.dtype} {gallery.shape}")
+    if gallery_labels.shape != (len(gallery),) or set(gallery_labels.tolist()) != set(range(len(labels))):
+        raise ModelError("gallery labels must give every enrolled person at least one exemplar")
+    if not (np.isfinite(weight).all() and np.isfinite(bias).all() and np.isfinite(gallery).all()):
+        raise ModelError("model arrays contain NaN or infinity")
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
