@@ -56,7 +56,7 @@ class ClientConfig:
     def botocore(self) -> Config:
         """The botocore Config: standard retry mode with this many attempts and these timeouts."""
         return Config(
-            retries={"mode": "standard", "max_attempts": self.max_attempts},
+            retries={"mode": "standard", "total_max_attempts": self.max_attempts},  # first call included
             connect_timeout=self.connect_timeout,
             read_timeout=self.read_timeout,
             max_pool_connections=self.max_pool_connections,

@@ -6,7 +6,13 @@ moto 5.2.5 (pinned) stores functions but cannot run them without Docker. We repl
 - `LambdaFunction.__init__`, `.update_configuration`, `.create_from_cloudformation_json`: moto drops
   `DeadLetterConfig`; we keep it on the function object for our async invoker;
 - `moto.sqs.models.Queue.add_message`: moto deduplicates FIFO messages only against messages still in
-  the queue; SQS remembers a deduplication id for 5 minutes even after the message was deleted.
+  the queue; SQS remembers a deduplication id for 5 minutes even after the message was deleted;
+- `Queue.add_message`, `Queue.delete_message`, `SQSBackend.receive_message`: moto's SQS takes no lock, so
+  concurrent receives hand one message to two consumers, and a delete racing a send drops the new message;
+  we serialise them per queue (a long poll waits outside the lock);
+- `moto.s3.models.FakeBucket.create_from_cloudformation_json`: moto's CloudFormation drops a bucket's
+  NotificationConfiguration; we apply its Lambda notifications as the bucket is created, as AWS does, so an
+  object PUT while the rest of the stack is still being created is not left without its event.
 `verify_moto_internals` fails loudly when an upgrade moves any of these.
 """
 
@@ -19,6 +25,7 @@ import logging
 import shutil
 import tempfile
 import threading
+import time
 import zipfile
 from io import BytesIO
 from pathlib import Path
@@ -29,10 +36,11 @@ import moto.s3.notifications as s3_notifications
 from moto.awslambda.models import LambdaFunction
 from moto.awslambda.utils import get_backend
 from moto.core.exceptions import JsonRESTError
-from moto.sqs.models import DEDUPLICATION_TIME_IN_SECONDS, Queue
+from moto.s3.models import FakeBucket
+from moto.sqs.models import DEDUPLICATION_TIME_IN_SECONDS, Queue, SQSBackend
 
 from emulator.errors import EmulatorError
-from emulator.lambda_runtime.invoker import LambdaService, ThrottledError
+from emulator.lambda_runtime.invoker import LambdaService, PayloadTooLargeError, ThrottledError
 from emulator.lambda_runtime.workers import FunctionSpec
 
 logger = logging.getLogger(__name__)
@@ -40,7 +48,8 @@ logger = logging.getLogger(__name__)
 MOTO_VERSION = "5.2.5"
 _DLQ_ATTRIBUTE = "_emulator_dead_letter_config"
 _DEDUP_ATTRIBUTE = "_emulator_deduplication_history"
-_dedup_lock = threading.Lock()
+_LOCK_ATTRIBUTE = "_emulator_lock"
+_RECEIVE_POLL_SECONDS = 0.05
 _EXPECTED_SIGNATURES = {
     "s3.notifications._invoke_awslambda": (s3_notifications, "_invoke_awslambda",
                                            ["account_id", "event_body", "fn_arn", "region_name"]),
@@ -48,6 +57,14 @@ _EXPECTED_SIGNATURES = {
     "LambdaFunction.__init__": (LambdaFunction, "__init__", ["self", "account_id", "spec", "region", "version"]),
     "LambdaFunction.update_configuration": (LambdaFunction, "update_configuration", ["self", "config_updates"]),
     "sqs.models.Queue.add_message": (Queue, "add_message", ["self", "message"]),
+    "sqs.models.Queue.delete_message": (Queue, "delete_message", ["self", "receipt_handle"]),
+    "sqs.models.SQSBackend.receive_message": (SQSBackend, "receive_message",
+                                              ["self", "queue_name", "count", "wait_seconds_timeout",
+                                               "visibility_timeout", "message_attribute_names"]),
+    "FakeBucket.create_from_cloudformation_json": (FakeBucket, "create_from_cloudformation_json",
+                                                   ["resource_name", "cloudformation_json", "account_id"]),
+    "FakeBucket.set_notification_configuration": (FakeBucket, "set_notification_configuration",
+                                                  ["self", "notification_config"]),
 }
 
 
@@ -58,6 +75,15 @@ class TooManyRequestsException(JsonRESTError):
 
     def __init__(self, message: str) -> None:
         super().__init__("TooManyRequestsException", message)
+
+
+class RequestTooLargeException(JsonRESTError):
+    """AWS's error for an Invoke payload over the limit of its invocation type."""
+
+    code = 413
+
+    def __init__(self, message: str) -> None:
+        super().__init__(PayloadTooLargeError.error_type, message)
 
 
 def verify_moto_internals() -> None:
@@ -94,6 +120,9 @@ class MotoHooks:
         self._patch(LambdaFunction, "update_configuration", _keeping_dlq(LambdaFunction.update_configuration))
         self._patch(LambdaFunction, "create_from_cloudformation_json", _cloudformation_keeping_dlq())
         self._patch(Queue, "add_message", _deduplicating_for_five_minutes(Queue.add_message))
+        self._patch(Queue, "delete_message", _under_queue_lock(Queue.delete_message))
+        self._patch(SQSBackend, "receive_message", _receiving_under_queue_lock(SQSBackend.receive_message))
+        self._patch(FakeBucket, "create_from_cloudformation_json", _cloudformation_bucket_notifying())
 
     def uninstall(self) -> None:
         for (owner, attribute), original in self._originals.items():
@@ -135,13 +164,15 @@ class MotoHooks:
         invocation_type = headers.get("x-amz-invocation-type", "RequestResponse")
         if invocation_type == "DryRun":
             return b""
-        if invocation_type == "Event":
-            self._service.invoke_async(fn.function_arn, payload or b"{}")
-            return b""
         try:
+            if invocation_type == "Event":
+                self._service.invoke_async(fn.function_arn, payload or b"{}")
+                return b""
             result = self._service.invoke(fn.function_arn, payload or b"{}")
         except ThrottledError as exc:
             raise TooManyRequestsException(str(exc)) from exc
+        except PayloadTooLargeError as exc:
+            raise RequestTooLargeException(str(exc)) from exc
         response_headers["x-amz-executed-version"] = "$LATEST"
         response_headers["x-amz-log-result"] = base64.b64encode("\n".join(result.log_lines)[-4096:].encode()).decode()
         if result.error is not None:
@@ -225,14 +256,37 @@ def _cloudformation_keeping_dlq() -> Any:
     return classmethod(create)
 
 
+def _cloudformation_bucket_notifying() -> Any:
+    original = FakeBucket.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+
+    def create(cls: type, resource_name: str, cloudformation_json: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        bucket = original(cls, resource_name, cloudformation_json, *args, **kwargs)
+        config = cloudformation_json.get("Properties", {}).get("NotificationConfiguration") or {}
+        functions = [_cloud_function(c) for c in config.get("LambdaConfigurations", [])]
+        if functions:
+            bucket.set_notification_configuration({"CloudFunctionConfiguration": functions})
+        return bucket
+
+    return classmethod(create)
+
+
+def _cloud_function(config: dict[str, Any]) -> dict[str, Any]:
+    """A CloudFormation LambdaConfiguration in the shape moto's S3 notification model reads."""
+    entry: dict[str, Any] = {"CloudFunction": config["Function"], "Event": [config["Event"]]}
+    rules = config.get("Filter", {}).get("S3Key", {}).get("Rules")
+    if rules:
+        entry["Filter"] = {"S3Key": {"FilterRule": rules}}
+    return entry
+
+
 def _deduplicating_for_five_minutes(original: Any) -> Any:
     """Wraps Queue.add_message: a FIFO deduplication id is remembered for the window, deleted or not."""
 
     def add_message(queue: Queue, message: Any) -> None:
         dedup_id = getattr(message, "deduplication_id", None)
-        if queue.fifo_queue and dedup_id:
-            now = message.sent_timestamp
-            with _dedup_lock:
+        with _queue_lock(queue):
+            if queue.fifo_queue and dedup_id:
+                now = message.sent_timestamp
                 history = queue.__dict__.setdefault(_DEDUP_ATTRIBUTE, {})
                 for seen_id, sent in list(history.items()):
                     if (now - sent) / 1000 >= DEDUPLICATION_TIME_IN_SECONDS:
@@ -240,6 +294,42 @@ def _deduplicating_for_five_minutes(original: Any) -> Any:
                 if dedup_id in history:
                     return
                 history[dedup_id] = now
-        original(queue, message)
+            original(queue, message)
 
     return add_message
+
+
+def _queue_lock(queue: Queue) -> threading.RLock:
+    """The queue's own lock (dict.setdefault is atomic, so two threads never get different locks)."""
+    return queue.__dict__.setdefault(_LOCK_ATTRIBUTE, threading.RLock())
+
+
+def _under_queue_lock(original: Any) -> Any:
+    """Wraps a Queue method so it runs under the queue's lock."""
+
+    def locked(queue: Queue, *args: Any, **kwargs: Any) -> Any:
+        with _queue_lock(queue):
+            return original(queue, *args, **kwargs)
+
+    return locked
+
+
+def _receiving_under_queue_lock(original: Any) -> Any:
+    """Wraps SQSBackend.receive_message: each look at the queue holds its lock; a long poll waits between looks."""
+
+    def receive_message(backend: SQSBackend, queue_name: str, count: int, wait_seconds_timeout: int,
+                        visibility_timeout: int, message_attribute_names: list[str] | None = None) -> list[Any]:
+        queue = backend.get_queue(queue_name)
+        deadline = time.monotonic() + (wait_seconds_timeout or 0)
+        while True:
+            with _queue_lock(queue):
+                received = original(backend, queue_name, count, 0, visibility_timeout, message_attribute_names)
+            remaining = deadline - time.monotonic()
+            if received or remaining <= 0:
+                return received
+            if queue.messages:  # visible, but its FIFO group is in flight: look again shortly
+                time.sleep(min(remaining, _RECEIVE_POLL_SECONDS))
+            else:
+                queue.wait_for_messages(min(remaining, _RECEIVE_POLL_SECONDS))  # type: ignore[arg-type]
+
+    return receive_message

@@ -61,9 +61,9 @@ class RunningEmulator:
 
 
 def start_emulator(state_dir: Path, *args: str, env: dict[str, str] | None = None,
-                   timeout: float = 120.0) -> RunningEmulator:
-    """Starts an emulator subprocess on a free port and waits for its ready file."""
-    port = free_port()
+                   timeout: float = 120.0, port: int | None = None) -> RunningEmulator:
+    """Starts an emulator subprocess (on a free port unless given one) and waits for its ready file."""
+    port = port or free_port()
     state_dir.mkdir(parents=True, exist_ok=True)
     log_path = state_dir / "emulator.log"
     child_env = {**os.environ, **DUMMY_ENV, "EMULATOR_STATE_DIR": str(state_dir), **(env or {})}
@@ -72,6 +72,7 @@ def start_emulator(state_dir: Path, *args: str, env: dict[str, str] | None = Non
         process = subprocess.Popen([sys.executable, "-m", "emulator", "serve", "--port", str(port), *args],
                                    cwd=ROOT, env=child_env, stdout=log, stderr=subprocess.STDOUT)
     ready = state_dir / "emulator.json"
+    ready.unlink(missing_ok=True)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -91,3 +92,13 @@ def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEmulat
                              env={"EMULATOR_ASYNC_RETRY_DELAYS": "0.2,0.4"})
     yield running
     running.stop()
+
+
+@pytest.fixture(scope="session")
+def results(emulator: RunningEmulator) -> Iterator[Any]:
+    """The one collector of the session emulator's results queue (two would steal each other's messages)."""
+    from tests.pipeline.conftest import ResultCollector  # imported late: that module imports this one
+
+    collector = ResultCollector(emulator.client("sqs"), emulator.outputs["ResultsQueueUrl"])
+    yield collector
+    collector.stop()

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from emulator.config import EmulatorConfig
 from emulator.errors import THROTTLED, EmulatorError
 from emulator.lambda_runtime.logs import LogShipper, end_line, report_line, start_line
@@ -23,12 +25,20 @@ logger = logging.getLogger(__name__)
 
 SpecResolver = Callable[[str], FunctionSpec]
 _THROTTLE_BACKOFF_SECONDS = (0.05, 1.0)
+MAX_SYNC_PAYLOAD_BYTES = 6 * 1024 * 1024  # AWS's limit for RequestResponse invocations
+MAX_ASYNC_PAYLOAD_BYTES = 1024 * 1024  # AWS's limit for Event invocations (256 KB before October 2025)
 
 
 class ThrottledError(EmulatorError):
     """The function is already running as many instances as its concurrency limit allows."""
 
     error_type = THROTTLED
+
+
+class PayloadTooLargeError(EmulatorError):
+    """The event is larger than Lambda accepts for this invocation type."""
+
+    error_type = "RequestTooLargeException"
 
 
 @dataclass
@@ -275,7 +285,19 @@ class AsyncInvoker:
             logger.error("%s: event %s failed %d times and has no DLQ: %s", spec.name, event.request_id,
                          attempts, error)
             return
-        queue_name, account = spec.dead_letter_arn.split(":")[-1], spec.dead_letter_arn.split(":")[4]
+        try:
+            self._send_to_dead_letter_queue(spec.dead_letter_arn, spec, event, error)
+        except (BotoCoreError, ClientError) as exc:
+            self._telemetry.metrics.dead_letter_error(spec.name)
+            logger.error("%s: event %s failed %d times and could not be dead-lettered (%s); dropped, as AWS "
+                         "drops it, and counted in DeadLetterErrors", spec.name, event.request_id, attempts, exc)
+            return
+        logger.warning("%s: event %s sent to the DLQ after %d attempts (%s)", spec.name, event.request_id,
+                       attempts, error.get("errorType"))
+
+    def _send_to_dead_letter_queue(self, arn: str, spec: FunctionSpec, event: _QueuedEvent,
+                                   error: dict[str, Any]) -> None:
+        queue_name, account = arn.split(":")[-1], arn.split(":")[4]
         sqs = self._telemetry.sqs
         queue_url = sqs.get_queue_url(QueueName=queue_name, QueueOwnerAWSAccountId=account)["QueueUrl"]
         sqs.send_message(
@@ -285,12 +307,16 @@ class AsyncInvoker:
                 "RequestID": {"DataType": "String", "StringValue": event.request_id},
                 "ErrorCode": {"DataType": "String", "StringValue": str(error.get("errorType", "Unhandled"))},
                 "ErrorMessage": {"DataType": "String", "StringValue": str(error.get("errorMessage", ""))[:1024]},
-                "ApproximateInvokeCount": {"DataType": "Number", "StringValue": str(attempts)},
+                "ApproximateInvokeCount": {"DataType": "Number", "StringValue": str(event.attempts + 1)},
                 "FunctionName": {"DataType": "String", "StringValue": spec.name},
             },
         )
-        logger.warning("%s: event %s sent to the DLQ after %d attempts (%s)", spec.name, event.request_id,
-                       attempts, error.get("errorType"))
+
+
+def _check_payload(payload: bytes, limit: int, invocation_type: str) -> None:
+    if len(payload) > limit:
+        raise PayloadTooLargeError(f"{invocation_type} payload of {len(payload)} bytes exceeds the {limit}-byte "
+                                   "limit of the Invoke operation")
 
 
 def _throttle_backoff(attempts: int) -> float:
@@ -330,9 +356,11 @@ class LambdaService:
         return fresh
 
     def invoke(self, function_name: str, payload: bytes) -> InvocationResult:
+        _check_payload(payload, MAX_SYNC_PAYLOAD_BYTES, "RequestResponse")
         return self.pool(function_name).invoke(payload)
 
     def invoke_async(self, function_name: str, payload: bytes) -> str:
+        _check_payload(payload, MAX_ASYNC_PAYLOAD_BYTES, "Event")
         self._resolve(function_name)
         return self.events.submit(function_name, payload)
 

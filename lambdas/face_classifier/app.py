@@ -15,13 +15,14 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import S3Event
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from results import (
+    CLIENT_CONFIG,
     BadFrameKeyError,
     FrameKey,
     ModelCache,
     base_message,
     face_results,
     faceless_result,
-    queue_entries,
+    send_results,
     student_lookup,
     utc_stamp,
 )
@@ -30,10 +31,10 @@ from facerec import ImageError, identify, load_image
 
 logger = Logger()
 metrics = Metrics()
-s3 = boto3.client("s3")
-sqs = boto3.client("sqs")
+s3 = boto3.client("s3", config=CLIENT_CONFIG)
+sqs = boto3.client("sqs", config=CLIENT_CONFIG)
 models = ModelCache(s3, os.environ["MEDIA_BUCKET"], Path(tempfile.gettempdir()) / "models")
-lookup = student_lookup(boto3.client("dynamodb"), os.environ["STUDENTS_TABLE"])
+lookup = student_lookup(boto3.client("dynamodb", config=CLIENT_CONFIG), os.environ["STUDENTS_TABLE"])
 RESULTS_QUEUE_URL = os.environ["RESULTS_QUEUE_URL"]
 
 
@@ -72,7 +73,7 @@ def classify_frame(bucket: str, frame: FrameKey) -> int:
     for result in results:
         result["classified_at"] = utc_stamp()
         result["timings_ms"] = {**timings, "total": _ms(started, time.perf_counter())}
-    sqs.send_message_batch(QueueUrl=RESULTS_QUEUE_URL, Entries=queue_entries(results))
+    send_results(sqs, RESULTS_QUEUE_URL, results)
     logger.info("classified frame", extra={"statuses": [r["status"] for r in results],
                                            "names": [r["name"] for r in results]})
     metrics.add_metric(name="FacesClassified", unit=MetricUnit.Count, value=len(results))

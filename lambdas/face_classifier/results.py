@@ -5,18 +5,23 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer
+from botocore.config import Config
 
 from facerec import UNKNOWN, FaceModel, Identification, load_model
 from facerec.store import fetch_current_model
 
 SCHEMA = 1
+# Transient S3/SQS/DynamoDB failures are retried by botocore (standard mode: backoff with jitter), not by hand.
+CLIENT_CONFIG = Config(retries={"mode": "standard", "total_max_attempts": 4}, connect_timeout=5, read_timeout=20)
+MAX_BATCH_ENTRIES = 10  # SendMessageBatch takes at most 10 entries...
+MAX_BATCH_BYTES = 256 * 1024  # ...and 256 KiB of bodies (the limit of any SQS queue, whatever its size setting)
 STUDENT_FIELDS = ("name", "major", "year")
 FRAME_KEY_RE = re.compile(
     r"^frames/(?P<device>[A-Za-z0-9][A-Za-z0-9._-]{0,63})/(?P<stamp>[A-Za-z0-9:._+-]{1,64})/(?P<index>\d{1,6})\.png$"
@@ -27,6 +32,10 @@ Lookup = Callable[[str], dict[str, str] | None]
 
 class BadFrameKeyError(ValueError):
     """The key is not frames/<device-id>/<clip stamp>/<index>.png."""
+
+
+class ResultsNotSentError(RuntimeError):
+    """SQS refused some results of a frame: the invocation fails so the event is retried (FIFO dedup drops repeats)."""
 
 
 @dataclass(frozen=True)
@@ -136,3 +145,29 @@ def queue_entries(results: list[dict[str, Any]]) -> list[dict[str, str]]:
         }
         for position, result in enumerate(results)
     ]
+
+
+def batches(entries: list[dict[str, str]]) -> Iterator[list[dict[str, str]]]:
+    """Consecutive SendMessageBatch-sized groups: at most MAX_BATCH_ENTRIES entries and MAX_BATCH_BYTES of bodies."""
+    batch: list[dict[str, str]] = []
+    size = 0
+    for entry in entries:
+        body = len(entry["MessageBody"].encode())
+        if body > MAX_BATCH_BYTES:
+            raise ResultsNotSentError(f"a result message is {body} bytes, over SQS's {MAX_BATCH_BYTES}-byte limit")
+        if batch and (len(batch) == MAX_BATCH_ENTRIES or size + body > MAX_BATCH_BYTES):
+            yield batch
+            batch, size = [], 0
+        batch.append(entry)
+        size += body
+    if batch:
+        yield batch
+
+
+def send_results(sqs: Any, queue_url: str, results: list[dict[str, Any]]) -> None:
+    """Sends every result in batches; raises ResultsNotSentError naming what SQS refused."""
+    for batch in batches(queue_entries(results)):
+        failed = sqs.send_message_batch(QueueUrl=queue_url, Entries=batch).get("Failed", [])
+        if failed:
+            reasons = "; ".join(f"{f.get('Code')}: {f.get('Message')}" for f in failed)
+            raise ResultsNotSentError(f"SQS refused {len(failed)} of {len(batch)} results: {reasons}")

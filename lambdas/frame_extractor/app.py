@@ -17,14 +17,14 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import S3Event
 from aws_lambda_powertools.utilities.data_classes.s3_event import S3EventRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from frames import ENV_FRAMES_PER_CLIP, BadClipError, ClipKey, FrameSelection, Limits, extract_frames
+from frames import CLIENT_CONFIG, ENV_FRAMES_PER_CLIP, BadClipError, ClipKey, FrameSelection, Limits, extract_frames
 
 CARRIED_METADATA = ("device-id", "captured-at", "uploaded-at")
 
 logger = Logger()
 metrics = Metrics()
-s3 = boto3.client("s3")
-sqs = boto3.client("sqs")
+s3 = boto3.client("s3", config=CLIENT_CONFIG)
+sqs = boto3.client("sqs", config=CLIENT_CONFIG)
 SELECTION = FrameSelection.parse(os.environ.get(ENV_FRAMES_PER_CLIP, "1"))
 LIMITS = Limits.from_env()
 

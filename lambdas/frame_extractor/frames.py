@@ -11,15 +11,19 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from botocore.config import Config
 
 ENV_FRAMES_PER_CLIP = "FRAMES_PER_CLIP"
 ENV_MAX_CLIP_BYTES = "MAX_CLIP_BYTES"
 ENV_MAX_CLIP_SECONDS = "MAX_CLIP_SECONDS"
 ENV_FRAME_MAX_SIDE = "FRAME_MAX_SIDE"
+ENV_MAX_CLIP_PIXELS = "MAX_CLIP_PIXELS"
 
 CLIP_KEY_RE = re.compile(r"^videos/(?P<device>[A-Za-z0-9][A-Za-z0-9._-]{0,63})/(?P<stamp>[A-Za-z0-9:._+-]{1,64})\.mp4$")
 _SELECTION_RE = re.compile(r"^(?:(?P<all>all)|(?P<count>\d+)|(?P<rate>\d+(?:\.\d+)?)fps)$")
 _PNG_COMPRESSION = 1
+# Transient S3/SQS failures are retried by botocore (standard mode: backoff with jitter), not by hand.
+CLIENT_CONFIG = Config(retries={"mode": "standard", "total_max_attempts": 4}, connect_timeout=5, read_timeout=20)
 
 
 class BadClipError(ValueError):
@@ -65,11 +69,12 @@ class FrameSelection:
 
 @dataclass(frozen=True)
 class Limits:
-    """Bounds on what a clip may be: bytes, seconds, and the longest side of a written frame (pixels)."""
+    """Bounds on a clip: bytes, seconds, pixels per decoded frame, and the longest side of a written frame."""
 
     max_bytes: int = 50 * 1024 * 1024
     max_seconds: float = 30.0
     frame_max_side: int = 1280
+    max_pixels: int = 8192 * 4320  # DCI 8K; a small file must not decode into frames that exhaust memory
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Limits:
@@ -77,6 +82,7 @@ class Limits:
             max_bytes=int(env.get(ENV_MAX_CLIP_BYTES, cls.max_bytes)),
             max_seconds=float(env.get(ENV_MAX_CLIP_SECONDS, cls.max_seconds)),
             frame_max_side=int(env.get(ENV_FRAME_MAX_SIDE, cls.frame_max_side)),
+            max_pixels=int(env.get(ENV_MAX_CLIP_PIXELS, cls.max_pixels)),
         )
 
 
@@ -104,7 +110,7 @@ def extract_frames(video: Path, selection: FrameSelection, limits: Limits) -> It
     try:
         if not capture.isOpened():
             raise BadClipError("not a readable video (OpenCV cannot open it)")
-        frame_count, fps = _checked_length(capture, limits)
+        frame_count, fps = _checked_bounds(capture, limits)
         wanted = selection.indices(frame_count, fps)
         if not wanted:
             raise BadClipError("the video has no frames")
@@ -113,7 +119,11 @@ def extract_frames(video: Path, selection: FrameSelection, limits: Limits) -> It
         capture.release()
 
 
-def _checked_length(capture: cv2.VideoCapture, limits: Limits) -> tuple[int, float]:
+def _checked_bounds(capture: cv2.VideoCapture, limits: Limits) -> tuple[int, float]:
+    """(frame count, fps) once the container's resolution, frame rate and duration are within the limits."""
+    width, height = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
+    if width * height > limits.max_pixels:
+        raise BadClipError(f"the video is {width}x{height}, over the {limits.max_pixels}-pixel frame limit")
     frame_count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
     fps = capture.get(cv2.CAP_PROP_FPS) or 0.0
     if fps <= 0 or fps > 1000:

@@ -12,8 +12,6 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-import pytest
-
 from tests.conftest import FIXTURES, RunningEmulator
 
 LABELS = json.loads((FIXTURES / "labels.json").read_text())
@@ -72,13 +70,6 @@ class ResultCollector:
                 with self._lock:
                     self._by_device[result["device_id"]].append(result)
                 self._sqs.delete_message(QueueUrl=self._queue_url, ReceiptHandle=message["ReceiptHandle"])
-
-
-@pytest.fixture(scope="session")
-def results(emulator: RunningEmulator) -> Iterator[ResultCollector]:
-    collector = ResultCollector(emulator.client("sqs"), emulator.outputs["ResultsQueueUrl"])
-    yield collector
-    collector.stop()
 
 
 def new_device() -> str:
