@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 .PHONY: help install up down outputs status demo e2e grade test test-fast lint bench bench-emulator \
-        bench-facerec deploy-aws destroy-aws clean
+        bench-facerec bench-soak deploy-aws destroy-aws clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -73,6 +73,9 @@ bench-facerec: install  ## face model load, per-frame time, enrolment time (medi
 
 bench: install  ## pipeline latency at the Pi's rate (upload -> result p50/p95)
 	$(PY) bench/bench_pipeline.py
+
+bench-soak: install  ## 10-min soak at 2x the Pi's rate from 4 devices: lost/duplicates, p95, workers, RSS
+	$(PY) bench/bench_soak.py --minutes 10
 
 deploy-aws: install  ## deploy to AWS with the SAM CLI, seed it, print outputs (DRY_RUN=1: plan only; AWS_ENDPOINT_URL: to that endpoint)
 	$(PY) -m deploy aws $(if $(DRY_RUN),--dry-run)

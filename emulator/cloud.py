@@ -75,10 +75,9 @@ class LocalCloud:
         return self._service
 
     def start(self) -> None:
+        """Deploys on a private port first, then opens the public one: nobody sees a half-seeded stack."""
         config = self.config
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
-        self._server = ThreadedMotoServer(ip_address=config.host, port=config.port, verbose=False)
-        self._server.start()
         session = EndpointSession(config.endpoint_url, config.region)
         self._telemetry = Telemetry(LogShipper(session.client("logs")), MetricsPublisher(session.client("cloudwatch")),
                                     session.client("sqs"))
@@ -87,7 +86,9 @@ class LocalCloud:
         self._service = LambdaService(config, env, self._telemetry, self._hooks.resolve)
         self._hooks.install(self._service)
         if config.template is not None:
-            self.outputs = self._deploy(session)
+            self.outputs = self._deploy_privately()
+        self._server = ThreadedMotoServer(ip_address=config.host, port=config.port, verbose=False)
+        self._server.start()
 
     def stop(self) -> None:
         if self._service is not None:
@@ -106,6 +107,16 @@ class LocalCloud:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    def _deploy_privately(self) -> dict[str, str]:
+        """Deploys through a moto server on a free loopback port; moto's state is shared in the process."""
+        private = ThreadedMotoServer(ip_address=self.config.host, port=0, verbose=False)
+        private.start()
+        try:
+            host, port = private.get_host_and_port()
+            return self._deploy(EndpointSession(f"http://{host}:{port}", self.config.region))
+        finally:
+            private.stop()
 
     def _deploy(self, session: EndpointSession) -> dict[str, str]:
         config = self.config

@@ -1,7 +1,7 @@
-"""Deploys template.yaml (AWS SAM) through the CloudFormation API: translate, package, create, wire, seed.
+"""Deploys template.yaml (AWS SAM) through the CloudFormation API: translate, package, create, seed.
 
-Only public AWS APIs (boto3) are used. On the emulator one extra step applies the buckets'
-S3 -> Lambda notifications, which moto's CloudFormation ignores.
+Only public AWS APIs (boto3) are used, so the same code deploys to the emulator and to LocalStack.
+(moto's CloudFormation ignores a bucket's S3 -> Lambda notifications; emulator/moto_hooks.py applies them.)
 """
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ class StackDeployer:
         self._cfn = session.client("cloudformation")
         self._s3 = session.client("s3")
 
-    def deploy(self, parameters: dict[str, str] | None = None, wire_notifications: bool = True) -> dict[str, str]:
+    def deploy(self, parameters: dict[str, str] | None = None) -> dict[str, str]:
         """Creates the stack (replacing an old one) and returns its outputs."""
         account = self._session.client("sts").get_caller_identity()["Account"]
         sam = self._package(load_template(self._template_path), account)
@@ -92,8 +92,6 @@ class StackDeployer:
             Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"],
         )
         self._cfn.get_waiter("stack_create_complete").wait(StackName=self.stack_name, WaiterConfig={"Delay": 1})
-        if wire_notifications:
-            self._wire_notifications(template)
         return self.outputs()
 
     def exists(self) -> bool:
@@ -170,20 +168,6 @@ class StackDeployer:
             if objects:
                 self._s3.delete_objects(Bucket=bucket, Delete={"Objects": objects})
 
-    def _wire_notifications(self, template: dict[str, Any]) -> None:
-        physical = {r["LogicalResourceId"]: r.get("PhysicalResourceId") for r in
-                    self._cfn.describe_stack_resources(StackName=self.stack_name)["StackResources"]}
-        lambda_client = self._session.client("lambda")
-        for logical_id, resource in template["Resources"].items():
-            config = resource.get("Properties", {}).get("NotificationConfiguration", {})
-            if resource["Type"] != "AWS::S3::Bucket" or not config.get("LambdaConfigurations"):
-                continue
-            wiring = [_lambda_notification(c, physical, lambda_client) for c in config["LambdaConfigurations"]]
-            self._s3.put_bucket_notification_configuration(
-                Bucket=physical[logical_id],
-                NotificationConfiguration={"LambdaFunctionConfigurations": wiring},
-            )
-
 
 def function_code_uri(logical_id: str, resource: dict[str, Any]) -> str | None:
     """The folder the emulator zips for a SAM function (CodeUri, or an Image function's EmulatorCodeUri)."""
@@ -208,15 +192,3 @@ def _as_zip_function(logical_id: str, properties: dict[str, Any]) -> None:
         properties.pop(key, None)
     properties.update(Handler=command[0], Runtime=EMULATOR_RUNTIME)
 
-
-def _lambda_notification(config: dict[str, Any], physical: dict[str, str | None], lambda_client: Any) -> dict[str, Any]:
-    function = config["Function"]
-    if not (isinstance(function, dict) and "Fn::GetAtt" in function):
-        raise TemplateError(f"notification target {function!r}: expected !GetAtt <Function>.Arn")
-    name = physical[function["Fn::GetAtt"][0]]
-    arn = lambda_client.get_function(FunctionName=name)["Configuration"]["FunctionArn"]
-    rules = config.get("Filter", {}).get("S3Key", {}).get("Rules", [])
-    wiring: dict[str, Any] = {"LambdaFunctionArn": arn, "Events": [config["Event"]]}
-    if rules:
-        wiring["Filter"] = {"Key": {"FilterRules": [{"Name": r["Name"], "Value": r["Value"]} for r in rules]}}
-    return wiring
