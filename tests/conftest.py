@@ -15,6 +15,7 @@ from typing import Any
 
 import boto3
 import pytest
+from moto.server import ThreadedMotoServer
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
@@ -83,6 +84,16 @@ def start_emulator(state_dir: Path, *args: str, env: dict[str, str] | None = Non
         time.sleep(0.1)
     process.kill()
     raise RuntimeError(f"emulator not ready in {timeout} s:\n{log_path.read_text()[-3000:]}")
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """A bare moto server (no Lambda service, no stack) for the session, stopped at the end."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
 
 
 @pytest.fixture(scope="session")

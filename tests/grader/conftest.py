@@ -1,13 +1,12 @@
 """Grader test helpers: crafted result messages, expected uploads, and a moto server for API tests."""
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from device import Student
 from grader.checker import Expected
@@ -88,15 +87,6 @@ def make_result(students: dict[str, Student]) -> Callable[..., dict[str, Any]]:
     """result() bound to the course's students."""
     return lambda index, name, **kw: result(index, name, students, **kw)
 
-
-@pytest.fixture(scope="session")
-def moto_endpoint() -> Iterator[str]:
-    """A moto server for the session."""
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
 
 
 @pytest.fixture
