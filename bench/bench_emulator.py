@@ -9,7 +9,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import socket
 import statistics
 import tempfile
 import time
@@ -23,7 +22,7 @@ from rich.console import Console
 from rich.table import Table
 
 from emulator.config import DUMMY_CREDENTIALS, EmulatorConfig
-from emulator.daemon import start_background, stop_background
+from emulator.daemon import free_loopback_port, start_background, stop_background
 
 STARTS = 3
 COLD_STARTS = 5
@@ -38,11 +37,6 @@ STAMP = (
     "    _sqs.send_message(QueueUrl=os.environ['REPORT_QUEUE_URL'], MessageBody=json.dumps({'started': started}))\n"
 )
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _zip(source: str) -> bytes:
@@ -62,7 +56,7 @@ def measure_start(state_root: Path, *args: str) -> list[float]:
     """Seconds from spawning `python -m emulator serve ARGS` until it reports ready."""
     times = []
     for run in range(STARTS):
-        config = EmulatorConfig(port=_free_port(), state_dir=state_root / f"start-{run}")
+        config = EmulatorConfig(port=free_loopback_port(), state_dir=state_root / f"start-{run}")
         began = time.perf_counter()
         start_background(config, list(args))
         times.append(time.perf_counter() - began)
@@ -130,7 +124,7 @@ def main() -> None:
         with console.status("emulator start-up"):
             bare_starts = measure_start(state_root, "--no-stack")
             starts = measure_start(state_root)
-        config = EmulatorConfig(port=_free_port(), state_dir=state_root / "main", template=None)
+        config = EmulatorConfig(port=free_loopback_port(), state_dir=state_root / "main", template=None)
         info = start_background(config, ["--no-stack"])
         try:
             _client(info["endpoint"], "iam").create_role(RoleName="bench", AssumeRolePolicyDocument=json.dumps(TRUST))

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import statistics
 import tempfile
 import threading
@@ -23,17 +22,12 @@ from rich.table import Table
 
 from device import ConsumerConfig, FileCamera, RecordConfig, Recorder, ResultsConsumer, Uploader
 from device.config import make_client
-from emulator.config import DUMMY_CREDENTIALS, PROJECT_ROOT, EmulatorConfig
-from emulator.daemon import start_background, stop_background
+from emulator.config import PROJECT_ROOT, EmulatorConfig
+from emulator.daemon import client_environment, free_loopback_port, start_background, stop_background
 from grader.metrics import ReportLine, read_report_lines
 
 VIDEOS = PROJECT_ROOT / "fixtures" / "videos"
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _percentile(values: Sequence[float], q: float) -> float:
@@ -87,9 +81,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     console = Console()
     with tempfile.TemporaryDirectory() as state:
-        config = EmulatorConfig(port=_free_port(), state_dir=Path(state) / "emulator")
+        config = EmulatorConfig(port=free_loopback_port(), state_dir=Path(state) / "emulator")
         info = start_background(config, [])
-        os.environ.update(DUMMY_CREDENTIALS, AWS_ENDPOINT_URL=info["endpoint"], AWS_DEFAULT_REGION="us-east-1")
+        os.environ.update(client_environment(info))
         try:
             started = time.time()
             with console.status(f"recording {args.clips} clips at 2 clips/s through the pipeline"):

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import tempfile
 import threading
 import time
@@ -30,8 +29,8 @@ from device import ClientConfig, ConsumerConfig, Delivery, Result, ResultsConsum
 from device.config import make_client
 from device.consumer import percentile
 from device.naming import ONE_MS, format_stamp, frame_key, utc_now
-from emulator.config import DUMMY_CREDENTIALS, PROJECT_ROOT, EmulatorConfig
-from emulator.daemon import start_background, stop_background
+from emulator.config import PROJECT_ROOT, EmulatorConfig
+from emulator.daemon import client_environment, free_loopback_port, start_background, stop_background
 from emulator.lambda_runtime.procs import rss_kb, worker_processes
 
 VIDEOS = PROJECT_ROOT / "fixtures" / "videos"
@@ -278,11 +277,6 @@ def _dead_letter_count(outputs: dict[str, str]) -> int:
     return int(attributes["Attributes"]["ApproximateNumberOfMessages"])
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -293,9 +287,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     config = SoakConfig(seconds=args.minutes * 60, devices=args.devices, rate=args.rate)
     console = Console()
     with tempfile.TemporaryDirectory() as state:
-        emulator = EmulatorConfig(port=_free_port(), state_dir=Path(state) / "emulator")
+        emulator = EmulatorConfig(port=free_loopback_port(), state_dir=Path(state) / "emulator")
         info = start_background(emulator, [])
-        os.environ.update(DUMMY_CREDENTIALS, AWS_ENDPOINT_URL=info["endpoint"], AWS_DEFAULT_REGION="us-east-1")
+        os.environ.update(client_environment(info))
         try:
             with console.status(f"soaking for {args.minutes:g} min"):
                 report = Soak(info["outputs"], info["pid"], config, cut_clips(Path(state))).run()

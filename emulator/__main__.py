@@ -12,8 +12,8 @@ import time
 from pathlib import Path
 
 from emulator.cloud import LocalCloud
-from emulator.config import DUMMY_CREDENTIALS, EmulatorConfig
-from emulator.daemon import read_ready, start_background, stop_background, write_ready
+from emulator.config import EmulatorConfig
+from emulator.daemon import client_environment, read_ready, start_background, stop_background, write_ready
 from emulator.errors import EmulatorError
 
 
@@ -96,8 +96,7 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(read_ready(config)["outputs"], indent=2, sort_keys=True))
         elif command == "env":
             info = read_ready(config)
-            exports = {"AWS_ENDPOINT_URL": info["endpoint"], "AWS_DEFAULT_REGION": info["region"], **DUMMY_CREDENTIALS}
-            print("\n".join(f"export {k}={v}" for k, v in exports.items()))
+            print("\n".join(f"export {k}={v}" for k, v in client_environment(info).items()))
     except EmulatorError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -12,12 +12,24 @@ import time
 from pathlib import Path
 from typing import Any
 
-from emulator.config import ENV_STATE_DIR, EmulatorConfig
+from emulator.config import DUMMY_CREDENTIALS, ENV_STATE_DIR, EmulatorConfig
 from emulator.errors import NotRunningError
 
 READY_FILE = "emulator.json"
 PID_FILE = "emulator.pid"
 LOG_FILE = "emulator.log"
+
+
+def free_loopback_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def client_environment(info: dict[str, Any]) -> dict[str, str]:
+    """The variables that point boto3 (device, grader, benches) at a running emulator."""
+    return {"AWS_ENDPOINT_URL": info["endpoint"], "AWS_DEFAULT_REGION": info["region"], **DUMMY_CREDENTIALS}
 
 
 def ready_file(config: EmulatorConfig) -> Path:

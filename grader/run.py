@@ -3,7 +3,6 @@
 import logging
 import os
 import shutil
-import socket
 import tempfile
 import threading
 import time
@@ -20,8 +19,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from device import MalformedResultError, Result
 from device.config import ClientConfig, make_client
-from emulator.config import DUMMY_CREDENTIALS, EmulatorConfig
-from emulator.daemon import LOG_FILE, start_background, stop_background
+from emulator.config import EmulatorConfig
+from emulator.daemon import LOG_FILE, client_environment, free_loopback_port, start_background, stop_background
 from emulator.errors import NotRunningError
 from grader.checker import Expected, check
 from grader.collector import Collector, Received
@@ -56,14 +55,14 @@ class Target:
 def embedded_emulator(lambdas: Path | None = None, template: Path | None = None) -> Iterator[Target]:
     """Start an emulator (free port, temporary state dir) with the submission's handlers; stop it after."""
     state_dir = Path(tempfile.mkdtemp(prefix="grader-emulator-"))
-    config = EmulatorConfig.from_env(port=_free_port(), state_dir=state_dir)
+    config = EmulatorConfig.from_env(port=free_loopback_port(), state_dir=state_dir)
     extra = [
         *(["--lambdas", str(lambdas.resolve())] if lambdas else []),
         *(["--template", str(template.resolve())] if template else []),
     ]
     try:
         info = _start(config, extra)
-        overrides = {ENV_ENDPOINT: info["endpoint"], "AWS_DEFAULT_REGION": info["region"], **DUMMY_CREDENTIALS}
+        overrides = client_environment(info)
         with environment(overrides):
             description = f"embedded emulator {info['endpoint']}"
             submission = str(lambdas) if lambdas else None
@@ -262,13 +261,6 @@ def _expected(items: Sequence[WorkItem], uploads: Sequence[Upload]) -> list[Expe
             uploaded_at = upload.started_at if upload.error is None else None
             expected.append(Expected(upload.key, item.name, item.source, item.persons, uploaded_at, upload.error))
     return expected
-
-
-def _free_port() -> int:
-    """A free loopback TCP port."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _without_userinfo(url: str) -> str:

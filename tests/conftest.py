@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,8 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
+from emulator.daemon import free_loopback_port
+
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
 DUMMY_ENV = {
@@ -24,12 +25,6 @@ DUMMY_ENV = {
     "AWS_SECRET_ACCESS_KEY": "local-emulator-dummy-secret",
     "AWS_DEFAULT_REGION": "us-east-1",
 }
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass
@@ -64,7 +59,7 @@ class RunningEmulator:
 def start_emulator(state_dir: Path, *args: str, env: dict[str, str] | None = None,
                    timeout: float = 120.0, port: int | None = None) -> RunningEmulator:
     """Starts an emulator subprocess (on a free port unless given one) and waits for its ready file."""
-    port = port or free_port()
+    port = port or free_loopback_port()
     state_dir.mkdir(parents=True, exist_ok=True)
     log_path = state_dir / "emulator.log"
     child_env = {**os.environ, **DUMMY_ENV, "EMULATOR_STATE_DIR": str(state_dir), **(env or {})}

@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from emulator.daemon import pid_alive
-from tests.conftest import DUMMY_ENV, ROOT, free_port
+from emulator.daemon import free_loopback_port, pid_alive
+from tests.conftest import DUMMY_ENV, ROOT
 
 pytestmark = pytest.mark.integration
 
@@ -19,7 +19,7 @@ def _run(*args, env):
 
 
 def test_up_is_idempotent_outputs_is_json_and_down_stops_it(tmp_path):
-    env = {**os.environ, **DUMMY_ENV, "EMULATOR_STATE_DIR": str(tmp_path), "EMULATOR_PORT": str(free_port())}
+    env = {**os.environ, **DUMMY_ENV, "EMULATOR_STATE_DIR": str(tmp_path), "EMULATOR_PORT": str(free_loopback_port())}
     try:
         first = _run("up", "--no-stack", env=env)
         assert first.returncode == 0, first.stderr

@@ -26,10 +26,11 @@ from device import (
     Uploader,
 )
 from device.config import make_client
+from emulator.daemon import free_loopback_port
 from emulator.lambda_runtime.procs import worker_processes
 from lambdas.face_classifier.results import CLIENT_CONFIG as CLASSIFIER_CLIENT_CONFIG
 from lambdas.frame_extractor.frames import CLIENT_CONFIG as EXTRACTOR_CLIENT_CONFIG
-from tests.conftest import DUMMY_ENV, FIXTURES, ROOT, free_port, start_emulator
+from tests.conftest import DUMMY_ENV, FIXTURES, ROOT, start_emulator
 from tests.pipeline.conftest import ResultCollector, new_device, upload_clip
 from tests.reliability.conftest import FIVE, GOOD_VIDEO, LogTail, collage, png, put_frame, wait_for_results
 
@@ -67,7 +68,7 @@ def _clip_keys(emulator, device):
 
 
 def test_the_device_spool_keeps_every_clip_across_an_emulator_restart(emulator, tmp_path, monkeypatch):
-    port, device, bucket = free_port(), new_device(), emulator.outputs["VideosBucket"]
+    port, device, bucket = free_loopback_port(), new_device(), emulator.outputs["VideosBucket"]
     with contextlib.ExitStack() as cleanup:
         before = start_emulator(tmp_path / "before", "--no-stack", port=port)
         cleanup.callback(before.stop)
