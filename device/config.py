@@ -32,10 +32,13 @@ OUTPUT_VIDEOS_BUCKET = "VideosBucket"
 OUTPUT_RESULTS_QUEUE_URL = "ResultsQueueUrl"
 
 
-def _check(name: str, value: float | None, low: float, high: float) -> None:
-    """Raise ConfigError unless low <= value <= high (None passes: the setting is off)."""
-    if value is not None and not low <= value <= high:
-        raise ConfigError(f"{name} must be between {low} and {high}, got {value}")
+def check_bounds(name: str, value: float | None, low: float, high: float,
+                 error: type[Exception] = ConfigError) -> None:
+    """Raise `error` unless value is a number with low <= value <= high (None passes: the setting is off)."""
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+        raise error(f"{name} must be a number between {low} and {high}, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -48,10 +51,10 @@ class ClientConfig:
     max_pool_connections: int = 10
 
     def __post_init__(self) -> None:
-        _check("max_attempts", self.max_attempts, 1, 10)
-        _check("connect_timeout", self.connect_timeout, 0.1, 60)
-        _check("read_timeout", self.read_timeout, 1, 300)
-        _check("max_pool_connections", self.max_pool_connections, 1, 1000)
+        check_bounds("max_attempts", self.max_attempts, 1, 10)
+        check_bounds("connect_timeout", self.connect_timeout, 0.1, 60)
+        check_bounds("read_timeout", self.read_timeout, 1, 300)
+        check_bounds("max_pool_connections", self.max_pool_connections, 1, 1000)
 
     def botocore(self) -> Config:
         """The botocore Config: standard retry mode with this many attempts and these timeouts."""
@@ -71,8 +74,8 @@ class RecordConfig:
     clips: int | None = None
 
     def __post_init__(self) -> None:
-        _check("clip_seconds", self.clip_seconds, 0.1, 60)
-        _check("clips", self.clips, 1, 10_000_000)
+        check_bounds("clip_seconds", self.clip_seconds, 0.1, 60)
+        check_bounds("clips", self.clips, 1, 10_000_000)
 
 
 @dataclass(frozen=True)
@@ -85,10 +88,10 @@ class UploadConfig:
     drain_timeout: float = 10.0
 
     def __post_init__(self) -> None:
-        _check("backoff_initial", self.backoff_initial, 0.01, 60)
-        _check("backoff_max", self.backoff_max, self.backoff_initial, 600)
-        _check("poll_interval", self.poll_interval, 0.01, 60)
-        _check("drain_timeout", self.drain_timeout, 0, 3600)
+        check_bounds("backoff_initial", self.backoff_initial, 0.01, 60)
+        check_bounds("backoff_max", self.backoff_max, self.backoff_initial, 600)
+        check_bounds("poll_interval", self.poll_interval, 0.01, 60)
+        check_bounds("drain_timeout", self.drain_timeout, 0, 3600)
 
 
 @dataclass(frozen=True)
@@ -103,12 +106,12 @@ class ConsumerConfig:
     max_malformed_receives: int = 5
 
     def __post_init__(self) -> None:
-        _check("wait_time_seconds", self.wait_time_seconds, 0, 20)
-        _check("visibility_timeout", self.visibility_timeout, 0, 43200)
-        _check("max_messages", self.max_messages, 1, 10)
-        _check("max_results", self.max_results, 1, 10_000_000)
-        _check("idle_timeout", self.idle_timeout, 0.1, 86400)
-        _check("max_malformed_receives", self.max_malformed_receives, 1, 1000)
+        check_bounds("wait_time_seconds", self.wait_time_seconds, 0, 20)
+        check_bounds("visibility_timeout", self.visibility_timeout, 0, 43200)
+        check_bounds("max_messages", self.max_messages, 1, 10)
+        check_bounds("max_results", self.max_results, 1, 10_000_000)
+        check_bounds("idle_timeout", self.idle_timeout, 0.1, 86400)
+        check_bounds("max_malformed_receives", self.max_malformed_receives, 1, 1000)
 
 
 def make_client(service: str, config: ClientConfig | None = None) -> Any:

@@ -17,6 +17,7 @@ from device.config import (
     ENV_VIDEOS_BUCKET,
     OUTPUT_RESULTS_QUEUE_URL,
     OUTPUT_VIDEOS_BUCKET,
+    check_bounds,
     stack_outputs,
 )
 from device.errors import ConfigError as DeviceConfigError
@@ -42,9 +43,8 @@ _RESOURCES = (
 
 
 def _check(name: str, value: float, low: float, high: float) -> None:
-    """Raise ConfigError unless low <= value <= high."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
-        raise ConfigError(f"{name} must be a number between {low} and {high}, got {value!r}")
+    """Raise the grader's ConfigError unless value is a number with low <= value <= high (None included)."""
+    check_bounds(name, math.nan if value is None else value, low, high, ConfigError)
 
 
 @dataclass(frozen=True)
