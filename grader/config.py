@@ -44,7 +44,9 @@ _RESOURCES = (
 
 def _check(name: str, value: float, low: float, high: float) -> None:
     """Raise the grader's ConfigError unless value is a number with low <= value <= high (None included)."""
-    check_bounds(name, math.nan if value is None else value, low, high, ConfigError)
+    if value is None:
+        raise ConfigError(f"{name} must be a number between {low} and {high}, got None")
+    check_bounds(name, value, low, high, ConfigError)
 
 
 @dataclass(frozen=True)
