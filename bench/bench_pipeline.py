@@ -22,8 +22,8 @@ from rich.table import Table
 
 from device import ConsumerConfig, FileCamera, RecordConfig, Recorder, ResultsConsumer, Uploader
 from device.config import make_client
-from emulator.config import PROJECT_ROOT, EmulatorConfig
-from emulator.daemon import client_environment, free_loopback_port, start_background, stop_background
+from emulator.config import PROJECT_ROOT
+from emulator.daemon import background_emulator, client_environment
 from grader.metrics import ReportLine, read_report_lines
 
 VIDEOS = PROJECT_ROOT / "fixtures" / "videos"
@@ -80,19 +80,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--warmup", type=int, default=10, help="first clips left out of the steady-state figures")
     args = parser.parse_args(argv)
     console = Console()
-    with tempfile.TemporaryDirectory() as state:
-        config = EmulatorConfig(port=free_loopback_port(), state_dir=Path(state) / "emulator")
-        info = start_background(config, [])
+    with tempfile.TemporaryDirectory() as state, background_emulator(Path(state) / "emulator") as info:
         os.environ.update(client_environment(info))
-        try:
-            started = time.time()
-            with console.status(f"recording {args.clips} clips at 2 clips/s through the pipeline"):
-                latencies = run_workload(info["outputs"], args.clips, Path(state) / "spool")
-            logs = make_client("logs")
-            extractor = read_report_lines(logs, info["outputs"]["FrameExtractorFunction"], started, time.time() + 5)
-            classifier = read_report_lines(logs, info["outputs"]["FaceClassifierFunction"], started, time.time() + 5)
-        finally:
-            stop_background(config)
+        started = time.time()
+        with console.status(f"recording {args.clips} clips at 2 clips/s through the pipeline"):
+            latencies = run_workload(info["outputs"], args.clips, Path(state) / "spool")
+        logs = make_client("logs")
+        extractor = read_report_lines(logs, info["outputs"]["FrameExtractorFunction"], started, time.time() + 5)
+        classifier = read_report_lines(logs, info["outputs"]["FaceClassifierFunction"], started, time.time() + 5)
     table = Table(title=f"pipeline benchmark: {len(latencies)}/{args.clips} results ({os.cpu_count()} cores)")
     for column in ("measure (ms)", "n", "median", "p95", "target"):
         table.add_column(column)

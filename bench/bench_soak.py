@@ -29,8 +29,8 @@ from device import ClientConfig, ConsumerConfig, Delivery, Result, ResultsConsum
 from device.config import make_client
 from device.consumer import percentile
 from device.naming import ONE_MS, format_stamp, frame_key, utc_now
-from emulator.config import PROJECT_ROOT, EmulatorConfig
-from emulator.daemon import client_environment, free_loopback_port, start_background, stop_background
+from emulator.config import PROJECT_ROOT
+from emulator.daemon import background_emulator, client_environment
 from emulator.lambda_runtime.procs import rss_kb, worker_processes
 
 VIDEOS = PROJECT_ROOT / "fixtures" / "videos"
@@ -286,16 +286,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     config = SoakConfig(seconds=args.minutes * 60, devices=args.devices, rate=args.rate)
     console = Console()
-    with tempfile.TemporaryDirectory() as state:
-        emulator = EmulatorConfig(port=free_loopback_port(), state_dir=Path(state) / "emulator")
-        info = start_background(emulator, [])
+    with tempfile.TemporaryDirectory() as state, background_emulator(Path(state) / "emulator") as info:
         os.environ.update(client_environment(info))
-        try:
-            with console.status(f"soaking for {args.minutes:g} min"):
-                report = Soak(info["outputs"], info["pid"], config, cut_clips(Path(state))).run()
-            dead_letters = _dead_letter_count(info["outputs"])
-        finally:
-            stop_background(emulator)
+        with console.status(f"soaking for {args.minutes:g} min"):
+            report = Soak(info["outputs"], info["pid"], config, cut_clips(Path(state))).run()
+        dead_letters = _dead_letter_count(info["outputs"])
     print_report(console, report, config, dead_letters)
     return 1 if report.lost or report.duplicates else 0
 

@@ -11,16 +11,12 @@ from pathlib import Path
 import boto3
 
 from deploy.errors import ConfigError
-
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from emulator.config import DEFAULT_REGION, DEFAULT_STACK_NAME, ENV_STACK_NAME, PROJECT_ROOT
 
 ENV_ENDPOINT_URL = "AWS_ENDPOINT_URL"
 ENV_REGION = "AWS_REGION"
 ENV_DEFAULT_REGION = "AWS_DEFAULT_REGION"
-ENV_STACK_NAME = "STACK_NAME"
 
-DEFAULT_STACK_NAME = "facepipe"
-DEFAULT_REGION = "us-east-1"
 SAM_CLI_VERSION = "1.170.0"
 SAM_VENV = PROJECT_ROOT / ".venv-sam"
 SAM_BUILD_DIR = "build/sam"  # relative to the template's folder, where the SAM CLI runs

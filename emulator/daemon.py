@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -9,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +84,17 @@ def start_background(config: EmulatorConfig, extra_args: list[str], timeout: flo
             time.sleep(0.1)
     stop_pid(process.pid)
     raise NotRunningError(f"the emulator was not ready within {timeout:.0f} s; see {config.state_dir / LOG_FILE}")
+
+
+@contextlib.contextmanager
+def background_emulator(state_dir: Path, extra_args: list[str] | None = None) -> Iterator[dict[str, Any]]:
+    """A throw-away emulator on a free port with its state in `state_dir`; stopped on exit."""
+    config = EmulatorConfig(port=free_loopback_port(), state_dir=state_dir)
+    info = start_background(config, extra_args or [])
+    try:
+        yield info
+    finally:
+        stop_background(config)
 
 
 def stop_background(config: EmulatorConfig) -> bool:
