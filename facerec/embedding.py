@@ -45,6 +45,12 @@ def normalise(vectors: np.ndarray) -> np.ndarray:
     return vectors / np.maximum(norms, 1e-12)
 
 
+def load_weights() -> None:
+    """Loads the landmark and ResNet weights now rather than on the first face."""
+    _shape_predictor()
+    _resnet()
+
+
 @lru_cache(maxsize=1)
 def _shape_predictor() -> dlib.shape_predictor:
     return dlib.shape_predictor(_model_file("pose_predictor_five_point_model_location"))

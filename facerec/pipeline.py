@@ -12,6 +12,7 @@ from facerec.config import DEFAULT, Config
 from facerec.detectors import get_detector
 from facerec.detectors.base import clip_box
 from facerec.embedding import align, embed_chips
+from facerec.embedding import load_weights as load_embedding_weights
 from facerec.errors import ImageError
 from facerec.types import Box
 
@@ -25,6 +26,12 @@ class Face:
     box: Box
     embedding: np.ndarray
     sharpness: float
+
+
+def load_weights(config: Config = DEFAULT) -> None:
+    """Loads every weight the pipeline needs (detector, landmarks, ResNet): for a Lambda's INIT phase."""
+    get_detector(config.detector).load(config.min_face_px)
+    load_embedding_weights()
 
 
 def detect_faces(image: np.ndarray, config: Config = DEFAULT) -> list[Box]:

@@ -21,6 +21,10 @@ class Detector(Protocol):
         """Face boxes at least min_face_px wide that pass the backend's own score threshold."""
         ...
 
+    def load(self, min_face_px: int) -> None:
+        """Loads the backend's weights now rather than on the first detection."""
+        ...
+
 
 def clip_box(top: float, right: float, bottom: float, left: float, shape: tuple[int, ...]) -> Box:
     """Round and clip a box to an image of the given shape."""

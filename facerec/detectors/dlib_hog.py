@@ -33,6 +33,10 @@ class DlibHogDetector:
         boxes = [clip_box(r.top(), r.right(), r.bottom(), r.left(), rgb.shape) for _, r in ranked]
         return [b for b in boxes if b.width >= min_face_px * 0.8 and b.height > 0]
 
+    def load(self, min_face_px: int) -> None:
+        """Builds dlib's HOG detector."""
+        _detector()
+
 
 @lru_cache(maxsize=1)
 def _detector() -> dlib.fhog_object_detector:

@@ -46,6 +46,10 @@ class MtcnnDetector:
             boxes.append(clip_box(top, left + sw * w, top + sh * h, left, rgb.shape))
         return [b for b in boxes if b.width > 0 and b.height > 0]
 
+    def load(self, min_face_px: int) -> None:
+        """Reads the three networks' weights from the wheel."""
+        _network(min_face_px, self.stage_thresholds)
+
 
 @lru_cache(maxsize=4)
 def _network(min_face_px: int, thresholds: tuple[float, float, float]) -> MTCNN:

@@ -27,7 +27,8 @@ from results import (
     utc_stamp,
 )
 
-from facerec import ImageError, identify, load_image
+from facerec import FacerecError, ImageError, identify, load_image
+from facerec.pipeline import load_weights
 
 logger = Logger()
 metrics = Metrics()
@@ -36,6 +37,22 @@ sqs = boto3.client("sqs", config=CLIENT_CONFIG)
 models = ModelCache(s3, os.environ["MEDIA_BUCKET"], Path(tempfile.gettempdir()) / "models")
 lookup = student_lookup(boto3.client("dynamodb", config=CLIENT_CONFIG), os.environ["STUDENTS_TABLE"])
 RESULTS_QUEUE_URL = os.environ["RESULTS_QUEUE_URL"]
+
+
+def load_in_init() -> None:
+    """The expensive loading in INIT, as AWS advises, so a new environment's first event runs warm.
+
+    A model that is missing or broken now is not fatal: it is data, published separately, and each event
+    fetches the current one again (failing clearly until a good one is published).
+    """
+    try:
+        load_weights(models.current().config)
+    except FacerecError as exc:
+        logger.warning("no usable model during INIT; each event will try again", extra={"reason": str(exc)})
+        load_weights()
+
+
+load_in_init()
 
 
 @metrics.log_metrics
