@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from emulator.errors import ConfigError
+from emulator.lambda_runtime.spec import COLD_START_MODES
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -19,6 +20,7 @@ ENV_RETRY_DELAYS = "EMULATOR_ASYNC_RETRY_DELAYS"
 ENV_IDLE_SECONDS = "EMULATOR_WORKER_IDLE_SECONDS"
 ENV_STATE_DIR = "EMULATOR_STATE_DIR"
 ENV_MAX_EVENT_AGE = "EMULATOR_MAX_EVENT_AGE_SECONDS"
+ENV_COLD_START = "EMULATOR_COLD_START"
 
 DEFAULT_PORT = 4566
 DEFAULT_REGION = "us-east-1"
@@ -56,6 +58,7 @@ class EmulatorConfig:
     worker_idle_seconds: float = 300.0
     init_timeout_seconds: float = 10.0
     state_dir: Path = field(default_factory=lambda: PROJECT_ROOT / ".emulator")
+    cold_start: str = "fork"
 
     def __post_init__(self) -> None:
         if self.host not in LOOPBACK_HOSTS:
@@ -66,6 +69,8 @@ class EmulatorConfig:
             raise ConfigError("account concurrency must be between 1 and 1000")
         if len(self.async_retry_delays) != 2 or min(self.async_retry_delays) < 0:
             raise ConfigError("async retries: exactly two non-negative delays (AWS retries twice)")
+        if self.cold_start not in COLD_START_MODES:
+            raise ConfigError(f"{ENV_COLD_START} must be one of {', '.join(COLD_START_MODES)}, got {self.cold_start!r}")
 
     @property
     def endpoint_url(self) -> str:
@@ -92,6 +97,8 @@ class EmulatorConfig:
             values["worker_idle_seconds"] = float(env[ENV_IDLE_SECONDS])
         if ENV_MAX_EVENT_AGE in env:
             values["max_event_age_seconds"] = float(env[ENV_MAX_EVENT_AGE])
+        if ENV_COLD_START in env:
+            values["cold_start"] = env[ENV_COLD_START]
         if ENV_STATE_DIR in env:
             values["state_dir"] = Path(env[ENV_STATE_DIR])
         values.update(overrides)

@@ -17,9 +17,11 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from emulator.config import EmulatorConfig
 from emulator.errors import THROTTLED, EmulatorError
-from emulator.lambda_runtime.logs import LogShipper, end_line, report_line, start_line
+from emulator.lambda_runtime.logs import LogShipper, end_line, init_report_line, report_line, start_line
 from emulator.lambda_runtime.metrics import MetricsPublisher
-from emulator.lambda_runtime.workers import FunctionSpec, InvocationResult, Worker, WorkerSettings
+from emulator.lambda_runtime.spec import FunctionSpec, WorkerSettings
+from emulator.lambda_runtime.template import Template, TemplateLostError
+from emulator.lambda_runtime.workers import InvocationResult, Worker, spawn_launcher
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +53,7 @@ class Telemetry:
 
 
 class FunctionPool:
-    """The warm workers of one function version and the concurrency slots they run in."""
+    """The environments of one function version, the concurrency slots they run in, and (fork mode) their template."""
 
     def __init__(self, spec: FunctionSpec, limit: int, settings: WorkerSettings, telemetry: Telemetry,
                  account: AccountConcurrency) -> None:
@@ -64,6 +66,9 @@ class FunctionPool:
         self._idle: list[Worker] = []
         self._in_flight = 0
         self._retired = False
+        self._template_lock = threading.Lock()
+        self._template: Template | None = None
+        self._template_failed_at = 0.0
 
     @property
     def worker_count(self) -> int:
@@ -94,14 +99,22 @@ class FunctionPool:
         """Runs one event in a slot claimed by try_reserve, and gives the slot back."""
         try:
             worker = self._take_idle()
-            return self._run(worker or self._start_worker(), payload, cold=worker is None)
+            if worker is not None:
+                return self._run(worker, payload, cold=False)
+            worker, init_error = self._new_worker()
+            if worker is None:
+                return self._fail_before_start(payload, init_error or {})
+            return self._run(worker, payload, cold=True)
         finally:
             with self._lock:
                 self._in_flight -= 1
+                drained = self._retired and self._in_flight == 0
             self._account.release()
+            if drained:
+                self._close_template()
 
     def reap_idle(self, idle_seconds: float) -> int:
-        """Stops workers idle for longer than idle_seconds; returns how many."""
+        """Stops environments idle for longer than idle_seconds; returns how many."""
         now = time.monotonic()
         with self._lock:
             stale = [w for w in self._idle if now - w.last_used > idle_seconds]
@@ -111,12 +124,15 @@ class FunctionPool:
         return len(stale)
 
     def retire(self) -> None:
-        """Stops idle workers now; busy ones are stopped when they finish."""
+        """Stops idle environments now; busy ones finish their event on the old code, then stop."""
         with self._lock:
             self._retired = True
             idle, self._idle = self._idle, []
+            drained = self._in_flight == 0
         for worker in idle:
             worker.kill()
+        if drained:
+            self._close_template()
 
     def _take_idle(self) -> Worker | None:
         with self._lock:
@@ -126,30 +142,87 @@ class FunctionPool:
                     return worker
         return None
 
-    def _start_worker(self) -> Worker:
-        return Worker(self.spec, self._settings, self._write_worker_line)
+    def _new_worker(self) -> tuple[Worker | None, dict[str, Any] | None]:
+        """A new environment, or the INIT error that prevents one."""
+        if self._settings.cold_start == "spawn":
+            return Worker(self.spec, self._settings, self._write_worker_line,
+                          spawn_launcher(self.spec, self._settings)), None
+        for _ in range(2):  # a template that died is rebuilt once
+            template = self._ready_template()
+            if template.init_error is not None:
+                return None, template.init_error
+            try:
+                return Worker(self.spec, self._settings, self._write_worker_line, template.fork, restored=True), None
+            except TemplateLostError:
+                logger.warning("%s: its template process died; building a new one", self.spec.name)
+        return None, {"errorType": "Runtime.ExitError", "errorMessage": "Runtime exited during restore"}
+
+    def _ready_template(self) -> Template:
+        """The function's initialised template; INIT runs here once (again after a failure, at most every few s)."""
+        with self._template_lock:
+            current = self._template
+            if current is not None and (current.alive or self._init_failed_recently(current)):
+                return current
+            if current is not None and current.init_error is None:
+                current.close()
+            template = Template(self.spec, self._settings, self._write_template_line)
+            error = template.wait_ready(self._settings.init_timeout)
+            self._telemetry.logs.write(self.spec, template.log_stream,
+                                       init_report_line(template.init_duration_ms or 0.0, error is not None))
+            if error is not None:
+                template.close()
+                self._template_failed_at = time.monotonic()
+            self._template = template
+            return template
+
+    def _init_failed_recently(self, template: Template) -> bool:
+        return (template.init_error is not None
+                and time.monotonic() - self._template_failed_at < self._settings.init_retry_seconds)
+
+    def _close_template(self) -> None:
+        with self._template_lock:
+            template, self._template = self._template, None
+        if template is not None:
+            template.close()
 
     def _write_worker_line(self, worker: Worker, line: str) -> None:
         self._telemetry.logs.write(self.spec, worker.log_stream, line)
 
+    def _write_template_line(self, stream: str, line: str) -> None:
+        self._telemetry.logs.write(self.spec, stream, line)
+
     def _run(self, worker: Worker, payload: bytes, cold: bool) -> InvocationResult:
         request_id = str(uuid.uuid4())
-        logs = self._telemetry.logs
         init_error = worker.wait_ready(self._settings.init_timeout) if cold else None
-        logs.write(self.spec, worker.log_stream, start_line(request_id))
+        self._telemetry.logs.write(self.spec, worker.log_stream, start_line(request_id))
         if init_error is not None:
             result = InvocationResult(request_id, None, init_error, 0.0, worker.init_duration_ms, 0, True)
         else:
             result = worker.invoke(request_id, payload)
             if cold:
-                result = replace(result, init_duration_ms=worker.init_duration_ms)
-        if result.error is not None:
-            logs.write(self.spec, worker.log_stream, json.dumps(result.error))
-        logs.write(self.spec, worker.log_stream, end_line(request_id))
-        logs.write(self.spec, worker.log_stream, report_line(self.spec, result))
-        self._telemetry.metrics.invocation(self.spec.name, result.duration_ms, result.error is not None)
+                result = replace(result, init_duration_ms=worker.init_duration_ms,
+                                 restore_duration_ms=worker.restore_duration_ms,
+                                 billed_restore_ms=worker.billed_restore_ms)
+        result = self._report(worker.log_stream, result)
         self._return_worker(worker, reusable=not result.worker_lost and worker.alive)
         return result
+
+    def _fail_before_start(self, payload: bytes, error: dict[str, Any]) -> InvocationResult:
+        """An event that no environment could take (INIT failed): AWS's error, logged like any invocation."""
+        request_id = str(uuid.uuid4())
+        template = self._template
+        stream = template.log_stream if template is not None else "init-failures"
+        self._telemetry.logs.write(self.spec, stream, start_line(request_id))
+        return self._report(stream, InvocationResult(request_id, None, error, 0.0, None, 0, True))
+
+    def _report(self, stream: str, result: InvocationResult) -> InvocationResult:
+        """Logs the invocation's error, END and REPORT; the result with its whole log (what `LogType=Tail` shows)."""
+        closing = [json.dumps(result.error)] if result.error is not None else []
+        closing += [end_line(result.request_id), report_line(self.spec, result)]
+        for line in closing:
+            self._telemetry.logs.write(self.spec, stream, line)
+        self._telemetry.metrics.invocation(self.spec.name, result.duration_ms, result.error is not None)
+        return replace(result, log_lines=(start_line(result.request_id), *result.log_lines, *closing))
 
     def _return_worker(self, worker: Worker, reusable: bool) -> None:
         with self._lock:
@@ -330,7 +403,8 @@ class LambdaService:
     def __init__(self, config: EmulatorConfig, base_env: dict[str, str], telemetry: Telemetry,
                  resolve: SpecResolver) -> None:
         self._config = config
-        self._settings = WorkerSettings(base_env, config.init_timeout_seconds, config.state_dir / "tmp")
+        self._settings = WorkerSettings(base_env, config.init_timeout_seconds, config.state_dir / "tmp",
+                                        config.cold_start)
         self._telemetry = telemetry
         self._resolve = resolve
         self._pools: dict[str, FunctionPool] = {}

@@ -25,7 +25,7 @@ def end_line(request_id: str) -> str:
 
 
 def report_line(spec: FunctionSpec, result: InvocationResult) -> str:
-    """AWS's REPORT line; Init Duration appears on cold starts only."""
+    """AWS's REPORT line: Init Duration on a spawned cold start, Restore Duration on a forked one."""
     line = (
         f"REPORT RequestId: {result.request_id}\tDuration: {result.duration_ms:.2f} ms\t"
         f"Billed Duration: {math.ceil(result.duration_ms)} ms\tMemory Size: {spec.memory_mb} MB\t"
@@ -33,9 +33,18 @@ def report_line(spec: FunctionSpec, result: InvocationResult) -> str:
     )
     if result.init_duration_ms is not None:
         line += f"\tInit Duration: {result.init_duration_ms:.2f} ms"
+    if result.restore_duration_ms is not None:
+        line += (f"\tRestore Duration: {result.restore_duration_ms:.2f} ms\t"
+                 f"Billed Restore Duration: {math.ceil(result.billed_restore_ms or 0.0)} ms")
     if result.error_type in ("Sandbox.Timedout",):
         line += "\tStatus: timeout"
     return line
+
+
+def init_report_line(init_duration_ms: float, failed: bool) -> str:
+    """AWS's INIT_REPORT, logged once per snapshot (SnapStart): the INIT phase's duration and outcome."""
+    status = "error" if failed else "success"
+    return f"INIT_REPORT Init Duration: {init_duration_ms:.2f} ms\tPhase: init\tStatus: {status}"
 
 
 class LogShipper(BackgroundShipper[LogRecord]):

@@ -1,4 +1,4 @@
-"""The emulator's Lambda worker processes as /proc shows them (Linux): pid, function, resident memory."""
+"""The emulator's Lambda processes as /proc shows them (Linux): pid, function, role, resident memory."""
 
 from __future__ import annotations
 
@@ -7,28 +7,34 @@ from pathlib import Path
 
 _PROC = Path("/proc")
 _FUNCTION_VAR = b"AWS_LAMBDA_FUNCTION_NAME="
+TEMPLATE_SCRIPT_NAME = b"snapshot_template.py"
 
 
 @dataclass(frozen=True)
 class WorkerProcess:
-    """One live awslambdaric worker: its pid, the function it runs, its resident set (KiB)."""
+    """One live Lambda process: its pid, the function, "environment" or "template", its resident set (KiB)."""
 
     pid: int
     function: str
     rss_kb: int
+    role: str = "environment"
 
 
-def worker_processes(emulator_pid: int) -> list[WorkerProcess]:
-    """The Lambda workers the emulator process started that are still alive, by pid."""
-    workers = []
-    for entry in _PROC.iterdir():
-        if not entry.name.isdigit() or _parent(entry) != emulator_pid:
+def worker_processes(emulator_pid: int, include_templates: bool = False) -> list[WorkerProcess]:
+    """The execution environments (spawned, or forked from a template) of the emulator that are still alive."""
+    children = _children()
+    found = []
+    for pid in children.get(emulator_pid, []):
+        function = _function_name(pid)
+        if function is None:
             continue
-        function = _function_name(entry)
-        rss = rss_kb(int(entry.name))
-        if function is not None and rss:
-            workers.append(WorkerProcess(int(entry.name), function, rss))
-    return sorted(workers, key=lambda w: w.pid)
+        if _is_template(pid):
+            found += [WorkerProcess(child, function, rss_kb(child)) for child in children.get(pid, [])]
+            if include_templates:
+                found.append(WorkerProcess(pid, function, rss_kb(pid), "template"))
+        else:
+            found.append(WorkerProcess(pid, function, rss_kb(pid)))
+    return sorted((w for w in found if w.rss_kb), key=lambda w: w.pid)
 
 
 def rss_kb(pid: int) -> int:
@@ -43,6 +49,14 @@ def rss_kb(pid: int) -> int:
     return 0
 
 
+def _children() -> dict[int, list[int]]:
+    children: dict[int, list[int]] = {}
+    for entry in _PROC.iterdir():
+        if entry.name.isdigit() and (parent := _parent(entry)) is not None:
+            children.setdefault(parent, []).append(int(entry.name))
+    return children
+
+
 def _parent(entry: Path) -> int | None:
     try:
         stat = (entry / "stat").read_text()
@@ -51,9 +65,16 @@ def _parent(entry: Path) -> int | None:
     return int(stat.rsplit(")", 1)[1].split()[1])  # fields after "(comm)": state, ppid, ...
 
 
-def _function_name(entry: Path) -> str | None:
+def _is_template(pid: int) -> bool:
     try:
-        environ = (entry / "environ").read_bytes()
+        return TEMPLATE_SCRIPT_NAME in (_PROC / str(pid) / "cmdline").read_bytes()
+    except OSError:
+        return False
+
+
+def _function_name(pid: int) -> str | None:
+    try:
+        environ = (_PROC / str(pid) / "environ").read_bytes()
     except OSError:
         return None
     for item in environ.split(b"\0"):

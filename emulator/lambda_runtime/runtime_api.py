@@ -15,6 +15,7 @@ from typing import Any
 logger = logging.getLogger(__name__)
 
 API_PREFIX = "/2018-06-01/runtime"
+ERROR_TYPE_HEADER = "Lambda-Runtime-Function-Error-Type"
 _POLL_SECONDS = 0.5
 
 
@@ -38,12 +39,13 @@ class Invocation:
 
 
 class RuntimeApi:
-    """Serves `/next`, `/response`, `/error` and `/init/error` for one worker on a loopback port."""
+    """Serves `/next`, `/response`, `/error`, `/init/error` and `/restore/*` for one environment on a loopback port."""
 
     def __init__(self) -> None:
         self.ready = threading.Event()
         self.init_error: dict[str, Any] | None = None
         self.first_poll_at: float | None = None
+        self.restore_asked_at: float | None = None
         self._pending: queue.Queue[Invocation] = queue.Queue()
         self._current: Invocation | None = None
         self._closed = threading.Event()
@@ -85,6 +87,10 @@ class RuntimeApi:
         current.finish(response, error)
         return True
 
+    def restore_next(self) -> None:
+        """A forked environment asks to be restored: its after-restore hooks run next."""
+        self.restore_asked_at = time.monotonic()
+
     def fail_init(self, error: dict[str, Any]) -> None:
         self.init_error = error
         self.ready.set()
@@ -107,6 +113,10 @@ class _Handler(BaseHTTPRequestHandler):
         logger.debug(format, *args)
 
     def do_GET(self) -> None:
+        if self.path == f"{API_PREFIX}/restore/next":
+            self.server.api.restore_next()
+            self._reply(200, b"{}")
+            return
         if self.path != f"{API_PREFIX}/invocation/next":
             self._reply(404, b'{"errorType":"NotFound"}')
             return
@@ -131,6 +141,9 @@ class _Handler(BaseHTTPRequestHandler):
         api = self.server.api
         if parts == ["init", "error"]:
             api.fail_init(_error_body(body))
+        elif parts == ["restore", "error"]:
+            error = _error_body(body)
+            api.fail_init({**error, "errorType": self.headers.get(ERROR_TYPE_HEADER, error.get("errorType"))})
         elif len(parts) == 3 and parts[0] == "invocation" and parts[2] in ("response", "error"):
             error = _error_body(body) if parts[2] == "error" else None
             if not api.answer(parts[1], None if error else body, error):

@@ -1,58 +1,103 @@
-"""awslambdaric worker processes: start one, hand it invocations, kill it."""
+"""Execution environments: start one (spawned or forked from a template), hand it invocations, kill it."""
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
-import secrets
 import shutil
 import signal
+import struct
 import subprocess
 import sys
+import termios
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 from emulator.errors import EXIT_ERROR, INIT_ERROR, TIMEOUT_ERROR
 from emulator.lambda_runtime.runtime_api import Invocation, RuntimeApi
+from emulator.lambda_runtime.spec import FunctionSpec, WorkerSettings, function_environment, new_log_stream
 
 logger = logging.getLogger(__name__)
 
 LogSink = Callable[["Worker", str], None]
 _KILL_GRACE_SECONDS = 2.0
+_DRAIN_SECONDS = 0.1
 
 
-@dataclass(frozen=True)
-class WorkerSettings:
-    """What every worker starts from: the environment, the init time limit, where its /tmp lives."""
+class OutputPump:
+    """Reads a process's output lines in a thread; `drain` waits until what it wrote so far has been handled.
 
-    base_env: dict[str, str]
-    init_timeout: float
-    tmp_root: Path
+    An environment prints, then posts its answer: by the time the answer arrives every printed byte is in the
+    pipe or already read, so "pipe empty and no chunk being handled" means the log tail is complete.
+    """
+
+    def __init__(self, stream: IO[bytes], on_line: Callable[[str], None]) -> None:
+        self._fd = stream.fileno()
+        self._stream = stream
+        self._on_line = on_line
+        self._handling = threading.Event()
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def drain(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while (self._pending_bytes() or self._handling.is_set()) and time.monotonic() < deadline:
+            time.sleep(0.001)
+
+    def _pending_bytes(self) -> int:
+        try:
+            return struct.unpack("i", fcntl.ioctl(self._fd, termios.FIONREAD, b"\0\0\0\0"))[0]
+        except OSError:  # closed: nothing more will come
+            return 0
+
+    def _run(self) -> None:
+        partial = b""
+        while chunk := os.read(self._fd, 65536):
+            self._handling.set()
+            *lines, partial = (partial + chunk).split(b"\n")
+            for raw in lines:
+                self._on_line(raw.decode("utf-8", "replace"))
+            self._handling.clear()
+        if partial:
+            self._on_line(partial.decode("utf-8", "replace"))
+        self._stream.close()
 
 
-@dataclass(frozen=True)
-class FunctionSpec:
-    """What a worker needs to know about the function it runs."""
+class EnvironmentProcess(Protocol):
+    """The part of Popen's interface a Worker uses (a ForkedProcess has it too)."""
 
-    name: str
-    arn: str
-    handler: str
-    code_dir: Path
-    timeout_seconds: float
-    memory_mb: int
-    environment: dict[str, str] = field(default_factory=dict)
-    reserved_concurrency: int | None = None
-    dead_letter_arn: str | None = None
-    code_sha256: str = ""
+    pid: int
+    stdout: IO[bytes] | None
+    returncode: int | None
 
-    @property
-    def log_group(self) -> str:
-        return f"/aws/lambda/{self.name}"
+    def poll(self) -> int | None: ...
+
+    def wait(self, timeout: float | None = None) -> int | None: ...
+
+
+Launch = Callable[[dict[str, str]], EnvironmentProcess]  # the environment's own variables -> its process
+
+
+def spawn_launcher(spec: FunctionSpec, settings: WorkerSettings) -> Launch:
+    """Each environment a new awslambdaric process that runs INIT itself (EMULATOR_COLD_START=spawn)."""
+    base_env = function_environment(spec, settings.base_env)
+
+    def launch(env: dict[str, str]) -> EnvironmentProcess:
+        return subprocess.Popen(
+            [sys.executable, "-m", "awslambdaric", spec.handler],
+            cwd=spec.code_dir,
+            env={**base_env, **env},
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    return launch
 
 
 @dataclass(frozen=True)
@@ -67,6 +112,8 @@ class InvocationResult:
     max_memory_mb: int
     worker_lost: bool = False
     log_lines: tuple[str, ...] = ()
+    restore_duration_ms: float | None = None
+    billed_restore_ms: float | None = None
 
     @property
     def error_type(self) -> str | None:
@@ -74,16 +121,19 @@ class InvocationResult:
 
 
 class Worker:
-    """One execution environment: an awslambdaric process and its own Runtime API."""
+    """One execution environment: a runtime process (spawned, or forked from a template) and its own Runtime API."""
 
-    def __init__(self, spec: FunctionSpec, settings: WorkerSettings, log_sink: LogSink) -> None:
+    def __init__(self, spec: FunctionSpec, settings: WorkerSettings, log_sink: LogSink, launch: Launch,
+                 restored: bool = False) -> None:
         self.spec = spec
-        token = secrets.token_hex(16)
-        self.log_stream = f"{datetime.now(UTC):%Y/%m/%d}/[$LATEST]{token}"
-        self.tmp_dir = settings.tmp_root / f"{spec.name}-{token[:12]}"  # each environment has its own /tmp
+        self.restored = restored
+        self.log_stream = new_log_stream()
+        self.tmp_dir = settings.tmp_root / f"{spec.name}-{self.log_stream[-12:]}"  # each environment its own /tmp
         self.tmp_dir.mkdir(parents=True)
         self.last_used = time.monotonic()
         self.init_duration_ms: float | None = None
+        self.restore_duration_ms: float | None = None
+        self.billed_restore_ms: float | None = None
         self._log_sink = log_sink
         self._api = RuntimeApi()
         self._started_at = time.monotonic()
@@ -91,16 +141,14 @@ class Worker:
         self._lock = threading.Lock()
         self._current: Invocation | None = None
         self._transcript: list[str] = []
-        self._process = subprocess.Popen(
-            [sys.executable, "-m", "awslambdaric", spec.handler],
-            cwd=spec.code_dir,
-            env=self._environment(settings.base_env),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        threading.Thread(target=self._pump_output, args=(self._process.stdout,), daemon=True).start()
+        try:
+            self._process = launch({"AWS_LAMBDA_RUNTIME_API": self._api.address, "TMPDIR": str(self.tmp_dir),
+                                    "AWS_LAMBDA_LOG_STREAM_NAME": self.log_stream})
+        except BaseException:
+            self._release()
+            raise
+        assert self._process.stdout is not None
+        self._output = OutputPump(self._process.stdout, self._on_output_line)
         threading.Thread(target=self._watch_exit, daemon=True).start()
 
     @property
@@ -112,7 +160,7 @@ class Worker:
         return not self._exited.is_set()
 
     def wait_ready(self, timeout: float) -> dict[str, Any] | None:
-        """Waits for the handler's init; returns the init error, if init failed or took too long."""
+        """Waits for init (or restore); returns its error, if it failed or took too long."""
         if not self._api.ready.wait(timeout):
             self.kill()
             return {"errorType": INIT_ERROR, "errorMessage": f"Init did not finish within {timeout:.0f} s"}
@@ -121,7 +169,13 @@ class Worker:
             return self._api.init_error
         if self._exited.is_set():
             return self._exit_error()
-        self.init_duration_ms = (self._api.first_poll_at - self._started_at) * 1000.0  # type: ignore[operator]
+        ready_at = self._api.first_poll_at
+        assert ready_at is not None
+        if self.restored:
+            self.restore_duration_ms = (ready_at - self._started_at) * 1000.0
+            self.billed_restore_ms = (ready_at - (self._api.restore_asked_at or ready_at)) * 1000.0
+        else:
+            self.init_duration_ms = (ready_at - self._started_at) * 1000.0
         return None
 
     def invoke(self, request_id: str, payload: bytes) -> InvocationResult:
@@ -138,6 +192,7 @@ class Worker:
         self._api.submit(invocation)
         finished = invocation.done.wait(timeout)
         duration_ms = (time.perf_counter() - started) * 1000.0
+        self._output.drain(_DRAIN_SECONDS)
         with self._lock:
             self._current = None
             lines = tuple(self._transcript)
@@ -155,54 +210,34 @@ class Worker:
         """Stops the process (SIGKILL after a grace period) and its Runtime API."""
         if self._process.poll() is None:
             self._signal(signal.SIGTERM)
-            try:
-                self._process.wait(_KILL_GRACE_SECONDS)
-            except subprocess.TimeoutExpired:
+            if not self._exited.wait(_KILL_GRACE_SECONDS):
                 self._signal(signal.SIGKILL)
-                self._process.wait()
-        self._exited.wait(_KILL_GRACE_SECONDS)
+        self._exited.wait()
+        self._release()
+
+    def _release(self) -> None:
         self._api.close()
         shutil.rmtree(self.tmp_dir, ignore_errors=True)
 
     def _signal(self, signum: int) -> None:
         try:
             os.killpg(self._process.pid, signum)
+        except ProcessLookupError:  # a fork that has not called setsid yet has no group of its own
+            self._signal_process(signum)
+
+    def _signal_process(self, signum: int) -> None:
+        try:
+            os.kill(self._process.pid, signum)
         except ProcessLookupError:
-            logger.debug("worker %s already gone", self._process.pid)
+            logger.debug("environment %s already gone", self._process.pid)
 
-    def _environment(self, base_env: dict[str, str]) -> dict[str, str]:
-        spec = self.spec
-        env = dict(base_env)
-        env.update(spec.environment)
-        env.update(
-            {
-                "AWS_LAMBDA_RUNTIME_API": self._api.address,
-                "_HANDLER": spec.handler,
-                "AWS_LAMBDA_FUNCTION_NAME": spec.name,
-                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
-                "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-                "AWS_LAMBDA_LOG_GROUP_NAME": spec.log_group,
-                "AWS_LAMBDA_LOG_STREAM_NAME": self.log_stream,
-                "LAMBDA_TASK_ROOT": str(spec.code_dir),
-                "LAMBDA_RUNTIME_DIR": str(spec.code_dir),
-                "AWS_EXECUTION_ENV": "AWS_Lambda_python3.11",
-                "PYTHONPATH": os.pathsep.join(filter(None, [str(spec.code_dir), base_env.get("PYTHONPATH")])),
-                "PYTHONUNBUFFERED": "1",
-                "TMPDIR": str(self.tmp_dir),
-            }
-        )
-        return env
-
-    def _pump_output(self, stream: IO[bytes]) -> None:
-        for raw in iter(stream.readline, b""):
-            line = raw.decode("utf-8", "replace").rstrip("\n")
-            with self._lock:
-                self._transcript.append(line)
-            self._log_sink(self, line)
-        stream.close()
+    def _on_output_line(self, line: str) -> None:
+        with self._lock:
+            self._transcript.append(line)
+        self._log_sink(self, line)
 
     def _watch_exit(self) -> None:
-        self._process.wait()
+        self._process.wait()  # the only wait without a timeout: it reaps the process
         self._exited.set()
         with self._lock:
             current = self._current

@@ -36,6 +36,29 @@ HANDLERS = {
             return "second try"
         """),
     "import_error": "import module_that_does_not_exist\n\ndef lambda_handler(event, context):\n    return 1\n",
+    # What an environment restored from a snapshot inherits (INIT's pid and token) and what it must not share.
+    "snapshot": textwrap.dedent("""
+        import os, random, secrets, tempfile, time
+        from snapshot_restore_py import register_after_restore, register_before_snapshot
+        INIT_PID, INIT_TOKEN = os.getpid(), secrets.token_hex(8)
+        hooks = {"before_snapshot": [], "after_restore": []}
+
+        @register_before_snapshot
+        def before():
+            hooks["before_snapshot"].append(os.getpid())
+
+        @register_after_restore
+        def after():
+            hooks["after_restore"].append(os.getpid())
+
+        def lambda_handler(event, context):
+            time.sleep(event.get("seconds", 0))
+            marker = os.path.join(tempfile.gettempdir(), "marker.txt")
+            first = not os.path.exists(marker)
+            open(marker, "a").write(context.aws_request_id)
+            return {"init_pid": INIT_PID, "init_token": INIT_TOKEN, "pid": os.getpid(), "hooks": hooks,
+                    "random": random.random(), "tmpdir": tempfile.gettempdir(), "first_in_tmp": first}
+        """),
 }
 
 
