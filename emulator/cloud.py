@@ -14,6 +14,7 @@ from moto.server import ThreadedMotoServer
 
 from emulator.config import DEFAULT_ACCOUNT, DUMMY_CREDENTIALS, EmulatorConfig
 from emulator.errors import TemplateError
+from emulator.hot_reload import CodeWatcher, LocalCode, local_code_of_stack
 from emulator.lambda_runtime.invoker import LambdaService, Telemetry
 from emulator.lambda_runtime.logs import LogShipper
 from emulator.lambda_runtime.metrics import MetricsPublisher
@@ -68,6 +69,7 @@ class LocalCloud:
         self._hooks: MotoHooks | None = None
         self._service: LambdaService | None = None
         self._telemetry: Telemetry | None = None
+        self._watcher: CodeWatcher | None = None
 
     @property
     def service(self) -> LambdaService:
@@ -91,6 +93,8 @@ class LocalCloud:
         self._server.start()
 
     def stop(self) -> None:
+        if self._watcher is not None:
+            self._watcher.stop()
         if self._service is not None:
             self._service.stop()
         if self._telemetry is not None:
@@ -128,7 +132,16 @@ class LocalCloud:
         if config.seed_dir is not None:
             seed_stack(session, deployer, config.seed_dir)
         logger.info("stack %s deployed in %.2f s", config.stack_name, time.perf_counter() - started)
+        self._watch_local_code(local_code_of_stack(session, config.stack_name, config.template, overrides))
         return outputs
+
+    def _watch_local_code(self, local_code: dict[str, LocalCode]) -> None:
+        """Hot reload: the stack's functions run from their folders; a saved change reaches the next event."""
+        self.service.use_local_code(local_code)
+        self._watcher = CodeWatcher({name: code.folder for name, code in local_code.items()}, self.service.reload)
+        self._watcher.start()
+        for name, code in sorted(local_code.items()):
+            logger.info("hot reload: %s runs from %s", name, code.folder)
 
 
 def seed_stack(session: Any, deployer: StackDeployer, seed_dir: Path) -> None:

@@ -6,6 +6,7 @@ import heapq
 import itertools
 import json
 import logging
+import math
 import threading
 import time
 import uuid
@@ -17,6 +18,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from emulator.config import EmulatorConfig
 from emulator.errors import THROTTLED, EmulatorError
+from emulator.hot_reload import LocalCode
 from emulator.lambda_runtime.logs import LogShipper, end_line, init_report_line, report_line, start_line
 from emulator.lambda_runtime.metrics import MetricsPublisher
 from emulator.lambda_runtime.spec import FunctionSpec, WorkerSettings
@@ -408,6 +410,7 @@ class LambdaService:
         self._telemetry = telemetry
         self._resolve = resolve
         self._pools: dict[str, FunctionPool] = {}
+        self._local_code: dict[str, LocalCode] = {}
         self._lock = threading.Lock()
         self._account = AccountConcurrency(config.account_concurrency)
         self.events = AsyncInvoker(self.pool, telemetry, config.async_retry_delays, config.max_event_age_seconds)
@@ -415,19 +418,42 @@ class LambdaService:
         threading.Thread(target=self._reap_forever, name="worker-reaper", daemon=True).start()
 
     def pool(self, function_name: str) -> FunctionPool:
-        """The pool for the function's current configuration; a changed function gets fresh workers."""
-        spec = self._resolve(function_name)
+        """The pool for the function's current configuration; a changed function gets fresh environments."""
+        spec = self._spec(function_name)
         with self._lock:
             current = self._pools.get(spec.name)
             if current is not None and current.spec == spec:
                 return current
             limit = min(spec.reserved_concurrency or self._config.account_concurrency,
                         self._config.account_concurrency)
-            fresh = FunctionPool(spec, limit, self._settings, self._telemetry, self._account)
+            settings = self._settings
+            if spec.name in self._local_code:  # a broken edit fails until the next save, not on a timer
+                settings = replace(settings, init_retry_seconds=math.inf)
+            fresh = FunctionPool(spec, limit, settings, self._telemetry, self._account)
             self._pools[spec.name] = fresh
         if current is not None:
             current.retire()
         return fresh
+
+    def use_local_code(self, local_code: dict[str, LocalCode]) -> None:
+        """Functions that run from their local folder (while their deployed code is the one zipped from it)."""
+        with self._lock:
+            self._local_code = dict(local_code)
+
+    def reload(self, function_name: str, files_changed: int) -> None:
+        """A saved change: idle environments and the snapshot go now, busy ones after their event."""
+        with self._lock:
+            pool = self._pools.pop(function_name, None)
+        if pool is not None:
+            pool.retire()
+        logger.warning("reloaded %s (%d files changed)", function_name, files_changed)
+
+    def _spec(self, function_name: str) -> FunctionSpec:
+        spec = self._resolve(function_name)
+        local = self._local_code.get(spec.name)
+        if local is not None and local.code_sha256 == spec.code_sha256:
+            return replace(spec, code_dir=local.folder)
+        return spec
 
     def invoke(self, function_name: str, payload: bytes) -> InvocationResult:
         _check_payload(payload, MAX_SYNC_PAYLOAD_BYTES, "RequestResponse")
