@@ -51,6 +51,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--workload", default="course", help="course, clips, or a folder of videos with labels.json")
     run.add_argument("--count", type=int, default=RunSettings.count, help="uploads")
     run.add_argument("--rate", type=float, help=f"uploads per second (default 1; clips: {CLIPS_RATE:g})")
+    run.add_argument("--burst", type=int, default=RunSettings.burst,
+                     help="uploads started together at the beginning, to test scale-out (default 4)")
     target = run.add_mutually_exclusive_group()
     target.add_argument("--endpoint", help="AWS API endpoint URL (default: $AWS_ENDPOINT_URL, else AWS)")
     target.add_argument("--emulator", action="store_true", help="start an embedded emulator for this run")
@@ -73,7 +75,8 @@ def _run(args: argparse.Namespace) -> int:
         raise ConfigError("--lambdas and --template run a submission on the embedded emulator: add --emulator")
     rate = args.rate if args.rate is not None else (CLIPS_RATE if args.workload == "clips" else 1.0)
     settings = RunSettings(
-        args.workload, args.count, rate, args.timeout, args.settle, args.metrics_wait, args.device_id, out=args.out
+        args.workload, args.count, rate, args.timeout, args.settle, args.metrics_wait, args.device_id, out=args.out,
+        burst=args.burst,
     )
     thresholds = load_thresholds(args.thresholds)
     with tempfile.TemporaryDirectory(prefix="grader-work-") as work_dir:

@@ -98,7 +98,11 @@ def load_thresholds(path: Path | None) -> Thresholds:
 
 @dataclass(frozen=True)
 class RunSettings:
-    """One grading run: workload size, upload rate (/s), waits (s) and where reports go."""
+    """One grading run: workload size, opening burst, upload rate (/s), waits (s) and where reports go.
+
+    The first `burst` uploads start together (a scale-out test: the rubric's concurrency line), the rest
+    follow at `rate`.
+    """
 
     workload: str = "course"
     count: int = 100
@@ -110,6 +114,7 @@ class RunSettings:
     receive_threads: int = 2
     upload_threads: int = 8
     out: Path | None = None
+    burst: int = 4
 
     def __post_init__(self) -> None:
         _check("count", self.count, 1, 10_000)
@@ -120,6 +125,7 @@ class RunSettings:
             _check("metrics_wait", self.metrics_wait, 0, 3600)
         _check("receive_threads", self.receive_threads, 1, 50)
         _check("upload_threads", self.upload_threads, 1, 64)
+        _check("burst", self.burst, 1, self.upload_threads)
         if not math.isfinite(self.rate):
             raise ConfigError("rate must be finite")
 

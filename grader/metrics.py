@@ -20,22 +20,25 @@ PERIOD_SECONDS = 60
 WINDOW_MARGIN_SECONDS = 60
 POLL_SECONDS = 1.0
 REPORT_PATTERN = '"REPORT RequestId"'
+INIT_REPORT_PATTERN = '"INIT_REPORT"'
 
 
 @dataclass(frozen=True)
 class ReportLine:
-    """One REPORT line: request id, Duration and Init Duration (ms, None when warm), log time (epoch s)."""
+    """One REPORT line: request id, Duration, Init or Restore Duration (ms, None when warm), log time (epoch s)."""
 
     request_id: str
     duration_ms: float
     init_duration_ms: float | None
     max_memory_mb: float | None
     logged_at: float
+    restore_duration_ms: float | None = None
 
     @property
     def started_at(self) -> float:
-        """When the invocation began, init included (epoch s): log time minus Init Duration and Duration."""
-        return self.logged_at - (self.duration_ms + (self.init_duration_ms or 0.0)) / 1000
+        """When the invocation began, init or restore included (epoch s)."""
+        startup = (self.init_duration_ms or 0.0) + (self.restore_duration_ms or 0.0)
+        return self.logged_at - (self.duration_ms + startup) / 1000
 
 
 @dataclass(frozen=True)
@@ -50,16 +53,23 @@ class FunctionMetrics:
     duration_max_ms: float | None
     concurrency_max: int | None
     reports: tuple[ReportLine, ...] = ()
+    snapshot_inits: tuple[float, ...] = ()
 
     @property
     def cold_starts(self) -> int:
-        """REPORT lines with an Init Duration."""
-        return sum(r.init_duration_ms is not None for r in self.reports)
+        """New execution environments: REPORT lines with an Init Duration (a full INIT) or a Restore Duration."""
+        return sum(r.init_duration_ms is not None or r.restore_duration_ms is not None for r in self.reports)
 
     @property
     def init_durations(self) -> list[float]:
-        """Init Durations (ms) of the cold starts."""
-        return [r.init_duration_ms for r in self.reports if r.init_duration_ms is not None]
+        """Every INIT (ms): a cold start's own, or a snapshot's, measured once (INIT_REPORT, SnapStart)."""
+        own = [r.init_duration_ms for r in self.reports if r.init_duration_ms is not None]
+        return own + list(self.snapshot_inits)
+
+    @property
+    def restore_durations(self) -> list[float]:
+        """Restore Durations (ms) of environments started from a snapshot."""
+        return [r.restore_duration_ms for r in self.reports if r.restore_duration_ms is not None]
 
 
 def parse_report_line(message: str, logged_at: float) -> ReportLine | None:
@@ -76,7 +86,17 @@ def parse_report_line(message: str, logged_at: float) -> ReportLine | None:
         _number(fields["Init Duration"]) if "Init Duration" in fields else None,
         _number(fields["Max Memory Used"]) if "Max Memory Used" in fields else None,
         logged_at,
+        _number(fields["Restore Duration"]) if "Restore Duration" in fields else None,
     )
+
+
+def parse_init_report(message: str) -> float | None:
+    """The Init Duration (ms) of AWS's INIT_REPORT line; None for any other line."""
+    if not message.startswith("INIT_REPORT"):
+        return None
+    fields = dict(part.split(": ", 1) for part in message.removeprefix("INIT_REPORT").strip().split("\t")
+                  if ": " in part)
+    return _number(fields["Init Duration"]) if "Init Duration" in fields else None
 
 
 def read_function_metrics(cloudwatch: Any, logs: Any, function: str, start: float, end: float) -> FunctionMetrics:
@@ -97,32 +117,44 @@ def read_function_metrics(cloudwatch: Any, logs: Any, function: str, start: floa
         max((p["Maximum"] for p in durations), default=None),
         int(max(p["Maximum"] for p in concurrency)) if concurrency else None,
         tuple(read_report_lines(logs, function, start, end + WINDOW_MARGIN_SECONDS)),
+        tuple(read_snapshot_inits(logs, function, start - WINDOW_MARGIN_SECONDS, end + WINDOW_MARGIN_SECONDS)),
     )
 
 
 def read_report_lines(logs: Any, function: str, start: float, end: float) -> list[ReportLine]:
     """Every REPORT line of `/aws/lambda/<function>` logged between start and end (epoch s)."""
+    events = _log_events(logs, function, start, end, REPORT_PATTERN)
+    lines = (parse_report_line(event["message"], event["timestamp"] / 1000) for event in events)
+    return [line for line in lines if line is not None]
+
+
+def read_snapshot_inits(logs: Any, function: str, start: float, end: float) -> list[float]:
+    """The Init Durations (ms) of the INIT_REPORT lines (one per snapshot) logged between start and end."""
+    inits = (parse_init_report(event["message"]) for event in _log_events(logs, function, start, end,
+                                                                          INIT_REPORT_PATTERN))
+    return [init for init in inits if init is not None]
+
+
+def _log_events(logs: Any, function: str, start: float, end: float, pattern: str) -> list[dict[str, Any]]:
+    """The function's log events matching a filter pattern between start and end (epoch s)."""
     request = {
         "logGroupName": f"/aws/lambda/{function}",
         "startTime": int(start * 1000),
         "endTime": int(end * 1000),
-        "filterPattern": REPORT_PATTERN,
+        "filterPattern": pattern,
     }
-    lines: list[ReportLine] = []
+    events: list[dict[str, Any]] = []
     while True:
         try:
             page = logs.filter_log_events(**request)
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ResourceNotFoundException":
                 raise
-            logger.info("no log group /aws/lambda/%s yet: no REPORT lines", function)
-            return lines
-        for event in page.get("events", []):
-            line = parse_report_line(event["message"], event["timestamp"] / 1000)
-            if line is not None:
-                lines.append(line)
+            logger.info("no log group /aws/lambda/%s yet", function)
+            return events
+        events += page.get("events", [])
         if not page.get("nextToken") or page["nextToken"] == request.get("nextToken"):
-            return lines
+            return events
         request["nextToken"] = page["nextToken"]
 
 

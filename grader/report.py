@@ -248,11 +248,11 @@ def _metrics_html(metrics: Mapping[str, FunctionMetrics]) -> str:
         "ConcurrentExecutions max",
         "cold starts",
         "Init Duration avg/max (ms)",
+        "Restore Duration avg/max (ms)",
     ]
     rows = []
     for m in metrics.values():
-        inits = m.init_durations
-        init = f"{sum(inits) / len(inits):.0f} / {max(inits):.0f}" if inits else "-"
+        init, restore = _avg_max(m.init_durations), _avg_max(m.restore_durations)
         rows.append(
             [
                 m.function,
@@ -264,9 +264,15 @@ def _metrics_html(metrics: Mapping[str, FunctionMetrics]) -> str:
                 _fmt(m.concurrency_max),
                 m.cold_starts,
                 init,
+                restore,
             ]
         )
-    return _table_html("Lambda metrics (CloudWatch AWS/Lambda; cold starts from REPORT lines)", header, rows)
+    return _table_html("Lambda metrics (CloudWatch AWS/Lambda; cold starts from REPORT lines, INIT once per "
+                       "snapshot from INIT_REPORT)", header, rows)
+
+
+def _avg_max(values: Sequence[float]) -> str:
+    return f"{sum(values) / len(values):.0f} / {max(values):.0f}" if values else "-"
 
 
 def _clips_html(clips: Sequence[ClipVerdict]) -> str:
@@ -309,7 +315,7 @@ def _cell_class(value: object) -> str:
 
 def _metrics_json(metrics: FunctionMetrics) -> dict[str, Any]:
     """One function's figures for report.json (REPORT lines summarised, not listed)."""
-    inits = metrics.init_durations
+    inits, restores = metrics.init_durations, metrics.restore_durations
     return {
         "function": metrics.function,
         "invocations": metrics.invocations,
@@ -322,6 +328,8 @@ def _metrics_json(metrics: FunctionMetrics) -> dict[str, Any]:
         "cold_starts": metrics.cold_starts,
         "init_duration_avg_ms": _round(sum(inits) / len(inits) if inits else None),
         "init_duration_max_ms": _round(max(inits, default=None)),
+        "restore_duration_avg_ms": _round(sum(restores) / len(restores) if restores else None),
+        "restore_duration_max_ms": _round(max(restores, default=None)),
     }
 
 

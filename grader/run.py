@@ -174,7 +174,8 @@ def _send_and_wait(
     """Upload on schedule with a progress bar; wait for every answer (then `settle` s) or `timeout` s."""
     stop = threading.Event()
     done: list[list[Upload]] = []
-    sender = Sender(make_client("s3"), stack.bucket, settings.device_id, settings.rate, settings.upload_threads)
+    sender = Sender(make_client("s3"), stack.bucket, settings.device_id, settings.rate, settings.upload_threads,
+                    settings.burst)
     thread = threading.Thread(target=lambda: done.append(sender.run(items, stop)), name="sender", daemon=True)
     tracker = _AnswerTracker()
     columns = (TextColumn("{task.description:<9}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())

@@ -1,4 +1,5 @@
-"""Paced uploads: item i is PUT at start + i / rate, on a thread pool so a slow PUT delays no other."""
+"""Paced uploads: an opening burst PUT together, then one every 1 / rate s, on a thread pool so a slow PUT
+delays no other."""
 
 import logging
 import threading
@@ -16,6 +17,7 @@ from device.naming import check_device_id, clip_key, format_stamp, utc_now
 from grader.workload import WorkItem
 
 logger = logging.getLogger(__name__)
+_STAMP_STEP = 0.001  # the key's stamp resolution
 
 
 @dataclass(frozen=True)
@@ -40,12 +42,14 @@ class Sender:
         device_id: str,
         rate: float,
         threads: int = 8,
+        burst: int = 1,
     ) -> None:
         self._s3 = s3
         self._bucket = bucket
         self._device_id = check_device_id(device_id)
         self._interval = 1.0 / rate
         self._threads = threads
+        self._burst = burst
         self._bodies: dict[Path, bytes] = {}
         self._lock = threading.Lock()
         self._uploads: list[Upload] = []
@@ -57,14 +61,19 @@ class Sender:
         futures = []
         with ThreadPoolExecutor(self._threads, thread_name_prefix="upload") as pool:
             for index, item in enumerate(items):
-                if stop.wait(max(0.0, start + index * self._interval - time.monotonic())):
+                if stop.wait(max(0.0, start + self.offset(index) - time.monotonic())):
                     break
-                stamp = format_stamp(first_capture + timedelta(seconds=index * self._interval))
+                capture = self.offset(index) + index * _STAMP_STEP  # uploads of one burst get distinct keys
+                stamp = format_stamp(first_capture + timedelta(seconds=capture))
                 futures.append(pool.submit(self._upload, index, item, clip_key(self._device_id, stamp), stamp))
         for future in futures:
             future.result()
         with self._lock:
             return sorted(self._uploads, key=lambda u: u.index)
+
+    def offset(self, index: int) -> float:
+        """When item `index` is PUT, in seconds after the start: the first `burst` at 0, then one per interval."""
+        return max(0, index - self._burst + 1) * self._interval
 
     def _upload(self, index: int, item: WorkItem, key: str, stamp: str) -> None:
         """PUT one item with its metadata and record the outcome."""
