@@ -76,7 +76,7 @@ def test_realtime_pacing_takes_the_clip_duration(tmp_path: Path) -> None:
     camera.record_clip(tmp_path / "clip.mp4", 0.5)
     elapsed = time.monotonic() - started
     camera.close()
-    assert 0.49 <= elapsed < 1.5
+    assert elapsed >= 0.49  # paced by the clip's duration (an upper bound would measure the machine)
 
 
 def test_missing_or_empty_source_is_a_clear_error(tmp_path: Path) -> None:

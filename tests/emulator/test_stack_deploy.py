@@ -37,16 +37,15 @@ def test_the_students_table_is_seeded_from_the_course_data(emulator):
     assert count == len(records)
 
 
-def test_a_clip_put_under_videos_runs_the_frame_extractor_within_a_second(emulator):
-    function = emulator.outputs["FrameExtractorFunction"]
-    before = sum(line.startswith("START") for line in log_messages(emulator, function))
+def test_a_clip_put_under_videos_runs_the_frame_extractor_which_writes_its_frames(emulator):
+    """The S3 notification reaches the function (how fast: `make bench-emulator`, S3 put -> handler start)."""
+    s3, bucket = emulator.client("s3"), emulator.outputs["VideosBucket"]
     clip = (FIXTURES / "videos" / "test_0.mp4").read_bytes()
-    put_at = time.monotonic()
-    emulator.client("s3").put_object(Bucket=emulator.outputs["VideosBucket"], Key="videos/dev1/x.mp4", Body=clip)
-    started = None
-    while time.monotonic() - put_at < 5:
-        if sum(line.startswith("START") for line in log_messages(emulator, function)) > before:
-            started = time.monotonic() - put_at
-            break
-        time.sleep(0.05)
-    assert started is not None and started < 1.0 + 0.3  # +0.3 s: the log shipper's batching interval
+    s3.put_object(Bucket=bucket, Key="videos/dev1/x.mp4", Body=clip)
+    deadline = time.monotonic() + 60  # only bounds a failure
+    while not (frames := s3.list_objects_v2(Bucket=bucket, Prefix="frames/dev1/x/").get("Contents")):
+        assert time.monotonic() < deadline, "the frame extractor wrote no frame"
+        time.sleep(0.1)
+    assert frames[0]["Key"].endswith(".png")
+    function = emulator.outputs["FrameExtractorFunction"]
+    assert any(line.startswith("START") for line in log_messages(emulator, function, until="START"))
