@@ -1,7 +1,9 @@
-"""Emulator benchmark: start time, Lambda cold start, warm invoke overhead, S3 put -> handler start.
+"""Emulator benchmark: start time, Lambda cold start, warm invoke overhead, S3 put -> handler start,
+the classifier's environments from a snapshot (restore time, memory) and hot reload.
 
 Prints medians over repeated runs. Targets on a 2-core machine: start <= 2 s, warm invoke <= 10 ms,
-S3 put -> handler start <= 50 ms.
+S3 put -> handler start <= 50 ms, a new classifier environment <= 50 ms median / 100 ms p95, ten of them
+with their template <= 4x the memory (PSS) of one spawned environment.
 """
 
 from __future__ import annotations
@@ -9,11 +11,13 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import statistics
 import tempfile
 import time
 import uuid
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -21,13 +25,19 @@ import boto3
 from rich.console import Console
 from rich.table import Table
 
-from emulator.config import DUMMY_CREDENTIALS, EmulatorConfig
-from emulator.daemon import free_loopback_port, start_background, stop_background
+from emulator.config import DUMMY_CREDENTIALS, ENV_COLD_START, PROJECT_ROOT, EmulatorConfig
+from emulator.daemon import background_emulator, free_loopback_port, start_background, stop_background
+from emulator.lambda_runtime.procs import worker_processes
+from grader.metrics import read_report_lines
 
 STARTS = 3
 COLD_STARTS = 5
 WARM_CALLS = 100
 S3_EVENTS = 30
+RESTORE_ROUNDS = 4
+BURST = 10
+RELOADS = 3
+NO_RECORDS = json.dumps({"Records": []}).encode()
 TRUST = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
                                                  "Principal": {"Service": "lambda.amazonaws.com"}}]}
 ECHO = "def lambda_handler(event, context):\n    return event\n"
@@ -117,6 +127,90 @@ def _receive_one(sqs: Any, queue: str) -> dict[str, Any]:
             return messages[0]
 
 
+def measure_classifier_environments(endpoint: str, emulator_pid: int) -> tuple[list[float], float]:
+    """Restore Durations (ms) of classifier environments forked in bursts of 10, and the PSS (MiB) of the
+    template plus the environments alive after the last burst."""
+    lam = _client(endpoint, "lambda")
+    function = _stack_function(lam, "face-classifier")
+    started = time.time()
+    for round_ in range(RESTORE_ROUNDS):
+        _new_version(lam, function, round_)  # a new snapshot: every environment of the burst is new
+        _burst(lam, function, BURST)
+    reports = _reports_settled(endpoint, function, started, RESTORE_ROUNDS * BURST)
+    processes = [w for w in worker_processes(emulator_pid, include_templates=True) if w.function == function]
+    return [r.restore_duration_ms for r in reports if r.restore_duration_ms is not None], _pss_mib(processes)
+
+
+def measure_spawned_environment(state_root: Path) -> float:
+    """PSS (MiB) of one classifier environment that ran INIT itself (EMULATOR_COLD_START=spawn)."""
+    os.environ[ENV_COLD_START] = "spawn"
+    try:
+        with background_emulator(state_root / "spawn") as info:
+            lam = _client(info["endpoint"], "lambda")
+            function = _stack_function(lam, "face-classifier")
+            lam.invoke(FunctionName=function, Payload=NO_RECORDS)
+            return _pss_mib([w for w in worker_processes(info["pid"]) if w.function == function])
+    finally:
+        del os.environ[ENV_COLD_START]
+
+
+def measure_hot_reload(state_root: Path) -> list[float]:
+    """Seconds from saving a change to the frame extractor's app.py until an invocation answers with it."""
+    lambdas = state_root / "lambdas"
+    shutil.copytree(PROJECT_ROOT / "lambdas", lambdas, ignore=shutil.ignore_patterns("__pycache__"))
+    app = lambdas / "frame_extractor" / "app.py"
+    source = app.read_text()
+    times = []
+    with background_emulator(state_root / "reload", ["--lambdas", str(lambdas)]) as info:
+        lam = _client(info["endpoint"], "lambda")
+        function = _stack_function(lam, "frame-extractor")
+        lam.invoke(FunctionName=function, Payload=NO_RECORDS)
+        for n in range(RELOADS):
+            app.write_text(source.replace('return {"frames": written}', f'return {{"frames": written, "n": {n}}}'))
+            saved = time.perf_counter()
+            while json.loads(lam.invoke(FunctionName=function, Payload=NO_RECORDS)["Payload"].read()).get("n") != n:
+                time.sleep(0.01)
+            times.append(time.perf_counter() - saved)
+    return times
+
+
+def _stack_function(lam: Any, suffix: str) -> str:
+    names = [f["FunctionName"] for f in lam.list_functions()["Functions"] if f["FunctionName"].endswith(suffix)]
+    if len(names) != 1:
+        raise SystemExit(f"expected one stack function ending in {suffix!r}, found {names}")
+    return names[0]
+
+
+def _new_version(lam: Any, function: str, round_: int) -> None:
+    variables = lam.get_function_configuration(FunctionName=function)["Environment"]["Variables"]
+    lam.update_function_configuration(FunctionName=function,
+                                      Environment={"Variables": {**variables, "BENCH_ROUND": str(round_)}})
+
+
+def _burst(lam: Any, function: str, count: int) -> None:
+    with ThreadPoolExecutor(count) as pool:
+        list(pool.map(lambda _: lam.invoke(FunctionName=function, Payload=NO_RECORDS), range(count)))
+
+
+def _reports_settled(endpoint: str, function: str, since: float, expected: int) -> list[Any]:
+    logs = _client(endpoint, "logs")
+    deadline = time.monotonic() + 30
+    while len(reports := read_report_lines(logs, function, since - 1, time.time() + 1)) < expected:
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    return reports
+
+
+def _pss_mib(processes: list[Any]) -> float:
+    total_kb = 0
+    for process in processes:
+        for line in Path(f"/proc/{process.pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                total_kb += int(line.split()[1])
+    return total_kb / 1024
+
+
 def main() -> None:
     console = Console()
     with tempfile.TemporaryDirectory() as state:
@@ -134,6 +228,12 @@ def main() -> None:
                 s3_latency = measure_s3_to_handler(info["endpoint"])
         finally:
             stop_background(config)
+        with console.status("classifier environments from a snapshot"), background_emulator(state_root / "stack") as info:
+            restores, forked_pss = measure_classifier_environments(info["endpoint"], info["pid"])
+        with console.status("one spawned classifier environment"):
+            spawned_pss = measure_spawned_environment(state_root)
+        with console.status("hot reload"):
+            reloads = measure_hot_reload(state_root)
     table = Table(title=f"emulator benchmark ({os.cpu_count()} cores)")
     for column in ("measure", "runs", "median", "p95", "target"):
         table.add_column(column)
@@ -141,11 +241,17 @@ def main() -> None:
             ("emulator start + stack deployed and seeded (s)", starts, "-"),
             ("Lambda cold start, trivial handler (ms)", cold, "-"),
             ("warm invoke round trip (ms)", warm, "<= 10 ms"),
-            ("S3 put -> handler start (ms)", s3_latency, "<= 50 ms")]
+            ("S3 put -> handler start (ms)", s3_latency, "<= 50 ms"),
+            (f"new classifier environment, fork -> handler start, bursts of {BURST} (ms)", restores,
+             "<= 50 ms, p95 <= 100"),
+            ("hot reload, save -> new code serving (s)", reloads, "-")]
     for label, values, target in rows:
         p95 = statistics.quantiles(values, n=20)[-1] if len(values) > 2 else max(values)
         table.add_row(label, str(len(values)), f"{statistics.median(values):.2f}", f"{p95:.2f}", target)
     console.print(table)
+    console.print(f"memory (PSS): template + {BURST} forked classifier environments {forked_pss:.0f} MiB; one spawned "
+                  f"environment {spawned_pss:.0f} MiB; ratio {forked_pss / spawned_pss:.1f}x (target <= 4x; "
+                  f"{BURST} spawned ~{BURST}x)")
 
 
 if __name__ == "__main__":

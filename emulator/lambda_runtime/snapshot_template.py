@@ -63,6 +63,8 @@ def run_init(handler: str) -> dict[str, Any] | None:
         error = bootstrap.build_fault_result(sys.exc_info(), None)
         return _logged({**error, "errorType": FaultException.BEFORE_SNAPSHOT_ERROR})
     _close_pooled_connections()
+    importlib.import_module("http.client")  # the runtime's own restore call needs it: load it into the snapshot
+    gc.freeze()  # INIT's objects stay out of every fork's collections, so the forks do not copy their pages
     return None
 
 
