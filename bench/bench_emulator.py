@@ -228,7 +228,8 @@ def main() -> None:
                 s3_latency = measure_s3_to_handler(info["endpoint"])
         finally:
             stop_background(config)
-        with console.status("classifier environments from a snapshot"), background_emulator(state_root / "stack") as info:
+        stack = background_emulator(state_root / "stack")
+        with console.status("classifier environments from a snapshot"), stack as info:
             restores, forked_pss = measure_classifier_environments(info["endpoint"], info["pid"])
         with console.status("one spawned classifier environment"):
             spawned_pss = measure_spawned_environment(state_root)
