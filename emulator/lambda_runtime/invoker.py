@@ -102,7 +102,11 @@ class FunctionPool:
         try:
             worker = self._take_idle()
             if worker is not None:
-                return self._run(worker, payload, cold=False)
+                result = self._run(worker, payload, cold=False)
+                if not result.undelivered:
+                    return result
+                logger.info("%s: an idle environment died before taking its event; a new one takes it",
+                            self.spec.name)
             worker, init_error = self._new_worker()
             if worker is None:
                 return self._fail_before_start(payload, init_error or {})
@@ -201,6 +205,9 @@ class FunctionPool:
             result = InvocationResult(request_id, None, init_error, 0.0, worker.init_duration_ms, 0, True)
         else:
             result = worker.invoke(request_id, payload)
+            if result.undelivered and not cold:
+                worker.kill()
+                return result
             if cold:
                 result = replace(result, init_duration_ms=worker.init_duration_ms,
                                  restore_duration_ms=worker.restore_duration_ms,

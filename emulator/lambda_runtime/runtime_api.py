@@ -30,6 +30,7 @@ class Invocation:
     done: threading.Event = field(default_factory=threading.Event)
     response: bytes | None = None
     error: dict[str, Any] | None = None
+    delivered: bool = False
 
     def finish(self, response: bytes | None = None, error: dict[str, Any] | None = None) -> None:
         if self.done.is_set():
@@ -77,6 +78,7 @@ class RuntimeApi:
                 self._current = self._pending.get(timeout=_POLL_SECONDS)
             except queue.Empty:
                 continue
+            self._current.delivered = True
             return self._current
         return None
 

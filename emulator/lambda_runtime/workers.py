@@ -114,6 +114,7 @@ class InvocationResult:
     log_lines: tuple[str, ...] = ()
     restore_duration_ms: float | None = None
     billed_restore_ms: float | None = None
+    undelivered: bool = False  # the environment was gone before it took the event: another one may run it
 
     @property
     def error_type(self) -> str | None:
@@ -204,7 +205,8 @@ class Worker:
             return InvocationResult(request_id, None, error, duration_ms, None, memory, True, lines)
         lost = self._exited.is_set()
         response, error = invocation.response, invocation.error
-        return InvocationResult(request_id, response, error, duration_ms, None, memory, lost, lines)
+        return InvocationResult(request_id, response, error, duration_ms, None, memory, lost, lines,
+                                undelivered=lost and not invocation.delivered)
 
     def kill(self) -> None:
         """Stops the process (SIGKILL after a grace period) and its Runtime API."""

@@ -87,10 +87,13 @@ def test_a_killed_template_is_rebuilt_and_the_next_event_runs(lam, emulator):
     first = invoke(lam, name)
     assert first["pid"] in {w.pid for w in worker_processes(emulator.process.pid)}
     os.kill(first["init_pid"], signal.SIGKILL)  # its environments go with it, as on a lost host
+    deadline = time.monotonic() + 10  # only bounds a failure
+    while first["pid"] in {w.pid for w in worker_processes(emulator.process.pid)}:
+        assert time.monotonic() < deadline, "the environment outlived its template"
+        time.sleep(0.05)
     after = invoke(lam, name)
     assert after["init_token"] != first["init_token"]
     assert len(lines_starting(emulator, name, "INIT_REPORT", 2)) == 2
-    assert first["pid"] not in {w.pid for w in worker_processes(emulator.process.pid)}
 
 
 def test_a_failed_init_fails_every_event_with_awss_error_and_logs_it_once(lam, emulator):
