@@ -361,7 +361,6 @@ class LambdaService:
 
     def invoke_async(self, function_name: str, payload: bytes) -> str:
         _check_payload(payload, MAX_ASYNC_PAYLOAD_BYTES, "Event")
-        self._resolve(function_name)
         return self.events.submit(function_name, payload)
 
     def worker_counts(self) -> dict[str, int]:
