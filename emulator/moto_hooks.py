@@ -6,6 +6,7 @@ moto 5.2.5 (pinned) stores functions but cannot run them without Docker. We repl
   inside it is AWS's `ServiceException` (JSON boto3 parses), never werkzeug's HTML 500 page;
 - `LambdaFunction._set_function_code`: code Lambda could not run is refused at CreateFunction/UpdateFunctionCode
   with AWS's `InvalidParameterValueException` (a zip that is not a zip; an image, which we cannot run yet);
+- `LambdaBackend.put_function_event_invoke_config`: moto appends each put and reads the first; AWS replaces;
 - `LambdaFunction.__init__`, `.update_configuration`, `.create_from_cloudformation_json`: moto drops
   `DeadLetterConfig`; we keep it on the function object for our async invoker;
 - `moto.sqs.models.Queue.add_message`: moto deduplicates FIFO messages only against messages still in
@@ -42,7 +43,7 @@ from typing import Any
 
 import moto
 import moto.s3.notifications as s3_notifications
-from moto.awslambda.models import LambdaFunction
+from moto.awslambda.models import LambdaBackend, LambdaFunction
 from moto.awslambda.utils import get_backend
 from moto.core.config import default_user_config
 from moto.core.exceptions import JsonRESTError
@@ -50,6 +51,7 @@ from moto.iam.models import IAMBackend
 from moto.s3.models import FakeBucket, S3Backend
 from moto.sqs.models import DEDUPLICATION_TIME_IN_SECONDS, Queue, SQSBackend
 
+from emulator.destinations import AWS_MAX_RETRY_ATTEMPTS, AsyncConfig
 from emulator.errors import EmulatorError
 from emulator.lambda_runtime.invoker import LambdaService, PayloadTooLargeError, ThrottledError
 from emulator.lambda_runtime.workers import FunctionSpec
@@ -74,6 +76,8 @@ _EXPECTED_SIGNATURES = {
     "LambdaFunction.__init__": (LambdaFunction, "__init__", ["self", "account_id", "spec", "region", "version"]),
     "LambdaFunction.update_configuration": (LambdaFunction, "update_configuration", ["self", "config_updates"]),
     "LambdaFunction._set_function_code": (LambdaFunction, "_set_function_code", ["self", "updated_spec"]),
+    "LambdaBackend.put_function_event_invoke_config": (LambdaBackend, "put_function_event_invoke_config",
+                                                       ["self", "function_name", "config"]),
     "S3Backend.put_object": (S3Backend, "put_object", ["self", "bucket_name", "key_name", "value"]),
     "s3.notifications._get_s3_event": (s3_notifications, "_get_s3_event",
                                        ["event_name", "bucket", "key", "notification_id"]),
@@ -171,6 +175,8 @@ class MotoHooks:
         self._patch(SQSBackend, "receive_message", _receiving_under_queue_lock(SQSBackend.receive_message))
         self._patch(FakeBucket, "create_from_cloudformation_json", _cloudformation_bucket_notifying())
         self._patch(LambdaFunction, "_set_function_code", _validating_code(LambdaFunction._set_function_code))
+        self._patch(LambdaBackend, "put_function_event_invoke_config",
+                    _replacing_event_invoke_config(LambdaBackend.put_function_event_invoke_config))
         self._patch(S3Backend, "put_object", _one_event_per_multipart_upload(S3Backend.put_object))
         self._patch(s3_notifications, "_get_s3_event", _aws_shaped_s3_event(s3_notifications._get_s3_event))
         self._set(default_user_config["iam"], "load_aws_managed_policies", True)
@@ -182,6 +188,21 @@ class MotoHooks:
     def resolve(self, function: str) -> FunctionSpec:
         """A function name or ARN -> its current spec, with its code unpacked to a local folder."""
         return self._spec(self._function(function))
+
+    def async_config(self, function: str) -> AsyncConfig:
+        """A function name or ARN -> its PutFunctionEventInvokeConfig settings and DLQ (AWS's defaults if unset)."""
+        fn = self._function(function)
+        settings = fn.event_invoke_config[0].config if fn.event_invoke_config else {}
+        destinations = settings.get("DestinationConfig") or {}
+        max_age = settings.get("MaximumEventAgeInSeconds")
+        return AsyncConfig(
+            function_arn=fn.function_arn,
+            max_retries=int(settings.get("MaximumRetryAttempts", AWS_MAX_RETRY_ATTEMPTS)),
+            max_event_age_seconds=None if max_age is None else float(max_age),
+            on_success=destinations.get("OnSuccess", {}).get("Destination") or None,
+            on_failure=destinations.get("OnFailure", {}).get("Destination") or None,
+            dead_letter_arn=_dead_letter_arn(fn),
+        )
 
     def _function(self, function: str) -> LambdaFunction:
         account, region, name = self._split(function)
@@ -321,6 +342,18 @@ def _validating_code(original: Any) -> Any:
             raise InvalidParameterValueException(NOT_A_ZIP)
 
     return set_function_code
+
+
+def _replacing_event_invoke_config(original: Any) -> Any:
+    """Wraps LambdaBackend.put_function_event_invoke_config: a put replaces the function's settings, as on AWS."""
+
+    def put(backend: LambdaBackend, function_name: str, config: dict[str, Any]) -> dict[str, Any]:
+        response = original(backend, function_name, config)
+        fn = backend.get_function(function_name)
+        fn.event_invoke_config = fn.event_invoke_config[-1:]
+        return response
+
+    return put
 
 
 def _one_event_per_multipart_upload(original: Any) -> Any:
