@@ -13,6 +13,7 @@ import boto3
 from moto.server import ThreadedMotoServer
 
 from emulator.config import DEFAULT_ACCOUNT, DUMMY_CREDENTIALS, EmulatorConfig
+from emulator.destinations import Destinations
 from emulator.errors import TemplateError
 from emulator.hot_reload import CodeWatcher, LocalCode, local_code_of_stack
 from emulator.lambda_runtime.invoker import LambdaService, Telemetry
@@ -86,6 +87,8 @@ class LocalCloud:
         self._hooks = MotoHooks(config.state_dir / "code", DEFAULT_ACCOUNT, config.region)
         env = worker_environment(config.endpoint_url, config.region)
         self._service = LambdaService(config, env, self._telemetry, self._hooks.resolve)
+        destinations = Destinations(session.client, self._service.invoke_async)
+        self._service.events.configure(self._hooks.async_config, destinations)
         self._hooks.install(self._service)
         if config.template is not None:
             self.outputs = self._deploy_privately()

@@ -2,7 +2,11 @@
 
 moto 5.2.5 (pinned) stores functions but cannot run them without Docker. We replace:
 - `moto.s3.notifications._invoke_awslambda`: S3 -> Lambda notifications become async invocations;
-- `moto.awslambda.models.LambdaFunction.invoke`: the Invoke API runs the function on our workers;
+- `moto.awslambda.models.LambdaFunction.invoke`: the Invoke API runs the function on our workers; any failure
+  inside it is AWS's `ServiceException` (JSON boto3 parses), never werkzeug's HTML 500 page;
+- `LambdaFunction._set_function_code`: code Lambda could not run is refused at CreateFunction/UpdateFunctionCode
+  with AWS's `InvalidParameterValueException` (a zip that is not a zip; an image, which we cannot run yet);
+- `LambdaBackend.put_function_event_invoke_config`: moto appends each put and reads the first; AWS replaces;
 - `LambdaFunction.__init__`, `.update_configuration`, `.create_from_cloudformation_json`: moto drops
   `DeadLetterConfig`; we keep it on the function object for our async invoker;
 - `moto.sqs.models.Queue.add_message`: moto deduplicates FIFO messages only against messages still in
@@ -13,12 +17,17 @@ moto 5.2.5 (pinned) stores functions but cannot run them without Docker. We repl
 - `moto.s3.models.FakeBucket.create_from_cloudformation_json`: moto's CloudFormation drops a bucket's
   NotificationConfiguration; we apply its Lambda notifications as the bucket is created, as AWS does, so an
   object PUT while the rest of the stack is still being created is not left without its event.
+- `moto.s3.models.S3Backend.put_object`: the object CompleteMultipartUpload assembles also fired
+  `ObjectCreated:Put`; S3 sends only `ObjectCreated:CompleteMultipartUpload`;
+- `moto.s3.notifications._get_s3_event`: records get AWS's full shape (emulator/s3_events.py);
+- moto's `iam.load_aws_managed_policies` setting is turned on: `arn:aws:iam::aws:policy/...` exist, as on AWS.
 `verify_moto_internals` fails loudly when an upgrade moves any of these.
 """
 
 from __future__ import annotations
 
 import base64
+import copy
 import inspect
 import json
 import logging
@@ -27,21 +36,26 @@ import tempfile
 import threading
 import time
 import zipfile
+from collections.abc import Callable
 from io import BytesIO
 from pathlib import Path
 from typing import Any
 
 import moto
 import moto.s3.notifications as s3_notifications
-from moto.awslambda.models import LambdaFunction
+from moto.awslambda.models import LambdaBackend, LambdaFunction
 from moto.awslambda.utils import get_backend
+from moto.core.config import default_user_config
 from moto.core.exceptions import JsonRESTError
-from moto.s3.models import FakeBucket
+from moto.iam.models import IAMBackend
+from moto.s3.models import FakeBucket, S3Backend
 from moto.sqs.models import DEDUPLICATION_TIME_IN_SECONDS, Queue, SQSBackend
 
+from emulator.destinations import AWS_MAX_RETRY_ATTEMPTS, AsyncConfig
 from emulator.errors import EmulatorError
 from emulator.lambda_runtime.invoker import LambdaService, PayloadTooLargeError, ThrottledError
 from emulator.lambda_runtime.workers import FunctionSpec
+from emulator.s3_events import aws_record
 
 logger = logging.getLogger(__name__)
 
@@ -50,12 +64,23 @@ _DLQ_ATTRIBUTE = "_emulator_dead_letter_config"
 _DEDUP_ATTRIBUTE = "_emulator_deduplication_history"
 _LOCK_ATTRIBUTE = "_emulator_lock"
 _RECEIVE_POLL_SECONDS = 0.05
+_CODE_ATTRIBUTES = ("code", "code_bytes", "code_size", "code_sha_256", "code_digest")
+NOT_A_ZIP = "Could not unzip uploaded file. Please check your file, then try to upload again."
+IMAGE_UNSUPPORTED = ("The local emulator cannot run container image functions yet: ImageUri {uri} does not map to a "
+                     "build context it can run. Deploy the function as a .zip archive (PackageType=Zip), or declare "
+                     "it in template.yaml with Metadata.EmulatorCodeUri naming its handler folder.")
 _EXPECTED_SIGNATURES = {
     "s3.notifications._invoke_awslambda": (s3_notifications, "_invoke_awslambda",
                                            ["account_id", "event_body", "fn_arn", "region_name"]),
     "LambdaFunction.invoke": (LambdaFunction, "invoke", ["self", "body", "request_headers", "response_headers"]),
     "LambdaFunction.__init__": (LambdaFunction, "__init__", ["self", "account_id", "spec", "region", "version"]),
     "LambdaFunction.update_configuration": (LambdaFunction, "update_configuration", ["self", "config_updates"]),
+    "LambdaFunction._set_function_code": (LambdaFunction, "_set_function_code", ["self", "updated_spec"]),
+    "LambdaBackend.put_function_event_invoke_config": (LambdaBackend, "put_function_event_invoke_config",
+                                                       ["self", "function_name", "config"]),
+    "S3Backend.put_object": (S3Backend, "put_object", ["self", "bucket_name", "key_name", "value"]),
+    "s3.notifications._get_s3_event": (s3_notifications, "_get_s3_event",
+                                       ["event_name", "bucket", "key", "notification_id"]),
     "sqs.models.Queue.add_message": (Queue, "add_message", ["self", "message"]),
     "sqs.models.Queue.delete_message": (Queue, "delete_message", ["self", "receipt_handle"]),
     "sqs.models.SQSBackend.receive_message": (SQSBackend, "receive_message",
@@ -65,6 +90,13 @@ _EXPECTED_SIGNATURES = {
                                                    ["resource_name", "cloudformation_json", "account_id"]),
     "FakeBucket.set_notification_configuration": (FakeBucket, "set_notification_configuration",
                                                   ["self", "notification_config"]),
+}
+_EXPECTED_SOURCES = {
+    "LambdaFunction keeps code_bytes": (LambdaFunction, "self.code_bytes"),
+    "S3Backend.complete_multipart_upload puts the assembled object with multipart=": (
+        S3Backend.complete_multipart_upload, "multipart=multipart"),
+    "IAMBackend loads AWS managed policies when configured": (
+        IAMBackend._init_aws_policies, "load_iam_aws_managed_policies()"),
 }
 
 
@@ -86,6 +118,24 @@ class RequestTooLargeException(JsonRESTError):
         super().__init__(PayloadTooLargeError.error_type, message)
 
 
+class InvalidParameterValueException(JsonRESTError):
+    """AWS's error for a request Lambda cannot accept as given (e.g. code it cannot unzip)."""
+
+    code = 400
+
+    def __init__(self, message: str) -> None:
+        super().__init__("InvalidParameterValueException", message)
+
+
+class ServiceException(JsonRESTError):
+    """AWS's error for a failure inside the Lambda service itself."""
+
+    code = 500
+
+    def __init__(self, message: str) -> None:
+        super().__init__("ServiceException", message)
+
+
 def verify_moto_internals() -> None:
     """Raises EmulatorError when the moto internals we patch are missing or changed shape."""
     if moto.__version__ != MOTO_VERSION:
@@ -97,8 +147,9 @@ def verify_moto_internals() -> None:
         actual = list(inspect.signature(target).parameters)[: len(params)]
         if actual != params:
             raise EmulatorError(f"moto internal {label} changed signature: expected {params}, found {actual}")
-    if "self.code_bytes" not in inspect.getsource(LambdaFunction):
-        raise EmulatorError("moto LambdaFunction no longer keeps code_bytes")
+    for label, (target, text) in _EXPECTED_SOURCES.items():
+        if text not in inspect.getsource(target):
+            raise EmulatorError(f"moto internal changed: no longer true that {label}")
 
 
 class MotoHooks:
@@ -109,7 +160,7 @@ class MotoHooks:
         self._account = default_account
         self._region = default_region
         self._service: LambdaService | None = None
-        self._originals: dict[tuple[Any, str], Any] = {}
+        self._undo: list[Callable[[], None]] = []
 
     def install(self, service: LambdaService) -> None:
         verify_moto_internals()
@@ -123,30 +174,58 @@ class MotoHooks:
         self._patch(Queue, "delete_message", _under_queue_lock(Queue.delete_message))
         self._patch(SQSBackend, "receive_message", _receiving_under_queue_lock(SQSBackend.receive_message))
         self._patch(FakeBucket, "create_from_cloudformation_json", _cloudformation_bucket_notifying())
+        self._patch(LambdaFunction, "_set_function_code", _validating_code(LambdaFunction._set_function_code))
+        self._patch(LambdaBackend, "put_function_event_invoke_config",
+                    _replacing_event_invoke_config(LambdaBackend.put_function_event_invoke_config))
+        self._patch(S3Backend, "put_object", _one_event_per_multipart_upload(S3Backend.put_object))
+        self._patch(s3_notifications, "_get_s3_event", _aws_shaped_s3_event(s3_notifications._get_s3_event))
+        self._set(default_user_config["iam"], "load_aws_managed_policies", True)
 
     def uninstall(self) -> None:
-        for (owner, attribute), original in self._originals.items():
-            setattr(owner, attribute, original)
-        self._originals.clear()
+        while self._undo:
+            self._undo.pop()()
 
     def resolve(self, function: str) -> FunctionSpec:
         """A function name or ARN -> its current spec, with its code unpacked to a local folder."""
+        return self._spec(self._function(function))
+
+    def async_config(self, function: str) -> AsyncConfig:
+        """A function name or ARN -> its PutFunctionEventInvokeConfig settings and DLQ (AWS's defaults if unset)."""
+        fn = self._function(function)
+        settings = fn.event_invoke_config[0].config if fn.event_invoke_config else {}
+        destinations = settings.get("DestinationConfig") or {}
+        max_age = settings.get("MaximumEventAgeInSeconds")
+        return AsyncConfig(
+            function_arn=fn.function_arn,
+            max_retries=int(settings.get("MaximumRetryAttempts", AWS_MAX_RETRY_ATTEMPTS)),
+            max_event_age_seconds=None if max_age is None else float(max_age),
+            on_success=destinations.get("OnSuccess", {}).get("Destination") or None,
+            on_failure=destinations.get("OnFailure", {}).get("Destination") or None,
+            dead_letter_arn=_dead_letter_arn(fn),
+        )
+
+    def _function(self, function: str) -> LambdaFunction:
         account, region, name = self._split(function)
         try:
-            fn = get_backend(account, region).get_function(name)
+            return get_backend(account, region).get_function(name)
         except JsonRESTError as exc:
             raise EmulatorError(f"function {function} does not exist") from exc
-        return self._spec(fn)
 
     def _patch(self, owner: Any, attribute: str, replacement: Any) -> None:
-        self._originals.setdefault((owner, attribute), owner.__dict__[attribute])
+        original = owner.__dict__[attribute]
+        self._undo.append(lambda: setattr(owner, attribute, original))
         setattr(owner, attribute, replacement)
+
+    def _set(self, settings: dict[str, Any], key: str, value: Any) -> None:
+        original = settings[key]
+        self._undo.append(lambda: settings.__setitem__(key, original))
+        settings[key] = value
 
     def _s3_notification(self, account_id: str, event_body: Any, fn_arn: str, region_name: str) -> None:
         assert self._service is not None
         try:
             self._service.invoke_async(fn_arn, json.dumps(event_body).encode())
-        except EmulatorError:
+        except Exception:  # S3 delivers events asynchronously: a failure here must not fail the PUT
             logger.exception("S3 notification for %s could not be delivered", fn_arn)
 
     def _make_invoke(self) -> Any:
@@ -173,6 +252,9 @@ class MotoHooks:
             raise TooManyRequestsException(str(exc)) from exc
         except PayloadTooLargeError as exc:
             raise RequestTooLargeException(str(exc)) from exc
+        except Exception as exc:  # anything else is the service's own failure, answered as AWS answers one
+            logger.exception("invoking %s failed inside the emulator", fn.function_name)
+            raise ServiceException(f"The emulator could not run {fn.function_name}: {exc}") from exc
         response_headers["x-amz-executed-version"] = "$LATEST"
         response_headers["x-amz-log-result"] = base64.b64encode("\n".join(result.log_lines)[-4096:].encode()).decode()
         if result.error is not None:
@@ -187,7 +269,6 @@ class MotoHooks:
         return self._account, self._region, function
 
     def _spec(self, fn: LambdaFunction) -> FunctionSpec:
-        dlq = (getattr(fn, _DLQ_ATTRIBUTE, None) or {}).get("TargetArn")
         return FunctionSpec(
             name=fn.function_name,
             arn=fn.function_arn,
@@ -197,13 +278,13 @@ class MotoHooks:
             memory_mb=int(fn.memory_size),
             environment={k: str(v) for k, v in (fn.environment_vars or {}).items()},
             reserved_concurrency=int(fn.reserved_concurrency) if fn.reserved_concurrency else None,
-            dead_letter_arn=dlq,
+            dead_letter_arn=_dead_letter_arn(fn),
             code_sha256=fn.code_sha_256,
         )
 
     def _unpack(self, fn: LambdaFunction) -> Path:
         if not fn.code_bytes:
-            raise EmulatorError(f"function {fn.function_name} has no zip code (image functions are not run locally)")
+            raise EmulatorError(f"function {fn.function_name} has no code")
         target = self._code_cache / fn.code_sha_256.replace("/", "_").replace("+", "-")
         if target.is_dir():
             return target
@@ -212,11 +293,15 @@ class MotoHooks:
         try:
             _extract_zip(fn.code_bytes, staging)
             staging.rename(target)
-        except OSError:
+        except (OSError, EmulatorError):
             shutil.rmtree(staging, ignore_errors=True)
             if not target.is_dir():
                 raise
         return target
+
+
+def _dead_letter_arn(fn: LambdaFunction) -> str | None:
+    return (getattr(fn, _DLQ_ATTRIBUTE, None) or {}).get("TargetArn")
 
 
 def _extract_zip(data: bytes, target: Path) -> None:
@@ -241,6 +326,57 @@ def _keeping_dlq(original: Any, spec_arg: bool = False) -> Any:
         return result
 
     return wrapper
+
+
+def _validating_code(original: Any) -> Any:
+    """Wraps LambdaFunction._set_function_code: code Lambda cannot run is refused, the function left as it was."""
+
+    def set_function_code(fn: LambdaFunction, updated_spec: dict[str, Any]) -> None:
+        if "ImageUri" in updated_spec:
+            raise InvalidParameterValueException(IMAGE_UNSUPPORTED.format(uri=updated_spec["ImageUri"]))
+        before = {name: copy.copy(fn.__dict__[name]) for name in _CODE_ATTRIBUTES if name in fn.__dict__}
+        original(fn, updated_spec)
+        code = fn.__dict__.get("code_bytes")
+        if code and not zipfile.is_zipfile(BytesIO(code)):
+            fn.__dict__.update(before)
+            raise InvalidParameterValueException(NOT_A_ZIP)
+
+    return set_function_code
+
+
+def _replacing_event_invoke_config(original: Any) -> Any:
+    """Wraps LambdaBackend.put_function_event_invoke_config: a put replaces the function's settings, as on AWS."""
+
+    def put(backend: LambdaBackend, function_name: str, config: dict[str, Any]) -> dict[str, Any]:
+        response = original(backend, function_name, config)
+        fn = backend.get_function(function_name)
+        fn.event_invoke_config = fn.event_invoke_config[-1:]
+        return response
+
+    return put
+
+
+def _one_event_per_multipart_upload(original: Any) -> Any:
+    """Wraps S3Backend.put_object: the object CompleteMultipartUpload assembles fires no ObjectCreated:Put."""
+
+    def put_object(backend: S3Backend, *args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("multipart") is not None:
+            kwargs["disable_notification"] = True
+        return original(backend, *args, **kwargs)
+
+    return put_object
+
+
+def _aws_shaped_s3_event(original: Any) -> Any:
+    """Wraps s3.notifications._get_s3_event: every record gets AWS's full shape."""
+
+    def get_s3_event(event_name: str, bucket: FakeBucket, key: Any, notification_id: str) -> dict[str, Any]:
+        event = original(event_name, bucket, key, notification_id)
+        version = key.version_id if bucket.is_versioned else None
+        event["Records"] = [aws_record(r, bucket.account_id, key.name, version) for r in event["Records"]]
+        return event
+
+    return get_s3_event
 
 
 def _cloudformation_keeping_dlq() -> Any:
