@@ -16,13 +16,14 @@ from rich.table import Table
 
 from facerec.config import DEFAULT, Config
 from facerec.detectors import DETECTORS
-from facerec.errors import FacerecError
-from facerec.sources import FrameWindow, Sample
+from facerec.errors import EnrolmentError, FacerecError
+from facerec.sources import FrameWindow, Reading, Sample
 
 if TYPE_CHECKING:
     from rich.status import Status
 
     from facerec.enroll import EnrolmentResult
+    from facerec.model import FaceModel
 
 out = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, highlight=False)
@@ -48,7 +49,11 @@ def _parser() -> argparse.ArgumentParser:
     enroll = commands.add_parser("enroll", help="train a model from labelled faces")
     _add_sources(enroll)
     enroll.add_argument("--out", required=True, type=Path, help="model folder to write")
-    enroll.add_argument("--detector", choices=sorted(DETECTORS), default=DEFAULT.detector)
+    enroll.add_argument("--add", type=Path, metavar="MODEL_DIR",
+                        help="add these people (or new sessions of enrolled ones) to an existing model")
+    enroll.add_argument("--detector", choices=sorted(DETECTORS),
+                        help=f"face detector (default {DEFAULT.detector}; with --add, the model's)")
+    enroll.add_argument("--plot", type=Path, help="write the threshold evidence plot (PNG)")
     enroll.set_defaults(run=_enroll)
 
     identify = commands.add_parser("identify", help="one JSON line per face found in images or videos")
@@ -76,6 +81,8 @@ def _add_sources(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("sources", nargs="+", metavar="SOURCE",
                         help="folder of per-person folders, NAME=path, a labelled video/image, or the encoding pickle")
     parser.add_argument("--labels", type=Path, help="JSON mapping file names to person names (e.g. labels.json)")
+    parser.add_argument("--session", type=Path, help="JSON mapping file or folder names to session names "
+                        "(default: each video is a session, and the photos in one folder are one)")
     parser.add_argument("--frames", default=":", help="fractions of each video's frames (and of each person "
                         "folder's sorted images) to use, START:STOP; e.g. ':0.4' enrol, '0.4:' test")
     parser.add_argument("--every", type=int, default=1, help="then use every N-th of them")
@@ -84,8 +91,22 @@ def _add_sources(parser: argparse.ArgumentParser) -> None:
 def _samples(args: argparse.Namespace, config: Config) -> Iterator[Sample]:
     from facerec.sources import iter_samples
 
-    labels = json.loads(args.labels.read_text()) if args.labels else {}
-    return iter_samples(args.sources, labels, FrameWindow.parse(args.frames, args.every), config)
+    reading = Reading(_mapping(args.labels), _mapping(args.session), FrameWindow.parse(args.frames, args.every),
+                      config)
+    return iter_samples(args.sources, reading)
+
+
+def _mapping(path: Path | None) -> dict[str, str]:
+    """A JSON object of names to names, or {} without a file; EnrolmentError naming what is wrong."""
+    if path is None:
+        return {}
+    try:
+        mapping = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise EnrolmentError(f"cannot read {path}: {exc}") from exc
+    if not isinstance(mapping, dict) or not all(isinstance(v, str) and v for v in mapping.values()):
+        raise EnrolmentError(f"{path} must be a JSON object of file names to non-empty names")
+    return mapping
 
 
 def _progress(status: Status) -> Callable[[Sample], None]:
@@ -97,20 +118,32 @@ def _progress(status: Status) -> Callable[[Sample], None]:
 
 
 def _enroll(args: argparse.Namespace) -> int:
-    from facerec.enroll import collect, train
-    from facerec.model import save_model
+    from facerec.enroll import enroll
+    from facerec.evidence import plot_tradeoff
+    from facerec.model import load_model, save_model
 
-    config = Config(detector=args.detector)
+    base = load_model(args.add) if args.add else None
     with err.status("embedding") as status:
-        enrolled = collect(_samples(args, config), config, _progress(status))
-    description = {"sources": args.sources, "frames": str(FrameWindow.parse(args.frames, args.every)),
-                   "validation": "last 30 % of each person's accepted samples, in source order",
-                   "strangers": "leave-one-person-out: each person scored with itself removed"}
-    result = train(enrolled, config, description)
+        result = enroll(args.sources, _mapping(args.labels), _mapping(args.session),
+                        FrameWindow.parse(args.frames, args.every), base, _enrol_config(args.detector, base),
+                        _progress(status))
     model = save_model(result.model, args.out)
     _print_enrolment(result)
+    if args.plot:
+        plot_tradeoff(result.distances, model.threshold, args.plot, f"enrolment evidence, model {model.version}",
+                      result.evidence)
+        out.print(f"evidence plot written to {args.plot}")
     out.print(f"model {model.version} written to {args.out}")
     return 0
+
+
+def _enrol_config(detector: str | None, base: FaceModel | None) -> Config:
+    """A new model's settings, or the base model's when adding to it (same detector, same preprocessing)."""
+    if base is None:
+        return Config(detector=detector or DEFAULT.detector)
+    if detector not in (None, base.config.detector):
+        raise EnrolmentError(f"--detector {detector}: the model to add to was enrolled with {base.config.detector}")
+    return base.config
 
 
 def _print_enrolment(result: EnrolmentResult) -> None:
@@ -127,15 +160,31 @@ def _print_enrolment(result: EnrolmentResult) -> None:
     out.print(table)
     for rejection in result.rejections:
         out.print(f"  left out {rejection.origin} frame {rejection.frame}: {rejection.reason}")
-    metrics = result.model.info["metrics"]
-    out.print("metrics: " + json.dumps(metrics))
-    out.print("threshold evidence: " + json.dumps(result.evidence.to_dict()))
-    accuracy, rejection = tradeoff(result.known_correct, result.known_distance, result.stranger_distance)
-    curve = Table("threshold", "known named correctly", "strangers unknown", title="trade-off (validation + LOPO)")
+    out.print("metrics: " + json.dumps(result.model.info["metrics"]))
+    _print_evidence(result.model.info["evidence"])
+    distances = result.distances
+    cross, _ = tradeoff(distances.correct[distances.cross_session], distances.genuine[distances.cross_session],
+                        distances.strangers)
+    same, rejection = tradeoff(distances.correct[~distances.cross_session],
+                               distances.genuine[~distances.cross_session], distances.strangers)
+    curve = Table("threshold", "cross-session named", "same-session named", "strangers unknown",
+                  title="trade-off (held-out sessions + leave-one-person-out)")
     for index in range(10, len(THRESHOLDS) * 3 // 4, 10):
         mark = " <" if abs(THRESHOLDS[index] - result.evidence.threshold) < 0.025 else ""
-        curve.add_row(f"{THRESHOLDS[index]:.2f}{mark}", _pct(accuracy[index]), _pct(rejection[index]))
+        curve.add_row(f"{THRESHOLDS[index]:.2f}{mark}", _pct(cross[index]), _pct(same[index]), _pct(rejection[index]))
     out.print(curve)
+
+
+def _print_evidence(evidence: dict) -> None:
+    """The threshold, the rule that chose it and the two tails it sits between."""
+    out.print(f"threshold {evidence['threshold']:.3f}: {evidence['rule']}")
+    out.print(f"  genuine tail {_num(evidence['genuine_tail'])} ({evidence['genuine_tail_from']}, "
+              f"{evidence['cross_session_samples']} cross-session samples of {evidence['cross_session_people']} "
+              f"people), stranger tail {_num(evidence['stranger_tail'])} (closest "
+              f"{_num(evidence['closest_stranger'])} of {evidence['stranger_samples']}), prior {evidence['prior']}")
+    out.print(f"  at the threshold: cross-session {_pct(evidence['cross_session_accuracy'])}, same-session "
+              f"{_pct(evidence['same_session_accuracy'])} named; strangers {_pct(evidence['unknown_rejection'])} "
+              "unknown")
 
 
 def _identify(args: argparse.Namespace) -> int:
@@ -174,10 +223,14 @@ def _evaluate(args: argparse.Namespace) -> int:
     with err.status("embedding") as status:
         results = score_samples(_samples(args, model.config), model, _progress(status))
     summary = summarise(results, model)
+    if "evidence" in model.info:
+        out.print("enrolment evidence of the model (sessions held out at enrolment):")
+        _print_evidence(model.info["evidence"])
+        for session, row in model.info["metrics"]["cross_session_by_held_out_session"].items():
+            out.print(f"  held-out session {session}: {_pct(row['accuracy'])} of {row['samples']} named")
     _print_summary(summary, model.labels)
     if args.plot:
-        correct, known, strangers = tradeoff_inputs(results, model)
-        plot_tradeoff(correct, known, strangers, model.threshold, args.plot,
+        plot_tradeoff(tradeoff_inputs(results, model), model.threshold, args.plot,
                       f"model {model.version} on {' '.join(args.sources)} (frames {args.frames})")
         out.print(f"trade-off curve written to {args.plot}")
     if args.json:
@@ -202,7 +255,9 @@ def _print_summary(summary: dict, labels: tuple[str, ...]) -> None:
         confusion.add_row(truth, *(str(summary["confusion"].get((truth, a), "")) for a in answers))
     out.print(confusion)
     majority = sum(r["correct"] for r in summary["sources"].values())
-    out.print(f"accuracy {_pct(summary['accuracy'])} of {summary['known_frames']} known frames; "
+    out.print(f"accuracy {_pct(summary['accuracy'])} of {summary['known_frames']} known frames "
+              f"(same-session {_pct(summary['same_session_accuracy'])} of {summary['same_session_frames']}, "
+              f"cross-session {_pct(summary['cross_session_accuracy'])} of {summary['cross_session_frames']}); "
               f"{majority}/{len(summary['sources'])} sources right by majority; "
               f"no face in {summary['no_face_frames']} frames")
     out.print(f"unknown rejection: leave-one-person-out {_pct(summary['lopo_rejection'])} of "
@@ -218,6 +273,10 @@ def _publish(args: argparse.Namespace) -> int:
     pointer = publish_model(boto3.client("s3"), args.bucket, args.model, args.prefix)
     print(json.dumps({"bucket": args.bucket, **pointer}))
     return 0
+
+
+def _num(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
 
 
 def _pct(value: float | None) -> str:

@@ -1,4 +1,9 @@
-"""Enrolment: quality-filter labelled samples, train the head, choose the unknown threshold from evidence."""
+"""Enrolment: quality-filter labelled samples, hold sessions out, train the head, choose the unknown threshold.
+
+Validation holds out whole sessions: for every person with more than one session, each session in turn is
+scored by a model fitted without it (cross-session evidence). A person with a single session can only give
+the last 30 % of it (same-session evidence, which says little about new photos: enrol then warns).
+"""
 
 from __future__ import annotations
 
@@ -6,20 +11,22 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 
 from facerec.config import DEFAULT, Config
 from facerec.errors import EnrolmentError
-from facerec.evidence import Evidence, choose_threshold
+from facerec.evidence import Distances, Evidence, choose_threshold, named_share
 from facerec.model import FaceModel, scores
 from facerec.pipeline import Face, preprocess
-from facerec.sources import Sample
+from facerec.sources import ALL_FRAMES, FrameWindow, Reading, Sample, iter_samples
 from facerec.train import fit
 
 log = logging.getLogger(__name__)
 
-VALIDATION_SHARE = 0.3  # the last 30 % of each person's samples, in source order
+VALIDATION_SHARE = 0.3  # single-session people: the last 30 % of their samples, in source order
+NO_CROSS_SESSION_WARNING = "threshold chosen without cross-session evidence; expect misses on new photos"
 
 
 @dataclass(frozen=True)
@@ -34,10 +41,11 @@ class Rejection:
 
 @dataclass
 class Enrolled:
-    """Accepted embeddings (source order) with their labels."""
+    """Accepted embeddings (source order) with their labels and sessions."""
 
     embeddings: list[np.ndarray] = field(default_factory=list)
     labels: list[str] = field(default_factory=list)
+    sessions: list[str] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
 
 
@@ -49,9 +57,30 @@ class EnrolmentResult:
     accepted: Counter
     rejections: list[Rejection]
     evidence: Evidence
-    known_correct: np.ndarray
-    known_distance: np.ndarray
-    stranger_distance: np.ndarray
+    distances: Distances
+
+
+def enroll(sources: Iterable[str | Path], labels: dict[str, str] | None = None,
+           sessions: dict[str, str] | None = None, frames: FrameWindow = ALL_FRAMES, add_to: FaceModel | None = None,
+           config: Config = DEFAULT, progress: Callable[[Sample], None] | None = None) -> EnrolmentResult:
+    """Enrol the people of `sources` (see facerec.sources), or add them to `add_to`; save with save_model.
+
+    `labels` and `sessions` map file names to person and session names; `frames` picks each video's frames.
+    """
+    if add_to is not None and config != add_to.config:
+        raise EnrolmentError(f"adding to model {add_to.version} needs its settings (detector "
+                             f"{add_to.config.detector!r}), not {config}")
+    specs = [str(source) for source in sources]
+    enrolled = collect(iter_samples(specs, Reading(labels or {}, sessions or {}, frames, config)), config, progress)
+    description = {"sources": specs, "frames": str(frames),
+                   "validation": "each session of a person with several, held out in turn; else the last 30 % "
+                                 "of their samples",
+                   "strangers": "leave-one-person-out: each person scored with itself removed"}
+    if add_to is not None:
+        enrolled = merge(from_model(add_to), enrolled)
+        description["added_to"] = {"version": add_to.version,
+                                   "sources": add_to.info.get("enrolment", {}).get("sources")}
+    return train(enrolled, config, description)
 
 
 def quality_problem(faces: list[Face], config: Config = DEFAULT) -> str | None:
@@ -82,7 +111,22 @@ def collect(samples: Iterable[Sample], config: Config = DEFAULT,
             continue
         enrolled.embeddings.append(embedding)
         enrolled.labels.append(sample.label)
+        enrolled.sessions.append(sample.session)
     return enrolled
+
+
+def from_model(model: FaceModel) -> Enrolled:
+    """An existing model's exemplars as enrolment samples, with their sessions (for `enroll --add`)."""
+    if not all(model.gallery_sessions):
+        raise EnrolmentError(f"model {model.version} does not record its exemplars' sessions: re-enrol everyone")
+    return Enrolled(embeddings=list(model.gallery), labels=[model.labels[i] for i in model.gallery_labels],
+                    sessions=list(model.gallery_sessions))
+
+
+def merge(first: Enrolled, second: Enrolled) -> Enrolled:
+    """Both sets of samples, first then second."""
+    return Enrolled(first.embeddings + second.embeddings, first.labels + second.labels,
+                    first.sessions + second.sessions, first.rejections + second.rejections)
 
 
 def _embed(sample: Sample, config: Config) -> tuple[np.ndarray | None, str | None]:
@@ -96,7 +140,7 @@ def _embed(sample: Sample, config: Config) -> tuple[np.ndarray | None, str | Non
 
 
 def train(enrolled: Enrolled, config: Config = DEFAULT, description: dict | None = None) -> EnrolmentResult:
-    """Choose the threshold on a split (validation + leave-one-person-out), then fit on everything.
+    """Measure held-out genuine and leave-one-person-out stranger distances, choose the threshold, fit on all.
 
     `description` (sources, frame window, ...) is stored in model.json under "enrolment".
     """
@@ -105,38 +149,63 @@ def train(enrolled: Enrolled, config: Config = DEFAULT, description: dict | None
     labels = tuple(sorted(set(enrolled.labels)))
     vectors = np.stack(enrolled.embeddings).astype(np.float32)
     targets = np.array([labels.index(x) for x in enrolled.labels])
-    validation = validation_mask(targets)
-    split = fit(vectors[~validation], targets[~validation], labels, 1.0, config)
-    known_correct, known_distance = _known_evidence(split, vectors[validation], targets[validation])
-    stranger_distance = _stranger_evidence(split, vectors, targets)
-    evidence = choose_threshold(known_correct, known_distance, stranger_distance)
-    model = fit(vectors, targets, labels, evidence.threshold, config)
+    sessions = np.array(enrolled.sessions, dtype=str)
+    model = fit(vectors, targets, labels, 1.0, config, sessions=sessions)
+    distances = validation_distances(vectors, targets, sessions, labels, config, model)
+    evidence = choose_threshold(distances, labels)
+    if evidence.without_cross_session:
+        log.warning("%s: %s (enrol them from a second session: another video or photo set)",
+                    ", ".join(evidence.without_cross_session), NO_CROSS_SESSION_WARNING)
     enrolment = dict(description or {})
-    enrolment.update(samples={label: int((targets == i).sum()) for i, label in enumerate(labels)},
-                     left_out=dict(Counter(r.reason.split(" (")[0] for r in enrolled.rejections)))
-    metrics = _metrics(split, model, vectors, targets, validation, evidence)
+    enrolment.update(
+        samples={label: int((targets == i).sum()) for i, label in enumerate(labels)},
+        sessions={label: sorted(set(sessions[targets == i].tolist())) for i, label in enumerate(labels)},
+        left_out=dict(Counter(r.reason.split(" (")[0] for r in enrolled.rejections)))
+    model = replace(model, threshold=evidence.threshold)
+    metrics = _metrics(model, vectors, targets, distances, evidence)
     model = replace(model, info={"enrolment": enrolment, "metrics": metrics, "evidence": evidence.to_dict()})
-    return EnrolmentResult(model, Counter(enrolled.labels), enrolled.rejections, evidence,
-                           known_correct, known_distance, stranger_distance)
+    return EnrolmentResult(model, Counter(enrolled.labels), enrolled.rejections, evidence, distances)
 
 
-def validation_mask(targets: np.ndarray) -> np.ndarray:
-    """True for the last 30 % (rounded down) of each person's samples in source order."""
-    mask = np.zeros(len(targets), dtype=bool)
-    for label in np.unique(targets):
-        members = np.flatnonzero(targets == label)
-        count = int(len(members) * VALIDATION_SHARE)
-        if count:
-            mask[members[-count:]] = True
-    return mask
+def holdouts(targets: np.ndarray, sessions: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(held-out mask, cross-session mask) per fold: fold k holds out the k-th session (by name) of every person
+    with several sessions; fold 0 also holds out the last 30 % of each single-session person's samples."""
+    per_person = {int(t): sorted(set(sessions[targets == t].tolist())) for t in np.unique(targets)}
+    folds = max([len(names) for names in per_person.values() if len(names) > 1], default=1)
+    plan = []
+    for k in range(folds):
+        held, cross = np.zeros(len(targets), bool), np.zeros(len(targets), bool)
+        for person, names in per_person.items():
+            members = targets == person
+            if len(names) > 1 and k < len(names):
+                chosen = members & (sessions == names[k])
+                held |= chosen
+                cross |= chosen
+            elif len(names) == 1 and k == 0:
+                rows = np.flatnonzero(members)
+                count = int(len(rows) * VALIDATION_SHARE)
+                held[rows[len(rows) - count:]] = True
+        if held.any():
+            plan.append((held, cross))
+    return plan
 
 
-def _known_evidence(model: FaceModel, vectors: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    predicted, _, distance = scores(vectors, model)
-    return predicted == targets, distance
+def validation_distances(vectors: np.ndarray, targets: np.ndarray, sessions: np.ndarray, labels: tuple[str, ...],
+                         config: Config, model: FaceModel) -> Distances:
+    """Held-out genuine samples scored by models fitted without them; strangers by leave-one-person-out."""
+    parts = []
+    for held, cross in holdouts(targets, sessions):
+        split = fit(vectors[~held], targets[~held], labels, 1.0, config)
+        predicted, _, distance = scores(vectors[held], split)
+        parts.append((distance, predicted == targets[held], targets[held], sessions[held], cross[held]))
+    if not parts:
+        return replace(Distances.empty(), strangers=_stranger_distances(model, vectors, targets))
+    genuine, correct, people, held_sessions, cross = (np.concatenate(column) for column in zip(*parts, strict=True))
+    return Distances(genuine, correct, np.array(labels)[people], held_sessions, cross,
+                     _stranger_distances(model, vectors, targets))
 
 
-def _stranger_evidence(model: FaceModel, vectors: np.ndarray, targets: np.ndarray) -> np.ndarray:
+def _stranger_distances(model: FaceModel, vectors: np.ndarray, targets: np.ndarray) -> np.ndarray:
     """Distances of each person's samples with that person taken out of the model (leave-one-person-out)."""
     if len(model.labels) < 2:
         return np.zeros(0, np.float32)
@@ -144,21 +213,19 @@ def _stranger_evidence(model: FaceModel, vectors: np.ndarray, targets: np.ndarra
     return np.concatenate(parts)
 
 
-def _metrics(split: FaceModel, model: FaceModel, vectors: np.ndarray, targets: np.ndarray,
-             validation: np.ndarray, evidence: Evidence) -> dict:
-    def accuracy(m: FaceModel, rows: np.ndarray, threshold: float) -> float | None:
-        if not rows.any():
-            return None
-        predicted, _, distance = scores(vectors[rows], m)
-        return round(float(((predicted == targets[rows]) & (distance <= threshold)).mean()), 4)
-
-    everything = np.ones(len(targets), dtype=bool)
+def _metrics(model: FaceModel, vectors: np.ndarray, targets: np.ndarray, distances: Distances,
+             evidence: Evidence) -> dict:
+    predicted, _, distance = scores(vectors, model)
+    rounded = evidence.to_dict()
+    by_session = {}
+    for session in sorted(set(distances.sessions[distances.cross_session].tolist())):
+        rows = distances.cross_session & (distances.sessions == session)
+        by_session[session] = {"samples": int(rows.sum()),
+                               "accuracy": round(named_share(distances, rows, evidence.threshold), 4)}
     return {
-        "train_accuracy": accuracy(split, ~validation, evidence.threshold),
-        "validation_accuracy": accuracy(split, validation, evidence.threshold),
-        "validation_closed_set_accuracy": accuracy(split, validation, np.inf),
-        "lopo_unknown_rejection": evidence.unknown_rejection,
-        "final_fit_accuracy": accuracy(model, everything, evidence.threshold),
-        "train_samples": int((~validation).sum()),
-        "validation_samples": int(validation.sum()),
+        "final_fit_accuracy": round(float(((predicted == targets) & (distance <= model.threshold)).mean()), 4),
+        "cross_session_accuracy": rounded["cross_session_accuracy"],
+        "same_session_accuracy": rounded["same_session_accuracy"],
+        "lopo_unknown_rejection": rounded["unknown_rejection"],
+        "cross_session_by_held_out_session": by_session,
     }

@@ -1,4 +1,4 @@
-"""Evaluation: frame-level answers on labelled sources, per-person precision/recall, unknown rejection."""
+"""Evaluation: frame-level answers on labelled sources, same- and cross-session accuracy, unknown rejection."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from facerec.evidence import Distances
 from facerec.model import UNKNOWN, FaceModel, scores
 from facerec.pipeline import preprocess
 from facerec.sources import Sample
@@ -23,6 +24,8 @@ class FrameScore:
     label: str
     origin: str
     frame: int | None
+    session: str
+    cross_session: bool  # an enrolled person seen in a session the model was not enrolled from
     faces: int
     predicted: str | None
     distance: float
@@ -58,8 +61,19 @@ def _score(sample: Sample, model: FaceModel) -> FrameScore:
     predicted, distance = _best(vectors, model, None)
     enrolled = sample.label in model.labels and len(model.labels) > 1
     lopo_predicted, lopo_distance = _best(vectors, model, sample.label) if enrolled else (None, math.inf)
-    return FrameScore(sample.label, sample.origin, sample.frame, len(vectors), predicted, distance,
-                      lopo_predicted, lopo_distance)
+    cross = sample.label in model.labels and sample.session not in enrolled_sessions(model)[sample.label]
+    return FrameScore(sample.label, sample.origin, sample.frame, sample.session, cross, len(vectors), predicted,
+                      distance, lopo_predicted, lopo_distance)
+
+
+def enrolled_sessions(model: FaceModel) -> dict[str, set[str]]:
+    """Each person's enrolment sessions, as recorded in model.json (else those of their exemplars)."""
+    recorded = model.info.get("enrolment", {}).get("sessions")
+    if recorded:
+        return {label: set(names) for label, names in recorded.items()}
+    owners = [model.labels[i] for i in model.gallery_labels]
+    return {label: {s for o, s in zip(owners, model.gallery_sessions, strict=True) if o == label}
+            for label in model.labels}
 
 
 def _best(vectors: np.ndarray, model: FaceModel, exclude: str | None) -> tuple[str | None, float]:
@@ -80,11 +94,17 @@ def summarise(results: list[FrameScore], model: FaceModel, threshold: float | No
                         for r, a in zip(results, answers, strict=True))
     lopo = [answer(r.lopo_predicted, r.lopo_distance, limit) == UNKNOWN for r in known
             if r.lopo_predicted is not None]
+    named = [answer(r.predicted, r.distance, limit) == r.label for r in known]
+    cross = [r.cross_session for r in known]
     return {
         "threshold": limit,
         "frames": len(results),
         "known_frames": len(known),
-        "accuracy": sum(confusion[(r, r)] for r in model.labels) / len(known) if known else None,
+        "accuracy": sum(named) / len(known) if known else None,
+        "same_session_frames": cross.count(False),
+        "same_session_accuracy": _share(named, cross, False),
+        "cross_session_frames": cross.count(True),
+        "cross_session_accuracy": _share(named, cross, True),
         "no_face_frames": sum(1 for a in answers if a == NO_FACE),
         "per_person": _per_person(confusion, model.labels),
         "sources": _majorities(results, answers, model),
@@ -96,14 +116,22 @@ def summarise(results: list[FrameScore], model: FaceModel, threshold: float | No
     }
 
 
-def tradeoff_inputs(results: list[FrameScore], model: FaceModel) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(known correct, known distance, stranger distance) for the trade-off curve; strangers = given + LOPO."""
+def _share(named: list[bool], cross: list[bool], flag: bool) -> float | None:
+    chosen = [n for n, c in zip(named, cross, strict=True) if c == flag]
+    return sum(chosen) / len(chosen) if chosen else None
+
+
+def tradeoff_inputs(results: list[FrameScore], model: FaceModel) -> Distances:
+    """Known frames (same- and cross-session) and strangers (given + leave-one-person-out) for the curve."""
     known = [r for r in results if r.label in model.labels]
-    correct = np.array([r.predicted == r.label for r in known], dtype=bool)
-    distance = np.array([r.distance for r in known], dtype=np.float64)
     strangers = [r.distance for r in results if r.label not in model.labels and r.predicted is not None]
     strangers += [r.lopo_distance for r in known if r.lopo_predicted is not None]
-    return correct, distance, np.array(strangers, dtype=np.float64)
+    return Distances(genuine=np.array([r.distance for r in known], dtype=np.float64),
+                     correct=np.array([r.predicted == r.label for r in known], dtype=bool),
+                     people=np.array([r.label for r in known], dtype=str),
+                     sessions=np.array([r.session for r in known], dtype=str),
+                     cross_session=np.array([r.cross_session for r in known], dtype=bool),
+                     strangers=np.array(strangers, dtype=np.float64))
 
 
 def _per_person(confusion: Counter, labels: tuple[str, ...]) -> dict[str, dict]:

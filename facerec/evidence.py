@@ -1,38 +1,68 @@
-"""Choosing the unknown threshold from evidence, the known-vs-unknown trade-off curve, and its plot."""
+"""Choosing the unknown threshold between the genuine and the stranger tails, the trade-off curve, its plot.
+
+Genuine evidence that counts is cross-session: samples of a person's session held out whole and scored against
+a model fitted on that person's other sessions. Neighbouring frames of the enrolment video sit almost on top
+of each other and say little about a photo taken another day, so same-session samples only set a floor.
+"""
 
 from __future__ import annotations
 
-import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
-log = logging.getLogger(__name__)
-
 THRESHOLDS = np.round(np.arange(0.05, 1.0001, 0.005), 3)
-MIN_KNOWN_ACCURACY = 0.99
-MIN_REJECTION = 0.95
 # dlib's documented 0.6 on raw descriptors, whose norms measure 1.28-1.48 here: ~0.43 on unit vectors.
 PRIOR_THRESHOLD = 0.43
+PRIOR_PEOPLE = 2  # the prior weighs as much as this many people's cross-session evidence
+STRANGER_QUANTILE = 0.01  # the stranger lower tail: 1st percentile (the nearest stranger below 100 samples)
+TAIL_MARGIN = 0.25  # when the tails are apart, the threshold stays in the middle half of the gap
+
+
+@dataclass(frozen=True)
+class Distances:
+    """Distances to the predicted person's nearest exemplar: held-out genuine samples and strangers."""
+
+    genuine: np.ndarray  # (n,) float
+    correct: np.ndarray  # (n,) bool: the head named the right person
+    people: np.ndarray  # (n,) str: whose sample
+    sessions: np.ndarray  # (n,) str: which session it came from
+    cross_session: np.ndarray  # (n,) bool: scored by a model that never saw that session
+    strangers: np.ndarray  # (k,) float: people scored as if never enrolled (leave-one-person-out)
+
+    @classmethod
+    def empty(cls) -> Distances:
+        """No evidence at all."""
+        none = np.zeros(0)
+        return cls(none, none.astype(bool), none.astype(str), none.astype(str), none.astype(bool), none)
 
 
 @dataclass(frozen=True)
 class Evidence:
-    """The chosen threshold, the rule that chose it, and what it achieves on the evidence."""
+    """The chosen threshold, the rule that chose it, the two tails, and what it achieves on the evidence."""
 
     threshold: float
     rule: str
-    known_accuracy: float | None
-    unknown_rejection: float | None
-    known_samples: int
+    genuine_tail: float | None  # largest held-out genuine distance
+    genuine_tail_from: str  # "cross-session", "same-session" or "none"
+    stranger_tail: float | None
+    closest_stranger: float | None
+    prior: float
+    evidence_weight: float  # share of the threshold taken from the tails; the rest is the prior
+    cross_session_people: int
+    cross_session_samples: int
+    same_session_samples: int
     stranger_samples: int
-    max_known_distance: float | None
-    min_stranger_distance: float | None
+    cross_session_accuracy: float | None
+    same_session_accuracy: float | None
+    unknown_rejection: float | None
+    without_cross_session: tuple[str, ...]  # enrolled people none of whose validation came from another session
 
     def to_dict(self) -> dict:
         """JSON-ready form, floats rounded."""
-        return {k: round(v, 4) if isinstance(v, float) else v for k, v in asdict(self).items()}
+        return {k: round(v, 4) if isinstance(v, float) else list(v) if isinstance(v, tuple) else v
+                for k, v in asdict(self).items()}
 
 
 def tradeoff(known_correct: np.ndarray, known_distance: np.ndarray, stranger_distance: np.ndarray,
@@ -46,60 +76,112 @@ def tradeoff(known_correct: np.ndarray, known_distance: np.ndarray, stranger_dis
     return accuracy, rejection
 
 
-def choose_threshold(known_correct: np.ndarray, known_distance: np.ndarray,
-                     stranger_distance: np.ndarray) -> Evidence:
-    """Max unknown rejection subject to known accuracy >= 99 % (middle of ties); fallbacks when data lacks."""
-    accuracy, rejection = tradeoff(known_correct, known_distance, stranger_distance)
-    if not len(stranger_distance):
-        return _evidence(PRIOR_THRESHOLD, "no strangers to test (one person): dlib's prior", known_correct,
-                         known_distance, stranger_distance)
-    if not len(known_distance):
-        ok = THRESHOLDS[rejection >= MIN_REJECTION]
-        value = float(ok.max()) if len(ok) else float(THRESHOLDS[0])
-        return _evidence(value, "no known-person validation samples: largest threshold rejecting >= 95 % "
-                         "of leave-one-person-out strangers", known_correct, known_distance, stranger_distance)
-    feasible = accuracy >= MIN_KNOWN_ACCURACY
-    if not feasible.any():
-        best = np.flatnonzero(accuracy + rejection == (accuracy + rejection).max())
-        rule = "no threshold keeps 99 % of known people: maximises known accuracy + unknown rejection"
+def choose_threshold(distances: Distances, enrolled: tuple[str, ...] = ()) -> Evidence:
+    """The midpoint of the genuine upper tail and the stranger lower tail, shrunk towards the prior.
+
+    The evidence weight is p / (p + PRIOR_PEOPLE) for p people with cross-session evidence (0 without any:
+    the prior alone). The result is then kept between the tails: in the middle half of the gap when they are
+    apart (so never below the largest held-out genuine distance unless a measured stranger is closer), and
+    inside the overlap when they overlap.
+    """
+    genuine_tail, tail_from = _genuine_tail(distances)
+    stranger_tail = (float(np.quantile(distances.strangers, STRANGER_QUANTILE, method="lower"))
+                     if len(distances.strangers) else None)
+    people = len(np.unique(distances.people[distances.cross_session]))
+    weight = people / (people + PRIOR_PEOPLE)
+    if stranger_tail is None:
+        value, rule = PRIOR_THRESHOLD, "no strangers to measure (one person): the prior"
+    elif not people:
+        value, rule = PRIOR_THRESHOLD, "no cross-session evidence: the prior"
     else:
-        top = rejection[feasible].max()
-        best = np.flatnonzero(feasible & (rejection == top))
-        rule = "maximises unknown rejection while known accuracy >= 99 % (middle of the tied range)"
-    value = float(THRESHOLDS[best[len(best) // 2]])
-    return _evidence(value, rule, known_correct, known_distance, stranger_distance)
+        value = weight * (genuine_tail + stranger_tail) / 2 + (1 - weight) * PRIOR_THRESHOLD
+        rule = (f"midpoint of the cross-session genuine tail and the stranger tail, weight {weight:.2f} "
+                f"({people} people with cross-session evidence) against the prior's {PRIOR_PEOPLE}")
+    value, bound = _between_tails(value, genuine_tail, stranger_tail)
+    return _evidence(value, rule + bound, distances, enrolled, genuine_tail, tail_from, stranger_tail,
+                     weight)
 
 
-def _evidence(value: float, rule: str, known_correct: np.ndarray, known_distance: np.ndarray,
-              stranger_distance: np.ndarray) -> Evidence:
-    accuracy, rejection = tradeoff(known_correct, known_distance, stranger_distance, np.array([value]))
+def _genuine_tail(distances: Distances) -> tuple[float | None, str]:
+    """The largest cross-session genuine distance, else the largest same-session one."""
+    for flag, name in ((True, "cross-session"), (False, "same-session")):
+        chosen = distances.genuine[distances.cross_session == flag]
+        if len(chosen):
+            return float(chosen.max()), name
+    return None, "none"
+
+
+def _between_tails(value: float, genuine_tail: float | None, stranger_tail: float | None) -> tuple[float, str]:
+    """Clip into the middle half of the gap between the tails (or into their overlap); say so when it moved."""
+    if genuine_tail is None and stranger_tail is None:
+        return value, ""
+    if stranger_tail is None:
+        low, high, where = genuine_tail, np.inf, "at least the genuine tail"
+    elif genuine_tail is None:
+        low, high, where = -np.inf, stranger_tail, "at most the stranger tail"
+    elif genuine_tail < stranger_tail:
+        gap = stranger_tail - genuine_tail
+        low, high = genuine_tail + TAIL_MARGIN * gap, stranger_tail - TAIL_MARGIN * gap
+        where = "in the middle half of the gap between the tails"
+    else:
+        low, high, where = stranger_tail, genuine_tail, "inside the overlap of the tails"
+    clipped = float(np.clip(value, low, high))
+    return clipped, "" if clipped == value else f"; moved {where}"
+
+
+def _evidence(value: float, rule: str, distances: Distances, enrolled: tuple[str, ...], genuine_tail: float | None,
+              tail_from: str, stranger_tail: float | None, weight: float) -> Evidence:
+    cross = distances.cross_session
     return Evidence(
-        threshold=value, rule=rule,
-        known_accuracy=None if np.isnan(accuracy[0]) else float(accuracy[0]),
-        unknown_rejection=None if np.isnan(rejection[0]) else float(rejection[0]),
-        known_samples=len(known_distance), stranger_samples=len(stranger_distance),
-        max_known_distance=float(known_distance.max()) if len(known_distance) else None,
-        min_stranger_distance=float(stranger_distance.min()) if len(stranger_distance) else None,
+        threshold=value, rule=rule, genuine_tail=genuine_tail, genuine_tail_from=tail_from,
+        stranger_tail=stranger_tail,
+        closest_stranger=float(distances.strangers.min()) if len(distances.strangers) else None,
+        prior=PRIOR_THRESHOLD, evidence_weight=weight,
+        cross_session_people=len(np.unique(distances.people[cross])),
+        cross_session_samples=int(cross.sum()), same_session_samples=int((~cross).sum()),
+        stranger_samples=len(distances.strangers),
+        cross_session_accuracy=named_share(distances, cross, value),
+        same_session_accuracy=named_share(distances, ~cross, value),
+        unknown_rejection=float((distances.strangers > value).mean()) if len(distances.strangers) else None,
+        without_cross_session=tuple(sorted(set(enrolled) - set(distances.people[cross]))),
     )
 
 
-def plot_tradeoff(known_correct: np.ndarray, known_distance: np.ndarray, stranger_distance: np.ndarray,
-                  chosen: float, path: str | Path, title: str) -> Path:
-    """Write a PNG: known accuracy and unknown rejection against the threshold, chosen one marked."""
+def named_share(distances: Distances, rows: np.ndarray, threshold: float) -> float | None:
+    """Share of the selected genuine samples named correctly at the threshold; None when none is selected."""
+    if not rows.any():
+        return None
+    return float((distances.correct[rows] & (distances.genuine[rows] <= threshold)).mean())
+
+
+def plot_tradeoff(distances: Distances, threshold: float, path: str | Path, title: str,
+                  evidence: Evidence | None = None) -> Path:
+    """Write a PNG: cross- and same-session genuine accuracy and stranger rejection against the threshold."""
     import matplotlib
 
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
 
-    accuracy, rejection = tradeoff(known_correct, known_distance, stranger_distance)
-    figure, axes = plt.subplots(figsize=(7, 4.5), dpi=100)
-    axes.plot(THRESHOLDS, accuracy, label=f"known named correctly (n={len(known_distance)})")
-    axes.plot(THRESHOLDS, rejection, label=f"strangers called unknown (n={len(stranger_distance)})")
-    axes.axvline(chosen, color="grey", linestyle="--", label=f"threshold {chosen:.3f}")
-    axes.axhline(MIN_KNOWN_ACCURACY, color="lightgrey", linewidth=0.8)
-    axes.set(xlabel="distance threshold (unit embeddings)", ylabel="rate", ylim=(-0.02, 1.02), title=title)
+    figure, axes = plt.subplots(figsize=(7.5, 4.8), dpi=100)
+    for flag, name in ((True, "cross-session"), (False, "same-session")):
+        rows = distances.cross_session == flag
+        if rows.any():
+            accuracy, _ = tradeoff(distances.correct[rows], distances.genuine[rows], np.zeros(0))
+            axes.plot(THRESHOLDS, accuracy, label=f"{name} genuine named correctly (n={rows.sum()})")
+    if len(distances.strangers):
+        _, rejection = tradeoff(np.zeros(0, bool), np.zeros(0), distances.strangers)
+        axes.plot(THRESHOLDS, rejection, label=f"strangers called unknown (n={len(distances.strangers)})")
+    axes.axvline(threshold, color="black", linestyle="--", label=f"threshold {threshold:.3f}")
+    if evidence is not None:
+        for value, name, colour in ((evidence.genuine_tail, f"{evidence.genuine_tail_from} genuine tail", "tab:blue"),
+                                    (evidence.stranger_tail, "stranger tail (1st percentile)", "tab:green"),
+                                    (evidence.prior, "prior (dlib 0.6)", "grey")):
+            if value is not None:
+                axes.axvline(value, color=colour, linestyle=":", label=f"{name} {value:.3f}")
+    axes.set(xlabel="distance to the nearest exemplar (unit embeddings)", ylabel="rate", ylim=(-0.02, 1.02),
+             title=title)
     axes.set_xlim(THRESHOLDS[0], 0.8)
-    axes.legend(loc="center right")
+    axes.legend(loc="center left", fontsize=8)
     figure.tight_layout()
     path = Path(path)
     figure.savefig(path)

@@ -1,4 +1,7 @@
-"""The model artifact (a folder: model.json, head.pt, gallery.npy), open-set classification, save/load."""
+"""The model artifact (a folder: model.json, head.npz, gallery.npy), open-set classification, save/load.
+
+Every file is plain data: JSON and numpy arrays read with allow_pickle=False; nothing is unpickled.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ import json
 import logging
 import math
 import re
+import zipfile
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,14 +22,13 @@ from facerec.config import Config
 from facerec.detectors import DETECTORS
 from facerec.embedding import EMBEDDING_DIM, EMBEDDING_MODEL_ID, normalise
 from facerec.errors import ModelError
-from facerec.safe_pickle import read_state_dict
 
 log = logging.getLogger(__name__)
 
 FORMAT = "facerec-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: head.npz instead of a torch head.pt; exemplar sessions; threshold tails
 UNKNOWN = "unknown"
-MANIFEST, HEAD_FILE, GALLERY_FILE = "model.json", "head.pt", "gallery.npy"
+MANIFEST, HEAD_FILE, GALLERY_FILE = "model.json", "head.npz", "gallery.npy"
 ARTIFACT_FILES = (MANIFEST, HEAD_FILE, GALLERY_FILE)
 VERSION_RE = re.compile(r"^[0-9a-f]{16}$")
 INFO_KEYS = ("metrics", "evidence", "enrolment")  # descriptive, kept at top level
@@ -49,6 +52,7 @@ class FaceModel:
     gallery: np.ndarray  # (m, 128) unit exemplars
     gallery_labels: np.ndarray  # (m,) indices into labels
     threshold: float  # largest distance to the predicted person's nearest exemplar still named
+    gallery_sessions: tuple[str, ...] = ()  # (m,) the session each exemplar came from ("" when not recorded)
     config: Config = field(default_factory=Config)
     info: dict[str, Any] = field(default_factory=dict)  # metrics, evidence, enrolment description
     version: str = ""
@@ -99,13 +103,10 @@ def _match(label: str, probability: float, distance: float, threshold: float) ->
 
 def save_model(model: FaceModel, model_dir: str | Path) -> FaceModel:
     """Write the artifact folder; returns the model with its content-hash version and created_at set."""
-    import torch
-
     directory = Path(model_dir)
     directory.mkdir(parents=True, exist_ok=True)
-    state = {"weight": torch.from_numpy(np.ascontiguousarray(model.weight, np.float32)),
-             "bias": torch.from_numpy(np.ascontiguousarray(model.bias, np.float32))}
-    torch.save(state, directory / HEAD_FILE)
+    np.savez(directory / HEAD_FILE, weight=np.asarray(model.weight, np.float32),
+             bias=np.asarray(model.bias, np.float32))
     np.save(directory / GALLERY_FILE, np.ascontiguousarray(model.gallery, np.float32), allow_pickle=False)
     manifest = _manifest(model, directory)
     saved = replace(model, version=content_version(manifest),
@@ -117,6 +118,7 @@ def save_model(model: FaceModel, model_dir: str | Path) -> FaceModel:
 
 
 def _manifest(model: FaceModel, directory: Path) -> dict[str, Any]:
+    sessions = sorted(set(model.gallery_sessions))
     return {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -127,7 +129,8 @@ def _manifest(model: FaceModel, directory: Path) -> dict[str, Any]:
         "config": asdict(model.config),
         "labels": list(model.labels),
         "head": {"file": HEAD_FILE, "kind": "linear-softmax"},
-        "gallery": {"file": GALLERY_FILE, "labels": [int(i) for i in model.gallery_labels]},
+        "gallery": {"file": GALLERY_FILE, "labels": [int(i) for i in model.gallery_labels],
+                    "session_names": sessions, "sessions": [sessions.index(s) for s in model.gallery_sessions]},
         "threshold": {"distance": model.threshold},
         "files": {name: _sha256(directory / name) for name in (HEAD_FILE, GALLERY_FILE)},
         **{key: model.info[key] for key in INFO_KEYS if key in model.info},
@@ -159,10 +162,14 @@ def load_model(model_dir: str | Path) -> FaceModel:
 
 def _build(directory: Path, manifest: dict[str, Any]) -> FaceModel:
     labels = tuple(manifest["labels"])
-    state = read_state_dict(directory / HEAD_FILE)
-    gallery = _load_gallery(directory / GALLERY_FILE)
+    state = _load_arrays(directory / HEAD_FILE)
+    gallery = _load_arrays(directory / GALLERY_FILE)
     gallery_labels = np.asarray(manifest["gallery"]["labels"], dtype=np.int64)
     _check_arrays(labels, state, gallery, gallery_labels)
+    names = manifest["gallery"]["session_names"]
+    gallery_sessions = tuple(names[i] for i in manifest["gallery"]["sessions"])
+    if len(gallery_sessions) != len(gallery):
+        raise ModelError(f"{directory}: {len(gallery_sessions)} exemplar sessions for {len(gallery)} exemplars")
     threshold = float(manifest["threshold"]["distance"])
     if not 0 < threshold <= 2:
         raise ModelError(f"{directory}: threshold {threshold} outside (0, 2]")
@@ -173,8 +180,8 @@ def _build(directory: Path, manifest: dict[str, Any]) -> FaceModel:
         log.warning("%s was enrolled with detector %r; this build has %r", directory, manifest.get("detector_id"),
                     DETECTORS[config.detector].id)
     info = {key: manifest[key] for key in INFO_KEYS if key in manifest}
-    return FaceModel(labels, state["weight"], state["bias"], gallery, gallery_labels, threshold, config, info,
-                     manifest["version"], manifest.get("created_at", ""))
+    return FaceModel(labels, state["weight"], state["bias"], gallery, gallery_labels, threshold, gallery_sessions,
+                     config, info, manifest["version"], manifest.get("created_at", ""))
 
 
 def _read_manifest(directory: Path) -> dict[str, Any]:
@@ -215,15 +222,21 @@ def _check_files(directory: Path, manifest: dict[str, Any]) -> None:
             raise ModelError(f"{path}: checksum mismatch (corrupt or replaced)")
 
 
-def _load_gallery(path: Path) -> np.ndarray:
+def _load_arrays(path: Path) -> Any:
+    """A .npy array, or a .npz file's arrays as a dict; never unpickles."""
     try:
-        return np.load(path, allow_pickle=False)
-    except (ValueError, OSError) as exc:
-        raise ModelError(f"{path} is not a readable .npy array: {exc}") from exc
+        loaded = np.load(path, allow_pickle=False)
+        if isinstance(loaded, np.lib.npyio.NpzFile):
+            with loaded:
+                return {name: loaded[name] for name in loaded.files}
+        return loaded
+    except (ValueError, OSError, zipfile.BadZipFile) as exc:
+        raise ModelError(f"{path} is not a readable numpy file: {exc}") from exc
 
 
-def _check_arrays(labels: tuple[str, ...], state: dict[str, np.ndarray], gallery: np.ndarray,
-                  gallery_labels: np.ndarray) -> None:
+def _check_arrays(labels: tuple[str, ...], state: Any, gallery: Any, gallery_labels: np.ndarray) -> None:
+    if not isinstance(state, dict) or not isinstance(gallery, np.ndarray):
+        raise ModelError(f"{HEAD_FILE} must hold named arrays and {GALLERY_FILE} one array")
     weight, bias = state.get("weight"), state.get("bias")
     if weight is None or bias is None or weight.shape != (len(labels), EMBEDDING_DIM) or bias.shape != (
             len(labels),):

@@ -1,10 +1,16 @@
-"""Labelled sources: person folders, NAME=path, videos named in a labels file, the course encoding pickle."""
+"""Labelled sources grouped by session: person folders, NAME=path, labelled videos, the course encoding pickle.
+
+A session is one sitting in front of a camera: a video, a folder of photos, or the encoding pickle. The
+unknown threshold is chosen from genuine samples of sessions held out whole, so sessions must be told apart:
+by default each video is a session and the photos directly in one folder are a session (so a person folder
+with sub-folders `day1/`, `day2/` has two); a sessions mapping {file or folder name: session} overrides.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -51,11 +57,12 @@ class FrameWindow:
 
 @dataclass(frozen=True)
 class Sample:
-    """One labelled input: an image (a file or a video frame), a ready embedding, or a load error."""
+    """One labelled input from a session: an image (a file or a video frame), a ready embedding, or a load error."""
 
     label: str
     origin: str
     frame: int | None = None
+    session: str = ""
     image: np.ndarray | None = None
     embedding: np.ndarray | None = None
     error: str | None = None
@@ -64,71 +71,91 @@ class Sample:
 ALL_FRAMES = FrameWindow()
 
 
-def iter_samples(specs: list[str], labels: dict[str, str] | None = None, window: FrameWindow = ALL_FRAMES,
-                 config: Config = DEFAULT) -> Iterator[Sample]:
+@dataclass(frozen=True)
+class Reading:
+    """How to read sources: person names and session names by file name, and which frames to take."""
+
+    labels: dict[str, str] = field(default_factory=dict)
+    sessions: dict[str, str] = field(default_factory=dict)
+    window: FrameWindow = ALL_FRAMES
+    config: Config = DEFAULT
+
+    def session_of(self, path: Path) -> str:
+        """A video's own name, a photo's folder name, unless the sessions mapping names the file or folder."""
+        default = path.name if is_video(path) or path.is_dir() else path.parent.name
+        return self.sessions.get(path.name, self.sessions.get(path.parent.name, default))
+
+
+def iter_samples(specs: list[str], reading: Reading | None = None) -> Iterator[Sample]:
     """Samples of every source, in source order then file/frame order."""
     for spec in specs:
-        yield from _iter_spec(spec, labels or {}, window, config)
+        yield from _iter_spec(spec, reading or Reading())
 
 
-def _iter_spec(spec: str, labels: dict[str, str], window: FrameWindow, config: Config) -> Iterator[Sample]:
+def _iter_spec(spec: str, reading: Reading) -> Iterator[Sample]:
     name, sep, rest = spec.partition("=")
     if sep and not Path(spec).exists():
-        yield from _iter_person(name, Path(rest), window, config)
+        yield from _iter_person(name, Path(rest), reading)
         return
     path = Path(spec)
     if path.is_dir():
-        yield from _iter_folder(path, labels, window, config)
+        yield from _iter_folder(path, reading)
     elif path.is_file() and _starts_with(path, _PICKLE_MAGIC):
-        yield from _iter_encoding(path)
+        yield from _iter_encoding(path, reading)
     elif path.is_file():
-        yield from _iter_media(_label_of(path, labels), path, window, config)
+        yield from _iter_media(_label_of(path, reading.labels), path, reading)
     else:
         raise EnrolmentError(f"no such source: {spec}")
 
 
-def _iter_folder(folder: Path, labels: dict[str, str], window: FrameWindow, config: Config) -> Iterator[Sample]:
+def _iter_folder(folder: Path, reading: Reading) -> Iterator[Sample]:
     for entry in sorted(folder.iterdir()):
         if entry.is_dir():
-            yield from _iter_person(entry.name, entry, window, config)
+            yield from _iter_person(entry.name, entry, reading)
         elif _is_media(entry):
-            yield from _iter_media(_label_of(entry, labels), entry, window, config)
+            yield from _iter_media(_label_of(entry, reading.labels), entry, reading)
 
 
-def _iter_person(name: str, path: Path, window: FrameWindow, config: Config) -> Iterator[Sample]:
+def _iter_person(name: str, path: Path, reading: Reading) -> Iterator[Sample]:
+    """One person's file, or folder of videos, photos and session sub-folders (one level deep)."""
     if not name:
         raise EnrolmentError(f"empty person name for {path}")
     if path.is_file():
-        yield from _iter_media(name, path, window, config)
+        yield from _iter_media(name, path, reading)
         return
     if not path.is_dir():
         raise EnrolmentError(f"no such file or folder for {name}: {path}")
-    videos = sorted(p for p in path.iterdir() if is_video(p))
-    images = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-    for video in videos:
-        yield from _iter_media(name, video, window, config)
-    for index in window.indices(len(images)):
-        yield from _iter_media(name, images[index], window, config)
+    for folder in [path, *sorted(p for p in path.iterdir() if p.is_dir())]:
+        videos = sorted(p for p in folder.iterdir() if is_video(p))
+        images = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        for video in videos:
+            yield from _iter_media(name, video, reading)
+        for index in reading.window.indices(len(images)):
+            yield from _iter_media(name, images[index], reading)
 
 
-def _iter_media(label: str, path: Path, window: FrameWindow, config: Config) -> Iterator[Sample]:
+def _iter_media(label: str, path: Path, reading: Reading) -> Iterator[Sample]:
+    session = reading.session_of(path)
     if is_video(path):
         try:
-            for index, frame in iter_video_frames(path, window.indices(count_frames(path)), config):
-                yield Sample(label, str(path), index, image=frame)
+            frames = iter_video_frames(path, reading.window.indices(count_frames(path)), reading.config)
+            for index, frame in frames:
+                yield Sample(label, str(path), index, session, image=frame)
         except FacerecError as exc:
-            yield Sample(label, str(path), error=str(exc))
+            yield Sample(label, str(path), session=session, error=str(exc))
         return
     try:
-        yield Sample(label, str(path), image=load_image(path, config))
+        yield Sample(label, str(path), session=session, image=load_image(path, reading.config))
     except FacerecError as exc:
-        yield Sample(label, str(path), error=str(exc))
+        yield Sample(label, str(path), session=session, error=str(exc))
 
 
-def _iter_encoding(path: Path) -> Iterator[Sample]:
+def _iter_encoding(path: Path, reading: Reading) -> Iterator[Sample]:
+    """The course pickle: one vector per person, all from one photo set, so one session (the file's name)."""
     names, vectors = load_course_encoding(path.read_bytes())
+    session = reading.sessions.get(path.name, path.name)
     for index, (name, vector) in enumerate(zip(names, normalise(vectors), strict=True)):
-        yield Sample(name, f"{path}#{name}", index, embedding=vector)
+        yield Sample(name, f"{path}#{name}", index, session, embedding=vector)
 
 
 def _label_of(path: Path, labels: dict[str, str]) -> str:

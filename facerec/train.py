@@ -17,12 +17,14 @@ SEED = 0
 
 
 def fit(embeddings: np.ndarray, targets: np.ndarray, labels: tuple[str, ...], threshold: float,
-        config: Config, epochs: int = 300) -> FaceModel:
-    """Train the head and pick exemplars; targets are indices into labels."""
+        config: Config, epochs: int = 300, sessions: np.ndarray | None = None) -> FaceModel:
+    """Train the head and pick exemplars; targets are indices into labels, sessions name each sample's session."""
     vectors = normalise(embeddings)
     weight, bias = train_head(vectors, targets, len(labels), epochs)
-    gallery, gallery_labels = select_exemplars(vectors, targets, len(labels))
-    return FaceModel(labels, weight, bias, gallery, gallery_labels, threshold, config)
+    picked = select_exemplars(vectors, targets, len(labels))
+    origin = np.full(len(vectors), "") if sessions is None else np.asarray(sessions, dtype=str)
+    return FaceModel(labels, weight, bias, vectors[picked].astype(np.float32), targets[picked].astype(np.int64),
+                     threshold, tuple(origin[picked].tolist()), config)
 
 
 def train_head(vectors: np.ndarray, targets: np.ndarray, n_labels: int, epochs: int = 300
@@ -52,16 +54,13 @@ def train_head(vectors: np.ndarray, targets: np.ndarray, n_labels: int, epochs: 
 
 
 def select_exemplars(vectors: np.ndarray, targets: np.ndarray, n_labels: int,
-                     per_person: int = EXEMPLARS_PER_PERSON) -> tuple[np.ndarray, np.ndarray]:
-    """Up to per_person exemplars each, by farthest-point sampling from the sample nearest the mean."""
+                     per_person: int = EXEMPLARS_PER_PERSON) -> np.ndarray:
+    """Indices of up to per_person exemplars each, by farthest-point sampling from the sample nearest the mean."""
     chosen: list[np.ndarray] = []
-    owners: list[np.ndarray] = []
     for label in range(n_labels):
-        members = vectors[targets == label]
-        picked = _farthest_points(members, per_person)
-        chosen.append(members[picked])
-        owners.append(np.full(len(picked), label, dtype=np.int64))
-    return np.concatenate(chosen).astype(np.float32), np.concatenate(owners)
+        members = np.flatnonzero(targets == label)
+        chosen.append(members[_farthest_points(vectors[members], per_person)])
+    return np.concatenate(chosen)
 
 
 def _farthest_points(members: np.ndarray, count: int) -> list[int]:

@@ -80,11 +80,11 @@ def trained(tmp_path_factory: pytest.TempPathFactory, frame_at: Callable) -> Pat
     """A model enrolled from every 4th of the first 40 % of frames of three videos, saved to disk."""
     from facerec.enroll import collect, train
     from facerec.model import save_model
-    from facerec.sources import FrameWindow, iter_samples
+    from facerec.sources import FrameWindow, Reading, iter_samples
 
     labels = {v: LABELS[v] for v in ("test_0.mp4", "test_7.mp4", "test_8.mp4")}
     specs = [f"{name}={VIDEOS / video}" for video, name in labels.items()]
-    enrolled = collect(iter_samples(specs, window=FrameWindow(0.0, 0.4, 4)))
+    enrolled = collect(iter_samples(specs, Reading(window=FrameWindow(0.0, 0.4, 4))))
     directory = tmp_path_factory.mktemp("trained")
     save_model(train(enrolled).model, directory)
     return directory

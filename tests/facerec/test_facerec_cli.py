@@ -53,16 +53,29 @@ def test_enroll_person_folders_reports_bad_images(frames, tmp_path, capsys):
     assert model.info["enrolment"]["samples"] == {"morgan_freeman": 3, "president_obama": 3}
 
 
-def test_enroll_from_the_course_encoding_and_evaluate_with_a_plot(fixtures_dir, model_dir, tmp_path, capsys):
+def test_enroll_from_the_course_encoding_and_evaluate_with_a_plot(fixtures_dir, trained, tmp_path, capsys):
     assert main(["enroll", str(fixtures_dir / "encoding"), "--out", str(tmp_path / "enc")]) == 0
     assert len(load_model(tmp_path / "enc").labels) == 11
     plot, summary = tmp_path / "curve.png", tmp_path / "summary.json"
     capsys.readouterr()
-    assert main(["evaluate", "--model", str(model_dir), str(fixtures_dir / "encoding"), "--plot", str(plot),
+    assert main(["evaluate", "--model", str(trained), str(fixtures_dir / "encoding"), "--plot", str(plot),
                  "--json", str(summary)]) == 0
-    assert "given strangers 100.0 % of 3" in capsys.readouterr().out
+    assert "given strangers 100.0 % of 8" in capsys.readouterr().out
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert json.loads(summary.read_text())["given_stranger_rejection"] == 1.0
+    result = json.loads(summary.read_text())
+    assert result["given_stranger_rejection"] == 1.0
+    # the 3 enrolled people's course photos are another session than the videos the model was enrolled from
+    assert (result["cross_session_frames"], result["same_session_frames"]) == (3, 0)
+
+
+def test_evaluate_splits_same_and_cross_session(model_dir, fixtures_dir, tmp_path):
+    video = fixtures_dir / "videos" / "test_7.mp4"
+    for model, kind in ((model_dir, "same_session"), (model_dir / "encoding_only", "cross_session")):
+        summary = tmp_path / f"{kind}.json"
+        assert main(["evaluate", "--model", str(model), f"morgan_freeman={video}", "--frames", "0.4:",
+                     "--every", "5", "--json", str(summary)]) == 0
+        result = json.loads(summary.read_text())
+        assert result[f"{kind}_frames"] == result["known_frames"] == 3 and result[f"{kind}_accuracy"] == 1.0
 
 
 def test_publish_uses_plain_boto3(model_dir, monkeypatch, capsys):

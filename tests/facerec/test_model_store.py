@@ -9,6 +9,7 @@ import pytest
 from moto import mock_aws
 
 from facerec import StoreError, load_model
+from facerec.model import ARTIFACT_FILES
 from facerec.store import fetch_current_model, publish_model
 
 BUCKET = "facerec-test-models"
@@ -32,8 +33,8 @@ def test_publish_writes_files_then_pointer(s3, model_dir):
     version = load_model(model_dir).version
     assert pointer["version"] == version and pointer["prefix"] == f"models/{version}/"
     keys = {o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET)["Contents"]}
-    assert keys == {"models/current.json"} | {f"models/{version}/{n}" for n in ("model.json", "head.pt",
-                                                                                "gallery.npy")}
+    assert keys == {"models/current.json"} | {f"models/{version}/{n}" for n in ARTIFACT_FILES}
+    assert set(ARTIFACT_FILES) == {"model.json", "head.npz", "gallery.npy"}
     stored = json.loads(s3.get_object(Bucket=BUCKET, Key="models/current.json")["Body"].read())
     assert stored["version"] == version
 
@@ -42,7 +43,7 @@ def test_fetch_downloads_once_then_only_reads_the_pointer(s3, model_dir, tmp_pat
     publish_model(s3, BUCKET, model_dir)
     first = fetch_current_model(s3, BUCKET, tmp_path)
     assert load_model(first).version == first.name
-    for key in ("head.pt", "gallery.npy", "model.json"):  # a second fetch must not need them
+    for key in ARTIFACT_FILES:  # a second fetch must not need them
         s3.delete_object(Bucket=BUCKET, Key=f"models/{first.name}/{key}")
     assert fetch_current_model(s3, BUCKET, tmp_path) == first
     assert [p.name for p in tmp_path.iterdir()] == [first.name]  # no staging leftovers

@@ -39,7 +39,7 @@ def test_missing_file(copy, name):
 
 
 def test_corrupt_head(copy):
-    (copy / HEAD_FILE).write_bytes(b"PK\x03\x04 this is not a torch file")
+    (copy / HEAD_FILE).write_bytes(b"PK\x03\x04 this is not a numpy file")
     with pytest.raises(ModelError, match="checksum"):
         load_model(copy)
 
@@ -50,7 +50,17 @@ def test_corrupt_head_with_matching_checksum_is_still_refused(copy):
     (copy / HEAD_FILE).write_bytes(b"not a zip")
     _rewrite_manifest(copy, files={HEAD_FILE: hashlib.sha256(b"not a zip").hexdigest(),
                                    GALLERY_FILE: hashlib.sha256((copy / GALLERY_FILE).read_bytes()).hexdigest()})
-    with pytest.raises(ModelError, match="not a readable torch state dict"):
+    with pytest.raises(ModelError, match="not a readable numpy file"):
+        load_model(copy)
+
+
+def test_a_pickled_head_is_refused_unread(copy):
+    import hashlib
+
+    np.savez(copy / HEAD_FILE, weight=np.array([object()], dtype=object), bias=np.zeros(11, np.float32))
+    _rewrite_manifest(copy, files={name: hashlib.sha256((copy / name).read_bytes()).hexdigest()
+                                   for name in (HEAD_FILE, GALLERY_FILE)})
+    with pytest.raises(ModelError, match="not a readable numpy file"):
         load_model(copy)
 
 

@@ -1,18 +1,15 @@
-"""Restricted unpicklers: the course encoding loads, anything executable is refused without running."""
+"""The restricted unpickler: the course encoding loads, anything executable is refused without running."""
 
 from __future__ import annotations
 
-import io
 import os
 import pickle
-import zipfile
 
 import numpy as np
 import pytest
-import torch
 
-from facerec import EnrolmentError, ModelError
-from facerec.safe_pickle import load_course_encoding, read_state_dict
+from facerec import EnrolmentError
+from facerec.safe_pickle import load_course_encoding
 
 
 class _Exploit:
@@ -47,34 +44,3 @@ def test_os_system_pickle_is_refused_and_not_run(tmp_path):
 def test_wrong_shapes_and_types_are_refused(payload):
     with pytest.raises(EnrolmentError):
         load_course_encoding(payload)
-
-
-def test_state_dict_with_an_exploit_is_refused(tmp_path):
-    marker = tmp_path / "pwned"
-    path = tmp_path / "head.pt"
-    torch.save({"weight": torch.zeros(2, 2)}, path)
-    with zipfile.ZipFile(path) as archive:
-        entries = {name: archive.read(name) for name in archive.namelist()}
-    data_pkl = next(name for name in entries if name.endswith("data.pkl"))
-    entries[data_pkl] = pickle.dumps({"weight": _Exploit(marker)}, protocol=2)
-    with zipfile.ZipFile(path, "w") as archive:
-        for name, data in entries.items():
-            archive.writestr(name, data)
-    with pytest.raises(ModelError, match="not allowed"):
-        read_state_dict(path)
-    assert not marker.exists()
-
-
-def test_state_dict_reads_strided_tensors(tmp_path):
-    path = tmp_path / "t.pt"
-    tensor = torch.arange(12, dtype=torch.float32).reshape(3, 4)
-    torch.save({"t": tensor.t().contiguous(), "view": tensor[:, 1]}, path)
-    state = read_state_dict(path)
-    assert np.array_equal(state["t"], tensor.t().numpy()) and np.array_equal(state["view"], tensor[:, 1].numpy())
-
-
-def test_non_zip_is_refused(tmp_path):
-    path = tmp_path / "head.pt"
-    path.write_bytes(io.BytesIO(b"plain").read())
-    with pytest.raises(ModelError):
-        read_state_dict(path)
