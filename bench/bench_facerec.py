@@ -36,12 +36,6 @@ get_detector(model.config.detector).detect(np.zeros((64, 64, 3), np.uint8), mode
 _resnet(); _shape_predictor()
 print(loaded - start, time.perf_counter() - start)
 """
-TORCH_LOAD = """
-import time; start = time.perf_counter()
-import torch
-torch.load({head!r}, weights_only=True)
-print(time.perf_counter() - start)
-"""
 
 
 def main() -> int:
@@ -75,12 +69,10 @@ def _python(code: str) -> tuple[list[float], float]:
 def bench_cold_load(model: Path, repeat: int) -> list[tuple]:
     """Fresh interpreter each time: imports + load_model, then + detector and dlib weights."""
     runs = [_python(COLD_LOAD.format(model=str(model))) for _ in range(repeat)]
-    torch_runs = [_python(TORCH_LOAD.format(head=str(model / "head.pt")))[0][0] for _ in range(repeat)]
     return [
         ("cold: import facerec + load_model, wall", statistics.median(r[0][0] for r in runs), "s", 1.5),
         ("cold: ... + detector & dlib weights (ready), wall", statistics.median(r[0][1] for r in runs), "s", 1.5),
         ("cold: whole process incl. interpreter, CPU", statistics.median(r[1] for r in runs), "s", None),
-        ("for comparison: import torch + torch.load(head), wall", statistics.median(torch_runs), "s", None),
     ]
 
 

@@ -276,7 +276,7 @@ def _other_embedding_model(manifest):
 
 
 BROKEN_MODELS = {
-    "corrupt weights": ("head.pt", lambda manifest: b"\x80\x02 not a torch file", "checksum mismatch"),
+    "corrupt weights": ("head.npz", lambda manifest: b"\x80\x02 not a torch file", "checksum mismatch"),
     "another embedding model": ("model.json", _other_embedding_model, "made for embedding model 'facenet"),
 }
 

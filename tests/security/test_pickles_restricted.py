@@ -1,5 +1,6 @@
-"""Pickles are read only through facerec.safe_pickle's restricted unpicklers (the course `encoding` file and
-the model's head.pt). That they refuse code is tested in tests/facerec/test_safe_pickle.py; this checks that
+"""Pickles are read only through facerec.safe_pickle's restricted unpickler (the course `encoding` file; our
+own model needs none: numpy `.npz`/`.npy` read with allow_pickle=False). That they refuse code is tested in
+tests/facerec/test_safe_pickle.py; this checks that
 nothing in the served code path goes around them."""
 
 import ast
