@@ -94,6 +94,7 @@ class LocalCloud:
             self.outputs = self._deploy_privately()
         self._server = ThreadedMotoServer(ip_address=config.host, port=config.port, verbose=False)
         self._server.start()
+        self._prepare_stack_functions()
 
     def stop(self) -> None:
         if self._watcher is not None:
@@ -137,6 +138,15 @@ class LocalCloud:
         logger.info("stack %s deployed in %.2f s", config.stack_name, time.perf_counter() - started)
         self._watch_local_code(local_code_of_stack(session, config.stack_name, config.template, overrides))
         return outputs
+
+    def _prepare_stack_functions(self) -> None:
+        """INIT of the stack's functions before anyone uses them (SnapStart: at publish); needs the public port,
+        which INIT code (e.g. the classifier loading its model from S3) talks to."""
+        if self._watcher is None:
+            return
+        started = time.perf_counter()
+        self.service.prepare(sorted(self._watcher.functions))
+        logger.info("stack functions initialised (snapshots ready) in %.2f s", time.perf_counter() - started)
 
     def _watch_local_code(self, local_code: dict[str, LocalCode]) -> None:
         """Hot reload: the stack's functions run from their folders; a saved change reaches the next event."""

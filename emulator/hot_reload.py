@@ -53,6 +53,10 @@ class CodeWatcher:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, name="code-watcher", daemon=True)
 
+    @property
+    def functions(self) -> list[str]:
+        return list(self._folders)
+
     def start(self) -> None:
         if self._folders:
             self._thread.start()

@@ -31,7 +31,7 @@ from emulator.errors import THROTTLED, EmulatorError
 from emulator.hot_reload import LocalCode
 from emulator.lambda_runtime.logs import LogShipper, end_line, init_report_line, report_line, start_line
 from emulator.lambda_runtime.metrics import MetricsPublisher
-from emulator.lambda_runtime.spec import FunctionSpec, WorkerSettings
+from emulator.lambda_runtime.spec import FunctionSpec, WorkerSettings, function_name_of
 from emulator.lambda_runtime.template import Template, TemplateLostError
 from emulator.lambda_runtime.workers import InvocationResult, Worker, spawn_launcher
 
@@ -129,6 +129,11 @@ class FunctionPool:
             self._account.release()
             if drained:
                 self._close_template()
+
+    def prepare(self) -> None:
+        """Runs INIT now (fork mode), as SnapStart does when a version is published, not on the first event."""
+        if self._settings.cold_start == "fork":
+            self._ready_template()
 
     def reap_idle(self, idle_seconds: float) -> int:
         """Stops environments idle for longer than idle_seconds; returns how many."""
@@ -546,6 +551,14 @@ class LambdaService:
             current.retire()
         return fresh
 
+    def prepare(self, function_names: list[str]) -> None:
+        """Snapshots of these functions, made side by side; returns when all are ready (or failed)."""
+        threads = [threading.Thread(target=self.pool(name).prepare, name=f"prepare-{name}") for name in function_names]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
     def use_local_code(self, local_code: dict[str, LocalCode]) -> None:
         """Functions that run from their local folder (while their deployed code is the one zipped from it)."""
         with self._lock:
@@ -558,6 +571,7 @@ class LambdaService:
         if pool is not None:
             pool.retire()
         logger.warning("reloaded %s (%d files changed)", function_name, files_changed)
+        self.prepare([function_name])
 
     def _spec(self, function_name: str) -> FunctionSpec:
         spec = self._resolve(function_name)
@@ -572,7 +586,7 @@ class LambdaService:
 
     def invoke_async(self, function_name: str, payload: bytes) -> str:
         _check_payload(payload, MAX_ASYNC_PAYLOAD_BYTES, "Event")
-        return self.events.submit(function_name, payload)
+        return self.events.submit(function_name_of(function_name), payload)
 
     def worker_counts(self) -> dict[str, int]:
         with self._lock:

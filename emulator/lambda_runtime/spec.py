@@ -46,6 +46,13 @@ class FunctionSpec:
         return f"/aws/lambda/{self.name}"
 
 
+def function_name_of(name_or_arn: str) -> str:
+    """`my-fn` or `arn:aws:lambda:<region>:<account>:function:my-fn[:qualifier]` -> `my-fn`."""
+    if name_or_arn.startswith("arn:"):
+        return name_or_arn.split(":")[6]
+    return name_or_arn
+
+
 def new_log_stream() -> str:
     """A fresh stream name in AWS's shape: `YYYY/MM/DD/[$LATEST]<32 hex>`."""
     return f"{datetime.now(UTC):%Y/%m/%d}/[$LATEST]{secrets.token_hex(16)}"
