@@ -2,7 +2,7 @@
 
 Rules (docs/grading.md):
 - A message is malformed when it is not JSON or breaks the schema of docs/contracts.md (checked by
-  `device.Result`); wrong group when its MessageGroupId differs from its `device_id`; a duplicate
+  `contract.Result`); wrong group when its MessageGroupId differs from its `device_id`; a duplicate
   when its (frame_key, face_index) was already seen (a redelivery of the same SQS message is not);
   unexpected when its clip key was not sent by this run. Duplicates and unexpected results are not
   judged again; wrong-group results are judged (the answer came) and also listed.
@@ -18,8 +18,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from device import LatencyStats, MalformedResultError, Result, Student
-from facerec import UNKNOWN
+from contract import UNKNOWN, LatencyStats, MalformedResultError, Result, Student
 from grader.collector import Received
 
 YEAR_ALIASES = {"freshman": "freshmen"}

@@ -7,8 +7,9 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,15 +17,48 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
+from contract import (
+    FrameKey,
+    Origin,
+    Outcome,
+    Result,
+    Student,
+    clip_metadata,
+    format_stamp,
+    frame_key,
+    parse_stamp,
+    utc_now,
+)
+from emulator.config import DEFAULT_REGION, DUMMY_CREDENTIALS
 from emulator.daemon import free_loopback_port
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
-DUMMY_ENV = {
-    "AWS_ACCESS_KEY_ID": "local-emulator-dummy-key",
-    "AWS_SECRET_ACCESS_KEY": "local-emulator-dummy-secret",
-    "AWS_DEFAULT_REGION": "us-east-1",
-}
+DUMMY_ENV = {**DUMMY_CREDENTIALS, "AWS_DEFAULT_REGION": DEFAULT_REGION}
+MR_BEAN = Outcome.face(0, "mr_bean", 0.97, (10, 60, 70, 5), Student("mr_bean", "lawyer", "freshmen"))
+TIMINGS = {"download": 3.1, "recognize": 80.2, "lookup": 2.0, "total": 90.0}
+
+
+def result_body(device_id: str, stamp: str, frame_index: int, outcome: Outcome, /, *, uploaded_at: str | None = None,
+                classified_at: str | None = None, model_version: str = "test",
+                timings: Mapping[str, float] = TIMINGS, **overrides: Any) -> dict[str, Any]:
+    """A result message made by the contract's builder, as a dict; keyword arguments override (or break) fields."""
+    frame = FrameKey.parse(frame_key(device_id, stamp, frame_index))
+    origin = Origin.of_frame(frame, clip_metadata(device_id, stamp, uploaded_at or stamp), stamp, model_version)
+    return Result.of(origin, outcome, parse_stamp(classified_at or stamp), timings).to_dict() | overrides
+
+
+@pytest.fixture
+def make_result() -> Callable[..., dict[str, Any]]:
+    """Build docs/contracts.md's example message (mr_bean, captured 300 ms ago); keyword arguments override fields."""
+
+    def build(frame_index: int = 0, **overrides: Any) -> dict[str, Any]:
+        now = utc_now()
+        return result_body("pi-1", format_stamp(now - timedelta(milliseconds=300)), frame_index, MR_BEAN,
+                           uploaded_at=format_stamp(now - timedelta(milliseconds=250)),
+                           classified_at=format_stamp(now), model_version="ab12cd34", **overrides)
+
+    return build
 
 
 @dataclass

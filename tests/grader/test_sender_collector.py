@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from device.naming import STAMP_PATTERN
+from contract.keys import STAMP_PATTERN
 from grader.collector import Collector
 from grader.sender import Sender
 from grader.workload import WorkItem
