@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
+import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -52,6 +54,18 @@ def client_config(
 
 
 CLIENT_CONFIG = client_config()
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Clients of one explicit boto3 session at one endpoint URL (None: AWS, or $AWS_ENDPOINT_URL)."""
+
+    session: boto3.Session
+    url: str | None = None
+
+    def client(self, service: str, config: Config = CLIENT_CONFIG) -> Any:
+        """A client of `service` with the contract's retry and timeout settings unless told otherwise."""
+        return self.session.client(service, endpoint_url=self.url, config=config)
 
 
 def stack_outputs(cloudformation: Any, stack_name: str) -> dict[str, str]:

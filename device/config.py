@@ -26,6 +26,7 @@ from contract.aws import (
     OUTPUT_RESULTS_QUEUE_URL,
     OUTPUT_VIDEOS_BUCKET,
 )
+from contract.settings import check_bounds as contract_check_bounds
 from device.errors import ConfigError
 from device.naming import check_device_id
 
@@ -35,13 +36,9 @@ ENV_SPOOL_DIR = "DEVICE_SPOOL_DIR"
 DEFAULT_SPOOL_DIR = Path.home() / ".cache" / "facepipe" / "spool"
 
 
-def check_bounds(name: str, value: float | None, low: float, high: float,
-                 error: type[Exception] = ConfigError) -> None:
-    """Raise `error` unless value is a number with low <= value <= high (None passes: the setting is off)."""
-    if value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
-        raise error(f"{name} must be a number between {low} and {high}, got {value!r}")
+def check_bounds(name: str, value: float | None, low: float, high: float) -> None:
+    """The contract's bounds check, failing with the device's ConfigError."""
+    contract_check_bounds(name, value, low, high, ConfigError)
 
 
 @dataclass(frozen=True)

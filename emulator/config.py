@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import boto3
+
 from emulator.errors import ConfigError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -30,6 +32,12 @@ DUMMY_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "local-emulator-dummy-key",
     "AWS_SECRET_ACCESS_KEY": "local-emulator-dummy-secret",
 }
+
+
+def dummy_session(region: str = DEFAULT_REGION) -> boto3.Session:
+    """A boto3 session with the emulator's dummy credentials, whatever the environment or profile says."""
+    return boto3.Session(aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+                         aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"], region_name=region)
 
 
 def _floats(text: str) -> tuple[float, ...]:
