@@ -1,4 +1,4 @@
-"""Package boundaries (issue 13): judging loads no image or tensor library; the emulator loads nothing of the pipeline."""
+"""Package boundaries (issue 13): judging loads no image or tensor library; the emulator none of the pipeline."""
 
 import subprocess
 import sys

@@ -13,7 +13,7 @@ from typing import Any
 import boto3
 import pytest
 
-from emulator.stack import load_template, translate
+from deploy.stack import load_template, translate
 from tests.conftest import DUMMY_ENV, ROOT
 from tests.pipeline.conftest import LABELS, STUDENTS, ResultCollector, new_device, upload_clip
 
