@@ -32,6 +32,7 @@ MAJORITY_NOTE = (
 )
 BODY_EXCERPT = 200
 ISSUE_KINDS = ("missing", "wrong", "late", "duplicate", "malformed", "wrong_group", "unexpected")
+COUNT_FIELDS = ("total", "answered", "correct", *ISSUE_KINDS, "upload_failed")
 
 
 @dataclass(frozen=True)
@@ -119,8 +120,9 @@ class Verdict:
 
     def counts(self) -> dict[str, int]:
         """total, answered, correct and every issue kind, as integers."""
-        base = {"total": self.total, "answered": self.answered, "correct": self.correct}
-        return base | {kind: self.count(kind) for kind in ISSUE_KINDS} | {"upload_failed": self.upload_failed}
+        totals = {"total": self.total, "answered": self.answered, "correct": self.correct,
+                  "upload_failed": self.upload_failed}
+        return {name: totals[name] if name in totals else self.count(name) for name in COUNT_FIELDS}
 
 
 def normalise_year(year: str) -> str:

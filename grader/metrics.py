@@ -102,28 +102,21 @@ def read_function_metrics(cloudwatch: Any, logs: Any, function: str, start: floa
 
 def read_report_lines(logs: Any, function: str, start: float, end: float) -> list[ReportLine]:
     """Every REPORT line of `/aws/lambda/<function>` logged between start and end (epoch s)."""
-    request = {
-        "logGroupName": f"/aws/lambda/{function}",
-        "startTime": int(start * 1000),
-        "endTime": int(end * 1000),
-        "filterPattern": REPORT_PATTERN,
-    }
-    lines: list[ReportLine] = []
-    while True:
-        try:
-            page = logs.filter_log_events(**request)
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ResourceNotFoundException":
-                raise
-            logger.info("no log group /aws/lambda/%s yet: no REPORT lines", function)
-            return lines
-        for event in page.get("events", []):
-            line = parse_report_line(event["message"], event["timestamp"] / 1000)
-            if line is not None:
-                lines.append(line)
-        if not page.get("nextToken") or page["nextToken"] == request.get("nextToken"):
-            return lines
-        request["nextToken"] = page["nextToken"]
+    pages = logs.get_paginator("filter_log_events").paginate(
+        logGroupName=f"/aws/lambda/{function}",
+        startTime=int(start * 1000),
+        endTime=int(end * 1000),
+        filterPattern=REPORT_PATTERN,
+    )
+    try:
+        events = [event for page in pages for event in page.get("events", [])]
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ResourceNotFoundException":
+            raise
+        logger.info("no log group /aws/lambda/%s yet: no REPORT lines", function)
+        return []
+    lines = (parse_report_line(event["message"], event["timestamp"] / 1000) for event in events)
+    return [line for line in lines if line is not None]
 
 
 def collect_metrics(
