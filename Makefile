@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: help install up down outputs status demo e2e grade test test-fast lint bench bench-emulator \
+.PHONY: help install up down outputs status demo e2e grade test test-fast test-endpoint lint bench bench-emulator \
         bench-facerec bench-soak deploy-aws destroy-aws clean
 
 help:  ## list targets
@@ -57,6 +57,9 @@ grade: install  ## the same workload and rubric against whatever AWS_ENDPOINT_UR
 test: install  ## lint + the whole test suite (starts and stops its own emulators)
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q
+
+test-endpoint: install  ## the integration suite against a running stack: AWS_ENDPOINT_URL (e.g. after `make up`), else AWS
+	FACEPIPE_TEST_ENDPOINT=$(or $(AWS_ENDPOINT_URL),aws) $(PY) -m pytest -q -m integration tests/pipeline
 
 test-fast: install  ## unit tests only
 	$(PY) -m pytest -q -m "not integration and not slow"

@@ -1,4 +1,12 @@
-"""Shared fixtures: a real emulator process (moto + awslambdaric workers) on a free loopback port."""
+"""Shared fixtures: a real emulator process (moto + awslambdaric workers) on a free loopback port, or the stack at
+the endpoint $FACEPIPE_TEST_ENDPOINT names, so the integration suite runs unchanged on LocalStack or AWS:
+
+- unset or `embedded`: start the embedded emulator (the default);
+- a URL (e.g. http://127.0.0.1:4566 after `make up EMULATOR=localstack`): the stack $STACK_NAME there;
+- `aws`: the stack $STACK_NAME on AWS, with the environment's credentials and region.
+
+Tests that need the embedded emulator itself (its log, its processes) ask for `emulator` and are skipped elsewhere.
+"""
 
 from __future__ import annotations
 
@@ -11,13 +19,16 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
 from contract import (
+    DEFAULT_STACK_NAME,
+    ENV_STACK_NAME,
+    Endpoint,
     FrameKey,
     Origin,
     Outcome,
@@ -27,14 +38,17 @@ from contract import (
     format_stamp,
     frame_key,
     parse_stamp,
+    stack_outputs,
     utc_now,
 )
-from emulator.config import DEFAULT_REGION, DUMMY_CREDENTIALS
+from emulator.config import DEFAULT_REGION, DUMMY_CREDENTIALS, dummy_session
 from emulator.daemon import free_loopback_port
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
 DUMMY_ENV = {**DUMMY_CREDENTIALS, "AWS_DEFAULT_REGION": DEFAULT_REGION}
+ENV_TEST_ENDPOINT = "FACEPIPE_TEST_ENDPOINT"
+EMBEDDED, AWS = "embedded", "aws"
 MR_BEAN = Outcome.face(0, "mr_bean", 0.97, (10, 60, 70, 5), Student("mr_bean", "lawyer", "freshmen"))
 TIMINGS = {"download": 3.1, "recognize": 80.2, "lookup": 2.0, "total": 90.0}
 
@@ -72,9 +86,7 @@ class RunningEmulator:
     log_path: Path
 
     def client(self, service: str) -> Any:
-        return boto3.client(service, endpoint_url=self.endpoint, region_name="us-east-1",
-                            aws_access_key_id=DUMMY_ENV["AWS_ACCESS_KEY_ID"],
-                            aws_secret_access_key=DUMMY_ENV["AWS_SECRET_ACCESS_KEY"])
+        return dummy_session().client(service, endpoint_url=self.endpoint)
 
     def env(self) -> dict[str, str]:
         """An environment for child processes (device, grader) pointed at this emulator."""
@@ -125,9 +137,49 @@ def moto_endpoint() -> Iterator[str]:
     server.stop()
 
 
+class StackUnderTest(Protocol):
+    """What the pipeline tests need of a deployed stack, wherever it runs."""
+
+    outputs: dict[str, str]
+
+    def client(self, service: str) -> Any: ...
+
+
+@dataclass
+class RemoteStack:
+    """A stack deployed at another endpoint (LocalStack) or on AWS, reached with the environment's credentials."""
+
+    endpoint: Endpoint
+    outputs: dict[str, str]
+
+    def client(self, service: str) -> Any:
+        return self.endpoint.client(service)
+
+
+def endpoint_target() -> str:
+    """`embedded`, `aws` or an endpoint URL, from $FACEPIPE_TEST_ENDPOINT."""
+    return os.environ.get(ENV_TEST_ENDPOINT) or EMBEDDED
+
+
+@pytest.fixture(scope="session")
+def stack(request: pytest.FixtureRequest) -> StackUnderTest:
+    """The stack the integration tests use: the embedded emulator's, or the one $FACEPIPE_TEST_ENDPOINT names."""
+    target = endpoint_target()
+    if target == EMBEDDED:
+        return request.getfixturevalue("emulator")
+    session = boto3.Session()
+    if target != AWS and session.get_credentials() is None:
+        session = dummy_session(session.region_name or DEFAULT_REGION)  # an emulator takes any credentials
+    endpoint = Endpoint(session, None if target == AWS else target)
+    name = os.environ.get(ENV_STACK_NAME) or DEFAULT_STACK_NAME
+    return RemoteStack(endpoint, stack_outputs(endpoint.client("cloudformation"), name))
+
+
 @pytest.fixture(scope="session")
 def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEmulator]:
-    """One emulator with the project's stack deployed, shared by the integration tests."""
+    """One emulator with the project's stack deployed, shared by the tests that need the emulator itself."""
+    if endpoint_target() != EMBEDDED:
+        pytest.skip(f"needs the embedded emulator itself (log, processes); {ENV_TEST_ENDPOINT} is {endpoint_target()}")
     running = start_emulator(tmp_path_factory.mktemp("emulator"),
                              env={"EMULATOR_ASYNC_RETRY_DELAYS": "0.2,0.4"})
     yield running
@@ -135,10 +187,10 @@ def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEmulat
 
 
 @pytest.fixture(scope="session")
-def results(emulator: RunningEmulator) -> Iterator[Any]:
-    """The one collector of the session emulator's results queue (two would steal each other's messages)."""
+def results(stack: StackUnderTest) -> Iterator[Any]:
+    """The one collector of the stack's results queue (two would steal each other's messages)."""
     from tests.pipeline.conftest import ResultCollector  # imported late: that module imports this one
 
-    collector = ResultCollector(emulator.client("sqs"), emulator.outputs["ResultsQueueUrl"])
+    collector = ResultCollector(stack.client("sqs"), stack.outputs["ResultsQueueUrl"])
     yield collector
     collector.stop()

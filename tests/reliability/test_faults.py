@@ -31,8 +31,8 @@ from emulator.lambda_runtime.procs import worker_processes
 from lambdas.face_classifier.results import CLIENT_CONFIG as CLASSIFIER_CLIENT_CONFIG
 from lambdas.frame_extractor.frames import CLIENT_CONFIG as EXTRACTOR_CLIENT_CONFIG
 from tests.conftest import DUMMY_ENV, FIXTURES, ROOT, start_emulator
-from tests.pipeline.conftest import ResultCollector, new_device, upload_clip
-from tests.reliability.conftest import FIVE, GOOD_VIDEO, LogTail, collage, png, put_frame, wait_for_results
+from tests.pipeline.conftest import ResultCollector, new_device, put_frame, upload_clip
+from tests.reliability.conftest import FIVE, GOOD_VIDEO, LogTail, collage, png, wait_for_results
 
 pytestmark = pytest.mark.integration
 
