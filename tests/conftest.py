@@ -175,22 +175,31 @@ def stack(request: pytest.FixtureRequest) -> StackUnderTest:
     return RemoteStack(endpoint, stack_outputs(endpoint.client("cloudformation"), name))
 
 
-@pytest.fixture(scope="session")
-def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEmulator]:
-    """One emulator with the project's stack deployed, shared by the tests that need the emulator itself."""
+def embedded_emulator(state_dir: Path, why: str) -> Iterator[RunningEmulator]:
+    """A started emulator with the stack deployed, stopped after; skipped when the tests target another endpoint."""
     if endpoint_target() != EMBEDDED:
-        pytest.skip(f"needs the embedded emulator itself (log, processes); {ENV_TEST_ENDPOINT} is {endpoint_target()}")
-    running = start_emulator(tmp_path_factory.mktemp("emulator"),
-                             env={"EMULATOR_ASYNC_RETRY_DELAYS": "0.2,0.4"})
+        pytest.skip(f"{why}; {ENV_TEST_ENDPOINT} is {endpoint_target()}")
+    running = start_emulator(state_dir, env={"EMULATOR_ASYNC_RETRY_DELAYS": "0.2,0.4"})
     yield running
     running.stop()
 
 
-@pytest.fixture(scope="session")
-def results(stack: StackUnderTest) -> Iterator[Any]:
-    """The one collector of the stack's results queue (two would steal each other's messages)."""
+def collected_results(stack: StackUnderTest) -> Iterator[Any]:
+    """A collector of the stack's results queue, stopped after."""
     from tests.pipeline.conftest import ResultCollector  # imported late: that module imports this one
 
     collector = ResultCollector(stack.client("sqs"), stack.outputs["ResultsQueueUrl"])
     yield collector
     collector.stop()
+
+
+@pytest.fixture(scope="session")
+def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEmulator]:
+    """One emulator with the project's stack deployed, shared by the tests that need the emulator itself."""
+    yield from embedded_emulator(tmp_path_factory.mktemp("emulator"), "needs the embedded emulator (log, processes)")
+
+
+@pytest.fixture(scope="session")
+def results(stack: StackUnderTest) -> Iterator[Any]:
+    """The one collector of the stack's results queue (two would steal each other's messages)."""
+    yield from collected_results(stack)

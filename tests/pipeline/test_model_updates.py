@@ -11,7 +11,7 @@ import pytest
 from facerec import load_model, save_model
 from facerec.store import publish_model
 from facerec.train import fit
-from tests.conftest import FIXTURES, RunningEmulator, endpoint_target, start_emulator
+from tests.conftest import FIXTURES, RunningEmulator, collected_results, embedded_emulator
 from tests.pipeline.conftest import ResultCollector, new_device, upload_clip
 
 pytestmark = pytest.mark.integration
@@ -20,18 +20,12 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def own_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEmulator]:
     """An emulator of this module's own, whose model the test may replace."""
-    if endpoint_target() != "embedded":
-        pytest.skip("publishes models: runs on a private embedded emulator only")
-    running = start_emulator(tmp_path_factory.mktemp("model-updates"))
-    yield running
-    running.stop()
+    yield from embedded_emulator(tmp_path_factory.mktemp("model-updates"), "publishes models: a private emulator only")
 
 
 @pytest.fixture(scope="module")
 def own_results(own_emulator: RunningEmulator) -> Iterator[ResultCollector]:
-    collector = ResultCollector(own_emulator.client("sqs"), own_emulator.outputs["ResultsQueueUrl"])
-    yield collector
-    collector.stop()
+    yield from collected_results(own_emulator)
 
 
 def _model_without(person, folder):
