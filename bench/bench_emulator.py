@@ -17,11 +17,10 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-import boto3
 from rich.console import Console
 from rich.table import Table
 
-from emulator.config import DUMMY_CREDENTIALS, EmulatorConfig
+from emulator.config import EmulatorConfig, dummy_session
 from emulator.daemon import free_loopback_port, start_background, stop_background
 
 STARTS = 3
@@ -47,9 +46,7 @@ def _zip(source: str) -> bytes:
 
 
 def _client(endpoint: str, service: str) -> Any:
-    return boto3.client(service, endpoint_url=endpoint, region_name="us-east-1",
-                        aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-                        aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"])
+    return dummy_session().client(service, endpoint_url=endpoint)
 
 
 def measure_start(state_root: Path, *args: str) -> list[float]:
