@@ -5,8 +5,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: help install up down outputs status demo e2e grade test test-fast lint bench bench-emulator \
-        bench-facerec bench-soak deploy-aws destroy-aws clean
+.PHONY: help install up down outputs status demo e2e grade test test-fast test-endpoint lint bench bench-emulator \
+        bench-facerec bench-soak test-external deploy-aws destroy-aws clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -58,8 +58,14 @@ test: install  ## lint + the whole test suite (starts and stops its own emulator
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q
 
+test-endpoint: install  ## the integration suite against a running stack: AWS_ENDPOINT_URL (e.g. after `make up`), else AWS
+	FACEPIPE_TEST_ENDPOINT=$(or $(AWS_ENDPOINT_URL),aws) $(PY) -m pytest -q -m integration tests/pipeline
+
+test-external: install  ## the tests that need the internet (pip-audit) or Docker (LocalStack), out of `make test`
+	$(PY) -m pytest -q -m "network or docker"
+
 test-fast: install  ## unit tests only
-	$(PY) -m pytest -q -m "not integration and not slow"
+	$(PY) -m pytest -q -m "not integration and not slow and not network and not docker"
 
 lint: install  ## ruff + cfn-lint
 	$(VENV)/bin/ruff check .

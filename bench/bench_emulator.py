@@ -21,11 +21,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import boto3
 from rich.console import Console
 from rich.table import Table
 
-from emulator.config import DUMMY_CREDENTIALS, ENV_COLD_START, PROJECT_ROOT, EmulatorConfig
+from emulator.config import ENV_COLD_START, PROJECT_ROOT, EmulatorConfig, dummy_session
 from emulator.daemon import background_emulator, free_loopback_port, start_background, stop_background
 from emulator.lambda_runtime.procs import worker_processes
 from grader.metrics import read_report_lines
@@ -57,9 +56,7 @@ def _zip(source: str) -> bytes:
 
 
 def _client(endpoint: str, service: str) -> Any:
-    return boto3.client(service, endpoint_url=endpoint, region_name="us-east-1",
-                        aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-                        aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"])
+    return dummy_session().client(service, endpoint_url=endpoint)
 
 
 def measure_start(state_root: Path, *args: str) -> list[float]:

@@ -25,10 +25,10 @@ import cv2
 from rich.console import Console
 from rich.table import Table
 
-from device import ClientConfig, ConsumerConfig, Delivery, Result, ResultsConsumer
+from contract import Result, format_stamp, frame_key, percentile, put_clip, utc_now
+from device import ClientConfig, ConsumerConfig, Delivery, ResultsConsumer
 from device.config import make_client
-from device.consumer import percentile
-from device.naming import ONE_MS, format_stamp, frame_key, utc_now
+from device.naming import ONE_MS
 from emulator.config import PROJECT_ROOT
 from emulator.daemon import background_emulator, client_environment
 from emulator.lambda_runtime.procs import rss_kb, worker_processes
@@ -199,9 +199,7 @@ class Soak:
             body, person = self._clips[(position + count) % len(self._clips)]
             with self._lock:
                 self.report.sent[frame_key(device, stamp, 0)] = person
-            self._s3.put_object(Bucket=self._outputs["VideosBucket"], Key=f"videos/{device}/{stamp}.mp4", Body=body,
-                                ContentType="video/mp4", Metadata={"device-id": device, "captured-at": stamp,
-                                                                   "uploaded-at": format_stamp(utc_now())})
+            put_clip(self._s3, self._outputs["VideosBucket"], device, stamp, body)
             previous, count, next_at = captured, count + 1, next_at + period
 
     def _sample_forever(self) -> None:

@@ -11,7 +11,6 @@ from botocore.exceptions import BotoCoreError, ClientError, WaiterError
 from deploy.config import DeployConfig, parse_parameters
 from deploy.errors import DeployError
 from deploy.run import deploy_stack, destroy_stack
-from emulator.errors import EmulatorError
 from facerec.errors import FacerecError
 
 
@@ -41,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
             deploy_stack(config)
         else:
             destroy_stack(config)
-    except (DeployError, EmulatorError, FacerecError, ClientError, BotoCoreError, WaiterError) as exc:
+    except (DeployError, FacerecError, ClientError, BotoCoreError, WaiterError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0

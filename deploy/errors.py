@@ -13,5 +13,9 @@ class PrerequisiteError(DeployError):
     """Something the deploy needs is missing: credentials, the SAM CLI, Docker, Lambda concurrency."""
 
 
+class TemplateError(DeployError):
+    """The stack template cannot be translated or deployed."""
+
+
 class CommandError(DeployError):
     """A SAM CLI command failed."""

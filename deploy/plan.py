@@ -14,8 +14,7 @@ from botocore.exceptions import ClientError
 from deploy.config import DeployConfig
 from deploy.prereqs import find_sam
 from deploy.sam import build_command, deploy_command, run_command
-from emulator.cloud import seed_stack
-from emulator.stack import StackDeployer
+from deploy.stack import StackDeployer, seed_stack
 
 SAM_MANAGED_STACK = "aws-sam-cli-managed-default"
 

@@ -14,7 +14,7 @@ from deploy.config import DeployConfig
 from deploy.errors import PrerequisiteError
 from deploy.plan import Step, deploy_steps, destroy_steps, leftovers
 from deploy.prereqs import Check, check_credentials, check_prerequisites
-from emulator.stack import StackDeployer
+from deploy.stack import StackDeployer
 
 logger = logging.getLogger(__name__)
 

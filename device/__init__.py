@@ -1,17 +1,17 @@
 """Raspberry Pi scripts: record clips, upload them to S3, and print the results from SQS.
 
-picamera2 is optional: it is imported only when a Picamera2Camera is created.
+picamera2 is optional: it is imported only when a Picamera2Camera is created. The result message and
+the keys are the contract's (`contract`).
 """
 
 from device.camera import Camera, ClipInfo, FileCamera, Picamera2Camera, open_camera
 from device.config import ClientConfig, ConsumerConfig, RecordConfig, UploadConfig
-from device.consumer import Delivery, LatencyStats, Result, ResultsConsumer, Student, Summary, load_expected
+from device.consumer import Delivery, ResultsConsumer, Summary, load_expected
 from device.errors import (
     CameraError,
     CameraUnavailableError,
     ConfigError,
     DeviceError,
-    MalformedResultError,
     UploadError,
 )
 from device.recorder import ExpectedLabels, Recorder
@@ -29,14 +29,10 @@ __all__ = [
     "DeviceError",
     "ExpectedLabels",
     "FileCamera",
-    "LatencyStats",
-    "MalformedResultError",
     "Picamera2Camera",
     "RecordConfig",
     "Recorder",
-    "Result",
     "ResultsConsumer",
-    "Student",
     "Summary",
     "UploadConfig",
     "UploadError",

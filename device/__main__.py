@@ -16,6 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from contract import LatencyStats, Result, format_stamp
 from device.camera import open_camera
 from device.config import (
     ConsumerConfig,
@@ -27,9 +28,8 @@ from device.config import (
     resolve_spool_dir,
     resolve_videos_bucket,
 )
-from device.consumer import Delivery, LatencyStats, Result, ResultsConsumer, Summary, load_expected
+from device.consumer import Delivery, ResultsConsumer, Summary, load_expected
 from device.errors import ConfigError, DeviceError
-from device.naming import format_stamp
 from device.recorder import ExpectedLabels, Recorder
 from device.uploader import UploadedClip, Uploader
 

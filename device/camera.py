@@ -13,8 +13,8 @@ from typing import Any, Protocol
 import cv2
 import numpy as np
 
+from contract import utc_now
 from device.errors import CameraError, CameraUnavailableError
-from device.naming import utc_now
 
 logger = logging.getLogger(__name__)
 

@@ -15,30 +15,30 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, NoRegionError
+from botocore.exceptions import NoRegionError
 
+import contract
+from contract.aws import (
+    DEFAULT_STACK_NAME,
+    ENV_RESULTS_QUEUE_URL,
+    ENV_STACK_NAME,
+    ENV_VIDEOS_BUCKET,
+    OUTPUT_RESULTS_QUEUE_URL,
+    OUTPUT_VIDEOS_BUCKET,
+)
+from contract.settings import check_bounds as contract_check_bounds
 from device.errors import ConfigError
 from device.naming import check_device_id
 
-ENV_VIDEOS_BUCKET = "VIDEOS_BUCKET"
-ENV_RESULTS_QUEUE_URL = "RESULTS_QUEUE_URL"
-ENV_STACK_NAME = "STACK_NAME"
 ENV_DEVICE_ID = "DEVICE_ID"
 ENV_SPOOL_DIR = "DEVICE_SPOOL_DIR"
 
-DEFAULT_STACK_NAME = "facepipe"
 DEFAULT_SPOOL_DIR = Path.home() / ".cache" / "facepipe" / "spool"
-OUTPUT_VIDEOS_BUCKET = "VideosBucket"
-OUTPUT_RESULTS_QUEUE_URL = "ResultsQueueUrl"
 
 
-def check_bounds(name: str, value: float | None, low: float, high: float,
-                 error: type[Exception] = ConfigError) -> None:
-    """Raise `error` unless value is a number with low <= value <= high (None passes: the setting is off)."""
-    if value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
-        raise error(f"{name} must be a number between {low} and {high}, got {value!r}")
+def check_bounds(name: str, value: float | None, low: float, high: float) -> None:
+    """The contract's bounds check, failing with the device's ConfigError."""
+    contract_check_bounds(name, value, low, high, ConfigError)
 
 
 @dataclass(frozen=True)
@@ -58,11 +58,8 @@ class ClientConfig:
 
     def botocore(self) -> Config:
         """The botocore Config: standard retry mode with this many attempts and these timeouts."""
-        return Config(
-            retries={"mode": "standard", "total_max_attempts": self.max_attempts},  # first call included
-            connect_timeout=self.connect_timeout,
-            read_timeout=self.read_timeout,
-            max_pool_connections=self.max_pool_connections,
+        return contract.client_config(
+            self.max_attempts, self.connect_timeout, self.read_timeout, self.max_pool_connections
         )
 
 
@@ -149,12 +146,10 @@ def resolve_results_queue_url(explicit: str | None = None, environ: Mapping[str,
 
 def stack_outputs(stack_name: str) -> dict[str, str]:
     """The Outputs of a CloudFormation stack as {OutputKey: OutputValue}; ConfigError if unreadable."""
-    cloudformation = make_client("cloudformation", ClientConfig(max_attempts=2))
     try:
-        stacks = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
-    except (BotoCoreError, ClientError) as exc:
-        raise ConfigError(f"cannot read stack {stack_name!r}: {exc}") from exc
-    return {out["OutputKey"]: out["OutputValue"] for out in stacks[0].get("Outputs", [])}
+        return contract.stack_outputs(make_client("cloudformation", ClientConfig(max_attempts=2)), stack_name)
+    except contract.StackOutputsError as exc:
+        raise ConfigError(str(exc)) from exc
 
 
 def _resolve(explicit: str | None, env_var: str, output: str, flag: str, environ: Mapping[str, str] | None) -> str:

@@ -12,103 +12,26 @@ group for ever, so after `max_malformed_receives` receives it is deleted, its fu
 
 import json
 import logging
-import math
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from contract import LatencyStats, MalformedResultError, Result, poll_until_stopped, utc_now
 from device.config import ClientConfig, ConsumerConfig, make_client
-from device.errors import ConfigError, MalformedResultError
-from device.naming import parse_stamp, utc_now
+from device.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
-SCHEMA = 1
-STATUSES = ("recognized", "unknown", "no_face", "not_enrolled", "bad_frame")
 MAX_THREADS = 500
 DRAIN_TIMEOUT = 5.0
-RECEIVE_RETRY_INITIAL = 0.5
-RECEIVE_RETRY_MAX = 10.0
 _MISSING = object()
-
-
-@dataclass(frozen=True)
-class Student:
-    """The student record the classifier looked up."""
-
-    name: str
-    major: str
-    year: str
-
-
-@dataclass(frozen=True)
-class Result:
-    """One result message (docs/contracts.md); unknown extra fields are ignored."""
-
-    device_id: str
-    clip_key: str
-    frame_key: str
-    frame_index: int
-    status: str
-    captured_at: datetime
-    uploaded_at: datetime
-    classified_at: datetime
-    face_index: int | None = None
-    name: str | None = None
-    confidence: float | None = None
-    box: tuple[int, int, int, int] | None = None
-    student: Student | None = None
-    reason: str | None = None
-    model_version: str | None = None
-    timings_ms: Mapping[str, float] = field(default_factory=dict)
-
-    @classmethod
-    def from_json(cls, body: str) -> "Result":
-        """Parse and validate a message body; MalformedResultError says what is wrong."""
-        try:
-            data = json.loads(body)
-        except json.JSONDecodeError as exc:
-            raise MalformedResultError(f"body is not JSON ({exc})") from exc
-        if not isinstance(data, dict):
-            raise MalformedResultError(f"body is not a JSON object but {type(data).__name__}")
-        return cls.from_dict(data)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "Result":
-        """Validate a decoded message: required fields, types, status and its student record."""
-        if data.get("schema") != SCHEMA:
-            raise MalformedResultError(f"'schema' must be {SCHEMA}, got {data.get('schema')!r}")
-        status = _field(data, "status", str)
-        if status not in STATUSES:
-            raise MalformedResultError(f"'status' must be one of {STATUSES}, got {status!r}")
-        student = _student(data.get("student"))
-        if status == "recognized" and student is None:
-            raise MalformedResultError("a 'recognized' result needs a 'student' record")
-        return cls(
-            device_id=_field(data, "device_id", str),
-            clip_key=_field(data, "clip_key", str),
-            frame_key=_field(data, "frame_key", str),
-            frame_index=_field(data, "frame_index", int),
-            status=status,
-            captured_at=_stamp(data, "captured_at"),
-            uploaded_at=_stamp(data, "uploaded_at"),
-            classified_at=_stamp(data, "classified_at"),
-            face_index=_field(data, "face_index", int, nullable=True),
-            name=_field(data, "name", str, nullable=True),
-            confidence=_field(data, "confidence", (int, float), nullable=True),
-            box=_box(data.get("box")),
-            student=student,
-            reason=_field(data, "reason", str, nullable=True),
-            model_version=_field(data, "model_version", str, nullable=True),
-            timings_ms=_timings(data.get("timings_ms")),
-        )
 
 
 @dataclass(frozen=True)
@@ -120,23 +43,6 @@ class Delivery:
     received_at: datetime
     upload_latency_ms: float
     capture_latency_ms: float
-
-
-@dataclass(frozen=True)
-class LatencyStats:
-    """Percentiles (ms, linear interpolation) of a set of latencies; None when there are none."""
-
-    count: int
-    p50: float | None
-    p95: float | None
-    p99: float | None
-
-    @classmethod
-    def of(cls, values: Sequence[float]) -> "LatencyStats":
-        """Stats of the given latencies."""
-        if not values:
-            return cls(0, None, None, None)
-        return cls(len(values), percentile(values, 50), percentile(values, 95), percentile(values, 99))
 
 
 @dataclass(frozen=True)
@@ -257,18 +163,8 @@ class ResultsConsumer:
             self.stop_event.set()
 
     def _poll(self) -> None:
-        """One thread: receive a batch, report it message by message; retry failed receives with backoff."""
-        delay = RECEIVE_RETRY_INITIAL
-        while not self.stop_event.is_set():
-            try:
-                messages = self._receive()
-            except (BotoCoreError, ClientError) as exc:
-                logger.warning("receive from %s failed: %s; retry in %.1f s", self._queue_url, exc, delay)
-                self.stop_event.wait(delay)
-                delay = min(delay * 2, RECEIVE_RETRY_MAX)
-                continue
-            delay = RECEIVE_RETRY_INITIAL
-            self._handle_batch(messages)
+        """One thread: receive a batch and report it message by message, until stopped."""
+        poll_until_stopped(lambda: self._handle_batch(self._receive()), self.stop_event, self._queue_url)
 
     def _receive(self) -> list[dict[str, Any]]:
         """One long poll."""
@@ -390,17 +286,6 @@ class ResultsConsumer:
             )
 
 
-def percentile(values: Sequence[float], q: float) -> float:
-    """The q-th percentile (0-100) with linear interpolation between closest ranks (numpy's default)."""
-    if not values:
-        raise ValueError("percentile of no values")
-    ordered = sorted(values)
-    position = (len(ordered) - 1) * q / 100
-    low = math.floor(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
-
-
 def load_expected(path: Path) -> dict[str, str | None]:
     """Read an expected-names file: a JSON object {frame key | clip key | clip file name: name or null}.
 
@@ -422,65 +307,6 @@ def _expected_name(expected: Mapping[str, str | None], result: Result) -> object
         if key in expected:
             return expected[key]
     return _MISSING
-
-
-def _field(data: Mapping[str, Any], key: str, kinds: type | tuple[type, ...], *, nullable: bool = False) -> Any:
-    """data[key] checked against kinds (bools rejected); None allowed only when nullable."""
-    value = data.get(key)
-    if value is None and nullable:
-        return None
-    if value is None or isinstance(value, bool) or not isinstance(value, kinds):
-        raise MalformedResultError(f"{key!r} must be {_kind_name(kinds)}, got {value!r}")
-    return value
-
-
-def _kind_name(kinds: type | tuple[type, ...]) -> str:
-    """'int', or 'int or float'."""
-    return " or ".join(k.__name__ for k in (kinds if isinstance(kinds, tuple) else (kinds,)))
-
-
-def _stamp(data: Mapping[str, Any], key: str) -> datetime:
-    """A required ISO-8601 UTC timestamp field."""
-    text = _field(data, key, str)
-    try:
-        return parse_stamp(text)
-    except ValueError as exc:
-        raise MalformedResultError(f"{key!r} is not an ISO-8601 UTC time: {text!r}") from exc
-
-
-def _box(value: Any) -> tuple[int, int, int, int] | None:
-    """[top, right, bottom, left] as ints, or None."""
-    if value is None:
-        return None
-    if (
-        not isinstance(value, list)
-        or len(value) != 4
-        or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
-    ):
-        raise MalformedResultError(f"'box' must be [top, right, bottom, left], got {value!r}")
-    top, right, bottom, left = (round(v) for v in value)
-    return top, right, bottom, left
-
-
-def _student(value: Any) -> Student | None:
-    """The student record, or None."""
-    if value is None:
-        return None
-    if not isinstance(value, dict):
-        raise MalformedResultError(f"'student' must be an object, got {value!r}")
-    name, major, year = (_field(value, key, (str, int)) for key in ("name", "major", "year"))
-    return Student(str(name), str(major), str(year))
-
-
-def _timings(value: Any) -> dict[str, float]:
-    """Stage timings in ms; absent or null means none."""
-    if value is None:
-        return {}
-    if not isinstance(value, dict) or not all(
-        isinstance(v, int | float) and not isinstance(v, bool) for v in value.values()
-    ):
-        raise MalformedResultError(f"'timings_ms' must map stages to numbers, got {value!r}")
-    return {str(k): float(v) for k, v in value.items()}
 
 
 def _ms(delta: timedelta) -> float:

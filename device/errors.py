@@ -19,7 +19,3 @@ class CameraUnavailableError(CameraError):
 
 class UploadError(DeviceError):
     """A clip's PUT to S3 failed; the clip stays in the spool for a retry."""
-
-
-class MalformedResultError(DeviceError):
-    """A result message does not follow the schema in docs/contracts.md."""

@@ -9,9 +9,10 @@ from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
+from contract import clip_key, format_stamp, frame_key
 from device.camera import Camera, ClipInfo
 from device.config import RecordConfig
-from device.naming import ONE_MS, clip_key, format_stamp, frame_key
+from device.naming import ONE_MS
 from device.uploader import Uploader
 
 logger = logging.getLogger(__name__)

@@ -15,9 +15,10 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from contract import clip_key, put_clip, utc_stamp
 from device.config import UploadConfig
 from device.errors import UploadError
-from device.naming import SPOOL_NAME_RE, check_device_id, clip_key, format_stamp, utc_now
+from device.naming import SPOOL_NAME_RE, check_device_id
 
 logger = logging.getLogger(__name__)
 
@@ -116,19 +117,13 @@ class Uploader:
     def _upload(self, path: Path) -> None:
         """PUT one clip with its metadata, then delete the local file."""
         stamp = path.stem
-        key = clip_key(self.device_id, stamp)
         body = path.read_bytes()
-        uploaded_at = format_stamp(utc_now())
+        uploaded_at = utc_stamp()
         started = time.perf_counter()
         try:
-            self._s3.put_object(
-                Bucket=self._bucket,
-                Key=key,
-                Body=body,
-                ContentType="video/mp4",
-                Metadata={"device-id": self.device_id, "captured-at": stamp, "uploaded-at": uploaded_at},
-            )
+            key = put_clip(self._s3, self._bucket, self.device_id, stamp, body, uploaded_at)
         except (BotoCoreError, ClientError) as exc:
+            key = clip_key(self.device_id, stamp)
             raise UploadError(f"upload of {key} to bucket {self._bucket} failed: {exc}") from exc
         put_ms = (time.perf_counter() - started) * 1000
         path.unlink()

@@ -11,6 +11,7 @@ import threading
 import time
 from pathlib import Path
 
+from deploy.errors import DeployError
 from emulator.cloud import LocalCloud
 from emulator.config import EmulatorConfig
 from emulator.daemon import client_environment, read_ready, start_background, stop_background, write_ready
@@ -97,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         elif command == "env":
             info = read_ready(config)
             print("\n".join(f"export {k}={v}" for k, v in client_environment(info).items()))
-    except EmulatorError as exc:
+    except (EmulatorError, DeployError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0

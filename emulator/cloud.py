@@ -2,25 +2,23 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
 from pathlib import Path
 from typing import Any
 
-import boto3
 from moto.server import ThreadedMotoServer
 
-from emulator.config import DEFAULT_ACCOUNT, DUMMY_CREDENTIALS, EmulatorConfig
+from deploy.errors import TemplateError
+from deploy.stack import StackDeployer, function_code_uri, load_template, seed_stack
+from emulator.config import DEFAULT_ACCOUNT, DUMMY_CREDENTIALS, EmulatorConfig, dummy_session
 from emulator.destinations import Destinations
-from emulator.errors import TemplateError
 from emulator.hot_reload import CodeWatcher, LocalCode, local_code_of_stack
 from emulator.lambda_runtime.invoker import LambdaService, Telemetry
 from emulator.lambda_runtime.logs import LogShipper
 from emulator.lambda_runtime.metrics import MetricsPublisher
 from emulator.moto_hooks import MotoHooks
-from emulator.stack import StackDeployer, function_code_uri, load_template
 
 logger = logging.getLogger(__name__)
 
@@ -29,8 +27,7 @@ class EndpointSession:
     """A boto3 session whose clients all talk to one endpoint (the emulator's)."""
 
     def __init__(self, endpoint_url: str, region: str) -> None:
-        self._session = boto3.Session(region_name=region, aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-                                      aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"])
+        self._session = dummy_session(region)
         self._endpoint_url = endpoint_url
         self.region_name = region
 
@@ -156,18 +153,3 @@ class LocalCloud:
         for name, code in sorted(local_code.items()):
             logger.info("hot reload: %s runs from %s", name, code.folder)
 
-
-def seed_stack(session: Any, deployer: StackDeployer, seed_dir: Path) -> None:
-    """Loads the students table and publishes the face model, where the seed folder has them."""
-    students = seed_dir / "student_data.json"
-    if students.is_file():
-        count = deployer.seed_table(json.loads(students.read_text()))
-        logger.info("seeded %d student records from %s", count, students)
-    model = seed_dir / "model"
-    if not (model / "model.json").is_file():
-        logger.warning("no face model in %s: the classifier fails until one is published", model)
-        return
-    from facerec.store import publish_model  # imported late: only a seeded stack needs the face library
-
-    pointer = publish_model(session.client("s3"), deployer.outputs()["ModelsBucket"], model)
-    logger.info("published face model %s from %s", pointer["version"], model)

@@ -6,15 +6,15 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import boto3
+
+from deploy.config import DEFAULT_REGION, DEFAULT_STACK_NAME, ENV_STACK_NAME, PROJECT_ROOT
 from emulator.errors import ConfigError
 from emulator.lambda_runtime.spec import COLD_START_MODES
-
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 ENV_HOST = "EMULATOR_HOST"
 ENV_PORT = "EMULATOR_PORT"
 ENV_TEMPLATE = "EMULATOR_TEMPLATE"
-ENV_STACK_NAME = "STACK_NAME"
 ENV_ACCOUNT_CONCURRENCY = "EMULATOR_LAMBDA_CONCURRENCY"
 ENV_RETRY_DELAYS = "EMULATOR_ASYNC_RETRY_DELAYS"
 ENV_IDLE_SECONDS = "EMULATOR_WORKER_IDLE_SECONDS"
@@ -23,15 +23,19 @@ ENV_MAX_EVENT_AGE = "EMULATOR_MAX_EVENT_AGE_SECONDS"
 ENV_COLD_START = "EMULATOR_COLD_START"
 
 DEFAULT_PORT = 4566
-DEFAULT_REGION = "us-east-1"
 DEFAULT_ACCOUNT = "123456789012"
-DEFAULT_STACK_NAME = "facepipe"
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 DUMMY_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "local-emulator-dummy-key",
     "AWS_SECRET_ACCESS_KEY": "local-emulator-dummy-secret",
 }
+
+
+def dummy_session(region: str = DEFAULT_REGION) -> boto3.Session:
+    """A boto3 session with the emulator's dummy credentials, whatever the environment or profile says."""
+    return boto3.Session(aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+                         aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"], region_name=region)
 
 
 def _floats(text: str) -> tuple[float, ...]:

@@ -9,10 +9,6 @@ class ConfigError(EmulatorError):
     """A setting is missing or out of bounds."""
 
 
-class TemplateError(EmulatorError):
-    """The stack template cannot be translated or deployed."""
-
-
 class NotRunningError(EmulatorError):
     """No emulator answers where one was expected."""
 

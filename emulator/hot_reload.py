@@ -11,7 +11,7 @@ from typing import Any
 
 import watchfiles
 
-from emulator.stack import function_code_uri, load_template
+from deploy.stack import function_code_uri, load_template
 
 logger = logging.getLogger(__name__)
 

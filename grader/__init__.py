@@ -1,6 +1,7 @@
 """The grader: sends a workload to the pipeline, checks every answer, reads Lambda metrics, reports.
 
-`python -m grader run --help`; rules and rubric in docs/grading.md.
+`python -m grader run --help`; rules and rubric in docs/grading.md. Workloads (grader.workload) are not
+re-exported: the `clips` workload cuts clips with the device's OpenCV camera, which judging never needs.
 """
 
 from grader.checker import ClipVerdict, Expected, Issue, Verdict, check, per_video
@@ -9,7 +10,6 @@ from grader.config import RunSettings, Stack, Thresholds, load_thresholds
 from grader.errors import ConfigError, GraderError, WorkloadError
 from grader.metrics import FunctionMetrics, ReportLine, collect_metrics, parse_report_line
 from grader.rubric import RubricLine, score
-from grader.workload import WorkItem, build_workload, course_workload
 
 __all__ = [
     "ClipVerdict",
@@ -26,12 +26,9 @@ __all__ = [
     "Stack",
     "Thresholds",
     "Verdict",
-    "WorkItem",
     "WorkloadError",
-    "build_workload",
     "check",
     "collect_metrics",
-    "course_workload",
     "load_thresholds",
     "parse_report_line",
     "per_video",

@@ -12,7 +12,8 @@ from rich.console import Console
 from rich.logging import RichHandler
 from rich.markup import escape
 
-from device.errors import DeviceError
+from contract import ContractError
+from deploy.errors import DeployError
 from emulator.errors import EmulatorError
 from grader.config import RunSettings, load_thresholds
 from grader.errors import ConfigError, GraderError
@@ -34,7 +35,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         return args.run(args)
-    except (GraderError, DeviceError, EmulatorError) as exc:
+    except (GraderError, ContractError, EmulatorError, DeployError) as exc:
         console.print(f"[red]error:[/] {escape(str(exc))}")
         return EXIT_ERROR
     except KeyboardInterrupt:

@@ -2,7 +2,7 @@
 
 Rules (docs/grading.md):
 - A message is malformed when it is not JSON or breaks the schema of docs/contracts.md (checked by
-  `device.Result`); wrong group when its MessageGroupId differs from its `device_id`; a duplicate
+  `contract.Result`); wrong group when its MessageGroupId differs from its `device_id`; a duplicate
   when its (frame_key, face_index) was already seen (a redelivery of the same SQS message is not);
   unexpected when its clip key was not sent by this run. Duplicates and unexpected results are not
   judged again; wrong-group results are judged (the answer came) and also listed.
@@ -18,8 +18,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from device import LatencyStats, MalformedResultError, Result, Student
-from facerec import UNKNOWN
+from contract import UNKNOWN, LatencyStats, MalformedResultError, Result, Student
 from grader.collector import Received
 
 YEAR_ALIASES = {"freshman": "freshmen"}
@@ -33,6 +32,7 @@ MAJORITY_NOTE = (
 )
 BODY_EXCERPT = 200
 ISSUE_KINDS = ("missing", "wrong", "late", "duplicate", "malformed", "wrong_group", "unexpected")
+COUNT_FIELDS = ("total", "answered", "correct", *ISSUE_KINDS, "upload_failed")
 
 
 @dataclass(frozen=True)
@@ -120,8 +120,9 @@ class Verdict:
 
     def counts(self) -> dict[str, int]:
         """total, answered, correct and every issue kind, as integers."""
-        base = {"total": self.total, "answered": self.answered, "correct": self.correct}
-        return base | {kind: self.count(kind) for kind in ISSUE_KINDS} | {"upload_failed": self.upload_failed}
+        totals = {"total": self.total, "answered": self.answered, "correct": self.correct,
+                  "upload_failed": self.upload_failed}
+        return {name: totals[name] if name in totals else self.count(name) for name in COUNT_FIELDS}
 
 
 def normalise_year(year: str) -> str:

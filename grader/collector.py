@@ -11,12 +11,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from contract import poll_until_stopped
 
 logger = logging.getLogger(__name__)
 
-RETRY_INITIAL = 0.5
-RETRY_MAX = 10.0
 JOIN_MARGIN = 5.0
 
 
@@ -67,15 +65,7 @@ class Collector:
 
     def _poll(self) -> None:
         """Receive, record and delete until stopped; back off on errors."""
-        delay = RETRY_INITIAL
-        while not self._stop.is_set():
-            try:
-                self._receive_once()
-                delay = RETRY_INITIAL
-            except (BotoCoreError, ClientError) as exc:
-                logger.warning("receive from %s failed: %s; retry in %.1f s", self._queue_url, exc, delay)
-                self._stop.wait(delay)
-                delay = min(delay * 2, RETRY_MAX)
+        poll_until_stopped(self._receive_once, self._stop, self._queue_url)
 
     def _receive_once(self) -> None:
         """One long poll; record then delete what it brought."""

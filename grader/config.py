@@ -10,17 +10,18 @@ from typing import Any
 
 import yaml
 
-from device.config import (
+from contract import StackOutputsError, stack_outputs
+from contract.aws import (
     DEFAULT_STACK_NAME,
     ENV_RESULTS_QUEUE_URL,
     ENV_STACK_NAME,
     ENV_VIDEOS_BUCKET,
+    OUTPUT_FACE_CLASSIFIER,
+    OUTPUT_FRAME_EXTRACTOR,
     OUTPUT_RESULTS_QUEUE_URL,
     OUTPUT_VIDEOS_BUCKET,
-    check_bounds,
-    stack_outputs,
 )
-from device.errors import ConfigError as DeviceConfigError
+from contract.settings import check_bounds
 from grader.errors import ConfigError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -30,9 +31,6 @@ REPORTS_DIR = Path("reports")
 ENV_FRAME_EXTRACTOR = "FRAME_EXTRACTOR_FUNCTION"
 ENV_FACE_CLASSIFIER = "FACE_CLASSIFIER_FUNCTION"
 ENV_ENDPOINT = "AWS_ENDPOINT_URL"
-
-OUTPUT_FRAME_EXTRACTOR = "FrameExtractorFunction"
-OUTPUT_FACE_CLASSIFIER = "FaceClassifierFunction"
 
 _RESOURCES = (
     ("bucket", OUTPUT_VIDEOS_BUCKET, ENV_VIDEOS_BUCKET),
@@ -148,7 +146,7 @@ class Stack:
         return cls(**{attr: outputs[output] for attr, output, _ in _RESOURCES})
 
 
-def resolve_stack(environ: Mapping[str, str] | None = None) -> Stack:
+def resolve_stack(cloudformation: Any, environ: Mapping[str, str] | None = None) -> Stack:
     """Each resource: environment variable > output of the stack $STACK_NAME (default facepipe)."""
     env = os.environ if environ is None else environ
     values = {attr: env[var] for attr, _, var in _RESOURCES if env.get(var)}
@@ -156,7 +154,7 @@ def resolve_stack(environ: Mapping[str, str] | None = None) -> Stack:
         return Stack(**values)
     stack = env.get(ENV_STACK_NAME) or DEFAULT_STACK_NAME
     try:
-        outputs = stack_outputs(stack)
-    except DeviceConfigError as exc:
+        outputs = stack_outputs(cloudformation, stack)
+    except StackOutputsError as exc:
         raise ConfigError(f"{exc}; set {[var for _, _, var in _RESOURCES]} or deploy stack {stack!r}") from exc
     return Stack.from_outputs({**outputs, **{output: values[attr] for attr, output, _ in _RESOURCES if attr in values}})

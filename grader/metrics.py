@@ -137,25 +137,19 @@ def read_snapshot_inits(logs: Any, function: str, start: float, end: float) -> l
 
 def _log_events(logs: Any, function: str, start: float, end: float, pattern: str) -> list[dict[str, Any]]:
     """The function's log events matching a filter pattern between start and end (epoch s)."""
-    request = {
-        "logGroupName": f"/aws/lambda/{function}",
-        "startTime": int(start * 1000),
-        "endTime": int(end * 1000),
-        "filterPattern": pattern,
-    }
-    events: list[dict[str, Any]] = []
-    while True:
-        try:
-            page = logs.filter_log_events(**request)
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ResourceNotFoundException":
-                raise
-            logger.info("no log group /aws/lambda/%s yet", function)
-            return events
-        events += page.get("events", [])
-        if not page.get("nextToken") or page["nextToken"] == request.get("nextToken"):
-            return events
-        request["nextToken"] = page["nextToken"]
+    pages = logs.get_paginator("filter_log_events").paginate(
+        logGroupName=f"/aws/lambda/{function}",
+        startTime=int(start * 1000),
+        endTime=int(end * 1000),
+        filterPattern=pattern,
+    )
+    try:
+        return [event for page in pages for event in page.get("events", [])]
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ResourceNotFoundException":
+            raise
+        logger.info("no log group /aws/lambda/%s yet", function)
+        return []
 
 
 def collect_metrics(

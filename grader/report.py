@@ -1,7 +1,6 @@
 """The run's report: a JSON document, a self-contained HTML page (PNG plots inlined) and a terminal summary."""
 
 import base64
-import html
 import json
 import logging
 import shutil
@@ -11,12 +10,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from grader import plots
-from grader.checker import ClipVerdict, Verdict, per_video
+from grader.checker import COUNT_FIELDS, ClipVerdict, Verdict, per_video
 from grader.collector import Received
 from grader.config import REPORTS_DIR, Stack, Thresholds
 from grader.metrics import FunctionMetrics
@@ -29,6 +29,10 @@ SCHEMA = 1
 LATEST = "latest"
 ISSUES_SHOWN = 10
 ISSUES_LISTED_HTML = 200
+TEMPLATE = "report.html.j2"
+_TEMPLATES = Environment(
+    loader=FileSystemLoader(Path(__file__).parent / "templates"), autoescape=True, undefined=StrictUndefined
+)
 
 
 @dataclass(frozen=True)
@@ -117,30 +121,41 @@ def write_reports(outcome: Outcome, out_dir: Path, latest_dir: Path = REPORTS_DI
 
 
 def render_html(outcome: Outcome, document: Mapping[str, Any]) -> str:
-    """A self-contained HTML page: summary, rubric, plots (inline PNG), per-video table, issues, metrics."""
-    verdict = outcome.verdict
-    sections = [
-        _summary_html(outcome, document),
-        _table_html("Rubric", ["line", "measured", "threshold", "result"], _rubric_rows(outcome.rubric)),
-        _figures_html(outcome),
-        _table_html(
-            "Per video",
-            ["video", "person", "sent", "answered", "correct", "wrong", "missing", "late"],
-            [
-                [r.source, " / ".join(r.persons), r.sent, r.answered, r.correct, r.wrong, r.missing, r.late]
-                for r in per_video(verdict)
-            ],
-        ),
-        _issues_html(verdict),
-        "<h2>Notes</h2><ul>" + "".join(f"<li>{_e(note)}</li>" for note in verdict.notes) + "</ul>",
-        _metrics_html(outcome.metrics),
-        _clips_html(verdict.clips),
+    """A self-contained HTML page rendered from the JSON document, with the run's plots inlined as PNG."""
+    template = _TEMPLATES.get_template(TEMPLATE)
+    return template.render(page_model(document), figures=_figures(outcome), css=_CSS, issues_listed=ISSUES_LISTED_HTML)
+
+
+def page_model(document: Mapping[str, Any]) -> dict[str, Any]:
+    """What the page shows, shaped into rows from report.json's document alone."""
+    run, latency = document["run"], document["latency_ms"]
+    facts = [
+        ("target", run["target"]),
+        ("workload", f"{run['workload']}: {run['count']} uploads at {run['rate']:g}/s as device {run['device_id']}"),
+        ("submission", run["submission"] or "the stack's own functions"),
+        ("run", f"{run['started_at']} to {run['finished_at']} ({run['duration_s']:.0f} s)"
+                + (", stopped at the timeout" if run["timed_out"] else "")),
+        ("counts", ", ".join(f"{name} {document[name]}" for name in COUNT_FIELDS)),
+        ("latency (ms)", ", ".join(f"{q} {_fmt(latency[q])}" for q in ("p50", "p95", "p99", "max"))),
     ]
-    title = f"facepipe grading report: {'PASS' if outcome.passed else 'FAIL'}"
-    return (
-        f"<!doctype html><html><head><meta charset='utf-8'><title>{_e(title)}</title>"
-        f"<style>{_CSS}</style></head><body><h1>{_e(title)}</h1>{''.join(sections)}</body></html>"
-    )
+    if not run["metrics_settled"]:
+        facts.append(("metrics", "incomplete: CloudWatch had not caught up when the wait ended"))
+    issues: dict[str, list[Mapping[str, str]]] = {}
+    for issue in document["issues"]:
+        issues.setdefault(issue["kind"], []).append(issue)
+    return {
+        "title": f"facepipe grading report: {'PASS' if document['passed'] else 'FAIL'}",
+        "facts": facts,
+        "rubric": [[r["name"], r["measured"], r["threshold"], "pass" if r["passed"] else "FAIL"]
+                   for r in document["rubric"]],
+        "per_video": [[v["source"], " / ".join(v["persons"]), v["sent"], v["answered"], v["correct"], v["wrong"],
+                       v["missing"], v["late"]] for v in document["per_video"]],
+        "issues": list(issues.items()),
+        "notes": document["notes"],
+        "metrics": [_metrics_row(m) for m in document["metrics"].values()],
+        "clips": [[c["name"], c["clip_key"], " / ".join(c["expected"]), c["answer"] or "-", c["outcome"],
+                   _fmt(c["latency_ms"]), c["results"], c["detail"]] for c in document["clips"]],
+    }
 
 
 def print_summary(console: Console, outcome: Outcome, paths: Mapping[str, Path]) -> None:
@@ -166,38 +181,8 @@ def print_summary(console: Console, outcome: Outcome, paths: Mapping[str, Path])
     console.print(f"{verdict_text}  report: {paths['html']} (json: {paths['json']})")
 
 
-def _summary_html(outcome: Outcome, document: Mapping[str, Any]) -> str:
-    """The headline counts and run facts."""
-    info, latency = outcome.info, document["latency_ms"]
-    facts = [
-        ("target", info.target),
-        ("workload", f"{info.workload}: {info.count} uploads at {info.rate:g}/s as device {info.device_id}"),
-        ("submission", info.lambdas or "the stack's own functions"),
-        (
-            "run",
-            f"{_iso(info.started_at)} to {_iso(info.finished_at)} ({info.finished_at - info.started_at:.0f} s)"
-            + (", stopped at the timeout" if info.timed_out else ""),
-        ),
-        ("counts", ", ".join(f"{k} {document[k]}" for k in outcome.verdict.counts())),
-        (
-            "latency (ms)",
-            f"p50 {_fmt(latency['p50'])}, p95 {_fmt(latency['p95'])}, p99 {_fmt(latency['p99'])}, "
-            f"max {_fmt(latency['max'])}",
-        ),
-    ]
-    if not info.metrics_settled:
-        facts.append(("metrics", "incomplete: CloudWatch had not caught up when the wait ended"))
-    rows = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in facts)
-    return f"<table class='facts'>{rows}</table>"
-
-
-def _rubric_rows(rubric: Sequence[RubricLine]) -> list[list[object]]:
-    """Rubric lines as table rows."""
-    return [[line.name, line.measured, line.threshold, "pass" if line.passed else "FAIL"] for line in rubric]
-
-
-def _figures_html(outcome: Outcome) -> str:
-    """The three figures, inlined as base64 PNG."""
+def _figures(outcome: Outcome) -> list[tuple[str, str]]:
+    """The three figures as (title, base64 PNG)."""
     verdict = outcome.verdict
     latencies = [c.latency_ms for c in verdict.clips if c.latency_ms is not None]
     figures = [
@@ -213,104 +198,27 @@ def _figures_html(outcome: Outcome) -> str:
         ),
         ("Correctness per video", plots.correctness_bars(per_video(verdict))),
     ]
-    return "".join(
-        f"<h2>{_e(title)}</h2><img alt='{_e(title)}' src='data:image/png;base64,{base64.b64encode(png).decode()}'>"
-        for title, png in figures
-    )
+    return [(title, base64.b64encode(png).decode()) for title, png in figures]
 
 
-def _issues_html(verdict: Verdict) -> str:
-    """Issues grouped by kind."""
-    if not verdict.issues:
-        return "<h2>Issues</h2><p>none</p>"
-    parts = ["<h2>Issues</h2>"]
-    for kind in dict.fromkeys(issue.kind for issue in verdict.issues):
-        issues = [issue for issue in verdict.issues if issue.kind == kind]
-        items = "".join(f"<li><code>{_e(i.key)}</code>: {_e(i.detail)}</li>" for i in issues[:ISSUES_LISTED_HTML])
-        more = (
-            f"<li>... and {len(issues) - ISSUES_LISTED_HTML} more (report.json)</li>"
-            if len(issues) > ISSUES_LISTED_HTML
-            else ""
-        )
-        parts.append(f"<h3 class='bad'>{_e(kind)} ({len(issues)})</h3><ul>{items}{more}</ul>")
-    return "".join(parts)
-
-
-def _metrics_html(metrics: Mapping[str, FunctionMetrics]) -> str:
-    """One row per function: CloudWatch statistics and REPORT line figures."""
-    header = [
-        "function",
-        "Invocations",
-        "Errors",
-        "Throttles",
-        "Duration avg (ms)",
-        "Duration max (ms)",
-        "ConcurrentExecutions max",
-        "cold starts",
-        "Init Duration avg/max (ms)",
-        "Restore Duration avg/max (ms)",
+def _metrics_row(metrics: Mapping[str, Any]) -> list[object]:
+    """One function's row of the metrics table, from its report.json entry."""
+    return [
+        metrics["function"],
+        _fmt(metrics["invocations"]),
+        _fmt(metrics["errors"]),
+        _fmt(metrics["throttles"]),
+        _fmt(metrics["duration_avg_ms"]),
+        _fmt(metrics["duration_max_ms"]),
+        _fmt(metrics["concurrent_executions_max"]),
+        metrics["cold_starts"],
+        _avg_max(metrics["init_duration_avg_ms"], metrics["init_duration_max_ms"]),
+        _avg_max(metrics["restore_duration_avg_ms"], metrics["restore_duration_max_ms"]),
     ]
-    rows = []
-    for m in metrics.values():
-        init, restore = _avg_max(m.init_durations), _avg_max(m.restore_durations)
-        rows.append(
-            [
-                m.function,
-                _fmt(m.invocations),
-                _fmt(m.errors),
-                _fmt(m.throttles),
-                _fmt(m.duration_avg_ms),
-                _fmt(m.duration_max_ms),
-                _fmt(m.concurrency_max),
-                m.cold_starts,
-                init,
-                restore,
-            ]
-        )
-    return _table_html("Lambda metrics (CloudWatch AWS/Lambda; cold starts from REPORT lines, INIT once per "
-                       "snapshot from INIT_REPORT)", header, rows)
 
 
-def _avg_max(values: Sequence[float]) -> str:
-    return f"{sum(values) / len(values):.0f} / {max(values):.0f}" if values else "-"
-
-
-def _clips_html(clips: Sequence[ClipVerdict]) -> str:
-    """Every upload's verdict, folded."""
-    rows = [
-        [
-            c.expected.name,
-            c.expected.clip_key,
-            " / ".join(c.expected.persons),
-            c.answer or "-",
-            c.outcome,
-            _fmt(c.latency_ms),
-            c.results,
-            c.detail,
-        ]
-        for c in clips
-    ]
-    table = _table_html(
-        "", ["request", "clip key", "expected", "answer", "outcome", "latency ms", "results", "detail"], rows
-    )
-    return f"<h2>Every request</h2><details><summary>{len(clips)} requests</summary>{table}</details>"
-
-
-def _table_html(title: str, header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
-    """An HTML table with an optional h2 title; FAIL/pass and outcomes coloured."""
-    head = "".join(f"<th>{_e(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td{_cell_class(v)}>{_e(v)}</td>" for v in row) + "</tr>" for row in rows)
-    heading = f"<h2>{_e(title)}</h2>" if title else ""
-    return f"{heading}<table><tr>{head}</tr>{body}</table>"
-
-
-def _cell_class(value: object) -> str:
-    """A CSS class for pass/fail-like cells."""
-    if value in ("FAIL", "wrong", "missing"):
-        return " class='bad'"
-    if value in ("pass", "correct"):
-        return " class='good'"
-    return ""
+def _avg_max(average: float | None, maximum: float | None) -> str:
+    return "-" if average is None else f"{_fmt(average)} / {_fmt(maximum)}"
 
 
 def _metrics_json(metrics: FunctionMetrics) -> dict[str, Any]:
@@ -383,11 +291,6 @@ def _fmt(value: float | None) -> str:
 def _iso(epoch: float) -> str:
     """Epoch seconds as ISO-8601 UTC, seconds precision."""
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _e(value: object) -> str:
-    """HTML-escaped text."""
-    return html.escape(str(value), quote=True)
 
 
 _CSS = (

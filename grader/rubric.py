@@ -3,7 +3,7 @@
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from device.consumer import percentile
+from contract import percentile
 from grader.checker import Verdict
 from grader.config import Thresholds
 from grader.metrics import FunctionMetrics

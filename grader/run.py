@@ -6,7 +6,7 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,10 +17,9 @@ import boto3
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from device import MalformedResultError, Result
-from device.config import ClientConfig, make_client
-from emulator.config import EmulatorConfig
-from emulator.daemon import LOG_FILE, client_environment, free_loopback_port, start_background, stop_background
+from contract import Endpoint, MalformedResultError, Result, client_config
+from emulator.config import EmulatorConfig, dummy_session
+from emulator.daemon import LOG_FILE, free_loopback_port, start_background, stop_background
 from emulator.errors import NotRunningError
 from grader.checker import Expected, check
 from grader.collector import Collector, Received
@@ -42,8 +41,9 @@ LOG_TAIL_LINES = 15
 
 @dataclass(frozen=True)
 class Target:
-    """Where a run goes: the stack's resources, a description without secrets, the emulator's log if any."""
+    """Where a run goes: its endpoint, the stack's resources, a description without secrets, the emulator's log."""
 
+    endpoint: Endpoint
     stack: Stack
     description: str
     local: bool
@@ -62,11 +62,10 @@ def embedded_emulator(lambdas: Path | None = None, template: Path | None = None)
     ]
     try:
         info = _start(config, extra)
-        overrides = client_environment(info)
-        with environment(overrides):
-            description = f"embedded emulator {info['endpoint']}"
-            submission = str(lambdas) if lambdas else None
-            yield Target(Stack.from_outputs(info["outputs"]), description, True, state_dir / LOG_FILE, submission)
+        endpoint = Endpoint(dummy_session(info["region"]), info["endpoint"])
+        description = f"embedded emulator {info['endpoint']}"
+        submission = str(lambdas) if lambdas else None
+        yield Target(endpoint, Stack.from_outputs(info["outputs"]), description, True, state_dir / LOG_FILE, submission)
     finally:
         stop_background(config)
         shutil.rmtree(state_dir, ignore_errors=True)
@@ -85,27 +84,14 @@ def _start(config: EmulatorConfig, extra: list[str]) -> dict[str, Any]:
 @contextmanager
 def environment_target(endpoint: str | None = None) -> Iterator[Target]:
     """The target the environment names: --endpoint > $AWS_ENDPOINT_URL > AWS; resources per contracts.md."""
-    with environment({ENV_ENDPOINT: endpoint} if endpoint else {}):
-        url = os.environ.get(ENV_ENDPOINT)
-        if url:
-            yield Target(resolve_stack(), f"endpoint {_without_userinfo(url)}", True)
-        else:
-            yield Target(resolve_stack(), f"AWS ({boto3.session.Session().region_name or 'no region'})", False)
-
-
-@contextmanager
-def environment(overrides: Mapping[str, str]) -> Iterator[None]:
-    """Set environment variables for the block (boto3 reads them), then restore the previous values."""
-    saved = {name: os.environ.get(name) for name in overrides}
-    os.environ.update(overrides)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+    session = boto3.Session()
+    url = endpoint or os.environ.get(ENV_ENDPOINT) or None
+    target = Endpoint(session, url)
+    stack = resolve_stack(target.client("cloudformation"))
+    if url:
+        yield Target(target, stack, f"endpoint {_without_userinfo(url)}", True)
+    else:
+        yield Target(target, stack, f"AWS ({session.region_name or 'no region'})", False)
 
 
 def grade(
@@ -118,12 +104,13 @@ def grade(
 ) -> Outcome:
     """Send the workload to the target, collect and check the results, read the metrics, score."""
     students = load_students(students_path)
-    sqs = make_client("sqs", ClientConfig(read_timeout=30, max_pool_connections=settings.receive_threads + 2))
+    sqs_config = client_config(read_timeout=30, max_pool_connections=settings.receive_threads + 2)
+    sqs = target.endpoint.client("sqs", sqs_config)
     collector = Collector(sqs, target.stack.queue_url, settings.receive_threads)
     started = time.time()
     collector.start()
     try:
-        uploads, timed_out = _send_and_wait(settings, items, target.stack, collector, console)
+        uploads, timed_out = _send_and_wait(settings, items, target, collector, console)
     finally:
         received = collector.stop()
     expected = _expected(items, uploads)
@@ -164,17 +151,18 @@ def _read_metrics(
     wait = settings.metrics_wait
     if wait is None:
         wait = LOCAL_METRICS_WAIT if target.local else AWS_METRICS_WAIT
-    cloudwatch, logs = make_client("cloudwatch"), make_client("logs")
+    cloudwatch, logs = target.endpoint.client("cloudwatch"), target.endpoint.client("logs")
     return collect_metrics(cloudwatch, logs, functions, started, wait, {functions[0]: sent})
 
 
 def _send_and_wait(
-    settings: RunSettings, items: Sequence[WorkItem], stack: Stack, collector: Collector, console: Console
+    settings: RunSettings, items: Sequence[WorkItem], target: Target, collector: Collector, console: Console
 ) -> tuple[list[Upload], bool]:
     """Upload on schedule with a progress bar; wait for every answer (then `settle` s) or `timeout` s."""
     stop = threading.Event()
     done: list[list[Upload]] = []
-    sender = Sender(make_client("s3"), stack.bucket, settings.device_id, settings.rate, settings.upload_threads,
+    s3 = target.endpoint.client("s3", client_config(max_pool_connections=settings.upload_threads + 2))
+    sender = Sender(s3, target.stack.bucket, settings.device_id, settings.rate, settings.upload_threads,
                     settings.burst)
     thread = threading.Thread(target=lambda: done.append(sender.run(items, stop)), name="sender", daemon=True)
     tracker = _AnswerTracker()

@@ -13,7 +13,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from device.naming import check_device_id, clip_key, format_stamp, utc_now
+from contract import check_device_id, clip_key, format_stamp, put_clip, utc_now
 from grader.workload import WorkItem
 
 logger = logging.getLogger(__name__)
@@ -79,9 +79,8 @@ class Sender:
         """PUT one item with its metadata and record the outcome."""
         body = self._body(item.path)
         started = time.time()
-        metadata = {"device-id": self._device_id, "captured-at": stamp, "uploaded-at": _stamp(started)}
         try:
-            self._s3.put_object(Bucket=self._bucket, Key=key, Body=body, ContentType="video/mp4", Metadata=metadata)
+            put_clip(self._s3, self._bucket, self._device_id, stamp, body, _stamp(started))
             upload = Upload(index, item, key, started, time.time())
         except (BotoCoreError, ClientError) as exc:
             logger.warning("upload of %s (%s) failed: %s", key, item.name, exc)

@@ -15,7 +15,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from device import FileCamera, Student
+from contract import Student
+from device.camera import FileCamera
 from grader.config import FIXTURES
 from grader.errors import WorkloadError
 

@@ -1,4 +1,12 @@
-"""Shared fixtures: a real emulator process (moto + awslambdaric workers) on a free loopback port."""
+"""Shared fixtures: a real emulator process (moto + awslambdaric workers) on a free loopback port, or the stack at
+the endpoint $FACEPIPE_TEST_ENDPOINT names, so the integration suite runs unchanged on LocalStack or AWS:
+
+- unset or `embedded`: start the embedded emulator (the default);
+- a URL (e.g. http://127.0.0.1:4566 after `make up EMULATOR=localstack`): the stack $STACK_NAME there;
+- `aws`: the stack $STACK_NAME on AWS, with the environment's credentials and region.
+
+Tests that need the embedded emulator itself (its log, its processes) ask for `emulator` and are skipped elsewhere.
+"""
 
 from __future__ import annotations
 
@@ -7,24 +15,64 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
+from contract import (
+    DEFAULT_STACK_NAME,
+    ENV_STACK_NAME,
+    Endpoint,
+    FrameKey,
+    Origin,
+    Outcome,
+    Result,
+    Student,
+    clip_metadata,
+    format_stamp,
+    frame_key,
+    parse_stamp,
+    stack_outputs,
+    utc_now,
+)
+from emulator.config import DEFAULT_REGION, DUMMY_CREDENTIALS, dummy_session
 from emulator.daemon import free_loopback_port
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
-DUMMY_ENV = {
-    "AWS_ACCESS_KEY_ID": "local-emulator-dummy-key",
-    "AWS_SECRET_ACCESS_KEY": "local-emulator-dummy-secret",
-    "AWS_DEFAULT_REGION": "us-east-1",
-}
+DUMMY_ENV = {**DUMMY_CREDENTIALS, "AWS_DEFAULT_REGION": DEFAULT_REGION}
+ENV_TEST_ENDPOINT = "FACEPIPE_TEST_ENDPOINT"
+EMBEDDED, AWS = "embedded", "aws"
+MR_BEAN = Outcome.face(0, "mr_bean", 0.97, (10, 60, 70, 5), Student("mr_bean", "lawyer", "freshmen"))
+TIMINGS = {"download": 3.1, "recognize": 80.2, "lookup": 2.0, "total": 90.0}
+
+
+def result_body(device_id: str, stamp: str, frame_index: int, outcome: Outcome, /, *, uploaded_at: str | None = None,
+                classified_at: str | None = None, model_version: str = "test",
+                timings: Mapping[str, float] = TIMINGS, **overrides: Any) -> dict[str, Any]:
+    """A result message made by the contract's builder, as a dict; keyword arguments override (or break) fields."""
+    frame = FrameKey.parse(frame_key(device_id, stamp, frame_index))
+    origin = Origin.of_frame(frame, clip_metadata(device_id, stamp, uploaded_at or stamp), stamp, model_version)
+    return Result.of(origin, outcome, parse_stamp(classified_at or stamp), timings).to_dict() | overrides
+
+
+@pytest.fixture
+def make_result() -> Callable[..., dict[str, Any]]:
+    """Build docs/contracts.md's example message (mr_bean, captured 300 ms ago); keyword arguments override fields."""
+
+    def build(frame_index: int = 0, **overrides: Any) -> dict[str, Any]:
+        now = utc_now()
+        return result_body("pi-1", format_stamp(now - timedelta(milliseconds=300)), frame_index, MR_BEAN,
+                           uploaded_at=format_stamp(now - timedelta(milliseconds=250)),
+                           classified_at=format_stamp(now), model_version="ab12cd34", **overrides)
+
+    return build
 
 
 @dataclass
@@ -38,9 +86,7 @@ class RunningEmulator:
     log_path: Path
 
     def client(self, service: str) -> Any:
-        return boto3.client(service, endpoint_url=self.endpoint, region_name="us-east-1",
-                            aws_access_key_id=DUMMY_ENV["AWS_ACCESS_KEY_ID"],
-                            aws_secret_access_key=DUMMY_ENV["AWS_SECRET_ACCESS_KEY"])
+        return dummy_session().client(service, endpoint_url=self.endpoint)
 
     def env(self) -> dict[str, str]:
         """An environment for child processes (device, grader) pointed at this emulator."""
@@ -91,20 +137,69 @@ def moto_endpoint() -> Iterator[str]:
     server.stop()
 
 
+class StackUnderTest(Protocol):
+    """What the pipeline tests need of a deployed stack, wherever it runs."""
+
+    outputs: dict[str, str]
+
+    def client(self, service: str) -> Any: ...
+
+
+@dataclass
+class RemoteStack:
+    """A stack deployed at another endpoint (LocalStack) or on AWS, reached with the environment's credentials."""
+
+    endpoint: Endpoint
+    outputs: dict[str, str]
+
+    def client(self, service: str) -> Any:
+        return self.endpoint.client(service)
+
+
+def endpoint_target() -> str:
+    """`embedded`, `aws` or an endpoint URL, from $FACEPIPE_TEST_ENDPOINT."""
+    return os.environ.get(ENV_TEST_ENDPOINT) or EMBEDDED
+
+
 @pytest.fixture(scope="session")
-def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEmulator]:
-    """One emulator with the project's stack deployed, shared by the integration tests."""
-    running = start_emulator(tmp_path_factory.mktemp("emulator"),
-                             env={"EMULATOR_ASYNC_RETRY_DELAYS": "0.2,0.4"})
+def stack(request: pytest.FixtureRequest) -> StackUnderTest:
+    """The stack the integration tests use: the embedded emulator's, or the one $FACEPIPE_TEST_ENDPOINT names."""
+    target = endpoint_target()
+    if target == EMBEDDED:
+        return request.getfixturevalue("emulator")
+    session = boto3.Session()
+    if target != AWS and session.get_credentials() is None:
+        session = dummy_session(session.region_name or DEFAULT_REGION)  # an emulator takes any credentials
+    endpoint = Endpoint(session, None if target == AWS else target)
+    name = os.environ.get(ENV_STACK_NAME) or DEFAULT_STACK_NAME
+    return RemoteStack(endpoint, stack_outputs(endpoint.client("cloudformation"), name))
+
+
+def embedded_emulator(state_dir: Path, why: str) -> Iterator[RunningEmulator]:
+    """A started emulator with the stack deployed, stopped after; skipped when the tests target another endpoint."""
+    if endpoint_target() != EMBEDDED:
+        pytest.skip(f"{why}; {ENV_TEST_ENDPOINT} is {endpoint_target()}")
+    running = start_emulator(state_dir, env={"EMULATOR_ASYNC_RETRY_DELAYS": "0.2,0.4"})
     yield running
     running.stop()
 
 
-@pytest.fixture(scope="session")
-def results(emulator: RunningEmulator) -> Iterator[Any]:
-    """The one collector of the session emulator's results queue (two would steal each other's messages)."""
+def collected_results(stack: StackUnderTest) -> Iterator[Any]:
+    """A collector of the stack's results queue, stopped after."""
     from tests.pipeline.conftest import ResultCollector  # imported late: that module imports this one
 
-    collector = ResultCollector(emulator.client("sqs"), emulator.outputs["ResultsQueueUrl"])
+    collector = ResultCollector(stack.client("sqs"), stack.outputs["ResultsQueueUrl"])
     yield collector
     collector.stop()
+
+
+@pytest.fixture(scope="session")
+def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEmulator]:
+    """One emulator with the project's stack deployed, shared by the tests that need the emulator itself."""
+    yield from embedded_emulator(tmp_path_factory.mktemp("emulator"), "needs the embedded emulator (log, processes)")
+
+
+@pytest.fixture(scope="session")
+def results(stack: StackUnderTest) -> Iterator[Any]:
+    """The one collector of the stack's results queue (two would steal each other's messages)."""
+    yield from collected_results(stack)

@@ -13,20 +13,11 @@ import boto3
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import S3Event
+from aws_lambda_powertools.utilities.data_classes.s3_event import S3EventRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from results import (
-    CLIENT_CONFIG,
-    BadFrameKeyError,
-    FrameKey,
-    ModelCache,
-    base_message,
-    face_results,
-    faceless_result,
-    send_results,
-    student_lookup,
-    utc_stamp,
-)
+from results import ModelCache, face_outcomes, send_results, student_lookup
 
+from contract import CLIENT_CONFIG, BadKeyError, FrameKey, Origin, Outcome, Result, utc_now
 from facerec import FacerecError, ImageError, identify, load_image
 from facerec.pipeline import load_weights
 
@@ -64,35 +55,34 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, i
         logger.append_keys(frame_key=key)
         try:
             frame = FrameKey.parse(key)
-        except BadFrameKeyError as exc:
+        except BadKeyError as exc:
             logger.error("ignored object", extra={"reason": str(exc)})
             continue
-        sent += classify_frame(record.s3.bucket.name, frame)
+        sent += classify_frame(record, frame)
     return {"results": sent}
 
 
-def classify_frame(bucket: str, frame: FrameKey) -> int:
+def classify_frame(record: S3EventRecord, frame: FrameKey) -> int:
     """Recognises the faces of one frame and sends one result per face; returns how many."""
     started = time.perf_counter()
-    obj = s3.get_object(Bucket=bucket, Key=frame.key)
-    data, metadata = obj["Body"].read(), obj["Metadata"]
-    logger.append_keys(clip_key=metadata.get("clip-key", frame.clip_key))
+    obj = s3.get_object(Bucket=record.s3.bucket.name, Key=frame.key)
+    data = obj["Body"].read()
     downloaded = time.perf_counter()
     model = models.current()
-    base = base_message(frame, metadata, model.version)
+    origin = Origin.of_frame(frame, obj["Metadata"], record.event_time, model.version)
+    logger.append_keys(clip_key=origin.clip_key)
     try:
-        faces = identify(load_image(data), model)
-        results = face_results(base, faces, lookup)
+        outcomes = face_outcomes(identify(load_image(data), model), lookup)
     except ImageError as exc:
-        results = [faceless_result(base, "bad_frame", f"the frame is not a usable image: {exc}")]
+        outcomes = [Outcome.faceless("bad_frame", f"the frame is not a usable image: {exc}")]
     recognized = time.perf_counter()
     timings = {"download": _ms(started, downloaded), "recognize": _ms(downloaded, recognized)}
-    for result in results:
-        result["classified_at"] = utc_stamp()
-        result["timings_ms"] = {**timings, "total": _ms(started, time.perf_counter())}
+    results = [
+        Result.of(origin, outcome, utc_now(), {**timings, "total": _ms(started, time.perf_counter())})
+        for outcome in outcomes
+    ]
     send_results(sqs, RESULTS_QUEUE_URL, results)
-    logger.info("classified frame", extra={"statuses": [r["status"] for r in results],
-                                           "names": [r["name"] for r in results]})
+    logger.info("classified frame", extra={"statuses": [r.status for r in results], "names": [r.name for r in results]})
     metrics.add_metric(name="FacesClassified", unit=MetricUnit.Count, value=len(results))
     return len(results)
 

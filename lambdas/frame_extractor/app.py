@@ -6,7 +6,6 @@ import json
 import os
 import shutil
 import tempfile
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote_plus
@@ -17,9 +16,10 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import S3Event
 from aws_lambda_powertools.utilities.data_classes.s3_event import S3EventRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from frames import CLIENT_CONFIG, ENV_FRAMES_PER_CLIP, BadClipError, ClipKey, FrameSelection, Limits, extract_frames
+from frames import ENV_FRAMES_PER_CLIP, BadClipError, FrameSelection, Limits, extract_frames
 
-CARRIED_METADATA = ("device-id", "captured-at", "uploaded-at")
+from contract import CLIENT_CONFIG, BadKeyError, ClipKey, carried_metadata, utc_stamp
+from contract.keys import META_CLIP_KEY, META_EXTRACTED_AT, META_FRAME_INDEX
 
 logger = Logger()
 metrics = Metrics()
@@ -37,7 +37,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, i
         logger.append_keys(clip_key=unquote_plus(record.s3.get_object.key))
         try:
             written += split_clip(record)
-        except BadClipError as exc:
+        except (BadClipError, BadKeyError) as exc:
             reject(record, str(exc))
     return {"frames": written}
 
@@ -49,25 +49,19 @@ def split_clip(record: S3EventRecord) -> int:
     if not 0 < size <= LIMITS.max_bytes:
         raise BadClipError(f"the clip is {size} bytes; a clip must be 1 byte to {LIMITS.max_bytes} bytes")
     obj = s3.get_object(Bucket=bucket, Key=key)
-    metadata = {k: v for k, v in obj["Metadata"].items() if k in CARRIED_METADATA}
-    metadata.setdefault("device-id", clip.device_id)
-    metadata.setdefault("uploaded-at", record.event_time)
-    metadata.update({"clip-key": key, "extracted-at": utc_stamp()})
+    metadata = carried_metadata(clip, obj["Metadata"], record.event_time)
+    metadata.update({META_CLIP_KEY: key, META_EXTRACTED_AT: utc_stamp()})
     written = 0
     with tempfile.NamedTemporaryFile(suffix=".mp4") as local:  # never a path built from the key
         shutil.copyfileobj(obj["Body"], local)
         local.flush()
         for index, png in extract_frames(Path(local.name), SELECTION, LIMITS):
             s3.put_object(Bucket=bucket, Key=clip.frame_key(index), Body=png, ContentType="image/png",
-                          Metadata={**metadata, "frame-index": str(index)})
+                          Metadata={**metadata, META_FRAME_INDEX: str(index)})
             written += 1
     logger.info("extracted frames", extra={"frames": written})
     metrics.add_metric(name="FramesExtracted", unit=MetricUnit.Count, value=written)
     return written
-
-
-def utc_stamp() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def reject(record: S3EventRecord, reason: str) -> None:

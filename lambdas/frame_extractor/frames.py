@@ -1,4 +1,4 @@
-"""Clip -> frames: which frames to keep, bounded decoding with OpenCV, PNG encoding, frame keys."""
+"""Clip -> frames: which frames to keep, bounded decoding with OpenCV, PNG encoding."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from botocore.config import Config
 
 ENV_FRAMES_PER_CLIP = "FRAMES_PER_CLIP"
 ENV_MAX_CLIP_BYTES = "MAX_CLIP_BYTES"
@@ -19,15 +18,12 @@ ENV_MAX_CLIP_SECONDS = "MAX_CLIP_SECONDS"
 ENV_FRAME_MAX_SIDE = "FRAME_MAX_SIDE"
 ENV_MAX_CLIP_PIXELS = "MAX_CLIP_PIXELS"
 
-CLIP_KEY_RE = re.compile(r"^videos/(?P<device>[A-Za-z0-9][A-Za-z0-9._-]{0,63})/(?P<stamp>[A-Za-z0-9:._+-]{1,64})\.mp4$")
 _SELECTION_RE = re.compile(r"^(?:(?P<all>all)|(?P<count>\d+)|(?P<rate>\d+(?:\.\d+)?)fps)$")
 _PNG_COMPRESSION = 1
-# Transient S3/SQS failures are retried by botocore (standard mode: backoff with jitter), not by hand.
-CLIENT_CONFIG = Config(retries={"mode": "standard", "total_max_attempts": 4}, connect_timeout=5, read_timeout=20)
 
 
 class BadClipError(ValueError):
-    """The clip can never be turned into frames (not a video, empty, too big, bad key): no retry helps."""
+    """The clip can never be turned into frames (not a video, empty, too big): no retry helps."""
 
 
 @dataclass(frozen=True)
@@ -84,24 +80,6 @@ class Limits:
             frame_max_side=int(env.get(ENV_FRAME_MAX_SIDE, cls.frame_max_side)),
             max_pixels=int(env.get(ENV_MAX_CLIP_PIXELS, cls.max_pixels)),
         )
-
-
-@dataclass(frozen=True)
-class ClipKey:
-    """`videos/<device-id>/<capture stamp>.mp4`, parsed."""
-
-    device_id: str
-    stamp: str
-
-    @classmethod
-    def parse(cls, key: str) -> ClipKey:
-        match = CLIP_KEY_RE.match(key)
-        if not match or ".." in key:
-            raise BadClipError(f"clip key {key!r} is not videos/<device-id>/<timestamp>.mp4")
-        return cls(match["device"], match["stamp"])
-
-    def frame_key(self, index: int) -> str:
-        return f"frames/{self.device_id}/{self.stamp}/{index:04d}.png"
 
 
 def extract_frames(video: Path, selection: FrameSelection, limits: Limits) -> Iterator[tuple[int, bytes]]:

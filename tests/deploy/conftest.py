@@ -10,10 +10,10 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-import boto3
 import pytest
 
-from emulator.stack import load_template, translate
+from deploy.stack import load_template, translate
+from emulator.config import dummy_session
 from tests.conftest import DUMMY_ENV, ROOT
 from tests.pipeline.conftest import LABELS, STUDENTS, ResultCollector, new_device, upload_clip
 
@@ -78,9 +78,7 @@ class DeployedStack:
     outputs: dict[str, str]
 
     def client(self, service: str) -> Any:
-        return boto3.client(service, endpoint_url=self.endpoint, region_name=DUMMY_ENV["AWS_DEFAULT_REGION"],
-                            aws_access_key_id=DUMMY_ENV["AWS_ACCESS_KEY_ID"],
-                            aws_secret_access_key=DUMMY_ENV["AWS_SECRET_ACCESS_KEY"])
+        return dummy_session().client(service, endpoint_url=self.endpoint)
 
 
 def assert_clip_is_recognised(stack: DeployedStack, video: str = "test_2.mp4", timeout: float = 60) -> None:

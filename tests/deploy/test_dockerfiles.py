@@ -77,3 +77,11 @@ def test_the_lambda_images_run_the_template_handler_with_awslambdaric():
         steps = dict(instructions(path.read_text()))
         assert steps["ENTRYPOINT"] == '["python", "-m", "awslambdaric"]'
         assert steps["CMD"] == '["app.lambda_handler"]'
+
+
+@pytest.mark.parametrize("function", ["frame_extractor", "face_classifier"])
+def test_both_lambda_images_ship_the_contract_and_pin_pydantic(function):
+    steps = instructions((ROOT / "lambdas" / function / "Dockerfile").read_text())
+    assert ("COPY", "contract/ ${LAMBDA_TASK_ROOT}/contract/") in steps
+    requirements = (ROOT / "lambdas" / function / "requirements.txt").read_text().split()
+    assert f"pydantic=={_pyproject_pins()['pydantic']}" in requirements

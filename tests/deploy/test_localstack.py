@@ -30,7 +30,7 @@ def docker_unavailable() -> str | None:
 
 
 UNAVAILABLE = docker_unavailable()
-pytestmark = [pytest.mark.integration, pytest.mark.slow,
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.docker,
               pytest.mark.skipif(UNAVAILABLE is not None, reason=UNAVAILABLE or "")]
 
 

@@ -4,22 +4,14 @@ import hashlib
 import json
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 
-from device.naming import format_stamp
+from tests.conftest import DUMMY_ENV
 
-REPO = Path(__file__).resolve().parents[2]
-VIDEOS = REPO / "fixtures" / "videos"
-DUMMY_CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "testing-not-a-real-key",
-    "AWS_SECRET_ACCESS_KEY": "testing-not-a-real-secret",
-    "AWS_DEFAULT_REGION": "us-east-1",
-}
 CLEARED = (
     "AWS_SESSION_TOKEN",
     "AWS_PROFILE",
@@ -36,7 +28,7 @@ CLEARED = (
 def aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
     """Point boto3 at moto with obviously dummy credentials and no outside configuration."""
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
-    for name, value in DUMMY_CREDENTIALS.items():
+    for name, value in DUMMY_ENV.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
@@ -70,39 +62,6 @@ def fifo_queue(sqs: Any) -> str:
     """A fresh FIFO results queue (no redrive policy); returns its URL."""
     name = f"results-{uuid.uuid4().hex[:12]}.fifo"
     return sqs.create_queue(QueueName=name, Attributes={"FifoQueue": "true"})["QueueUrl"]
-
-
-@pytest.fixture
-def make_result() -> Callable[..., dict[str, Any]]:
-    """Build a contract-shaped result message (docs/contracts.md); keyword arguments override fields."""
-
-    def build(**overrides: Any) -> dict[str, Any]:
-        now = datetime.now(UTC)
-        stamp = format_stamp(now - timedelta(milliseconds=300))
-        index = overrides.pop("frame_index", 0)
-        body = {
-            "schema": 1,
-            "device_id": "pi-1",
-            "clip_key": f"videos/pi-1/{stamp}.mp4",
-            "frame_key": f"frames/pi-1/{stamp}/{index:04d}.png",
-            "frame_index": index,
-            "face_index": 0,
-            "status": "recognized",
-            "name": "mr_bean",
-            "confidence": 0.97,
-            "box": [10, 60, 70, 5],
-            "student": {"name": "mr_bean", "major": "lawyer", "year": "freshmen"},
-            "reason": None,
-            "model_version": "ab12cd34",
-            "captured_at": stamp,
-            "uploaded_at": format_stamp(now - timedelta(milliseconds=250)),
-            "classified_at": format_stamp(now),
-            "timings_ms": {"download": 3.1, "recognize": 80.2, "lookup": 2.0, "total": 90.0},
-        }
-        body.update(overrides)
-        return body
-
-    return build
 
 
 @pytest.fixture

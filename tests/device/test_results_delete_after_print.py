@@ -6,8 +6,9 @@ from typing import Any
 
 import boto3
 
+from contract import Result
 from device.config import ConsumerConfig
-from device.consumer import Delivery, Result, ResultsConsumer
+from device.consumer import Delivery, ResultsConsumer
 
 
 def test_each_message_is_deleted_only_after_it_was_printed(

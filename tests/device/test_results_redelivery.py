@@ -5,8 +5,9 @@ from typing import Any
 
 import pytest
 
+from contract import Result
 from device.config import ConsumerConfig
-from device.consumer import Delivery, Result, ResultsConsumer
+from device.consumer import Delivery, ResultsConsumer
 
 FAST = ConsumerConfig(wait_time_seconds=1, visibility_timeout=1, max_results=3)
 

@@ -1,33 +1,16 @@
 """The summary: counts by status, accuracy against expected names, latency percentiles, stop rules."""
 
 import json
-import statistics
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
 from device.config import ConsumerConfig
-from device.consumer import LatencyStats, ResultsConsumer, load_expected, percentile
+from device.consumer import ResultsConsumer, load_expected
 from device.errors import ConfigError
-
-
-def test_percentiles_of_one_to_a_hundred() -> None:
-    values = [float(v) for v in range(100, 0, -1)]
-    assert LatencyStats.of(values) == LatencyStats(100, 50.5, pytest.approx(95.05), pytest.approx(99.01))
-    assert LatencyStats.of([]) == LatencyStats(0, None, None, None)
-    assert LatencyStats.of([7.0]) == LatencyStats(1, 7.0, 7.0, 7.0)
-
-
-@given(st.lists(st.floats(0, 1e6), min_size=2, max_size=200))
-def test_percentiles_match_the_standard_library(values: list[float]) -> None:
-    cuts = statistics.quantiles(values, n=100, method="inclusive")
-    for q in (50, 95, 99):
-        assert percentile(values, q) == pytest.approx(cuts[q - 1], rel=1e-9, abs=1e-6)
 
 
 def test_accuracy_counts_only_results_with_an_expected_name(

@@ -4,9 +4,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from contract import parse_stamp
 from device.camera import FileCamera
 from device.config import RecordConfig, UploadConfig, make_client
-from device.naming import parse_stamp
 from device.recorder import ExpectedLabels, Recorder
 from device.uploader import UploadedClip, Uploader
 

@@ -8,16 +8,16 @@ from typing import Any
 import boto3
 import pytest
 
-from device import Student
+from contract import ClipKey, Outcome, Student
 from grader.checker import Expected
 from grader.collector import Received
 from grader.workload import load_students
+from tests.conftest import DUMMY_ENV, result_body
 
 REPO = Path(__file__).resolve().parents[2]
 STUDENTS = REPO / "fixtures" / "student_data.json"
 DEVICE = "grader"
 T0 = 1_790_000_000.0
-DUMMY = {"aws_access_key_id": "testing-not-a-real-key", "aws_secret_access_key": "testing-not-a-real-secret"}
 
 
 def clip_key(index: int) -> str:
@@ -46,29 +46,13 @@ def result(
     device_id: str = DEVICE,
     **overrides: Any,
 ) -> dict[str, Any]:
-    """A valid result message (docs/contracts.md) for upload `index`, naming `name` (None: no face)."""
-    record = students.get(name) if name else None
-    stamp = clip_key(index).split("/")[-1].removesuffix(".mp4")
-    body = {
-        "schema": 1,
-        "device_id": device_id,
-        "clip_key": clip_key(index),
-        "frame_key": f"frames/{DEVICE}/{stamp}/{frame:04d}.png",
-        "frame_index": frame,
-        "face_index": face if name else None,
-        "status": "recognized" if record else ("no_face" if name is None else "unknown"),
-        "name": name,
-        "confidence": 0.9 if name else None,
-        "box": [1, 2, 3, 4] if name else None,
-        "student": {"name": record.name, "major": record.major, "year": record.year} if record else None,
-        "reason": None,
-        "model_version": "test",
-        "captured_at": stamp,
-        "uploaded_at": stamp,
-        "classified_at": stamp,
-        "timings_ms": {"total": 1.0},
-    }
-    return body | overrides
+    """A valid result message (the contract's builder) for upload `index`, naming `name` (None: no face)."""
+    if name is None:
+        outcome = Outcome.faceless("no_face", "no face found in the frame")
+    else:
+        outcome = Outcome.face(face, name, 0.9, (1, 2, 3, 4), students.get(name))
+    stamp = ClipKey.parse(clip_key(index)).stamp
+    return result_body(DEVICE, stamp, frame, outcome, timings={"total": 1.0}, device_id=device_id, **overrides)
 
 
 def received(body: dict[str, Any] | str, at: float, message_id: str, group_id: str | None = DEVICE) -> Received:
@@ -92,4 +76,7 @@ def make_result(students: dict[str, Student]) -> Callable[..., dict[str, Any]]:
 @pytest.fixture
 def client(moto_endpoint: str) -> Callable[[str], Any]:
     """boto3 clients on the moto server with obviously dummy credentials."""
-    return lambda service: boto3.client(service, endpoint_url=moto_endpoint, region_name="us-east-1", **DUMMY)
+    session = boto3.Session(aws_access_key_id=DUMMY_ENV["AWS_ACCESS_KEY_ID"],
+                            aws_secret_access_key=DUMMY_ENV["AWS_SECRET_ACCESS_KEY"],
+                            region_name=DUMMY_ENV["AWS_DEFAULT_REGION"])
+    return lambda service: session.client(service, endpoint_url=moto_endpoint)

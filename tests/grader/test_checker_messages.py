@@ -21,7 +21,7 @@ def test_malformed_json_and_schema_errors_are_listed_with_an_excerpt(students: d
     assert verdict.count("malformed") == 4 and verdict.count("missing") == 1
     details = {i.key: i.detail for i in verdict.issues if i.kind == "malformed"}
     assert "not JSON" in details["bad-json"] and "'{not json'" in details["bad-json"]
-    assert "'schema' must be 1" in details["bad-schema"]
+    assert "schema: Input should be 1" in details["bad-schema"]
     assert "needs a 'student' record" in details["no-record"]
     assert "not a JSON object" in details["not-object"]
 

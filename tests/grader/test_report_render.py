@@ -88,7 +88,7 @@ def test_reports_go_to_the_run_folder_and_to_latest_with_inline_png_plots(outcom
     images = re.findall(r"src='data:image/png;base64,([A-Za-z0-9+/=]+)'", page)
     assert len(images) == 3
     assert all(base64.b64decode(image).startswith(b"\x89PNG\r\n\x1a\n") for image in images)
-    assert "FAIL" in page and "answered &#x27;floki&#x27;, expected mr_bean" in page
+    assert "FAIL" in page and "answered &#39;floki&#39;, expected mr_bean" in page
     assert "&lt;html&gt;oops" in page and "<html>oops" not in page
     assert "src='http" not in page and "<script" not in page
 

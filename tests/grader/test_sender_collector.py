@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from device.naming import STAMP_PATTERN
+from contract.keys import STAMP_PATTERN
 from grader.collector import Collector
 from grader.sender import Sender
 from grader.workload import WorkItem

@@ -1,4 +1,4 @@
-"""Frame extractor library: frame selection, key parsing, bounded OpenCV decoding on real clips."""
+"""Frame extractor library: frame selection, bounded OpenCV decoding on real clips."""
 
 import cv2
 import numpy as np
@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lambdas.frame_extractor.frames import BadClipError, ClipKey, FrameSelection, Limits, extract_frames, fit_within
+from lambdas.frame_extractor.frames import BadClipError, FrameSelection, Limits, extract_frames, fit_within
 from tests.conftest import FIXTURES
 
 VIDEO = FIXTURES / "videos" / "test_0.mp4"
@@ -37,22 +37,6 @@ def test_selected_indices_are_sorted_unique_and_inside_the_clip(frame_count, fps
 
 def test_one_frame_per_clip_is_the_first_frame():
     assert FrameSelection.parse("1").indices(15, 30.0) == [0]
-
-
-@pytest.mark.parametrize("key", ["videos/pi-1/2026-11-26T23:59:59.123Z.mp4", "videos/dev_1/x.mp4"])
-def test_clip_keys_of_the_contract_parse(key):
-    clip = ClipKey.parse(key)
-    assert clip.frame_key(7) == f"frames/{clip.device_id}/{clip.stamp}/0007.png"
-
-
-@pytest.mark.parametrize("key", [
-    "videos/../etc/passwd.mp4", "videos/dev1/../../x.mp4", "videos/x.mp4", "frames/dev1/x.mp4",
-    "videos/dev 1/x.mp4", "videos/dev1/a b.mp4", "videos/dév/x.mp4", "videos/dev1/x%2F.mp4", "videos/dev1/x.avi",
-    "videos/dev1/sub/x.mp4", "videos/.hidden/x.mp4",
-])
-def test_keys_outside_the_contract_are_refused(key):
-    with pytest.raises(BadClipError, match="is not videos/"):
-        ClipKey.parse(key)
 
 
 def test_a_course_clip_yields_one_png_that_decodes_and_fits_the_bound():

@@ -16,9 +16,11 @@ import cv2
 import numpy as np
 import pytest
 
+import contract
+from contract import clip_metadata, utc_stamp
 from tests.conftest import FIXTURES, RunningEmulator
 from tests.emulator.conftest import lam  # noqa: F401  (the IAM role the emulator tests' functions run as)
-from tests.pipeline.conftest import LABELS, ResultCollector, stamp, upload_clip
+from tests.pipeline.conftest import LABELS, ResultCollector, upload_clip
 
 GOOD_VIDEO = "test_2.mp4"
 FIVE = ["president_trump", "mr_bean", "johnny_dep", "president_biden", "floki"]  # faces the model knows
@@ -109,20 +111,11 @@ class LogTail:
 
 
 def put_clip(emulator: RunningEmulator, device: str, body: bytes, key: str | None = None) -> str:
-    """PUTs any bytes as a device clip, with the contract's metadata; returns the key."""
-    captured = stamp()
-    key = key or f"videos/{device}/{captured}.mp4"
-    emulator.client("s3").put_object(Bucket=emulator.outputs["VideosBucket"], Key=key, Body=body,
-                                     Metadata={"device-id": device, "captured-at": captured, "uploaded-at": stamp()})
-    return key
-
-
-def put_frame(emulator: RunningEmulator, device: str, body: bytes) -> str:
-    """PUTs any bytes as an extracted frame (what the frame extractor writes); returns the key."""
-    captured = stamp()
-    key = f"frames/{device}/{captured}/0000.png"
-    emulator.client("s3").put_object(Bucket=emulator.outputs["FramesBucket"], Key=key, Body=body,
-                                     Metadata={"device-id": device, "captured-at": captured, "uploaded-at": stamp()})
+    """PUTs any bytes as a device clip with the contract's metadata, under `key` if given (odd keys); the key."""
+    s3, bucket = emulator.client("s3"), emulator.outputs["VideosBucket"]
+    if key is None:
+        return contract.put_clip(s3, bucket, device, utc_stamp(), body)
+    s3.put_object(Bucket=bucket, Key=key, Body=body, Metadata=clip_metadata(device, utc_stamp()))
     return key
 
 

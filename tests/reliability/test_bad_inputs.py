@@ -14,12 +14,13 @@ import cv2
 import numpy as np
 import pytest
 
+from contract import utc_stamp
 from facerec.model import content_version
 from facerec.store import publish_model
 from tests.conftest import FIXTURES
 from tests.emulator.conftest import log_messages
 from tests.emulator.functions import create_function
-from tests.pipeline.conftest import LABELS, new_device, stamp
+from tests.pipeline.conftest import LABELS, new_device, put_frame
 from tests.reliability.conftest import (
     FIVE,
     GOOD_VIDEO,
@@ -30,7 +31,6 @@ from tests.reliability.conftest import (
     make_video,
     png,
     put_clip,
-    put_frame,
     wait_for_results,
 )
 
@@ -212,7 +212,7 @@ def test_objects_outside_the_expected_prefixes_run_no_function(emulator, results
 
 
 def _s3_event(bucket: str, key: str, padding: int) -> bytes:
-    record = {"eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1", "eventTime": stamp(),
+    record = {"eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1", "eventTime": utc_stamp(),
               "eventName": "ObjectCreated:Put",
               "s3": {"bucket": {"name": bucket, "arn": f"arn:aws:s3:::{bucket}"},
                      "object": {"key": quote_plus(key), "size": 1000}}}
@@ -228,7 +228,7 @@ def test_an_event_over_the_async_payload_limit_is_refused_at_invoke(emulator):
 
 def test_a_huge_failing_event_reaches_the_dlq_whole_after_two_retries(emulator, results, dead_letters):
     device = new_device()
-    key = f"videos/{device}/{stamp()}.mp4"  # never uploaded: every attempt fails with NoSuchKey
+    key = f"videos/{device}/{utc_stamp()}.mp4"  # never uploaded: every attempt fails with NoSuchKey
     payload = _s3_event(emulator.outputs["VideosBucket"], key, 900_000)
     emulator.client("lambda").invoke(FunctionName=emulator.outputs["FrameExtractorFunction"],
                                      InvocationType="Event", Payload=payload)

@@ -10,11 +10,11 @@ import sys
 import threading
 import time
 
-import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ConnectionClosedError
 
+from contract import CLIENT_CONFIG
 from device import (
     ClientConfig,
     ConsumerConfig,
@@ -26,13 +26,12 @@ from device import (
     Uploader,
 )
 from device.config import make_client
+from emulator.config import dummy_session
 from emulator.daemon import free_loopback_port
 from emulator.lambda_runtime.procs import worker_processes
-from lambdas.face_classifier.results import CLIENT_CONFIG as CLASSIFIER_CLIENT_CONFIG
-from lambdas.frame_extractor.frames import CLIENT_CONFIG as EXTRACTOR_CLIENT_CONFIG
 from tests.conftest import DUMMY_ENV, FIXTURES, ROOT, start_emulator
-from tests.pipeline.conftest import ResultCollector, new_device, upload_clip
-from tests.reliability.conftest import FIVE, GOOD_VIDEO, LogTail, collage, png, put_frame, wait_for_results
+from tests.pipeline.conftest import ResultCollector, new_device, put_frame, upload_clip
+from tests.reliability.conftest import FIVE, GOOD_VIDEO, LogTail, collage, png, wait_for_results
 
 pytestmark = pytest.mark.integration
 
@@ -176,16 +175,13 @@ def _recv(sock: socket.socket) -> bytes:
 
 
 CLIENT_CONFIGS = {
-    "frame extractor": EXTRACTOR_CLIENT_CONFIG,
-    "face classifier": CLASSIFIER_CLIENT_CONFIG,
+    "both Lambdas (contract)": CLIENT_CONFIG,
     "device": ClientConfig().botocore(),
 }
 
 
 def _client(service: str, endpoint: str, config: Config):
-    return boto3.client(service, endpoint_url=endpoint, region_name="us-east-1", config=config,
-                        aws_access_key_id=DUMMY_ENV["AWS_ACCESS_KEY_ID"],
-                        aws_secret_access_key=DUMMY_ENV["AWS_SECRET_ACCESS_KEY"])
+    return dummy_session().client(service, endpoint_url=endpoint, config=config)
 
 
 @pytest.mark.parametrize("owner", CLIENT_CONFIGS)

@@ -12,13 +12,11 @@ import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
-import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from emulator.config import DEFAULT_ACCOUNT, DEFAULT_REGION
+from emulator.config import DEFAULT_ACCOUNT, DEFAULT_REGION, dummy_session
 from emulator.moto_hooks import MotoHooks
-from tests.conftest import DUMMY_ENV
 
 MESSAGES, GROUPS, PRODUCERS, CONSUMERS = 150, 15, 3, 6
 
@@ -34,9 +32,7 @@ def sqs(tmp_path) -> Iterator[object]:
     interval = sys.getswitchinterval()
     sys.setswitchinterval(1e-6)
     try:
-        yield boto3.client("sqs", endpoint_url=f"http://{host}:{port}", region_name=DEFAULT_REGION,
-                           aws_access_key_id=DUMMY_ENV["AWS_ACCESS_KEY_ID"],
-                           aws_secret_access_key=DUMMY_ENV["AWS_SECRET_ACCESS_KEY"])
+        yield dummy_session(DEFAULT_REGION).client("sqs", endpoint_url=f"http://{host}:{port}")
     finally:
         sys.setswitchinterval(interval)
         server.stop()

@@ -25,6 +25,7 @@ def pinned_requirements() -> list[str]:
     return sorted(pins)
 
 
+@pytest.mark.network
 def test_the_pinned_requirements_have_no_known_vulnerability(tmp_path):
     pins = pinned_requirements()
     assert all("==" in pin for pin in pins), "every requirement is pinned"

@@ -6,8 +6,7 @@ from typing import Any
 
 import pytest
 
-from device.consumer import Result, Student
-from device.errors import MalformedResultError
+from contract import MalformedResultError, Result, Student
 
 Build = Callable[..., dict[str, Any]]
 

@@ -1,6 +1,7 @@
 """Deploys template.yaml (AWS SAM) through the CloudFormation API: translate, package, create, seed.
 
-Only public AWS APIs (boto3) are used, so the same code deploys to the emulator and to LocalStack.
+Only public AWS APIs (boto3) are used, so the same code deploys to the embedded emulator (which uses it for its
+own stack), to LocalStack and, seeding included, after `sam deploy` on AWS.
 (moto's CloudFormation ignores a bucket's S3 -> Lambda notifications; emulator/moto_hooks.py applies them.)
 """
 
@@ -20,14 +21,12 @@ from samtranslator.parser.parser import Parser
 from samtranslator.translator.translator import Translator
 from samtranslator.yaml_helper import yaml_parse
 
-from emulator.errors import TemplateError
+from contract import STACK_OUTPUTS
+from contract.aws import OUTPUT_MODELS_BUCKET, OUTPUT_STUDENTS_TABLE
+from deploy.errors import TemplateError
 
 logger = logging.getLogger(__name__)
 
-REQUIRED_OUTPUTS = (
-    "VideosBucket", "FramesBucket", "ModelsBucket", "ResultsQueueUrl", "DeadLetterQueueUrl",
-    "StudentsTable", "FrameExtractorFunction", "FaceClassifierFunction",
-)
 _CODE_URI_SKIP = {"__pycache__", ".pytest_cache"}
 EMULATOR_CODE_URI = "EmulatorCodeUri"
 EMULATOR_RUNTIME = "python3.11"
@@ -104,7 +103,7 @@ class StackDeployer:
     def outputs(self) -> dict[str, str]:
         stack = self._cfn.describe_stacks(StackName=self.stack_name)["Stacks"][0]
         outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
-        missing = [key for key in REQUIRED_OUTPUTS if key not in outputs]
+        missing = [key for key in STACK_OUTPUTS if key not in outputs]
         if missing:
             raise TemplateError(f"stack {self.stack_name} lacks outputs {missing}")
         return outputs
@@ -118,7 +117,7 @@ class StackDeployer:
 
     def seed_table(self, records: list[dict[str, Any]]) -> int:
         """Writes the students' records into the stack's table; returns how many."""
-        table = self.outputs()["StudentsTable"]
+        table = self.outputs()[OUTPUT_STUDENTS_TABLE]
         dynamodb = self._session.client("dynamodb")
         serializer = TypeSerializer()
         for start in range(0, len(records), 25):
@@ -192,3 +191,18 @@ def _as_zip_function(logical_id: str, properties: dict[str, Any]) -> None:
         properties.pop(key, None)
     properties.update(Handler=command[0], Runtime=EMULATOR_RUNTIME)
 
+
+def seed_stack(session: Any, deployer: StackDeployer, seed_dir: Path) -> None:
+    """Loads the students table and publishes the face model, where the seed folder has them."""
+    students = seed_dir / "student_data.json"
+    if students.is_file():
+        count = deployer.seed_table(json.loads(students.read_text()))
+        logger.info("seeded %d student records from %s", count, students)
+    model = seed_dir / "model"
+    if not (model / "model.json").is_file():
+        logger.warning("no face model in %s: the classifier fails until one is published", model)
+        return
+    from facerec.store import publish_model  # imported late: only a seeded stack needs the face library
+
+    pointer = publish_model(session.client("s3"), deployer.outputs()[OUTPUT_MODELS_BUCKET], model)
+    logger.info("published face model %s from %s", pointer["version"], model)

@@ -1,0 +1,68 @@
+"""The contract between the parts (docs/contracts.md): keys, times, metadata, the result message, AWS habits.
+
+The device, both Lambdas, the grader and the tests import these; nothing here needs OpenCV, dlib or numpy.
+"""
+
+from contract.aws import (
+    CLIENT_CONFIG,
+    DEFAULT_STACK_NAME,
+    ENV_STACK_NAME,
+    STACK_OUTPUTS,
+    Endpoint,
+    client_config,
+    poll_until_stopped,
+    put_clip,
+    stack_outputs,
+)
+from contract.errors import BadKeyError, ContractError, MalformedResultError, StackOutputsError
+from contract.keys import (
+    ClipKey,
+    FrameKey,
+    carried_metadata,
+    check_device_id,
+    clip_key,
+    clip_metadata,
+    format_stamp,
+    frame_key,
+    parse_stamp,
+    utc_now,
+    utc_stamp,
+)
+from contract.latency import LatencyStats, percentile
+from contract.result import SCHEMA, STATUSES, UNKNOWN, Origin, Outcome, Result, Student
+
+__all__ = [
+    "CLIENT_CONFIG",
+    "DEFAULT_STACK_NAME",
+    "ENV_STACK_NAME",
+    "SCHEMA",
+    "STACK_OUTPUTS",
+    "STATUSES",
+    "UNKNOWN",
+    "BadKeyError",
+    "ClipKey",
+    "ContractError",
+    "Endpoint",
+    "FrameKey",
+    "LatencyStats",
+    "MalformedResultError",
+    "Origin",
+    "Outcome",
+    "Result",
+    "StackOutputsError",
+    "Student",
+    "carried_metadata",
+    "check_device_id",
+    "client_config",
+    "clip_key",
+    "clip_metadata",
+    "format_stamp",
+    "frame_key",
+    "parse_stamp",
+    "percentile",
+    "poll_until_stopped",
+    "put_clip",
+    "stack_outputs",
+    "utc_now",
+    "utc_stamp",
+]

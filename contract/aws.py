@@ -1,0 +1,107 @@
+"""How every part talks to AWS (or an emulator): client settings, stack outputs, clip uploads, queue polling."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from contract.errors import StackOutputsError
+from contract.keys import clip_key, clip_metadata
+
+logger = logging.getLogger(__name__)
+
+ENV_STACK_NAME = "STACK_NAME"
+DEFAULT_STACK_NAME = "facepipe"
+ENV_VIDEOS_BUCKET = "VIDEOS_BUCKET"
+ENV_RESULTS_QUEUE_URL = "RESULTS_QUEUE_URL"
+OUTPUT_VIDEOS_BUCKET = "VideosBucket"
+OUTPUT_FRAMES_BUCKET = "FramesBucket"
+OUTPUT_MODELS_BUCKET = "ModelsBucket"
+OUTPUT_RESULTS_QUEUE_URL = "ResultsQueueUrl"
+OUTPUT_DEAD_LETTER_QUEUE_URL = "DeadLetterQueueUrl"
+OUTPUT_STUDENTS_TABLE = "StudentsTable"
+OUTPUT_FRAME_EXTRACTOR = "FrameExtractorFunction"
+OUTPUT_FACE_CLASSIFIER = "FaceClassifierFunction"
+STACK_OUTPUTS = (
+    OUTPUT_VIDEOS_BUCKET, OUTPUT_FRAMES_BUCKET, OUTPUT_MODELS_BUCKET, OUTPUT_RESULTS_QUEUE_URL,
+    OUTPUT_DEAD_LETTER_QUEUE_URL, OUTPUT_STUDENTS_TABLE, OUTPUT_FRAME_EXTRACTOR, OUTPUT_FACE_CLASSIFIER,
+)
+CLIP_CONTENT_TYPE = "video/mp4"
+POLL_RETRY_INITIAL = 0.5
+POLL_RETRY_MAX = 10.0
+
+
+def client_config(
+    max_attempts: int = 4, connect_timeout: float = 5, read_timeout: float = 20, max_pool_connections: int = 10
+) -> Config:
+    """botocore settings: transient failures retried by botocore (standard mode, backoff with jitter), not by hand.
+
+    max_attempts counts the first call.
+    """
+    return Config(
+        retries={"mode": "standard", "total_max_attempts": max_attempts},
+        connect_timeout=connect_timeout,
+        read_timeout=read_timeout,
+        max_pool_connections=max_pool_connections,
+    )
+
+
+CLIENT_CONFIG = client_config()
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Clients of one explicit boto3 session at one endpoint URL (None: AWS, or $AWS_ENDPOINT_URL)."""
+
+    session: boto3.Session
+    url: str | None = None
+
+    def client(self, service: str, config: Config = CLIENT_CONFIG) -> Any:
+        """A client of `service` with the contract's retry and timeout settings unless told otherwise."""
+        return self.session.client(service, endpoint_url=self.url, config=config)
+
+
+def stack_outputs(cloudformation: Any, stack_name: str) -> dict[str, str]:
+    """The Outputs of a CloudFormation stack as {OutputKey: OutputValue}; StackOutputsError if unreadable."""
+    try:
+        stacks = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
+    except (BotoCoreError, ClientError) as exc:
+        raise StackOutputsError(f"cannot read stack {stack_name!r}: {exc}") from exc
+    return {out["OutputKey"]: out["OutputValue"] for out in stacks[0].get("Outputs", [])}
+
+
+def put_clip(
+    s3: Any, bucket: str, device_id: str, captured_at: str, body: bytes, uploaded_at: str | None = None
+) -> str:
+    """PUT a clip under its contract key with its metadata (uploaded_at: now); returns the key."""
+    key = clip_key(device_id, captured_at)
+    s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType=CLIP_CONTENT_TYPE,
+                  Metadata=clip_metadata(device_id, captured_at, uploaded_at))
+    return key
+
+
+def poll_until_stopped(
+    poll_once: Callable[[], object],
+    stop: threading.Event,
+    queue_url: str,
+    initial: float = POLL_RETRY_INITIAL,
+    maximum: float = POLL_RETRY_MAX,
+) -> None:
+    """Call poll_once until stop is set; an AWS error is logged and retried after a delay doubling up to maximum."""
+    delay = initial
+    while not stop.is_set():
+        try:
+            poll_once()
+        except (BotoCoreError, ClientError) as exc:
+            logger.warning("receive from %s failed: %s; retry in %.1f s", queue_url, exc, delay)
+            stop.wait(delay)
+            delay = min(delay * 2, maximum)
+            continue
+        delay = initial
