@@ -3,7 +3,8 @@
 Runs the real device Recorder/Uploader and ResultsConsumer against a fresh embedded emulator and prints
 medians and p95 from the consumer and from the functions' REPORT lines. Targets (2-core machine):
 upload -> result p50 <= 400 ms, p95 <= 1 s; classifier warm Duration <= 150 ms; frame extractor <= 100 ms
-per 0.5 s 640x480 clip; classifier cold start (new worker, model fetched from S3) <= 2 s.
+per 0.5 s 640x480 clip; classifier new environment (restored from its snapshot, or a full INIT with
+EMULATOR_COLD_START=spawn) <= 2 s.
 """
 
 from __future__ import annotations
@@ -63,8 +64,10 @@ def run_workload(outputs: dict[str, str], clips: int, spool: Path) -> list[float
 
 
 def _durations(lines: list[ReportLine], cold: bool) -> list[float]:
-    chosen = [line for line in lines if (line.init_duration_ms is not None) == cold]
-    return [line.duration_ms + (line.init_duration_ms or 0) for line in chosen]
+    """Durations of warm invocations, or of a new environment's first (plus its Init or Restore Duration)."""
+    startup = [(line.init_duration_ms or 0) + (line.restore_duration_ms or 0) for line in lines]
+    new = [line.init_duration_ms is not None or line.restore_duration_ms is not None for line in lines]
+    return [line.duration_ms + up for line, up, is_new in zip(lines, startup, new, strict=True) if is_new == cold]
 
 
 def _row(table: Table, label: str, values: Sequence[float], target: str) -> None:
@@ -96,8 +99,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     _row(table, f"upload -> result, after {args.warmup} warm-up clips", steady, "p50 <= 400, p95 <= 1000")
     _row(table, "frame extractor Duration, warm", _durations(extractor, cold=False), "<= 100")
     _row(table, "classifier Duration, warm", _durations(classifier, cold=False), "<= 150")
-    _row(table, "classifier cold start: Init + first Duration", _durations(classifier, cold=True), "<= 2000")
-    _row(table, "frame extractor cold start: Init + first Duration", _durations(extractor, cold=True), "-")
+    _row(table, "classifier new environment: Init or Restore + first Duration", _durations(classifier, cold=True),
+         "<= 2000")
+    _row(table, "frame extractor new environment: Init or Restore + first Duration",
+         _durations(extractor, cold=True), "-")
     console.print(table)
 
 
