@@ -203,7 +203,7 @@ def _burst(lam: Any, function: str, count: int) -> None:
 def _reports_settled(endpoint: str, function: str, since: float, expected: int) -> list[Any]:
     logs = _client(endpoint, "logs")
     deadline = time.monotonic() + 30
-    while len(reports := read_report_lines(logs, function, since - 1, time.time() + 1)) < expected:
+    while len(reports := read_report_lines(logs, function, since, time.time() + 1)) < expected:
         if time.monotonic() > deadline:
             break
         time.sleep(0.5)
