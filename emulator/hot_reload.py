@@ -5,12 +5,15 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import watchfiles
 
+from emulator.dockerfile import ImageSource, read_image
+from emulator.lambda_runtime.spec import FunctionSpec
+from emulator.packaging import EnvironmentRecipe, aws_runtime_requirements, python_version, requirement_lines
 from emulator.stack import function_code_uri, load_template
 
 logger = logging.getLogger(__name__)
@@ -24,6 +27,23 @@ class LocalCode:
 
     folder: Path
     code_sha256: str
+    image: ImageSource | None = None  # an image function's Dockerfile and build context (SAM's Metadata)
+
+    def applied_to(self, spec: FunctionSpec) -> FunctionSpec:
+        """The deployed function run from this folder, with the environment `sam build` would give it: its
+        Dockerfile's (the COPY of this folder onto the task root runs in place), else its requirements.txt's."""
+        if self.image is None:
+            requirements = self.folder / "requirements.txt"
+            if not requirements.is_file():
+                return replace(spec, code_dir=self.folder)
+            lines = (*aws_runtime_requirements(), *requirement_lines(requirements.read_text()))
+            return replace(spec, code_dir=self.folder,
+                           recipe=EnvironmentRecipe(python_version(spec.runtime), lines))
+        image = read_image(self.image)
+        task_files = image.without_code_folder(image.code_folder() or self.folder)
+        return replace(spec, code_dir=self.folder, runtime=f"python{image.python}",
+                       environment={**dict(image.env), **spec.environment},
+                       recipe=image.environment(task_files))
 
 
 def local_code_of_stack(session: Any, stack_name: str, template: Path,
@@ -40,8 +60,17 @@ def local_code_of_stack(session: Any, stack_name: str, template: Path,
             continue
         folder = (overrides or {}).get(logical_id) or template.parent / code_uri
         sha = lam.get_function(FunctionName=physical[logical_id])["Configuration"]["CodeSha256"]
-        local[physical[logical_id]] = LocalCode(Path(folder).resolve(), sha)
+        local[physical[logical_id]] = LocalCode(Path(folder).resolve(), sha, _image_source(template, resource))
     return local
+
+
+def _image_source(template: Path, resource: dict[str, Any]) -> ImageSource | None:
+    """An image function's Dockerfile (SAM: relative to DockerContext) and context, from its Metadata."""
+    metadata = resource.get("Metadata", {})
+    if resource.get("Properties", {}).get("PackageType") != "Image" or "Dockerfile" not in metadata:
+        return None
+    context = template.parent / metadata.get("DockerContext", ".")
+    return ImageSource(context / metadata["Dockerfile"], context)
 
 
 class CodeWatcher:
