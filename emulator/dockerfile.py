@@ -34,7 +34,6 @@ _PIP_VALUE_OPTIONS = {"-r", "--requirement", "-t", "--target", "-c", "--constrai
                       "--extra-index-url", "-f", "--find-links", "--prefix", "--root", "--platform",
                       "--python-version", "--only-binary", "--no-binary"}
 _PATH_VARIABLES = ("PATH", "PYTHONPATH", "LD_LIBRARY_PATH")
-_AWSLAMBDARIC_ENTRYPOINTS = (("python", "-m", "awslambdaric"), ("/lambda-entrypoint.sh",))
 
 
 class ImageError(EmulatorError):
@@ -109,6 +108,7 @@ class _Stage:
     lambda_base: bool = False
     env: dict[str, str] = field(default_factory=dict)
     workdir: PurePosixPath = field(default_factory=lambda: PurePosixPath("/"))
+    args: dict[str, str] = field(default_factory=dict)  # ARG defaults: substituted, not in the function's env
     copies: list[Copy] = field(default_factory=list)
     requirements: list[str] = field(default_factory=list)
     entrypoint: tuple[str, ...] = ()
@@ -117,7 +117,7 @@ class _Stage:
     skipped: list[str] = field(default_factory=list)
 
     def copy(self) -> _Stage:
-        return replace(self, env=dict(self.env), copies=list(self.copies), requirements=list(self.requirements),
+        return replace(self, env=dict(self.env), args=dict(self.args), copies=list(self.copies), requirements=list(self.requirements),
                        warnings=list(self.warnings), skipped=list(self.skipped))
 
 
@@ -135,21 +135,23 @@ def _read_image(dockerfile: Path, context: Path, _stamp: int) -> ImageRecipe:
     parser = DockerfileParser(path=str(dockerfile), env_replace=False)
     stages: dict[str, _Stage] = {}
     stage: _Stage | None = None
+    global_args = _Stage("")
     for instruction in parser.structure:
         kind, value = instruction["instruction"], instruction["value"]
         if kind == "FROM":
-            stage = _from(value, stages)
+            stage = _from(_words(value, global_args), stages)
+            stage.args = {**global_args.args, **stage.args}
         elif kind not in ("COMMENT", "ARG") and stage is None:
             raise ImageError(f"{dockerfile}: {kind} before FROM")
-        elif stage is not None:
-            _apply(stage, kind, value, context)
+        else:
+            _apply(stage or global_args, kind, value, context)
     if stage is None:
         raise ImageError(f"{dockerfile} has no FROM")
-    task_root = PurePosixPath(stage.env.get("LAMBDA_TASK_ROOT", DEFAULT_TASK_ROOT))
+    task_root = PurePosixPath(stage.env.get("LAMBDA_TASK_ROOT") or stage.workdir)  # awslambdaric imports from cwd
     env = tuple((k, v) for k, v in stage.env.items() if k not in _PATH_VARIABLES)
     warnings = [*stage.warnings, *(f"ENV {k}: not applied (a path inside the image)" for k in stage.env
                                    if k in _PATH_VARIABLES)]
-    if stage.entrypoint and not stage.lambda_base and stage.entrypoint not in _AWSLAMBDARIC_ENTRYPOINTS:
+    if stage.entrypoint and not stage.lambda_base and stage.entrypoint[-2:] != ("-m", "awslambdaric"):
         warnings.append(f"ENTRYPOINT {list(stage.entrypoint)} is not awslambdaric: the emulator runs CMD's handler "
                         "with awslambdaric")
     return ImageRecipe(stage.python, stage.lambda_base, task_root, tuple(stage.copies), tuple(stage.requirements),
@@ -182,8 +184,7 @@ def stage_task_root(recipe: ImageRecipe, cache_dir: Path) -> Path:
     return target
 
 
-def _from(value: str, stages: dict[str, _Stage]) -> _Stage:
-    words = value.split()
+def _from(words: list[str], stages: dict[str, _Stage]) -> _Stage:
     image = words[0]
     stage = stages[image].copy() if image in stages else _base_stage(image)
     if len(words) == 3 and words[1].upper() == "AS":
@@ -206,7 +207,11 @@ def _base_stage(image: str) -> _Stage:
 
 def _apply(stage: _Stage, kind: str, value: str, context: Path) -> None:
     if kind == "ENV":
-        stage.env.update(extract_key_values(True, {}, stage.env, value))
+        stage.env.update(extract_key_values(True, {}, {**stage.args, **stage.env}, value))
+    elif kind == "ARG":
+        name, has_default, default = value.partition("=")
+        if has_default:  # `ARG NAME` alone keeps the value it had before (the global ARG's default)
+            stage.args[name.strip()] = "".join(_words(default, stage))
     elif kind == "WORKDIR":
         stage.workdir = stage.workdir / _words(value, stage)[0]
     elif kind in ("COPY", "ADD"):
@@ -218,7 +223,7 @@ def _apply(stage: _Stage, kind: str, value: str, context: Path) -> None:
         stage.cmd = _exec_form(value, stage)
     elif kind == "ENTRYPOINT":
         stage.entrypoint = _exec_form(value, stage)
-    elif kind not in ("LABEL", "EXPOSE", "USER", "ARG", "SHELL", "STOPSIGNAL", "HEALTHCHECK", "COMMENT"):
+    elif kind not in ("LABEL", "EXPOSE", "USER", "SHELL", "STOPSIGNAL", "HEALTHCHECK", "COMMENT"):
         stage.warnings.append(f"{kind} {value}: not honoured by the emulator")
 
 
@@ -291,7 +296,7 @@ def _commands(value: str) -> list[str]:
 
 
 def _words(value: str, stage: _Stage) -> list[str]:
-    return list(WordSplitter(value, envs=stage.env).split())
+    return list(WordSplitter(value, envs={**stage.args, **stage.env}).split())
 
 
 def _exec_form(value: str, stage: _Stage) -> tuple[str, ...]:

@@ -164,11 +164,12 @@ def verify_moto_internals() -> None:
 class MotoHooks:
     """Installs and removes the patches; resolves moto's stored functions into FunctionSpecs."""
 
-    def __init__(self, code_cache: Path, default_account: str, default_region: str, cache_dir: Path,
-                 images: dict[str, ImageSource]) -> None:
+    def __init__(self, code_cache: Path, default_account: str, default_region: str, cache_dir: Path | None = None,
+                 images: dict[str, ImageSource] | None = None, status_file: Path | None = None) -> None:
         self._code_cache = code_cache
-        self._cache_dir = cache_dir
-        self._images = images
+        self._cache_dir = cache_dir or code_cache.parent / "cache"
+        self._images = images or {}
+        self._status_file = status_file
         self._built: dict[str, BuiltImage] = {}
         self._account = default_account
         self._region = default_region
@@ -196,6 +197,7 @@ class MotoHooks:
         self._patch(S3Backend, "put_object", _one_event_per_multipart_upload(S3Backend.put_object))
         self._patch(s3_notifications, "_get_s3_event", _aws_shaped_s3_event(s3_notifications._get_s3_event))
         self._set(default_user_config["iam"], "load_aws_managed_policies", True)
+        self._write_status()
 
     def uninstall(self) -> None:
         while self._undo:
@@ -338,12 +340,20 @@ class MotoHooks:
         for step in recipe.skipped:
             logger.info("image %s: %s: skipped (no effect on the function here)", uri, step)
         self._built[uri] = BuiltImage(uri, source, recipe, task_root)
+        self._write_status()
         return self._built[uri]
 
-    def images(self) -> list[dict[str, Any]]:
-        """The images read so far and what their Dockerfiles asked that the emulator did not do (for `status`)."""
-        return [{"image_uri": b.uri, "dockerfile": str(b.source.dockerfile), "warnings": list(b.recipe.warnings),
-                 "skipped": list(b.recipe.skipped)} for b in self._built.values()]
+    def _write_status(self) -> None:
+        """What `python -m emulator status` shows: how environments are isolated, and what images asked that the
+        emulator did not do."""
+        if self._status_file is None or self._service is None:
+            return
+        images = [{"image_uri": b.uri, "dockerfile": str(b.source.dockerfile), "not_honoured": list(b.recipe.warnings),
+                   "skipped": list(b.recipe.skipped)} for b in self._built.values()]
+        status = {**self._service.isolation(), "images": images}
+        staging = self._status_file.with_suffix(".tmp")
+        staging.write_text(json.dumps(status, indent=2))
+        staging.replace(self._status_file)
 
     def _unpack(self, fn: LambdaFunction) -> Path:
         if not fn.code_bytes:

@@ -570,6 +570,12 @@ class LambdaService:
         self._stop = threading.Event()
         threading.Thread(target=self._reap_forever, name="worker-reaper", daemon=True).start()
 
+    def isolation(self) -> dict[str, str]:
+        """How functions are kept apart: their environments and their /tmp (for `python -m emulator status`)."""
+        return {"function_environments": self._config.function_envs,
+                "private_tmp": "mount namespace per environment" if self._settings.private_tmp else
+                f"off, TMPDIR per environment only ({self.private_tmp_unavailable})"}
+
     def pool(self, function_name: str) -> FunctionPool:
         """The pool for the function's current configuration; a changed function gets fresh environments."""
         spec = self._spec(function_name)
