@@ -117,8 +117,8 @@ class _Stage:
     skipped: list[str] = field(default_factory=list)
 
     def copy(self) -> _Stage:
-        return replace(self, env=dict(self.env), args=dict(self.args), copies=list(self.copies), requirements=list(self.requirements),
-                       warnings=list(self.warnings), skipped=list(self.skipped))
+        return replace(self, env=dict(self.env), args=dict(self.args), copies=list(self.copies),
+                       requirements=list(self.requirements), warnings=list(self.warnings), skipped=list(self.skipped))
 
 
 def read_image(source: ImageSource) -> ImageRecipe:
