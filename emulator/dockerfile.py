@@ -243,9 +243,16 @@ def _copy(stage: _Stage, kind: str, words: list[str], context: Path) -> None:
         for source in matches:
             if not source.resolve().is_relative_to(context):
                 raise ImageError(f"{kind} {pattern}: outside the build context {context}")
-            into_folder = target.endswith("/") or len(sources) > 1 or len(matches) > 1
+            into_folder = (target.endswith("/") or len(sources) > 1 or len(matches) > 1
+                           or destination in _known_folders(stage))
             place = destination / source.name if into_folder and source.is_file() else destination
             stage.copies.append(Copy(source, place))
+
+
+def _known_folders(stage: _Stage) -> set[PurePosixPath]:
+    """Paths that are folders in the image already: a file COPYed onto one lands inside it, as Docker does."""
+    task_root = stage.env.get("LAMBDA_TASK_ROOT")
+    return {stage.workdir, *([PurePosixPath(task_root)] if task_root else [])}
 
 
 def _run(stage: _Stage, command: str) -> None:
