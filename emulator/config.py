@@ -9,7 +9,7 @@ from pathlib import Path
 from emulator.dockerfile import ImageSource, parse_image_map
 from emulator.errors import ConfigError
 from emulator.lambda_runtime.spec import COLD_START_MODES, FUNCTION_ENV_MODES
-from emulator.packaging import DEFAULT_WHEELHOUSE
+from emulator.packaging import DEFAULT_CACHE_DIR, DEFAULT_WHEELHOUSE
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -66,7 +66,7 @@ class EmulatorConfig:
     state_dir: Path = field(default_factory=lambda: PROJECT_ROOT / ".emulator")
     cold_start: str = "fork"
     function_envs: str = "isolated"
-    cache_dir: Path = field(default_factory=lambda: PROJECT_ROOT / ".emulator" / "cache")
+    cache_dir: Path = DEFAULT_CACHE_DIR
     wheelhouse: Path = DEFAULT_WHEELHOUSE
     images: dict[str, ImageSource] = field(default_factory=dict)
 

@@ -60,7 +60,7 @@ from emulator.dockerfile import ImageRecipe, ImageSource, find_image, read_image
 from emulator.errors import EmulatorError
 from emulator.lambda_runtime.invoker import LambdaService, PayloadTooLargeError, ThrottledError
 from emulator.lambda_runtime.workers import FunctionSpec
-from emulator.packaging import extract_zip, layer_folder, merged_opt, python_version
+from emulator.packaging import check_runtime, extract_zip, layer_folder, merged_opt
 from emulator.packaging import interpreter as python_interpreter
 from emulator.s3_events import aws_record
 
@@ -410,7 +410,7 @@ def _checking_runtime(original: Any, spec_arg: bool = False) -> Any:
         runtime = config.get("Runtime") if isinstance(config, dict) else None
         if runtime:
             try:
-                python_interpreter(python_version(runtime))
+                check_runtime(runtime)
             except EmulatorError as exc:
                 raise InvalidParameterValueException(str(exc)) from exc
         return original(fn, *args, **kwargs)

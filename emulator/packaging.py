@@ -3,7 +3,8 @@
 A function runs with what its deployment unit ships (its code, its layers, what its Dockerfile installs) plus
 what AWS's Python runtime provides (`emulator/lambda_runtime/aws-runtime.txt`), not with the project's venv.
 Each environment is a `uv` venv built from the local wheelhouse that `make install` fills (`--offline
---no-index`), cached by a hash of the interpreter and the requirements, so a second start reuses it as it is.
+--no-index`), cached (`.venv/function-envs`, EMULATOR_CACHE_DIR) by a hash of the interpreter and the
+requirements, so a second start reuses it as it is.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from emulator.errors import EmulatorError
 
 AWS_RUNTIME_FILE = Path(__file__).parent / "lambda_runtime" / "aws-runtime.txt"
 DEFAULT_WHEELHOUSE = Path(sys.prefix) / "wheelhouse"  # .venv/wheelhouse, filled by `make install`
+DEFAULT_CACHE_DIR = Path(sys.prefix) / "function-envs"  # built from the wheelhouse, beside it (hard links work)
 THIS_PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
 _PYTHON_RUNTIME = re.compile(r"python(\d+\.\d+)")
 _COMPLETE = ".complete"
