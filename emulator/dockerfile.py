@@ -22,6 +22,7 @@ from dockerfile_parse import DockerfileParser
 from dockerfile_parse.util import WordSplitter, extract_key_values
 
 from emulator.errors import EmulatorError
+from emulator.lambda_runtime.spec import FunctionSpec
 from emulator.packaging import THIS_PYTHON, EnvironmentRecipe, aws_runtime_requirements, requirement_lines
 
 LAMBDA_BASE = "public.ecr.aws/lambda/python"
@@ -156,6 +157,23 @@ def _read_image(dockerfile: Path, context: Path, _stamp: int) -> ImageRecipe:
                         "with awslambdaric")
     return ImageRecipe(stage.python, stage.lambda_base, task_root, tuple(stage.copies), tuple(stage.requirements),
                        env, stage.entrypoint, stage.cmd, tuple(warnings), tuple(stage.skipped))
+
+
+def run_in_place(spec: FunctionSpec, source: ImageSource) -> FunctionSpec:
+    """A function whose code folder is an image's own (the COPY onto its task root), with the rest of the image:
+    its environment (what RUN pip installs, the other COPYs into the task root), ENV and Python."""
+    image = read_image(source)
+    task_files = image.without_code_folder(image.code_folder() or spec.code_dir)
+    return replace(spec, runtime=f"python{image.python}", environment={**dict(image.env), **spec.environment},
+                   recipe=image.environment(task_files))
+
+
+def metadata_image(metadata: dict[str, str], base: Path) -> ImageSource | None:
+    """SAM's `Metadata.Dockerfile` (relative to `DockerContext`) and `DockerContext`, relative to `base`."""
+    if "Dockerfile" not in metadata:
+        return None
+    context = base / metadata.get("DockerContext", ".")
+    return ImageSource(context / metadata["Dockerfile"], context)
 
 
 def stage_task_root(recipe: ImageRecipe, cache_dir: Path) -> Path:

@@ -11,7 +11,7 @@ from typing import Any
 
 import watchfiles
 
-from emulator.dockerfile import ImageSource, read_image
+from emulator.dockerfile import ImageSource, metadata_image, run_in_place
 from emulator.lambda_runtime.spec import FunctionSpec
 from emulator.packaging import EnvironmentRecipe, aws_runtime_requirements, python_version, requirement_lines
 from emulator.stack import function_code_uri, load_template
@@ -32,18 +32,13 @@ class LocalCode:
     def applied_to(self, spec: FunctionSpec) -> FunctionSpec:
         """The deployed function run from this folder, with the environment `sam build` would give it: its
         Dockerfile's (the COPY of this folder onto the task root runs in place), else its requirements.txt's."""
-        if self.image is None:
-            requirements = self.folder / "requirements.txt"
-            if not requirements.is_file():
-                return replace(spec, code_dir=self.folder)
-            lines = (*aws_runtime_requirements(), *requirement_lines(requirements.read_text()))
-            return replace(spec, code_dir=self.folder,
-                           recipe=EnvironmentRecipe(python_version(spec.runtime), lines))
-        image = read_image(self.image)
-        task_files = image.without_code_folder(image.code_folder() or self.folder)
-        return replace(spec, code_dir=self.folder, runtime=f"python{image.python}",
-                       environment={**dict(image.env), **spec.environment},
-                       recipe=image.environment(task_files))
+        if self.image is not None:
+            return run_in_place(replace(spec, code_dir=self.folder), self.image)
+        requirements = self.folder / "requirements.txt"
+        if not requirements.is_file():
+            return replace(spec, code_dir=self.folder)
+        lines = (*aws_runtime_requirements(), *requirement_lines(requirements.read_text()))
+        return replace(spec, code_dir=self.folder, recipe=EnvironmentRecipe(python_version(spec.runtime), lines))
 
 
 def local_code_of_stack(session: Any, stack_name: str, template: Path,
@@ -65,12 +60,10 @@ def local_code_of_stack(session: Any, stack_name: str, template: Path,
 
 
 def _image_source(template: Path, resource: dict[str, Any]) -> ImageSource | None:
-    """An image function's Dockerfile (SAM: relative to DockerContext) and context, from its Metadata."""
-    metadata = resource.get("Metadata", {})
-    if resource.get("Properties", {}).get("PackageType") != "Image" or "Dockerfile" not in metadata:
+    """An image function's Dockerfile and build context, from its SAM Metadata."""
+    if resource.get("Properties", {}).get("PackageType") != "Image":
         return None
-    context = template.parent / metadata.get("DockerContext", ".")
-    return ImageSource(context / metadata["Dockerfile"], context)
+    return metadata_image(resource.get("Metadata", {}), template.parent)
 
 
 class CodeWatcher:

@@ -56,7 +56,15 @@ from moto.s3.models import FakeBucket, S3Backend
 from moto.sqs.models import DEDUPLICATION_TIME_IN_SECONDS, Queue, SQSBackend
 
 from emulator.destinations import AWS_MAX_RETRY_ATTEMPTS, AsyncConfig
-from emulator.dockerfile import ImageRecipe, ImageSource, find_image, read_image, stage_task_root
+from emulator.dockerfile import (
+    ImageRecipe,
+    ImageSource,
+    find_image,
+    metadata_image,
+    read_image,
+    run_in_place,
+    stage_task_root,
+)
 from emulator.errors import EmulatorError
 from emulator.lambda_runtime.invoker import LambdaService, PayloadTooLargeError, ThrottledError
 from emulator.lambda_runtime.workers import FunctionSpec
@@ -72,7 +80,9 @@ _DEDUP_ATTRIBUTE = "_emulator_deduplication_history"
 _LOCK_ATTRIBUTE = "_emulator_lock"
 _RECEIVE_POLL_SECONDS = 0.05
 _IMAGE_ATTRIBUTE = "_emulator_image"
-_CODE_ATTRIBUTES = ("code", "code_bytes", "code_size", "code_sha_256", "code_digest", _IMAGE_ATTRIBUTE)
+_DOCKERFILE_ATTRIBUTE = "_emulator_template_dockerfile"
+_CODE_ATTRIBUTES = ("code", "code_bytes", "code_size", "code_sha_256", "code_digest", _IMAGE_ATTRIBUTE,
+                    _DOCKERFILE_ATTRIBUTE)
 NOT_A_ZIP = "Could not unzip uploaded file. Please check your file, then try to upload again."
 IMAGE_UNMAPPED = ("The local emulator runs container image functions from their Dockerfile, and ImageUri {uri} maps "
                   "to none. Map it when starting the emulator: EMULATOR_IMAGES='{uri}=path/to/Dockerfile[:context]' "
@@ -185,7 +195,7 @@ class MotoHooks:
                     _checking_runtime(_keeping_dlq(LambdaFunction.__init__, spec_arg=True), spec_arg=True))
         self._patch(LambdaFunction, "update_configuration",
                     _checking_runtime(_keeping_dlq(LambdaFunction.update_configuration)))
-        self._patch(LambdaFunction, "create_from_cloudformation_json", _cloudformation_keeping_dlq())
+        self._patch(LambdaFunction, "create_from_cloudformation_json", _cloudformation_function())
         self._patch(Queue, "add_message", _deduplicating_for_five_minutes(Queue.add_message))
         self._patch(Queue, "delete_message", _under_queue_lock(Queue.delete_message))
         self._patch(SQSBackend, "receive_message", _receiving_under_queue_lock(SQSBackend.receive_message))
@@ -295,7 +305,7 @@ class MotoHooks:
             handler, runtime = image.recipe.handler(fn.image_config.cmd), f"python{image.recipe.python}"
             code_dir, recipe = image.task_root, image.recipe.environment()
             environment = {**dict(image.recipe.env), **environment}
-        return FunctionSpec(
+        spec = FunctionSpec(
             name=fn.function_name,
             arn=fn.function_arn,
             handler=handler,
@@ -310,6 +320,8 @@ class MotoHooks:
             recipe=recipe,
             opt_dir=self._layers(fn),
         )
+        dockerfile: ImageSource | None = getattr(fn, _DOCKERFILE_ATTRIBUTE, None)
+        return spec if dockerfile is None or image is not None else run_in_place(spec, dockerfile)
 
     def _layers(self, fn: LambdaFunction) -> Path | None:
         """The function's layers extracted (once per content) and merged in order: what AWS puts in /opt."""
@@ -427,6 +439,7 @@ def _validating_code(original: Any, build_image: Callable[[str], BuiltImage]) ->
         original(fn, updated_spec)
         if image is not None or "ZipFile" in updated_spec or "S3Key" in updated_spec:
             fn.__dict__[_IMAGE_ATTRIBUTE] = image
+            fn.__dict__.pop(_DOCKERFILE_ATTRIBUTE, None)  # new code: no longer the template's image folder
         code = fn.__dict__.get("code_bytes")
         if code and not zipfile.is_zipfile(BytesIO(code)):
             fn.__dict__.update(before)
@@ -470,7 +483,9 @@ def _aws_shaped_s3_event(original: Any) -> Any:
     return get_s3_event
 
 
-def _cloudformation_keeping_dlq() -> Any:
+def _cloudformation_function() -> Any:
+    """Keeps a template function's DeadLetterConfig, and its SAM `Metadata.Dockerfile` (paths relative to the
+    emulator's working directory): an image function deployed as a zip of its folder gets its image's environment."""
     original = LambdaFunction.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
 
     def create(cls: type, resource_name: str, cloudformation_json: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
@@ -478,6 +493,12 @@ def _cloudformation_keeping_dlq() -> Any:
         config = cloudformation_json.get("Properties", {}).get("DeadLetterConfig")
         if config:
             setattr(fn, _DLQ_ATTRIBUTE, config)
+        image = metadata_image(cloudformation_json.get("Metadata") or {}, Path.cwd())
+        if image is not None and not image.dockerfile.is_file():
+            logger.warning("%s: its Metadata.Dockerfile %s is not there (paths are relative to the emulator's working "
+                           "directory): it runs with AWS's runtime packages only", resource_name, image.dockerfile)
+            image = None
+        setattr(fn, _DOCKERFILE_ATTRIBUTE, image)
         return fn
 
     return classmethod(create)
