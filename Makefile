@@ -13,9 +13,17 @@ help:  ## list targets
 
 install: $(STAMP)  ## create .venv and install everything (offline-safe, CPU torch)
 
-$(STAMP): pyproject.toml
+# The wheelhouse: what functions' environments are built from, offline (docs/runtime.md): AWS's runtime packages
+# and each Lambda's requirements for this Python, AWS's runtime packages for the other Pythons a function may use.
+WHEELHOUSE := $(VENV)/wheelhouse
+AWS_RUNTIME := emulator/lambda_runtime/aws-runtime.txt
+OTHER_PYTHONS := 3.10 3.12 3.13
+$(STAMP): pyproject.toml $(AWS_RUNTIME) $(wildcard lambdas/*/requirements.txt)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet -e '.[dev]' --config-settings editable_mode=compat
+	$(PY) -m pip wheel --quiet -w $(WHEELHOUSE) -r $(AWS_RUNTIME) $(foreach r,$(wildcard lambdas/*/requirements.txt),-r $(r))
+	for version in $(OTHER_PYTHONS); do $(PY) -m pip download --quiet --only-binary=:all: --python-version $$version \
+	  -d $(WHEELHOUSE) -r $(AWS_RUNTIME) || exit 1; done
 	touch $(STAMP)
 
 EMULATOR ?= embedded

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -13,8 +14,9 @@ from pathlib import Path
 
 from deploy.errors import DeployError
 from emulator.cloud import LocalCloud
-from emulator.config import EmulatorConfig
+from emulator.config import ENV_IMAGES, EmulatorConfig
 from emulator.daemon import client_environment, read_ready, start_background, stop_background, write_ready
+from emulator.dockerfile import parse_image_map
 from emulator.errors import EmulatorError
 
 
@@ -28,6 +30,8 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument("--no-stack", action="store_true", help="start the APIs only, deploy nothing")
         command.add_argument("--lambdas", type=Path, help="run handlers from DIR/<function folder> instead of ours")
         command.add_argument("--seed", type=Path, help="folder with student_data.json and model/ (default fixtures)")
+        command.add_argument("--image", action="append", default=[], metavar="URI=DOCKERFILE[:CONTEXT]",
+                             help="run ImageUri URI from this Dockerfile (repeatable; adds to $EMULATOR_IMAGES)")
     sub.add_parser("down", help="stop the background emulator")
     sub.add_parser("status", help="say whether it runs, and its workers")
     sub.add_parser("outputs", help="print the stack outputs as one JSON object")
@@ -47,6 +51,9 @@ def _config(args: argparse.Namespace) -> EmulatorConfig:
         overrides["lambdas_dir"] = args.lambdas.resolve()
     if getattr(args, "seed", None) is not None:
         overrides["seed_dir"] = args.seed.resolve()
+    if getattr(args, "image", None):
+        images = parse_image_map(os.environ.get(ENV_IMAGES, ""), Path.cwd())
+        overrides["images"] = {**images, **parse_image_map(",".join(args.image), Path.cwd())}
     return EmulatorConfig.from_env(**overrides)
 
 
@@ -75,7 +82,22 @@ def _passthrough(args: argparse.Namespace) -> list[str]:
             extra += [f"--{flag}", str(value.resolve())]
     if getattr(args, "no_stack", False):
         extra.append("--no-stack")
+    for image in getattr(args, "image", []):
+        extra += ["--image", image]
     return extra
+
+
+def _print_runtime_status(path: Path) -> None:
+    """Functions' isolation (per-function environments, private /tmp) and what image functions' Dockerfiles asked
+    that the emulator did not do."""
+    if not path.is_file():
+        return
+    status = json.loads(path.read_text())
+    print(f"function environments: {status['function_environments']}; private /tmp: {status['private_tmp']}")
+    for image in status["images"]:
+        print(f"image {image['image_uri']} ({image['dockerfile']}):")
+        print("".join(f"  not honoured: {line}\n" for line in image["not_honoured"]), end="")
+        print("".join(f"  skipped: {line}\n" for line in image["skipped"]), end="")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -93,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         elif command == "status":
             info = read_ready(config)
             print(f"emulator running on {info['endpoint']} (pid {info['pid']})")
+            _print_runtime_status(config.state_dir / "runtime.json")
         elif command == "outputs":
             print(json.dumps(read_ready(config)["outputs"], indent=2, sort_keys=True))
         elif command == "env":

@@ -81,7 +81,8 @@ class LocalCloud:
         session = EndpointSession(config.endpoint_url, config.region)
         self._telemetry = Telemetry(LogShipper(session.client("logs")), MetricsPublisher(session.client("cloudwatch")),
                                     session.client("sqs"))
-        self._hooks = MotoHooks(config.state_dir / "code", DEFAULT_ACCOUNT, config.region)
+        self._hooks = MotoHooks(config.state_dir / "code", DEFAULT_ACCOUNT, config.region, config.cache_dir,
+                                config.images, config.state_dir / "runtime.json")
         env = worker_environment(config.endpoint_url, config.region)
         self._service = LambdaService(config, env, self._telemetry, self._hooks.resolve)
         destinations = Destinations(session.client, self._service.invoke_async)

@@ -9,8 +9,10 @@ from pathlib import Path
 import boto3
 
 from deploy.config import DEFAULT_REGION, DEFAULT_STACK_NAME, ENV_STACK_NAME, PROJECT_ROOT
+from emulator.dockerfile import ImageSource, parse_image_map
 from emulator.errors import ConfigError
-from emulator.lambda_runtime.spec import COLD_START_MODES
+from emulator.lambda_runtime.spec import COLD_START_MODES, FUNCTION_ENV_MODES
+from emulator.packaging import DEFAULT_CACHE_DIR, DEFAULT_WHEELHOUSE
 
 ENV_HOST = "EMULATOR_HOST"
 ENV_PORT = "EMULATOR_PORT"
@@ -21,6 +23,10 @@ ENV_IDLE_SECONDS = "EMULATOR_WORKER_IDLE_SECONDS"
 ENV_STATE_DIR = "EMULATOR_STATE_DIR"
 ENV_MAX_EVENT_AGE = "EMULATOR_MAX_EVENT_AGE_SECONDS"
 ENV_COLD_START = "EMULATOR_COLD_START"
+ENV_FUNCTION_ENVS = "EMULATOR_FUNCTION_ENVS"
+ENV_CACHE_DIR = "EMULATOR_CACHE_DIR"
+ENV_WHEELHOUSE = "EMULATOR_WHEELHOUSE"
+ENV_IMAGES = "EMULATOR_IMAGES"
 
 DEFAULT_PORT = 4566
 DEFAULT_ACCOUNT = "123456789012"
@@ -63,6 +69,10 @@ class EmulatorConfig:
     init_timeout_seconds: float = 10.0
     state_dir: Path = field(default_factory=lambda: PROJECT_ROOT / ".emulator")
     cold_start: str = "fork"
+    function_envs: str = "isolated"
+    cache_dir: Path = DEFAULT_CACHE_DIR
+    wheelhouse: Path = DEFAULT_WHEELHOUSE
+    images: dict[str, ImageSource] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.host not in LOOPBACK_HOSTS:
@@ -75,6 +85,9 @@ class EmulatorConfig:
             raise ConfigError("async retries: exactly two non-negative delays (AWS retries twice)")
         if self.cold_start not in COLD_START_MODES:
             raise ConfigError(f"{ENV_COLD_START} must be one of {', '.join(COLD_START_MODES)}, got {self.cold_start!r}")
+        if self.function_envs not in FUNCTION_ENV_MODES:
+            raise ConfigError(f"{ENV_FUNCTION_ENVS} must be one of {', '.join(FUNCTION_ENV_MODES)}, "
+                              f"got {self.function_envs!r}")
 
     @property
     def endpoint_url(self) -> str:
@@ -105,5 +118,13 @@ class EmulatorConfig:
             values["cold_start"] = env[ENV_COLD_START]
         if ENV_STATE_DIR in env:
             values["state_dir"] = Path(env[ENV_STATE_DIR])
+        if ENV_FUNCTION_ENVS in env:
+            values["function_envs"] = env[ENV_FUNCTION_ENVS]
+        if ENV_CACHE_DIR in env:
+            values["cache_dir"] = Path(env[ENV_CACHE_DIR])
+        if ENV_WHEELHOUSE in env:
+            values["wheelhouse"] = Path(env[ENV_WHEELHOUSE])
+        if ENV_IMAGES in env:
+            values["images"] = parse_image_map(env[ENV_IMAGES], Path.cwd())
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

@@ -5,13 +5,16 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import watchfiles
 
 from deploy.stack import function_code_uri, load_template
+from emulator.dockerfile import ImageSource, metadata_image, run_in_place
+from emulator.lambda_runtime.spec import FunctionSpec
+from emulator.packaging import EnvironmentRecipe, aws_runtime_requirements, python_version, requirement_lines
 
 logger = logging.getLogger(__name__)
 
@@ -24,6 +27,18 @@ class LocalCode:
 
     folder: Path
     code_sha256: str
+    image: ImageSource | None = None  # an image function's Dockerfile and build context (SAM's Metadata)
+
+    def applied_to(self, spec: FunctionSpec) -> FunctionSpec:
+        """The deployed function run from this folder, with the environment `sam build` would give it: its
+        Dockerfile's (the COPY of this folder onto the task root runs in place), else its requirements.txt's."""
+        if self.image is not None:
+            return run_in_place(replace(spec, code_dir=self.folder), self.image)
+        requirements = self.folder / "requirements.txt"
+        if not requirements.is_file():
+            return replace(spec, code_dir=self.folder)
+        lines = (*aws_runtime_requirements(), *requirement_lines(requirements.read_text()))
+        return replace(spec, code_dir=self.folder, recipe=EnvironmentRecipe(python_version(spec.runtime), lines))
 
 
 def local_code_of_stack(session: Any, stack_name: str, template: Path,
@@ -40,8 +55,15 @@ def local_code_of_stack(session: Any, stack_name: str, template: Path,
             continue
         folder = (overrides or {}).get(logical_id) or template.parent / code_uri
         sha = lam.get_function(FunctionName=physical[logical_id])["Configuration"]["CodeSha256"]
-        local[physical[logical_id]] = LocalCode(Path(folder).resolve(), sha)
+        local[physical[logical_id]] = LocalCode(Path(folder).resolve(), sha, _image_source(template, resource))
     return local
+
+
+def _image_source(template: Path, resource: dict[str, Any]) -> ImageSource | None:
+    """An image function's Dockerfile and build context, from its SAM Metadata."""
+    if resource.get("Properties", {}).get("PackageType") != "Image":
+        return None
+    return metadata_image(resource.get("Metadata", {}), template.parent)
 
 
 class CodeWatcher:

@@ -5,7 +5,10 @@ moto 5.2.5 (pinned) stores functions but cannot run them without Docker. We repl
 - `moto.awslambda.models.LambdaFunction.invoke`: the Invoke API runs the function on our workers; any failure
   inside it is AWS's `ServiceException` (JSON boto3 parses), never werkzeug's HTML 500 page;
 - `LambdaFunction._set_function_code`: code Lambda could not run is refused at CreateFunction/UpdateFunctionCode
-  with AWS's `InvalidParameterValueException` (a zip that is not a zip; an image, which we cannot run yet);
+  with AWS's `InvalidParameterValueException` (a zip that is not a zip; an ImageUri mapped to no Dockerfile); a
+  mapped image is "built" there (emulator/dockerfile.py: its task root staged, its environment recipe kept);
+- `LambdaFunction.__init__`, `.update_configuration`: a `Runtime` the emulator cannot run (not Python, or no
+  interpreter for it here) is refused with `InvalidParameterValueException`;
 - `LambdaBackend.put_function_event_invoke_config`: moto appends each put and reads the first; AWS replaces;
 - `LambdaFunction.__init__`, `.update_configuration`, `.create_from_cloudformation_json`: moto drops
   `DeadLetterConfig`; we keep it on the function object for our async invoker;
@@ -37,6 +40,7 @@ import threading
 import time
 import zipfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
 from typing import Any
@@ -52,9 +56,20 @@ from moto.s3.models import FakeBucket, S3Backend
 from moto.sqs.models import DEDUPLICATION_TIME_IN_SECONDS, Queue, SQSBackend
 
 from emulator.destinations import AWS_MAX_RETRY_ATTEMPTS, AsyncConfig
+from emulator.dockerfile import (
+    ImageRecipe,
+    ImageSource,
+    find_image,
+    metadata_image,
+    read_image,
+    run_in_place,
+    stage_task_root,
+)
 from emulator.errors import EmulatorError
 from emulator.lambda_runtime.invoker import LambdaService, PayloadTooLargeError, ThrottledError
 from emulator.lambda_runtime.workers import FunctionSpec
+from emulator.packaging import check_runtime, extract_zip, layer_folder, merged_opt
+from emulator.packaging import interpreter as python_interpreter
 from emulator.s3_events import aws_record
 
 logger = logging.getLogger(__name__)
@@ -64,11 +79,15 @@ _DLQ_ATTRIBUTE = "_emulator_dead_letter_config"
 _DEDUP_ATTRIBUTE = "_emulator_deduplication_history"
 _LOCK_ATTRIBUTE = "_emulator_lock"
 _RECEIVE_POLL_SECONDS = 0.05
-_CODE_ATTRIBUTES = ("code", "code_bytes", "code_size", "code_sha_256", "code_digest")
+_IMAGE_ATTRIBUTE = "_emulator_image"
+_DOCKERFILE_ATTRIBUTE = "_emulator_template_dockerfile"
+_CODE_ATTRIBUTES = ("code", "code_bytes", "code_size", "code_sha_256", "code_digest", _IMAGE_ATTRIBUTE,
+                    _DOCKERFILE_ATTRIBUTE)
 NOT_A_ZIP = "Could not unzip uploaded file. Please check your file, then try to upload again."
-IMAGE_UNSUPPORTED = ("The local emulator cannot run container image functions yet: ImageUri {uri} does not map to a "
-                     "build context it can run. Deploy the function as a .zip archive (PackageType=Zip), or declare "
-                     "it in template.yaml with Metadata.EmulatorCodeUri naming its handler folder.")
+IMAGE_UNMAPPED = ("The local emulator runs container image functions from their Dockerfile, and ImageUri {uri} maps "
+                  "to none. Map it when starting the emulator: EMULATOR_IMAGES='{uri}=path/to/Dockerfile[:context]' "
+                  "(comma-separated entries) or `python -m emulator serve --image {uri}=path/to/Dockerfile[:context]`;"
+                  " or deploy the function as a .zip archive (PackageType=Zip).")
 _EXPECTED_SIGNATURES = {
     "s3.notifications._invoke_awslambda": (s3_notifications, "_invoke_awslambda",
                                            ["account_id", "event_body", "fn_arn", "region_name"]),
@@ -155,8 +174,13 @@ def verify_moto_internals() -> None:
 class MotoHooks:
     """Installs and removes the patches; resolves moto's stored functions into FunctionSpecs."""
 
-    def __init__(self, code_cache: Path, default_account: str, default_region: str) -> None:
+    def __init__(self, code_cache: Path, default_account: str, default_region: str, cache_dir: Path | None = None,
+                 images: dict[str, ImageSource] | None = None, status_file: Path | None = None) -> None:
         self._code_cache = code_cache
+        self._cache_dir = cache_dir or code_cache.parent / "cache"
+        self._images = images or {}
+        self._status_file = status_file
+        self._built: dict[str, BuiltImage] = {}
         self._account = default_account
         self._region = default_region
         self._service: LambdaService | None = None
@@ -167,19 +191,23 @@ class MotoHooks:
         self._service = service
         self._patch(s3_notifications, "_invoke_awslambda", self._s3_notification)
         self._patch(LambdaFunction, "invoke", self._make_invoke())
-        self._patch(LambdaFunction, "__init__", _keeping_dlq(LambdaFunction.__init__, spec_arg=True))
-        self._patch(LambdaFunction, "update_configuration", _keeping_dlq(LambdaFunction.update_configuration))
-        self._patch(LambdaFunction, "create_from_cloudformation_json", _cloudformation_keeping_dlq())
+        self._patch(LambdaFunction, "__init__",
+                    _checking_runtime(_keeping_dlq(LambdaFunction.__init__, spec_arg=True), spec_arg=True))
+        self._patch(LambdaFunction, "update_configuration",
+                    _checking_runtime(_keeping_dlq(LambdaFunction.update_configuration)))
+        self._patch(LambdaFunction, "create_from_cloudformation_json", _cloudformation_function())
         self._patch(Queue, "add_message", _deduplicating_for_five_minutes(Queue.add_message))
         self._patch(Queue, "delete_message", _under_queue_lock(Queue.delete_message))
         self._patch(SQSBackend, "receive_message", _receiving_under_queue_lock(SQSBackend.receive_message))
         self._patch(FakeBucket, "create_from_cloudformation_json", _cloudformation_bucket_notifying())
-        self._patch(LambdaFunction, "_set_function_code", _validating_code(LambdaFunction._set_function_code))
+        self._patch(LambdaFunction, "_set_function_code",
+                    _validating_code(LambdaFunction._set_function_code, self._build_image))
         self._patch(LambdaBackend, "put_function_event_invoke_config",
                     _replacing_event_invoke_config(LambdaBackend.put_function_event_invoke_config))
         self._patch(S3Backend, "put_object", _one_event_per_multipart_upload(S3Backend.put_object))
         self._patch(s3_notifications, "_get_s3_event", _aws_shaped_s3_event(s3_notifications._get_s3_event))
         self._set(default_user_config["iam"], "load_aws_managed_policies", True)
+        self._write_status()
 
     def uninstall(self) -> None:
         while self._undo:
@@ -269,18 +297,75 @@ class MotoHooks:
         return self._account, self._region, function
 
     def _spec(self, fn: LambdaFunction) -> FunctionSpec:
-        return FunctionSpec(
+        image: BuiltImage | None = getattr(fn, _IMAGE_ATTRIBUTE, None)
+        environment = {k: str(v) for k, v in (fn.environment_vars or {}).items()}
+        if image is None:
+            handler, runtime, code_dir, recipe = fn.handler or "", fn.run_time or "python3.11", self._unpack(fn), None
+        else:
+            handler, runtime = image.recipe.handler(fn.image_config.cmd), f"python{image.recipe.python}"
+            code_dir, recipe = image.task_root, image.recipe.environment()
+            environment = {**dict(image.recipe.env), **environment}
+        spec = FunctionSpec(
             name=fn.function_name,
             arn=fn.function_arn,
-            handler=fn.handler or "",
-            code_dir=self._unpack(fn),
+            handler=handler,
+            code_dir=code_dir,
             timeout_seconds=float(fn.timeout),
             memory_mb=int(fn.memory_size),
-            environment={k: str(v) for k, v in (fn.environment_vars or {}).items()},
+            environment=environment,
             reserved_concurrency=int(fn.reserved_concurrency) if fn.reserved_concurrency else None,
             dead_letter_arn=_dead_letter_arn(fn),
             code_sha256=fn.code_sha_256,
+            runtime=runtime,
+            recipe=recipe,
+            opt_dir=self._layers(fn),
         )
+        dockerfile: ImageSource | None = getattr(fn, _DOCKERFILE_ATTRIBUTE, None)
+        return spec if dockerfile is None or image is not None else run_in_place(spec, dockerfile)
+
+    def _layers(self, fn: LambdaFunction) -> Path | None:
+        """The function's layers extracted (once per content) and merged in order: what AWS puts in /opt."""
+        if not fn.layers:
+            return None
+        backend = get_backend(fn.account_id, fn.region)
+        folders = []
+        for layer in fn.layers:
+            version = backend.layers_versions_by_arn(layer["Arn"])
+            if version is None or not version.code_bytes:
+                raise EmulatorError(f"layer {layer['Arn']} of {fn.function_name} has no content")
+            folders.append(layer_folder(self._cache_dir, version.code_sha_256, version.code_bytes))
+        return merged_opt(self._cache_dir, tuple(folders))
+
+    def _build_image(self, uri: str) -> BuiltImage:
+        """An ImageUri's Dockerfile read and its task root staged, as `docker build` would before a deploy."""
+        source = find_image(self._images, uri)
+        if source is None:
+            raise InvalidParameterValueException(IMAGE_UNMAPPED.format(uri=uri))
+        try:
+            recipe = read_image(source)
+            python_interpreter(recipe.python)
+            task_root = stage_task_root(recipe, self._cache_dir)
+        except EmulatorError as exc:
+            raise InvalidParameterValueException(f"ImageUri {uri} ({source.dockerfile}): {exc}") from exc
+        for warning in recipe.warnings:
+            logger.warning("image %s: %s", uri, warning)
+        for step in recipe.skipped:
+            logger.info("image %s: %s: skipped (no effect on the function here)", uri, step)
+        self._built[uri] = BuiltImage(uri, source, recipe, task_root)
+        self._write_status()
+        return self._built[uri]
+
+    def _write_status(self) -> None:
+        """What `python -m emulator status` shows: how environments are isolated, and what images asked that the
+        emulator did not do."""
+        if self._status_file is None or self._service is None:
+            return
+        images = [{"image_uri": b.uri, "dockerfile": str(b.source.dockerfile), "not_honoured": list(b.recipe.warnings),
+                   "skipped": list(b.recipe.skipped)} for b in self._built.values()]
+        status = {**self._service.isolation(), "images": images}
+        staging = self._status_file.with_suffix(".tmp")
+        staging.write_text(json.dumps(status, indent=2))
+        staging.replace(self._status_file)
 
     def _unpack(self, fn: LambdaFunction) -> Path:
         if not fn.code_bytes:
@@ -291,7 +376,7 @@ class MotoHooks:
         self._code_cache.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(dir=self._code_cache, prefix=".unpack-"))
         try:
-            _extract_zip(fn.code_bytes, staging)
+            extract_zip(fn.code_bytes, staging)
             staging.rename(target)
         except (OSError, EmulatorError):
             shutil.rmtree(staging, ignore_errors=True)
@@ -300,18 +385,18 @@ class MotoHooks:
         return target
 
 
+@dataclass(frozen=True)
+class BuiltImage:
+    """An image function's Dockerfile, as read at CreateFunction / UpdateFunctionCode, and its staged task root."""
+
+    uri: str
+    source: ImageSource
+    recipe: ImageRecipe
+    task_root: Path
+
+
 def _dead_letter_arn(fn: LambdaFunction) -> str | None:
     return (getattr(fn, _DLQ_ATTRIBUTE, None) or {}).get("TargetArn")
-
-
-def _extract_zip(data: bytes, target: Path) -> None:
-    """Extracts a function's zip, refusing members that would land outside `target`."""
-    root = target.resolve()
-    with zipfile.ZipFile(BytesIO(data)) as archive:
-        for member in archive.namelist():
-            if not (root / member).resolve().is_relative_to(root):
-                raise EmulatorError(f"function zip member {member!r} escapes the code folder")
-        archive.extractall(root)
 
 
 def _keeping_dlq(original: Any, spec_arg: bool = False) -> Any:
@@ -328,14 +413,33 @@ def _keeping_dlq(original: Any, spec_arg: bool = False) -> Any:
     return wrapper
 
 
-def _validating_code(original: Any) -> Any:
+def _checking_runtime(original: Any, spec_arg: bool = False) -> Any:
+    """Wraps a LambdaFunction method so a Runtime the emulator cannot run is refused before it is stored."""
+    name, position = ("spec", 1) if spec_arg else ("config_updates", 0)
+
+    def wrapper(fn: LambdaFunction, *args: Any, **kwargs: Any) -> Any:
+        config = kwargs[name] if name in kwargs else args[position]
+        runtime = config.get("Runtime") if isinstance(config, dict) else None
+        if runtime:
+            try:
+                check_runtime(runtime)
+            except EmulatorError as exc:
+                raise InvalidParameterValueException(str(exc)) from exc
+        return original(fn, *args, **kwargs)
+
+    return wrapper
+
+
+def _validating_code(original: Any, build_image: Callable[[str], BuiltImage]) -> Any:
     """Wraps LambdaFunction._set_function_code: code Lambda cannot run is refused, the function left as it was."""
 
     def set_function_code(fn: LambdaFunction, updated_spec: dict[str, Any]) -> None:
-        if "ImageUri" in updated_spec:
-            raise InvalidParameterValueException(IMAGE_UNSUPPORTED.format(uri=updated_spec["ImageUri"]))
+        image = build_image(updated_spec["ImageUri"]) if "ImageUri" in updated_spec else None
         before = {name: copy.copy(fn.__dict__[name]) for name in _CODE_ATTRIBUTES if name in fn.__dict__}
         original(fn, updated_spec)
+        if image is not None or "ZipFile" in updated_spec or "S3Key" in updated_spec:
+            fn.__dict__[_IMAGE_ATTRIBUTE] = image
+            fn.__dict__.pop(_DOCKERFILE_ATTRIBUTE, None)  # new code: no longer the template's image folder
         code = fn.__dict__.get("code_bytes")
         if code and not zipfile.is_zipfile(BytesIO(code)):
             fn.__dict__.update(before)
@@ -379,7 +483,9 @@ def _aws_shaped_s3_event(original: Any) -> Any:
     return get_s3_event
 
 
-def _cloudformation_keeping_dlq() -> Any:
+def _cloudformation_function() -> Any:
+    """Keeps a template function's DeadLetterConfig, and its SAM `Metadata.Dockerfile` (paths relative to the
+    emulator's working directory): an image function deployed as a zip of its folder gets its image's environment."""
     original = LambdaFunction.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
 
     def create(cls: type, resource_name: str, cloudformation_json: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
@@ -387,6 +493,12 @@ def _cloudformation_keeping_dlq() -> Any:
         config = cloudformation_json.get("Properties", {}).get("DeadLetterConfig")
         if config:
             setattr(fn, _DLQ_ATTRIBUTE, config)
+        image = metadata_image(cloudformation_json.get("Metadata") or {}, Path.cwd())
+        if image is not None and not image.dockerfile.is_file():
+            logger.warning("%s: its Metadata.Dockerfile %s is not there (paths are relative to the emulator's working "
+                           "directory): it runs with AWS's runtime packages only", resource_name, image.dockerfile)
+            image = None
+        setattr(fn, _DOCKERFILE_ATTRIBUTE, image)
         return fn
 
     return classmethod(create)

@@ -27,13 +27,21 @@ from emulator.destinations import (
     Outcome,
     invocation_record,
 )
-from emulator.errors import THROTTLED, EmulatorError
+from emulator.errors import INIT_ERROR, THROTTLED, EmulatorError
 from emulator.hot_reload import LocalCode
 from emulator.lambda_runtime.logs import LogShipper, end_line, init_report_line, report_line, start_line
 from emulator.lambda_runtime.metrics import MetricsPublisher
-from emulator.lambda_runtime.spec import FunctionSpec, WorkerSettings, function_name_of
+from emulator.lambda_runtime.spec import (
+    FunctionSpec,
+    Runtime,
+    WorkerSettings,
+    function_name_of,
+    function_runtime,
+    probe_private_tmp,
+)
 from emulator.lambda_runtime.template import Template, TemplateLostError
 from emulator.lambda_runtime.workers import InvocationResult, Worker, spawn_launcher
+from emulator.packaging import EnvironmentBuilder
 
 logger = logging.getLogger(__name__)
 
@@ -82,6 +90,7 @@ class FunctionPool:
         self._template_lock = threading.Lock()
         self._template: Template | None = None
         self._template_failed_at = 0.0
+        self._runtime: Runtime | dict[str, Any] | None = None  # built once per pool; an init error if it failed
 
     @property
     def worker_count(self) -> int:
@@ -131,9 +140,11 @@ class FunctionPool:
                 self._close_template()
 
     def prepare(self) -> None:
-        """Runs INIT now (fork mode), as SnapStart does when a version is published, not on the first event."""
+        """Builds the environment and (fork mode) runs INIT now, as SnapStart does when a version is published."""
         if self._settings.cold_start == "fork":
             self._ready_template()
+        else:
+            self._function_runtime()
 
     def reap_idle(self, idle_seconds: float) -> int:
         """Stops environments idle for longer than idle_seconds; returns how many."""
@@ -167,10 +178,15 @@ class FunctionPool:
     def _new_worker(self) -> tuple[Worker | None, dict[str, Any] | None]:
         """A new environment, or the INIT error that prevents one."""
         if self._settings.cold_start == "spawn":
+            runtime = self._function_runtime()
+            if not isinstance(runtime, Runtime):
+                return None, runtime
             return Worker(self.spec, self._settings, self._write_worker_line,
-                          spawn_launcher(self.spec, self._settings)), None
+                          spawn_launcher(self.spec, runtime)), None
         for _ in range(2):  # a template that died is rebuilt once
             template = self._ready_template()
+            if not isinstance(template, Template):
+                return None, template
             if template.init_error is not None:
                 return None, template.init_error
             try:
@@ -179,15 +195,29 @@ class FunctionPool:
                 logger.warning("%s: its template process died; building a new one", self.spec.name)
         return None, {"errorType": "Runtime.ExitError", "errorMessage": "Runtime exited during restore"}
 
-    def _ready_template(self) -> Template:
+    def _function_runtime(self) -> Runtime | dict[str, Any]:
+        """The function's interpreter and variables (its environment built on first use), or why it has none."""
+        with self._template_lock:
+            if self._runtime is None:
+                try:
+                    self._runtime = function_runtime(self.spec, self._settings)
+                except EmulatorError as exc:
+                    logger.error("%s: %s", self.spec.name, exc)
+                    self._runtime = {"errorType": INIT_ERROR, "errorMessage": str(exc)}
+            return self._runtime
+
+    def _ready_template(self) -> Template | dict[str, Any]:
         """The function's initialised template; INIT runs here once (again after a failure, at most every few s)."""
+        runtime = self._function_runtime()
+        if not isinstance(runtime, Runtime):
+            return runtime
         with self._template_lock:
             current = self._template
             if current is not None and (current.alive or self._init_failed_recently(current)):
                 return current
             if current is not None and current.init_error is None:
                 current.close()
-            template = Template(self.spec, self._settings, self._write_template_line)
+            template = Template(self.spec, self._settings, runtime, self._write_template_line)
             error = template.wait_ready(self._settings.init_timeout)
             self._telemetry.logs.write(self.spec, template.log_stream,
                                        init_report_line(template.init_duration_ms or 0.0, error is not None))
@@ -521,8 +551,15 @@ class LambdaService:
     def __init__(self, config: EmulatorConfig, base_env: dict[str, str], telemetry: Telemetry,
                  resolve: SpecResolver) -> None:
         self._config = config
+        isolated = config.function_envs == "isolated"
+        builder = EnvironmentBuilder(config.cache_dir, config.wheelhouse) if isolated else None
+        self.private_tmp_unavailable = probe_private_tmp()
+        if self.private_tmp_unavailable is not None:
+            logger.warning("environments get their own TMPDIR only, not their own /tmp: %s",
+                           self.private_tmp_unavailable)
         self._settings = WorkerSettings(base_env, config.init_timeout_seconds, config.state_dir / "tmp",
-                                        config.cold_start)
+                                        config.cold_start, builder=builder,
+                                        private_tmp=self.private_tmp_unavailable is None)
         self._telemetry = telemetry
         self._resolve = resolve
         self._pools: dict[str, FunctionPool] = {}
@@ -532,6 +569,12 @@ class LambdaService:
         self.events = AsyncInvoker(self.pool, telemetry, config.async_retry_delays, config.max_event_age_seconds)
         self._stop = threading.Event()
         threading.Thread(target=self._reap_forever, name="worker-reaper", daemon=True).start()
+
+    def isolation(self) -> dict[str, str]:
+        """How functions are kept apart: their environments and their /tmp (for `python -m emulator status`)."""
+        return {"function_environments": self._config.function_envs,
+                "private_tmp": "mount namespace per environment" if self._settings.private_tmp else
+                f"off, TMPDIR per environment only ({self.private_tmp_unavailable})"}
 
     def pool(self, function_name: str) -> FunctionPool:
         """The pool for the function's current configuration; a changed function gets fresh environments."""
@@ -577,7 +620,7 @@ class LambdaService:
         spec = self._resolve(function_name)
         local = self._local_code.get(spec.name)
         if local is not None and local.code_sha256 == spec.code_sha256:
-            return replace(spec, code_dir=local.folder)
+            return local.applied_to(spec)
         return spec
 
     def invoke(self, function_name: str, payload: bytes) -> InvocationResult:

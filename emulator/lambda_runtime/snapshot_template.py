@@ -11,6 +11,14 @@ Control messages (JSON over a SOCK_SEQPACKET socket inherited from the emulator)
   {"op": "fork", "env": {...}} + the new environment's output fd  ->  {"pid": N}
   {"op": "reap", "pid": N}  ->  {"exit_code": C}   (negative: killed by that signal)
 End of file on the socket ends the template.
+
+Private /tmp (and /opt): when the emulator sets `_EMULATOR_MOUNT_TMP`, the process enters a mount namespace of its
+own (`unshare(CLONE_NEWNS)`; Python 3.11 has no `os.unshare`) in which that folder is `/tmp`: bind-mounted for the
+template and for a spawned environment, an overlay on the template's `/tmp` for a forked one (what INIT wrote is
+there, as in a SnapStart snapshot; what the environment writes is its own). `_EMULATOR_MOUNT_OPT` is bind-mounted
+on `/opt` (the function's layers); the folders in `_EMULATOR_MOUNT_KEEP` (the emulator's own, when they live under
+/tmp) are bound back at their paths. `--spawn HANDLER` sets this up and execs `python -m awslambdaric HANDLER`;
+`--probe DIR` tells whether the machine allows it.
 """
 
 from __future__ import annotations
@@ -33,9 +41,17 @@ _MAX_MESSAGE = 1 << 20
 # awslambdaric's native HTTP client reads AWS_LAMBDA_RUNTIME_API once, when first imported; every environment
 # has its own Runtime API, so the template keeps it unimported and each environment imports it after the fork.
 _NATIVE_CLIENT = "runtime_client"
+MOUNT_TMP_ENV = "_EMULATOR_MOUNT_TMP"
+MOUNT_LOWER_ENV = "_EMULATOR_MOUNT_LOWER"
+MOUNT_OPT_ENV = "_EMULATOR_MOUNT_OPT"
+MOUNT_KEEP_ENV = "_EMULATOR_MOUNT_KEEP"
+_TMP = "/tmp"  # noqa: S108 - the path each environment gets a private copy of
+_CLONE_NEWNS = 0x00020000
+_MS_BIND, _MS_REC, _MS_PRIVATE = 0x1000, 0x4000, 0x40000
 
 
 def main(handler: str) -> int:
+    private_mounts()
     control = socket.socket(fileno=int(os.environ.pop(CONTROL_FD_ENV)))
     sys.modules[_NATIVE_CLIENT] = None  # type: ignore[assignment]  # loaded in each environment, see below
     error = run_init(handler)
@@ -110,6 +126,7 @@ def _become_environment(env: dict[str, str], output_fd: int) -> None:
     os.dup2(output_fd, 2)
     os.close(output_fd)
     os.environ.update(env)
+    private_mounts()
     tempfile.tempdir = None
     random.seed()
     numpy = sys.modules.get("numpy")
@@ -152,6 +169,69 @@ def _send(control: socket.socket, message: dict[str, Any]) -> None:
     control.send(json.dumps(message).encode())
 
 
+def private_mounts() -> None:
+    """Enters a mount namespace with this environment's own /tmp (and /opt), as the emulator's variables say."""
+    tmp = os.environ.pop(MOUNT_TMP_ENV, None)
+    lower = os.environ.pop(MOUNT_LOWER_ENV, None)
+    opt = os.environ.pop(MOUNT_OPT_ENV, None)
+    keep = [p for p in os.environ.pop(MOUNT_KEEP_ENV, "").split(os.pathsep) if p]
+    if tmp is None:
+        return
+    _check(_libc().unshare(_CLONE_NEWNS), "unshare(CLONE_NEWNS)")
+    _mount(None, "/", None, _MS_REC | _MS_PRIVATE)
+    kept = [(path, os.open(path, os.O_PATH)) for path in keep]
+    if lower is None:
+        _mount(tmp, _TMP, None, _MS_BIND)
+    else:
+        for part in ("upper", "work"):
+            os.makedirs(os.path.join(tmp, part), exist_ok=True)
+        options = f"lowerdir={lower},upperdir={tmp}/upper,workdir={tmp}/work"
+        _mount("overlay", _TMP, "overlay", 0, options)
+    for path, fd in kept:
+        os.makedirs(path, exist_ok=True)
+        _mount(f"/proc/self/fd/{fd}", path, None, _MS_BIND)
+        os.close(fd)
+    if opt is not None:
+        _mount(opt, "/opt", None, _MS_BIND)
+    sys.path_importer_cache.clear()  # sys.path entries under /opt or /tmp were looked at before they existed
+
+
+def _mount(source: str | None, target: str, kind: str | None, flags: int, options: str | None = None) -> None:
+    encoded = [None if v is None else v.encode() for v in (source, target, kind, options)]
+    _check(_libc().mount(encoded[0], encoded[1], encoded[2], flags, encoded[3]), f"mount {source} on {target}")
+
+
+def _check(result: int, what: str) -> None:
+    if result != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"{what}: {os.strerror(errno)}")
+
+
+def _libc() -> ctypes.CDLL:
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def _spawn(handler: str) -> None:
+    """A spawned environment: its private mounts, then awslambdaric as `python -m awslambdaric` runs it."""
+    private_mounts()
+    os.execv(sys.executable, [sys.executable, "-m", "awslambdaric", handler])  # noqa: S606 - no shell wanted
+
+
+def _probe(folder: str) -> int:
+    """Exit 0 when this machine lets the emulator give environments their own /tmp; else the reason, on stderr."""
+    os.environ[MOUNT_TMP_ENV] = folder
+    try:
+        private_mounts()
+    except OSError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    return 0
+
+
 if __name__ == "__main__":
+    if sys.argv[1] == "--probe":
+        sys.exit(_probe(sys.argv[2]))
     sys.path[0] = os.getcwd()  # the function's code folder, as `python -m awslambdaric` has it; not this folder
+    if sys.argv[1] == "--spawn":
+        _spawn(sys.argv[2])
     sys.exit(main(sys.argv[1]))

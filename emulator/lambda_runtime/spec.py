@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import os
 import secrets
+import subprocess
+import sys
+import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from emulator.lambda_runtime.snapshot_template import MOUNT_KEEP_ENV, MOUNT_OPT_ENV
+from emulator.packaging import EnvironmentBuilder, EnvironmentRecipe, aws_runtime_requirements, python_version
+
 COLD_START_MODES = ("fork", "spawn")
+FUNCTION_ENV_MODES = ("isolated", "project")
+TEMPLATE_SCRIPT = Path(__file__).with_name("snapshot_template.py")
+_HOST_TMP = Path("/tmp")  # noqa: S108 - what a private /tmp hides
 
 
 @dataclass(frozen=True)
@@ -24,6 +33,8 @@ class WorkerSettings:
     tmp_root: Path
     cold_start: str = "fork"
     init_retry_seconds: float = 5.0
+    builder: EnvironmentBuilder | None = None  # None: functions run on the project's venv (EMULATOR_FUNCTION_ENVS)
+    private_tmp: bool = False  # each environment its own /tmp (a mount namespace), else its own TMPDIR only
 
 
 @dataclass(frozen=True)
@@ -40,6 +51,9 @@ class FunctionSpec:
     reserved_concurrency: int | None = None
     dead_letter_arn: str | None = None
     code_sha256: str = ""
+    runtime: str = "python3.11"
+    recipe: EnvironmentRecipe | None = None  # None: the packages of AWS's runtime only (a zip function)
+    opt_dir: Path | None = None  # the function's layers, merged in order (its /opt)
 
     @property
     def log_group(self) -> str:
@@ -58,6 +72,64 @@ def new_log_stream() -> str:
     return f"{datetime.now(UTC):%Y/%m/%d}/[$LATEST]{secrets.token_hex(16)}"
 
 
+@dataclass(frozen=True)
+class Runtime:
+    """What a function's environments run on: an interpreter and the variables that make up its environment."""
+
+    python: Path
+    env: dict[str, str]
+
+
+def function_runtime(spec: FunctionSpec, settings: WorkerSettings) -> Runtime:
+    """The interpreter and variables of the function's environments; builds its environment if it must."""
+    version = python_version(spec.runtime)
+    env = dict(settings.base_env)
+    path = [str(spec.code_dir)]
+    if settings.builder is None:
+        python = Path(sys.executable)
+        path += filter(None, [settings.base_env.get("PYTHONPATH")])
+    else:
+        folder = settings.builder.build(spec.recipe or EnvironmentRecipe(version, aws_runtime_requirements()))
+        python = folder / "bin" / "python"
+        path += [str(folder / "task")] if (folder / "task").is_dir() else []
+        for name in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV"):
+            env.pop(name, None)
+        project_bin = str(Path(sys.executable).parent)
+        env["PATH"] = os.pathsep.join([str(python.parent), *(p for p in env.get("PATH", "").split(os.pathsep)
+                                                              if p and p != project_bin)])
+    if spec.opt_dir is not None:
+        opt = "/opt" if settings.private_tmp else str(spec.opt_dir)
+        path += [f"{opt}/python/lib/python{version}/site-packages", f"{opt}/python"]
+        env["PATH"] = os.pathsep.join([env.get("PATH", ""), f"{opt}/bin"])
+        env["LD_LIBRARY_PATH"] = os.pathsep.join(filter(None, [env.get("LD_LIBRARY_PATH"), f"{opt}/lib"]))
+        if settings.private_tmp:
+            env[MOUNT_OPT_ENV] = str(spec.opt_dir)
+    if settings.private_tmp:
+        env[MOUNT_KEEP_ENV] = os.pathsep.join(_under_host_tmp([settings.tmp_root, spec.code_dir, python.parent,
+                                                                spec.opt_dir]))
+    env = function_environment(spec, env)
+    env["PYTHONPATH"] = os.pathsep.join(path)
+    return Runtime(python, env)
+
+
+def _under_host_tmp(paths: list[Path | None]) -> list[str]:
+    """The folders an environment needs that a private /tmp would hide (outermost first, no nested ones)."""
+    inside = sorted({p.resolve() for p in paths if p is not None and p.resolve().is_relative_to(_HOST_TMP)})
+    kept: list[Path] = []
+    for path in inside:
+        if path != _HOST_TMP and not any(path.is_relative_to(k) for k in kept):
+            kept.append(path)
+    return [str(p) for p in kept]
+
+
+def probe_private_tmp() -> str | None:
+    """None when environments can have their own /tmp here (mount namespaces allowed); else why not."""
+    with tempfile.TemporaryDirectory(prefix="emulator-probe-") as folder:
+        probe = subprocess.run([sys.executable, str(TEMPLATE_SCRIPT), "--probe", folder], capture_output=True,
+                               text=True, timeout=30, check=False)
+    return None if probe.returncode == 0 else probe.stderr.strip() or f"exit status {probe.returncode}"
+
+
 def function_environment(spec: FunctionSpec, base_env: dict[str, str]) -> dict[str, str]:
     """The variables every environment of the function has; each adds its Runtime API, log stream and TMPDIR."""
     env = dict(base_env)
@@ -71,8 +143,7 @@ def function_environment(spec: FunctionSpec, base_env: dict[str, str]) -> dict[s
             "AWS_LAMBDA_LOG_GROUP_NAME": spec.log_group,
             "LAMBDA_TASK_ROOT": str(spec.code_dir),
             "LAMBDA_RUNTIME_DIR": str(spec.code_dir),
-            "AWS_EXECUTION_ENV": "AWS_Lambda_python3.11",
-            "PYTHONPATH": os.pathsep.join(filter(None, [str(spec.code_dir), base_env.get("PYTHONPATH")])),
+            "AWS_EXECUTION_ENV": f"AWS_Lambda_{spec.runtime}",
             "PYTHONUNBUFFERED": "1",
         }
     )

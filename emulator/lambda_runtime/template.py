@@ -9,19 +9,16 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import IO, Any
 
 from emulator.errors import INIT_ERROR
-from emulator.lambda_runtime.snapshot_template import CONTROL_FD_ENV
-from emulator.lambda_runtime.spec import FunctionSpec, WorkerSettings, function_environment, new_log_stream
-from emulator.lambda_runtime.workers import OutputPump
+from emulator.lambda_runtime.snapshot_template import CONTROL_FD_ENV, MOUNT_KEEP_ENV, MOUNT_LOWER_ENV
+from emulator.lambda_runtime.spec import TEMPLATE_SCRIPT, FunctionSpec, Runtime, WorkerSettings, new_log_stream
+from emulator.lambda_runtime.workers import OutputPump, environment_tmp
 
-SCRIPT = Path(__file__).with_name("snapshot_template.py")
 _REPLY_BYTES = 1 << 16
 _EXIT_GRACE_SECONDS = 2.0
 
@@ -35,8 +32,9 @@ class TemplateLostError(RuntimeError):
 class Template:
     """One function version's INIT, done once, in a process that forks execution environments on request."""
 
-    def __init__(self, spec: FunctionSpec, settings: WorkerSettings, sink: LineSink) -> None:
+    def __init__(self, spec: FunctionSpec, settings: WorkerSettings, runtime: Runtime, sink: LineSink) -> None:
         self.spec = spec
+        self._private_tmp = settings.private_tmp
         self.log_stream = new_log_stream()
         self.tmp_dir = settings.tmp_root / f"{spec.name}-template-{self.log_stream[-12:]}"
         self.tmp_dir.mkdir(parents=True)
@@ -44,14 +42,16 @@ class Template:
         self.init_error: dict[str, Any] | None = None
         self._lock = threading.Lock()
         self._control, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        env = function_environment(spec, settings.base_env)
-        env.update({CONTROL_FD_ENV: str(theirs.fileno()), "AWS_LAMBDA_INITIALIZATION_TYPE": "snap-start",
-                    "AWS_LAMBDA_LOG_STREAM_NAME": self.log_stream, "TMPDIR": str(self.tmp_dir),
-                    "AWS_LAMBDA_RUNTIME_API": "127.0.0.1:9"})  # never called: each fork gets its own
+        env = {**runtime.env, **environment_tmp(self.tmp_dir, settings.private_tmp),
+               CONTROL_FD_ENV: str(theirs.fileno()), "AWS_LAMBDA_INITIALIZATION_TYPE": "snap-start",
+               "AWS_LAMBDA_LOG_STREAM_NAME": self.log_stream,
+               "AWS_LAMBDA_RUNTIME_API": "127.0.0.1:9"}  # never called: each fork gets its own
+        self._keep = {k: v for k, v in env.items() if k == MOUNT_KEEP_ENV}
         self._started_at = time.monotonic()
         self._process = subprocess.Popen(
-            [sys.executable, str(SCRIPT), spec.handler], cwd=spec.code_dir, env=env, pass_fds=(theirs.fileno(),),
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+            [str(runtime.python), str(TEMPLATE_SCRIPT), spec.handler], cwd=spec.code_dir, env=env,
+            pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         theirs.close()
         assert self._process.stdout is not None
@@ -85,6 +85,8 @@ class Template:
 
     def fork(self, env: dict[str, str]) -> ForkedProcess:
         """A new execution environment: a copy-on-write child of this template with its own env and output."""
+        if self._private_tmp:  # the environment's /tmp: an overlay on what INIT left in the template's
+            env = {**env, **self._keep, MOUNT_LOWER_ENV: str(self.tmp_dir)}
         read_end, write_end = os.pipe()
         try:
             with self._lock:

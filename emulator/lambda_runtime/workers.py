@@ -9,7 +9,6 @@ import shutil
 import signal
 import struct
 import subprocess
-import sys
 import termios
 import threading
 import time
@@ -20,7 +19,8 @@ from typing import IO, Any, Protocol
 
 from emulator.errors import EXIT_ERROR, INIT_ERROR, TIMEOUT_ERROR
 from emulator.lambda_runtime.runtime_api import Invocation, RuntimeApi
-from emulator.lambda_runtime.spec import FunctionSpec, WorkerSettings, function_environment, new_log_stream
+from emulator.lambda_runtime.snapshot_template import MOUNT_TMP_ENV
+from emulator.lambda_runtime.spec import TEMPLATE_SCRIPT, FunctionSpec, Runtime, WorkerSettings, new_log_stream
 
 logger = logging.getLogger(__name__)
 
@@ -82,15 +82,19 @@ class EnvironmentProcess(Protocol):
 Launch = Callable[[dict[str, str]], EnvironmentProcess]  # the environment's own variables -> its process
 
 
-def spawn_launcher(spec: FunctionSpec, settings: WorkerSettings) -> Launch:
+def environment_tmp(folder: Path, private: bool) -> dict[str, str]:
+    """An environment's /tmp: `folder` mounted on /tmp (a private mount namespace), else TMPDIR=folder."""
+    return {MOUNT_TMP_ENV: str(folder), "TMPDIR": "/tmp"} if private else {"TMPDIR": str(folder)}  # noqa: S108
+
+
+def spawn_launcher(spec: FunctionSpec, runtime: Runtime) -> Launch:
     """Each environment a new awslambdaric process that runs INIT itself (EMULATOR_COLD_START=spawn)."""
-    base_env = function_environment(spec, settings.base_env)
 
     def launch(env: dict[str, str]) -> EnvironmentProcess:
         return subprocess.Popen(
-            [sys.executable, "-m", "awslambdaric", spec.handler],
+            [str(runtime.python), str(TEMPLATE_SCRIPT), "--spawn", spec.handler],
             cwd=spec.code_dir,
-            env={**base_env, **env},
+            env={**runtime.env, **env},
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -143,8 +147,8 @@ class Worker:
         self._current: Invocation | None = None
         self._transcript: list[str] = []
         try:
-            self._process = launch({"AWS_LAMBDA_RUNTIME_API": self._api.address, "TMPDIR": str(self.tmp_dir),
-                                    "AWS_LAMBDA_LOG_STREAM_NAME": self.log_stream})
+            self._process = launch({"AWS_LAMBDA_RUNTIME_API": self._api.address, "AWS_LAMBDA_LOG_STREAM_NAME":
+                                    self.log_stream, **environment_tmp(self.tmp_dir, settings.private_tmp)})
         except BaseException:
             self._release()
             raise

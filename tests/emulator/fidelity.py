@@ -84,16 +84,26 @@ class Cloud:
         self._cleanups.append(delete)
         return arn
 
-    def function(self, source: str, env: dict[str, str] | None = None, code: bytes | None = None) -> str:
-        """A new python3.11 function running `source` as app.lambda_handler (or the given zip); its ARN."""
+    def function(self, source: str, env: dict[str, str] | None = None, code: bytes | None = None,
+                 **extra: Any) -> str:
+        """A new python3.11 function running `source` as app.lambda_handler (or the given zip); its ARN.
+        `extra`: more CreateFunction parameters (Layers, Timeout...)."""
         lam = self.client("lambda")
         name = unique("fidelity")
-        arn = lam.create_function(
-            FunctionName=name, Runtime="python3.11", Handler="app.lambda_handler", Role=self.role_arn,
-            Code={"ZipFile": code or zip_handler(source)}, Timeout=10, Environment={"Variables": env or {}},
-        )["FunctionArn"]
+        arn = lam.create_function(**{
+            "FunctionName": name, "Runtime": "python3.11", "Handler": "app.lambda_handler", "Role": self.role_arn,
+            "Code": {"ZipFile": code or zip_handler(source)}, "Timeout": 10, "Environment": {"Variables": env or {}},
+            **extra})["FunctionArn"]
         self._cleanups.append(lambda: lam.delete_function(FunctionName=name))
         lam.get_waiter("function_active_v2").wait(FunctionName=name)
+        return arn
+
+    def layer(self, content: bytes) -> str:
+        """A new layer version from a zip; its version ARN."""
+        lam = self.client("lambda")
+        name = unique("fidelity")
+        arn = lam.publish_layer_version(LayerName=name, Content={"ZipFile": content})["LayerVersionArn"]
+        self._cleanups.append(lambda: lam.delete_layer_version(LayerName=name, VersionNumber=int(arn.split(":")[-1])))
         return arn
 
     def role(self) -> str:

@@ -56,8 +56,7 @@ def test_environments_share_no_randomness_and_no_tmp(lam):
     name = create_function(lam, "snapshot")
     answers = concurrent_answers(lam, name, 3)
     assert len({a["random"] for a in answers}) == 3
-    assert len({a["tmpdir"] for a in answers}) == 3
-    assert all(a["first_in_tmp"] for a in answers)
+    assert all(a["first_in_tmp"] for a in answers)  # each its own /tmp (test_fidelity_environments.py)
 
 
 def test_snapshot_reporting_follows_aws(lam, emulator):

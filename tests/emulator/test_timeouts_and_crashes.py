@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from tests.conftest import ROOT
 from tests.emulator.functions import create_function
 
 pytestmark = pytest.mark.integration
@@ -30,10 +31,15 @@ def test_a_crashing_worker_is_an_exit_error_and_is_replaced(lam, kind, reason):
         assert reason in error["errorMessage"]
 
 
-def test_a_worker_lost_mid_invocation_is_retried_on_a_fresh_one(lam, tmp_path):
+def test_a_worker_lost_mid_invocation_is_retried_on_a_fresh_one(lam):
     name = create_function(lam, "crash_once")
-    marker = tmp_path / "crashed"
-    first = lam.invoke(FunctionName=name, Payload=json.dumps({"marker": str(marker)}))
-    assert first["FunctionError"] == "Unhandled"
-    second = lam.invoke(FunctionName=name, Payload=json.dumps({"marker": str(marker)}))
-    assert json.loads(second["Payload"].read()) == "second try"
+    # outside /tmp: each environment has its own /tmp, and the marker must outlive the crashed one
+    marker = ROOT / ".emulator" / f"crashed-{name}"
+    marker.parent.mkdir(exist_ok=True)
+    try:
+        first = lam.invoke(FunctionName=name, Payload=json.dumps({"marker": str(marker)}))
+        assert first["FunctionError"] == "Unhandled"
+        second = lam.invoke(FunctionName=name, Payload=json.dumps({"marker": str(marker)}))
+        assert json.loads(second["Payload"].read()) == "second try"
+    finally:
+        marker.unlink(missing_ok=True)

@@ -1,0 +1,77 @@
+"""Per-function environments and Dockerfiles, without an emulator: what goes into an environment, and errors."""
+
+from pathlib import Path, PurePosixPath
+
+import pytest
+
+from emulator.dockerfile import ImageError, ImageRecipe, ImageSource, find_image, parse_image_map, read_image
+from emulator.packaging import (
+    EnvironmentBuilder,
+    EnvironmentBuildError,
+    EnvironmentRecipe,
+    RuntimeRefusedError,
+    python_version,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def image(tmp_path: Path, dockerfile: str) -> ImageRecipe:
+    (tmp_path / "Dockerfile").write_text(dockerfile)
+    (tmp_path / "app.py").write_text("def handler(event, context):\n    return 1\n")
+    return read_image(ImageSource(tmp_path / "Dockerfile", tmp_path))
+
+
+def test_the_classifier_image_installs_its_requirements_and_puts_facerec_beside_its_code():
+    recipe = read_image(ImageSource(ROOT / "lambdas/face_classifier/Dockerfile", ROOT))
+    assert recipe.handler() == "app.lambda_handler"
+    assert recipe.code_folder() == ROOT / "lambdas/face_classifier"
+    assert recipe.without_code_folder(ROOT / "lambdas/face_classifier") == ((ROOT / "facerec", "facerec"),)
+    environment = recipe.environment()
+    assert "dlib-bin==20.0.1.post1" in environment.requirements and "awslambdaric==4.2.2" in environment.requirements
+    assert recipe.warnings == ()  # its compileall, rm and the LocalStack bootstrap are listed as skipped
+    assert any("compileall" in step for step in recipe.skipped)
+
+
+def test_a_lambda_base_image_brings_the_runtime_packages_and_its_task_root(tmp_path):
+    recipe = image(tmp_path, "FROM public.ecr.aws/lambda/python:3.12\nCOPY app.py ${LAMBDA_TASK_ROOT}\n"
+                             "RUN pip install -q requests==2.0 --target \"${LAMBDA_TASK_ROOT}\"\n"
+                             "CMD [\"app.handler\"]\n")
+    assert (recipe.python, recipe.task_root) == ("3.12", PurePosixPath("/var/task"))
+    assert recipe.task_copies()[0].destination == PurePosixPath("/var/task/app.py")
+    assert {"requests==2.0", "boto3==1.44.5", "awslambdaric==4.2.2"} <= set(recipe.environment().requirements)
+
+
+def test_instructions_the_emulator_cannot_honour_are_reported(tmp_path):
+    recipe = image(tmp_path, "FROM ubuntu:24.04\nRUN apt-get install -y ffmpeg && rm -rf /var/lib/apt\n"
+                             "COPY --from=builder /x /y\nCOPY app.py /app/\nWORKDIR /app\nCMD [\"app.handler\"]\n")
+    assert any("FROM ubuntu:24.04" in w for w in recipe.warnings)
+    assert any("apt-get install -y ffmpeg" in w for w in recipe.warnings)
+    assert any("--from=builder" in w for w in recipe.warnings)
+    assert recipe.skipped == ("RUN rm -rf /var/lib/apt",)
+
+
+def test_an_image_without_cmd_names_no_handler(tmp_path):
+    recipe = image(tmp_path, "FROM python:3.11\nCOPY app.py /var/task/\n")
+    with pytest.raises(ImageError, match="CMD"):
+        recipe.handler()
+
+
+def test_image_uris_map_by_uri_or_repository(tmp_path):
+    images = parse_image_map("repo.example/a:1=a/Dockerfile,repo.example/b=b/Dockerfile:ctx", tmp_path)
+    assert find_image(images, "repo.example/a:1") == ImageSource(tmp_path / "a/Dockerfile", tmp_path / "a")
+    assert find_image(images, "repo.example/b@sha256:00") == ImageSource(tmp_path / "b/Dockerfile", tmp_path / "ctx")
+    assert find_image(images, "repo.example/a:2") is None
+
+
+def test_non_python_runtimes_are_refused():
+    assert python_version("python3.12") == "3.12"
+    with pytest.raises(RuntimeRefusedError, match=r"nodejs20\.x"):
+        python_version("nodejs20.x")
+
+
+def test_a_requirement_missing_from_the_wheelhouse_fails_naming_it(tmp_path):
+    builder = EnvironmentBuilder(tmp_path / "cache", tmp_path / "empty-wheelhouse")
+    (tmp_path / "empty-wheelhouse").mkdir()
+    with pytest.raises(EnvironmentBuildError, match="no-such-package"):
+        builder.build(EnvironmentRecipe(requirements=("no-such-package==1.0",)))
