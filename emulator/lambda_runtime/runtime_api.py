@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import logging
 import queue
+import select
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -68,18 +70,26 @@ class RuntimeApi:
         self._server.shutdown()
         self._server.server_close()
 
-    def next_invocation(self) -> Invocation | None:
-        """Blocks until an invocation is submitted; None once the API is closed."""
+    def next_invocation(self, caller_gone: Callable[[], bool]) -> Invocation | None:
+        """Blocks until an invocation is submitted; None once the API is closed or the caller hung up.
+
+        An environment that died while waiting here must not be handed an event nobody will run: the event stays
+        queued (undelivered), and the worker hands it to a new environment.
+        """
         if self.first_poll_at is None:
             self.first_poll_at = time.monotonic()
             self.ready.set()
-        while not self._closed.is_set():
+        while not self._closed.is_set() and not caller_gone():
             try:
-                self._current = self._pending.get(timeout=_POLL_SECONDS)
+                invocation = self._pending.get(timeout=_POLL_SECONDS)
             except queue.Empty:
                 continue
-            self._current.delivered = True
-            return self._current
+            if caller_gone():
+                self._pending.put(invocation)
+                return None
+            invocation.delivered = True
+            self._current = invocation
+            return invocation
         return None
 
     def answer(self, request_id: str, response: bytes | None, error: dict[str, Any] | None) -> bool:
@@ -122,7 +132,7 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path != f"{API_PREFIX}/invocation/next":
             self._reply(404, b'{"errorType":"NotFound"}')
             return
-        invocation = self.server.api.next_invocation()
+        invocation = self.server.api.next_invocation(self._caller_gone)
         if invocation is None:
             self._reply(410, b'{"errorType":"ShuttingDown"}')
             return
@@ -155,6 +165,16 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply(404, b'{"errorType":"NotFound"}')
             return
         self._reply(202, b'{"status":"OK"}')
+
+    def _caller_gone(self) -> bool:
+        """The environment closed its end (it exited): a request is complete, so readable means end of file."""
+        readable, _, _ = select.select([self.connection], [], [], 0)
+        if not readable:
+            return False
+        try:
+            return self.connection.recv(1, socket.MSG_PEEK) == b""
+        except OSError:
+            return True
 
     def _reply(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
         try:
