@@ -20,7 +20,6 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
-from rich.json import JSON
 from rich.panel import Panel
 from rich.text import Text
 
@@ -173,9 +172,10 @@ def _styled(message: str) -> Text:
     return Text(message)
 
 
-def _json_or_text(body: str) -> JSON | Text:
+def _json_or_text(body: str) -> Text:
+    """The response, indented when it is JSON; long lines wrap rather than being cut."""
     try:
-        return JSON(body)
+        return Text(json.dumps(json.loads(body), indent=2))
     except json.JSONDecodeError:
         return Text(body)
 
