@@ -84,6 +84,7 @@ def logs_command(args: argparse.Namespace, config: EmulatorConfig) -> int:
     endpoint, where = connect(config)
     console = Console(highlight=False)
     console.print(f"[dim]{log_group(args.function)} on {where}[/dim]")
+    console.file.flush()
     logs = endpoint.client("logs", CLIENT_CONFIG)
     pattern = _quoted(args.filter) if args.filter else None
     tail = LogTail(logs, log_group(args.function), int((time.time() - args.since) * 1000), pattern)
@@ -159,6 +160,7 @@ def _print_events(console: Console, events: list[LogEvent]) -> None:
         line.append(f"{event.get('logStreamName', '')[-8:]} ", style="blue")
         line.append_text(_styled(event["message"].rstrip("\n")))
         console.print(line, soft_wrap=True)
+    console.file.flush()  # streams through a pipe (`logs --follow | grep ...`) line by line
 
 
 def _styled(message: str) -> Text:

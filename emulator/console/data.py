@@ -43,7 +43,8 @@ logger = logging.getLogger(__name__)
 WINDOW_SECONDS = 600  # what the plots and counts cover
 PERIOD_SECONDS = 10  # one plot point (the emulator keeps every datum; AWS's Lambda metrics are per minute)
 FAST_TTL = 1.0  # logs, queues, environments: re-read at most once a second, however many tabs poll
-SLOW_TTL = 10.0  # metrics, DLQ peek, table, buckets
+SLOW_TTL = 10.0  # metrics (one plot point per 10 s), DLQ peek
+STILL_TTL = 30.0  # table and bucket counts: listing a bucket is the dearest read, and they change slowly
 RECENT_FRAMES = 8
 LOG_LINES = 12
 MAX_KEPT_EVENTS = 20_000  # per function, within the window
@@ -199,8 +200,8 @@ class ConsoleData:
         self._outputs = _Cached(SLOW_TTL, self._read_outputs)
         self._metrics: dict[str, _Cached] = {}
         self._dead_letters = _Cached(SLOW_TTL, self._read_dead_letters)
-        self._table = _Cached(SLOW_TTL, self._read_table)
-        self._buckets = _Cached(SLOW_TTL, self._read_buckets)
+        self._table = _Cached(STILL_TTL, self._read_table)
+        self._buckets = _Cached(STILL_TTL, self._read_buckets)
         self._snapshot = _Cached(FAST_TTL, self._read_snapshot)
 
     def snapshot(self) -> Snapshot:

@@ -88,6 +88,7 @@ def test_logs_follow_streams_the_lines_of_an_invocation_made_after_it_started(em
         while time.monotonic() < deadline and not seen:  # its first line: which log group, on which endpoint
             time.sleep(0.1)
         emulator.client("lambda").invoke(FunctionName=function, Payload=json.dumps({"Records": []}).encode())
+        deadline = time.monotonic() + 30
         while time.monotonic() < deadline and not any("REPORT RequestId" in line for line in seen):
             time.sleep(0.2)
     finally:
