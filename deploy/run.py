@@ -9,6 +9,8 @@ import sys
 from typing import TextIO
 
 import boto3
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from deploy.config import DeployConfig
 from deploy.errors import PrerequisiteError
@@ -83,6 +85,12 @@ def _print_plan(steps: list[Step], missing: list[str], out: TextIO, then: str) -
 
 
 def _run(steps: list[Step]) -> None:
-    for number, step in enumerate(steps, 1):
-        logger.info("[%d/%d] %s", number, len(steps), step.description)
-        step.action()
+    """Runs the steps in order under a progress bar (on stderr; the outputs go to stdout)."""
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=Console(stderr=True)) as progress:
+        task = progress.add_task("", total=len(steps))
+        for number, step in enumerate(steps, 1):
+            logger.info("[%d/%d] %s", number, len(steps), step.description)
+            progress.update(task, description=step.description)
+            step.action()
+            progress.advance(task)

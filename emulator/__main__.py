@@ -15,6 +15,7 @@ from pathlib import Path
 from deploy.errors import DeployError
 from emulator.cloud import LocalCloud
 from emulator.config import ENV_IMAGES, EmulatorConfig
+from emulator.console.cli import register_commands
 from emulator.daemon import client_environment, read_ready, start_background, stop_background, write_ready
 from emulator.dockerfile import parse_image_map
 from emulator.errors import EmulatorError
@@ -36,6 +37,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("status", help="say whether it runs, and its workers")
     sub.add_parser("outputs", help="print the stack outputs as one JSON object")
     sub.add_parser("env", help="print shell exports that point boto3 at the emulator")
+    register_commands(sub)  # issue 14: logs, invoke
     return parser
 
 
@@ -105,6 +107,8 @@ def main(argv: list[str] | None = None) -> int:
     command = args.command or "serve"
     try:
         config = _config(args)
+        if hasattr(args, "run"):  # issue 14: logs, invoke
+            return args.run(args, config)
         if command == "serve":
             _serve(config)
         elif command == "up":

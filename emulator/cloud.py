@@ -13,6 +13,7 @@ from moto.server import ThreadedMotoServer
 from deploy.errors import TemplateError
 from deploy.stack import StackDeployer, function_code_uri, load_template, seed_stack
 from emulator.config import DEFAULT_ACCOUNT, DUMMY_CREDENTIALS, EmulatorConfig, dummy_session
+from emulator.console.app import mount_console
 from emulator.destinations import Destinations
 from emulator.hot_reload import CodeWatcher, LocalCode, local_code_of_stack
 from emulator.lambda_runtime.invoker import LambdaService, Telemetry
@@ -92,6 +93,7 @@ class LocalCloud:
             self.outputs = self._deploy_privately()
         self._server = ThreadedMotoServer(ip_address=config.host, port=config.port, verbose=False)
         self._server.start()
+        mount_console(self._server, config, self.service.worker_counts)  # issue 14: /_console/ on this port
         self._prepare_stack_functions()
 
     def stop(self) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from facerec.config import DEFAULT, Config
@@ -20,8 +21,6 @@ from facerec.errors import EnrolmentError, FacerecError
 from facerec.sources import FrameWindow, Reading, Sample
 
 if TYPE_CHECKING:
-    from rich.status import Status
-
     from facerec.enroll import EnrolmentResult
     from facerec.model import FaceModel
 
@@ -109,10 +108,16 @@ def _mapping(path: Path | None) -> dict[str, str]:
     return mapping
 
 
-def _progress(status: Status) -> Callable[[Sample], None]:
+def _embedding_progress() -> Progress:
+    """Samples embedded so far, the file being read and the time taken (the total is not known in advance)."""
+    return Progress(SpinnerColumn(), TextColumn("{task.completed} samples"), BarColumn(), TimeElapsedColumn(),
+                    TextColumn("{task.description}"), console=err)
+
+
+def _progress(progress: Progress, task: TaskID) -> Callable[[Sample], None]:
     def update(sample: Sample) -> None:
         frame = "" if sample.frame is None else f" frame {sample.frame}"
-        status.update(f"embedding {Path(sample.origin).name}{frame}")
+        progress.update(task, advance=1, description=f"embedding {Path(sample.origin).name}{frame}")
 
     return update
 
@@ -123,10 +128,10 @@ def _enroll(args: argparse.Namespace) -> int:
     from facerec.model import load_model, save_model
 
     base = load_model(args.add) if args.add else None
-    with err.status("embedding") as status:
+    with _embedding_progress() as progress:
         result = enroll(args.sources, _mapping(args.labels), _mapping(args.session),
                         FrameWindow.parse(args.frames, args.every), base, _enrol_config(args.detector, base),
-                        _progress(status))
+                        _progress(progress, progress.add_task("embedding", total=None)))
     model = save_model(result.model, args.out)
     _print_enrolment(result)
     if args.plot:
@@ -220,8 +225,9 @@ def _evaluate(args: argparse.Namespace) -> int:
     from facerec.model import load_model
 
     model = load_model(args.model)
-    with err.status("embedding") as status:
-        results = score_samples(_samples(args, model.config), model, _progress(status))
+    with _embedding_progress() as progress:
+        results = score_samples(_samples(args, model.config), model,
+                                _progress(progress, progress.add_task("embedding", total=None)))
     summary = summarise(results, model)
     if "evidence" in model.info:
         out.print("enrolment evidence of the model (sessions held out at enrolment):")
@@ -268,9 +274,14 @@ def _print_summary(summary: dict, labels: tuple[str, ...]) -> None:
 def _publish(args: argparse.Namespace) -> int:
     import boto3
 
+    from facerec.model import ARTIFACT_FILES
     from facerec.store import publish_model
 
-    pointer = publish_model(boto3.client("s3"), args.bucket, args.model, args.prefix)
+    size = sum((args.model / name).stat().st_size for name in ARTIFACT_FILES if (args.model / name).is_file())
+    with Progress(TextColumn("uploading {task.description}"), BarColumn(), DownloadColumn(), console=err) as progress:
+        task = progress.add_task(str(args.model), total=size)
+        pointer = publish_model(boto3.client("s3"), args.bucket, args.model, args.prefix,
+                                lambda sent: progress.advance(task, sent))
     print(json.dumps({"bucket": args.bucket, **pointer}))
     return 0
 

@@ -6,6 +6,7 @@ import json
 import logging
 import shutil
 import tempfile
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,8 +22,12 @@ DEFAULT_PREFIX = "models"
 POINTER = "current.json"
 
 
-def publish_model(s3: Any, bucket: str, model_dir: str | Path, prefix: str = DEFAULT_PREFIX) -> dict[str, str]:
-    """Upload a validated model under <prefix>/<version>/, then point <prefix>/current.json at it."""
+def publish_model(s3: Any, bucket: str, model_dir: str | Path, prefix: str = DEFAULT_PREFIX,
+                  uploaded: Callable[[int], None] | None = None) -> dict[str, str]:
+    """Upload a validated model under <prefix>/<version>/, then point <prefix>/current.json at it.
+
+    `uploaded(n)` is called as bytes go up (boto3's transfer callback), for a progress bar.
+    """
     directory = Path(model_dir)
     model = load_model(directory)
     version_prefix = f"{prefix}/{model.version}/"
@@ -30,7 +35,7 @@ def publish_model(s3: Any, bucket: str, model_dir: str | Path, prefix: str = DEF
                "published_at": datetime.now(UTC).isoformat(timespec="seconds")}
     try:
         for name in ARTIFACT_FILES:
-            s3.upload_file(str(directory / name), bucket, version_prefix + name)
+            s3.upload_file(str(directory / name), bucket, version_prefix + name, Callback=uploaded)
         s3.put_object(Bucket=bucket, Key=f"{prefix}/{POINTER}", Body=json.dumps(pointer).encode(),
                       ContentType="application/json")
     except (ClientError, BotoCoreError) as exc:

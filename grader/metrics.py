@@ -13,6 +13,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from contract.lambda_logs import ReportLine, parse_init_report, parse_report_line
+
 logger = logging.getLogger(__name__)
 
 NAMESPACE = "AWS/Lambda"
@@ -21,24 +23,6 @@ WINDOW_MARGIN_SECONDS = 60
 POLL_SECONDS = 1.0
 REPORT_PATTERN = '"REPORT RequestId"'
 INIT_REPORT_PATTERN = '"INIT_REPORT"'
-
-
-@dataclass(frozen=True)
-class ReportLine:
-    """One REPORT line: request id, Duration, Init or Restore Duration (ms, None when warm), log time (epoch s)."""
-
-    request_id: str
-    duration_ms: float
-    init_duration_ms: float | None
-    max_memory_mb: float | None
-    logged_at: float
-    restore_duration_ms: float | None = None
-
-    @property
-    def started_at(self) -> float:
-        """When the invocation began, init or restore included (epoch s)."""
-        startup = (self.init_duration_ms or 0.0) + (self.restore_duration_ms or 0.0)
-        return self.logged_at - (self.duration_ms + startup) / 1000
 
 
 @dataclass(frozen=True)
@@ -58,7 +42,7 @@ class FunctionMetrics:
     @property
     def cold_starts(self) -> int:
         """New execution environments: REPORT lines with an Init Duration (a full INIT) or a Restore Duration."""
-        return sum(r.init_duration_ms is not None or r.restore_duration_ms is not None for r in self.reports)
+        return sum(r.new_environment for r in self.reports)
 
     @property
     def init_durations(self) -> list[float]:
@@ -70,33 +54,6 @@ class FunctionMetrics:
     def restore_durations(self) -> list[float]:
         """Restore Durations (ms) of environments started from a snapshot."""
         return [r.restore_duration_ms for r in self.reports if r.restore_duration_ms is not None]
-
-
-def parse_report_line(message: str, logged_at: float) -> ReportLine | None:
-    """Parse AWS's tab-separated REPORT line; None for any other line."""
-    parts = [part.strip() for part in message.strip().split("\t") if part.strip()]
-    if not parts or not parts[0].startswith("REPORT RequestId:"):
-        return None
-    fields = dict(part.split(": ", 1) for part in parts[1:] if ": " in part)
-    if "Duration" not in fields:
-        return None
-    return ReportLine(
-        parts[0].split(": ", 1)[1],
-        _number(fields["Duration"]),
-        _number(fields["Init Duration"]) if "Init Duration" in fields else None,
-        _number(fields["Max Memory Used"]) if "Max Memory Used" in fields else None,
-        logged_at,
-        _number(fields["Restore Duration"]) if "Restore Duration" in fields else None,
-    )
-
-
-def parse_init_report(message: str) -> float | None:
-    """The Init Duration (ms) of AWS's INIT_REPORT line; None for any other line."""
-    if not message.startswith("INIT_REPORT"):
-        return None
-    fields = dict(part.split(": ", 1) for part in message.removeprefix("INIT_REPORT").strip().split("\t")
-                  if ": " in part)
-    return _number(fields["Init Duration"]) if "Init Duration" in fields else None
 
 
 def read_function_metrics(cloudwatch: Any, logs: Any, function: str, start: float, end: float) -> FunctionMetrics:
@@ -212,7 +169,3 @@ def _sum(datapoints: list[dict[str, Any]]) -> int | None:
     """The total of Sum datapoints as an integer count; None when there are none."""
     return round(sum(p["Sum"] for p in datapoints)) if datapoints else None
 
-
-def _number(text: str) -> float:
-    """'12.34 ms' → 12.34."""
-    return float(text.split()[0])

@@ -82,7 +82,8 @@ def classify_frame(record: S3EventRecord, frame: FrameKey) -> int:
         for outcome in outcomes
     ]
     send_results(sqs, RESULTS_QUEUE_URL, results)
-    logger.info("classified frame", extra={"statuses": [r.status for r in results], "names": [r.name for r in results]})
+    logger.info("classified frame", extra={"statuses": [r.status for r in results], "names": [r.name for r in results],
+                                           "results": [r.to_dict() for r in results]})  # the console's frame strip
     metrics.add_metric(name="FacesClassified", unit=MetricUnit.Count, value=len(results))
     return len(results)
 

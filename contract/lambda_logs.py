@@ -1,0 +1,60 @@
+"""AWS Lambda's platform log lines (REPORT, INIT_REPORT), as the grader, the bench and the console read them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ReportLine:
+    """One REPORT line: request id, Duration, Init or Restore Duration (ms, None when warm), log time (epoch s)."""
+
+    request_id: str
+    duration_ms: float
+    init_duration_ms: float | None
+    max_memory_mb: float | None
+    logged_at: float
+    restore_duration_ms: float | None = None
+
+    @property
+    def started_at(self) -> float:
+        """When the invocation began, init or restore included (epoch s)."""
+        startup = (self.init_duration_ms or 0.0) + (self.restore_duration_ms or 0.0)
+        return self.logged_at - (self.duration_ms + startup) / 1000
+
+    @property
+    def new_environment(self) -> bool:
+        """The first invocation of a new execution environment: a cold start (Init) or a restore (SnapStart)."""
+        return self.init_duration_ms is not None or self.restore_duration_ms is not None
+
+
+def parse_report_line(message: str, logged_at: float) -> ReportLine | None:
+    """Parse AWS's tab-separated REPORT line; None for any other line."""
+    parts = [part.strip() for part in message.strip().split("\t") if part.strip()]
+    if not parts or not parts[0].startswith("REPORT RequestId:"):
+        return None
+    fields = dict(part.split(": ", 1) for part in parts[1:] if ": " in part)
+    if "Duration" not in fields:
+        return None
+    return ReportLine(
+        parts[0].split(": ", 1)[1],
+        _number(fields["Duration"]),
+        _number(fields["Init Duration"]) if "Init Duration" in fields else None,
+        _number(fields["Max Memory Used"]) if "Max Memory Used" in fields else None,
+        logged_at,
+        _number(fields["Restore Duration"]) if "Restore Duration" in fields else None,
+    )
+
+
+def parse_init_report(message: str) -> float | None:
+    """The Init Duration (ms) of AWS's INIT_REPORT line; None for any other line."""
+    if not message.startswith("INIT_REPORT"):
+        return None
+    fields = dict(part.split(": ", 1) for part in message.removeprefix("INIT_REPORT").strip().split("\t")
+                  if ": " in part)
+    return _number(fields["Init Duration"]) if "Init Duration" in fields else None
+
+
+def _number(text: str) -> float:
+    """'12.34 ms' → 12.34."""
+    return float(text.split()[0])
