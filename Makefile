@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: help install up down outputs status demo e2e grade test test-fast test-endpoint lint bench bench-emulator \
+.PHONY: help install browser up down outputs status demo e2e grade test test-fast test-endpoint lint bench bench-emulator \
         bench-facerec bench-soak test-external deploy-aws destroy-aws clean
 
 help:  ## list targets
@@ -25,6 +25,10 @@ $(STAMP): pyproject.toml $(AWS_RUNTIME) $(wildcard lambdas/*/requirements.txt)
 	for version in $(OTHER_PYTHONS); do $(PY) -m pip download --quiet --only-binary=:all: --python-version $$version \
 	  -d $(WHEELHOUSE) -r $(AWS_RUNTIME) || exit 1; done
 	touch $(STAMP)
+
+browser:  ## Debian's Chromium for the console's browser test (needs root and the Debian registry; else it is skipped)
+	@if command -v chromium >/dev/null; then echo "chromium: $$(command -v chromium)"; \
+	else apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; fi
 
 EMULATOR ?= embedded
 up: install  ## start the local cloud on 127.0.0.1:4566 (idempotent); EMULATOR=localstack: LocalStack in Docker
