@@ -76,4 +76,4 @@ def _command_line(pid_dir: Path) -> str:
         raw = (pid_dir / "cmdline").read_bytes()
     except OSError:
         return "command line unreadable"
-    return raw.replace(b"\0", b" ").decode(errors="replace").strip() or pid_dir.name
+    return " ".join(raw.replace(b"\0", b" ").decode(errors="replace").split()) or pid_dir.name
