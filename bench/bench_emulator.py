@@ -1,8 +1,10 @@
-"""Emulator benchmark: start time, Lambda cold start, warm invoke overhead, S3 put -> handler start,
-the classifier's environments from a snapshot (restore time, memory), hot reload, and building the classifier's
-per-function environment (its Dockerfile's requirements, from the wheelhouse) from a cold and a warm cache.
+"""Emulator benchmark: start time, Lambda cold start, the cost of one boto3 call (S3 PUT 50 KB, S3 HEAD, SQS send,
+warm Lambda invoke), S3 put -> handler start, the classifier's environments from a snapshot (restore time,
+memory), hot reload, and building the classifier's per-function environment (its Dockerfile's requirements, from
+the wheelhouse) from a cold and a warm cache.
 
-Prints medians over repeated runs. Targets on a 2-core machine: start <= 2 s, warm invoke <= 10 ms,
+Prints medians over repeated runs. Targets on a 2-core machine: start <= 2 s, S3 HEAD <= 5 ms, S3 PUT 50 KB
+<= 6 ms, warm invoke <= 10 ms,
 S3 put -> handler start <= 50 ms, a new classifier environment <= 50 ms median / 100 ms p95, ten of them
 with their template <= 4x the memory (PSS) of one spawned environment, the classifier's environment built from a
 warm cache <= 10 s.
@@ -19,6 +21,7 @@ import tempfile
 import time
 import uuid
 import zipfile
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -35,7 +38,8 @@ from grader.metrics import read_report_lines
 
 STARTS = 3
 COLD_STARTS = 5
-WARM_CALLS = 100
+API_CALLS = 200
+PUT_BYTES = 50_000
 S3_EVENTS = 30
 RESTORE_ROUNDS = 5
 BURST = 10
@@ -93,12 +97,31 @@ def measure_invokes(endpoint: str) -> tuple[list[float], list[float]]:
         began = time.perf_counter()
         lam.invoke(FunctionName=name, Payload=b"{}")
         cold.append((time.perf_counter() - began) * 1000)
-    warm = []
-    for _ in range(WARM_CALLS):
+    return cold, _per_call(lambda _: lam.invoke(FunctionName=name, Payload=b"{}"))
+
+
+def measure_api_calls(endpoint: str) -> dict[str, list[float]]:
+    """ms per boto3 call on clients already connected: S3 PUT of 50 KB, S3 HEAD of those objects, SQS send."""
+    s3, sqs = _client(endpoint, "s3"), _client(endpoint, "sqs")
+    bucket = f"bench-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket)
+    queue = sqs.create_queue(QueueName=f"bench-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    body = b"x" * PUT_BYTES
+    return {
+        "S3 PUT 50 KB": _per_call(lambda n: s3.put_object(Bucket=bucket, Key=f"api/{n}", Body=body)),
+        "S3 HEAD": _per_call(lambda n: s3.head_object(Bucket=bucket, Key=f"api/{n}")),
+        "SQS send": _per_call(lambda n: sqs.send_message(QueueUrl=queue, MessageBody=f"message {n}")),
+    }
+
+
+def _per_call(call: Callable[[int], object]) -> list[float]:
+    """ms of each of API_CALLS calls of `call(n)`."""
+    times = []
+    for n in range(API_CALLS):
         began = time.perf_counter()
-        lam.invoke(FunctionName=name, Payload=b"{}")
-        warm.append((time.perf_counter() - began) * 1000)
-    return cold, warm
+        call(n)
+        times.append((time.perf_counter() - began) * 1000)
+    return times
 
 
 def measure_s3_to_handler(endpoint: str) -> list[float]:
@@ -258,6 +281,8 @@ def main() -> None:
         info = start_background(config, ["--no-stack"])
         try:
             _client(info["endpoint"], "iam").create_role(RoleName="bench", AssumeRolePolicyDocument=json.dumps(TRUST))
+            with console.status("one boto3 call: S3, SQS"):
+                api_calls = measure_api_calls(info["endpoint"])
             with console.status("cold and warm invokes"):
                 cold, warm = measure_invokes(info["endpoint"])
             with console.status("S3 put -> handler start"):
@@ -279,7 +304,10 @@ def main() -> None:
     rows = [("emulator start, APIs + Lambda service up (s)", bare_starts, "<= 2 s"),
             ("emulator start + stack deployed and seeded (s)", starts, "-"),
             ("Lambda cold start, trivial handler (ms)", cold, "-"),
-            ("warm invoke round trip (ms)", warm, "<= 10 ms"),
+            ("boto3 S3 PUT 50 KB (ms)", api_calls["S3 PUT 50 KB"], "<= 6 ms"),
+            ("boto3 S3 HEAD (ms)", api_calls["S3 HEAD"], "<= 5 ms"),
+            ("boto3 SQS send (ms)", api_calls["SQS send"], "-"),
+            ("boto3 Lambda invoke, warm, round trip (ms)", warm, "<= 10 ms"),
             ("S3 put -> handler start (ms)", s3_latency, "<= 50 ms"),
             ("new classifier environment, fork -> handler start, one at a time (ms)", alone,
              "<= 50 ms, p95 <= 100"),

@@ -10,8 +10,10 @@ from contract.aws import (
     STACK_OUTPUTS,
     Endpoint,
     client_config,
+    join_pollers,
     poll_until_stopped,
     put_clip,
+    release_messages,
     stack_outputs,
 )
 from contract.errors import BadKeyError, ContractError, MalformedResultError, StackOutputsError
@@ -58,10 +60,12 @@ __all__ = [
     "clip_metadata",
     "format_stamp",
     "frame_key",
+    "join_pollers",
     "parse_stamp",
     "percentile",
     "poll_until_stopped",
     "put_clip",
+    "release_messages",
     "stack_outputs",
     "utc_now",
     "utc_stamp",

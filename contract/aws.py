@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -105,3 +106,40 @@ def poll_until_stopped(
             delay = min(delay * 2, maximum)
             continue
         delay = initial
+
+
+def release_messages(sqs: Any, queue_url: str, messages: Sequence[dict[str, Any]]) -> None:
+    """Make received but unhandled messages (at most 10) visible at once, not after their visibility timeout.
+
+    A consumer that stops hands back what its last polls brought, so the next consumer gets it in its first poll.
+    """
+    if not messages:
+        return
+    entries = [
+        {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0} for i, m in enumerate(messages)
+    ]
+    try:
+        failed = sqs.change_message_visibility_batch(QueueUrl=queue_url, Entries=entries).get("Failed", [])
+    except (BotoCoreError, ClientError) as exc:
+        logger.warning("could not hand back %d message(s) to %s (%s): they return after the visibility timeout",
+                       len(entries), queue_url, exc)
+        return
+    for failure in failed:
+        logger.warning("could not hand back a message to %s (%s): it returns after the visibility timeout",
+                       queue_url, failure)
+
+
+def join_pollers(threads: Sequence[threading.Thread], timeout: float, queue_url: str) -> int:
+    """Wait up to `timeout` seconds in all for polling threads to end; returns how many are still in a poll.
+
+    A poll left open when its process exits is not cancelled: SQS hands it the next message, which then stays
+    invisible for the visibility timeout. So a consumer waits for its open long polls before it exits.
+    """
+    deadline = time.monotonic() + timeout
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    still_open = sum(thread.is_alive() for thread in threads)
+    if still_open:
+        logger.warning("%d poll(s) of %s still open after %.0f s: the next message may be delayed by its visibility "
+                       "timeout", still_open, queue_url, timeout)
+    return still_open

@@ -1,9 +1,12 @@
 """The results consumer: N threads long-poll the FIFO results queue, report each result, then delete it.
 
 Delivery is at least once. A message is deleted only after `on_result` returned, so a consumer
-that dies mid-run loses nothing (SQS redelivers after the visibility timeout); a graceful stop hands
-messages it received but did not report back at once (visibility 0). A message whose `on_result`
-raised is logged and left to come back after the visibility timeout.
+that dies mid-run loses nothing (SQS redelivers after the visibility timeout). A graceful stop (Ctrl-C,
+idle timeout, max_results) starts no new poll, waits for the open long polls to return and hands back at
+once (visibility 0) every message received but not reported: a poll left open after the process exits
+would take the next message and hide it for the visibility timeout from the next consumer. Near the idle
+deadline the polls are shortened to end by it. A message whose `on_result` raised is logged and left to
+come back after the visibility timeout.
 
 A malformed body is logged and left in the queue. If the queue has a redrive policy, SQS moves it
 to the dead-letter queue after maxReceiveCount receives. Without one it would block its FIFO message
@@ -12,6 +15,7 @@ group for ever, so after `max_malformed_receives` receives it is deleted, its fu
 
 import json
 import logging
+import math
 import threading
 import time
 from collections import Counter
@@ -23,14 +27,22 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from contract import LatencyStats, MalformedResultError, Result, poll_until_stopped, utc_now
+from contract import (
+    LatencyStats,
+    MalformedResultError,
+    Result,
+    join_pollers,
+    poll_until_stopped,
+    release_messages,
+    utc_now,
+)
 from device.config import ClientConfig, ConsumerConfig, make_client
 from device.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
 MAX_THREADS = 500
-DRAIN_TIMEOUT = 5.0
+JOIN_MARGIN = 5.0
 _MISSING = object()
 
 
@@ -85,8 +97,7 @@ class ResultsConsumer:
         self._config = config or ConsumerConfig()
         self._sqs = sqs or make_client("sqs", self._client_config())
         self._lock = threading.Lock()
-        self._idle = threading.Condition(self._lock)
-        self._busy = 0
+        self._open_polls = 0
         self._handled: list[tuple[Result, Delivery]] = []
         self._claimed = 0
         self._malformed = 0
@@ -97,8 +108,8 @@ class ResultsConsumer:
     def run(self) -> Summary:
         """Poll until stopped, idle for idle_timeout, or max_results reported; return the summary.
 
-        Returns once no thread is reporting; threads still inside a long poll end it in the background
-        (daemon threads) and hand back whatever it brings.
+        Returns once every thread has ended: its open long poll returned (what it brought handed back) and
+        its batch reported or handed back; after wait_time_seconds + JOIN_MARGIN it stops waiting and warns.
         """
         self._poison_limit = self._read_poison_limit()
         self._last_activity = time.monotonic()
@@ -107,13 +118,21 @@ class ResultsConsumer:
             worker.start()
         while not self.stop_event.wait(0.1):
             self._check_idle()
-        with self._idle:
-            self._idle.wait_for(lambda: self._busy == 0, DRAIN_TIMEOUT)
+        if self.open_polls:
+            logger.info("stopping: waiting for %d open poll(s) to return (at most %d s)", self.open_polls,
+                        self._config.wait_time_seconds)
+        join_pollers(workers, self._config.wait_time_seconds + JOIN_MARGIN, self._queue_url)
         return self.summary()
 
     def stop(self) -> None:
         """Stop all threads; messages received but not yet reported are handed back."""
         self.stop_event.set()
+
+    @property
+    def open_polls(self) -> int:
+        """Receive calls in progress right now."""
+        with self._lock:
+            return self._open_polls
 
     def results(self) -> list[tuple[Result, Delivery]]:
         """Every result reported so far, in the order it was reported."""
@@ -166,34 +185,42 @@ class ResultsConsumer:
         """One thread: receive a batch and report it message by message, until stopped."""
         poll_until_stopped(lambda: self._handle_batch(self._receive()), self.stop_event, self._queue_url)
 
+    def _poll_wait(self) -> int:
+        """WaitTimeSeconds of the next poll: the configured wait, cut to end by the idle deadline if there is one."""
+        wait, idle = self._config.wait_time_seconds, self._config.idle_timeout
+        if idle is None:
+            return wait
+        return max(0, min(wait, math.ceil(self._last_activity + idle - time.monotonic())))
+
     def _receive(self) -> list[dict[str, Any]]:
-        """One long poll."""
-        response = self._sqs.receive_message(
-            QueueUrl=self._queue_url,
-            MaxNumberOfMessages=self._config.max_messages,
-            WaitTimeSeconds=self._config.wait_time_seconds,
-            VisibilityTimeout=self._config.visibility_timeout,
-            MessageSystemAttributeNames=["ApproximateReceiveCount"],
-        )
+        """One long poll, unless idle for idle_timeout (which stops the consumer)."""
+        self._check_idle()
+        if self.stop_event.is_set():
+            return []
+        with self._lock:
+            self._open_polls += 1
+        try:
+            response = self._sqs.receive_message(
+                QueueUrl=self._queue_url,
+                MaxNumberOfMessages=self._config.max_messages,
+                WaitTimeSeconds=self._poll_wait(),
+                VisibilityTimeout=self._config.visibility_timeout,
+                MessageSystemAttributeNames=["ApproximateReceiveCount"],
+            )
+        finally:
+            with self._lock:
+                self._open_polls -= 1
         return response.get("Messages", [])
 
     def _handle_batch(self, messages: list[dict[str, Any]]) -> None:
-        """Report messages in order, counted as busy; once stopped, hand the rest back."""
-        if not messages:
-            return
-        self._last_activity = time.monotonic()
-        with self._lock:
-            self._busy += 1
-        try:
-            for index, message in enumerate(messages):
-                if self.stop_event.is_set():
-                    self._release(messages[index:])
-                    return
-                self._handle(message)
-        finally:
-            with self._idle:
-                self._busy -= 1
-                self._idle.notify_all()
+        """Report messages in order; once stopped, hand the rest back."""
+        if messages:
+            self._last_activity = time.monotonic()
+        for index, message in enumerate(messages):
+            if self.stop_event.is_set():
+                release_messages(self._sqs, self._queue_url, messages[index:])
+                return
+            self._handle(message)
 
     def _handle(self, message: dict[str, Any]) -> None:
         """Parse, report, count, and only then delete one message."""
@@ -212,7 +239,7 @@ class ResultsConsumer:
             _ms(received_at - result.captured_at),
         )
         if not self._claim():
-            self._release([message])
+            release_messages(self._sqs, self._queue_url, [message])
             return
         if self._report(result, delivery):
             self._delete(message)
@@ -270,20 +297,6 @@ class ResultsConsumer:
             self._sqs.delete_message(QueueUrl=self._queue_url, ReceiptHandle=message["ReceiptHandle"])
         except (BotoCoreError, ClientError) as exc:
             logger.warning("could not delete message %s (%s): it will be redelivered", message["MessageId"], exc)
-
-    def _release(self, messages: list[dict[str, Any]]) -> None:
-        """Make unreported messages visible again now instead of after the visibility timeout."""
-        entries = [
-            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0} for i, m in enumerate(messages)
-        ]
-        try:
-            self._sqs.change_message_visibility_batch(QueueUrl=self._queue_url, Entries=entries)
-        except (BotoCoreError, ClientError) as exc:
-            logger.warning(
-                "could not hand back %d message(s) (%s): they return after the visibility timeout",
-                len(entries),
-                exc,
-            )
 
 
 def load_expected(path: Path) -> dict[str, str | None]:

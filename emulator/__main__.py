@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -10,7 +11,9 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from types import FrameType
 
 from deploy.errors import DeployError
 from emulator.cloud import LocalCloud
@@ -19,6 +22,9 @@ from emulator.console.cli import register_commands
 from emulator.daemon import client_environment, read_ready, start_background, stop_background, write_ready
 from emulator.dockerfile import parse_image_map
 from emulator.errors import EmulatorError
+from emulator.lambda_runtime.procs import worker_processes
+
+logger = logging.getLogger("emulator")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -62,18 +68,50 @@ def _config(args: argparse.Namespace) -> EmulatorConfig:
 def _serve(config: EmulatorConfig) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stdout)
     started = time.perf_counter()
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    running, stop = threading.Event(), threading.Event()
     cloud = LocalCloud(config)
+    with _stopped_by_signals(running, stop):
+        try:
+            cloud.start()
+            write_ready(config, cloud.outputs)
+            running.set()
+            print(f"emulator ready on {config.endpoint_url} in {time.perf_counter() - started:.2f} s", flush=True)
+            while not stop.wait(0.5):  # a timed wait lets the main thread run the signal handlers
+                pass
+        finally:
+            stopping = time.perf_counter()
+            cloud.stop()
+            _kill_lambda_processes_left()
+            logger.info("emulator stopped in %.2f s", time.perf_counter() - stopping)
+
+
+@contextlib.contextmanager
+def _stopped_by_signals(running: threading.Event, stop: threading.Event) -> Iterator[None]:
+    """SIGTERM or SIGINT: once running, set `stop`; while still starting, abort the start (exit 128 + signal)."""
+
+    def handle(signum: int, frame: FrameType | None) -> None:
+        if running.is_set() or stop.is_set():  # running, or already aborting the start: let the stop go on
+            stop.set()
+            return
+        stop.set()
+        logger.info("%s while starting: stopping", signal.Signals(signum).name)
+        raise SystemExit(128 + signum)
+
+    previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        cloud.start()
-        write_ready(config, cloud.outputs)
-        print(f"emulator ready on {config.endpoint_url} in {time.perf_counter() - started:.2f} s", flush=True)
-        while not stop.wait(0.5):  # a timed wait lets the main thread run the signal handlers
-            pass
+        yield
     finally:
-        cloud.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _kill_lambda_processes_left() -> None:
+    """SIGKILL, by pid, the Lambda processes the stopped service left (environments busy with an event finish it
+    first, which can take the function's timeout): none outlives the emulator."""
+    for process in worker_processes(os.getpid(), include_templates=True):
+        logger.info("killing %s %s (pid %d), still running at exit", process.function, process.role, process.pid)
+        with contextlib.suppress(ProcessLookupError):  # it ended meanwhile: what we wanted
+            os.kill(process.pid, signal.SIGKILL)
 
 
 def _passthrough(args: argparse.Namespace) -> list[str]:

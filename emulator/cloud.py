@@ -8,10 +8,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from moto.server import ThreadedMotoServer
-
 from deploy.errors import TemplateError
 from deploy.stack import StackDeployer, function_code_uri, load_template, seed_stack
+from emulator.api_server import ApiServer
 from emulator.config import DEFAULT_ACCOUNT, DUMMY_CREDENTIALS, EmulatorConfig, dummy_session
 from emulator.console.app import mount_console
 from emulator.destinations import Destinations
@@ -20,6 +19,7 @@ from emulator.lambda_runtime.invoker import LambdaService, Telemetry
 from emulator.lambda_runtime.logs import LogShipper
 from emulator.lambda_runtime.metrics import MetricsPublisher
 from emulator.moto_hooks import MotoHooks
+from emulator.ports import ensure_port_free
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ class LocalCloud:
     def __init__(self, config: EmulatorConfig) -> None:
         self.config = config
         self.outputs: dict[str, str] = {}
-        self._server: ThreadedMotoServer | None = None
+        self._server: ApiServer | None = None
         self._hooks: MotoHooks | None = None
         self._service: LambdaService | None = None
         self._telemetry: Telemetry | None = None
@@ -76,9 +76,11 @@ class LocalCloud:
         return self._service
 
     def start(self) -> None:
-        """Deploys on a private port first, then opens the public one: nobody sees a half-seeded stack."""
+        """Deploys on a private port first, then opens the public one: nobody sees a half-seeded stack.
+
+        PortInUseError before anything starts if the public port is taken."""
         config = self.config
-        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        ensure_port_free(config.host, config.port)
         session = EndpointSession(config.endpoint_url, config.region)
         self._telemetry = Telemetry(LogShipper(session.client("logs")), MetricsPublisher(session.client("cloudwatch")),
                                     session.client("sqs"))
@@ -91,7 +93,7 @@ class LocalCloud:
         self._hooks.install(self._service)
         if config.template is not None:
             self.outputs = self._deploy_privately()
-        self._server = ThreadedMotoServer(ip_address=config.host, port=config.port, verbose=False)
+        self._server = ApiServer(config.host, config.port)
         self._server.start()
         mount_console(self._server, config, self.service.worker_counts)  # issue 14: /_console/ on this port
         self._prepare_stack_functions()
@@ -118,11 +120,10 @@ class LocalCloud:
 
     def _deploy_privately(self) -> dict[str, str]:
         """Deploys through a moto server on a free loopback port; moto's state is shared in the process."""
-        private = ThreadedMotoServer(ip_address=self.config.host, port=0, verbose=False)
+        private = ApiServer(self.config.host, 0)
         private.start()
         try:
-            host, port = private.get_host_and_port()
-            return self._deploy(EndpointSession(f"http://{host}:{port}", self.config.region))
+            return self._deploy(EndpointSession(f"http://{self.config.host}:{private.port}", self.config.region))
         finally:
             private.stop()
 

@@ -16,10 +16,13 @@ from typing import Any
 
 from emulator.config import DUMMY_CREDENTIALS, ENV_STATE_DIR, EmulatorConfig
 from emulator.errors import NotRunningError
+from emulator.lambda_runtime.procs import worker_processes
+from emulator.ports import ensure_port_free
 
 READY_FILE = "emulator.json"
 PID_FILE = "emulator.pid"
 LOG_FILE = "emulator.log"
+STOP_GRACE_SECONDS = 4.0
 
 
 def free_loopback_port() -> int:
@@ -60,14 +63,20 @@ def read_ready(config: EmulatorConfig) -> dict[str, Any]:
 
 
 def start_background(config: EmulatorConfig, extra_args: list[str], timeout: float = 120.0) -> dict[str, Any]:
-    """Starts `python -m emulator serve` detached and waits until it is ready; idempotent."""
+    """Starts `python -m emulator serve` detached and waits until it is ready; idempotent.
+
+    PortInUseError, before anything starts, if another program holds the port; NotRunningError with the serving
+    process's own error line if it exits before it is ready.
+    """
     try:
         return read_ready(config)
     except NotRunningError:
         pass
+    ensure_port_free(config.host, config.port)
     config.state_dir.mkdir(parents=True, exist_ok=True)
     ready_file(config).unlink(missing_ok=True)
     log = (config.state_dir / LOG_FILE).open("ab")
+    log_start = log.seek(0, os.SEEK_END)
     process = subprocess.Popen(
         [sys.executable, "-m", "emulator", "serve", "--port", str(config.port), *extra_args],
         stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
@@ -77,7 +86,9 @@ def start_background(config: EmulatorConfig, extra_args: list[str], timeout: flo
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise NotRunningError(f"the emulator exited with {process.returncode}; see {config.state_dir / LOG_FILE}")
+            reason = _last_error(config, log_start)
+            raise NotRunningError(f"the emulator exited with {process.returncode}: {reason} "
+                                  f"(log: {config.state_dir / LOG_FILE})")
         try:
             return read_ready(config)
         except NotRunningError:
@@ -110,17 +121,35 @@ def stop_background(config: EmulatorConfig) -> bool:
     return stopped
 
 
-def stop_pid(pid: int, grace: float = 10.0) -> bool:
-    """SIGTERM the process group (the emulator and its workers), SIGKILL after `grace` seconds."""
+def stop_pid(pid: int, grace: float = STOP_GRACE_SECONDS) -> bool:
+    """SIGTERM the emulator's process group, SIGKILL after `grace` seconds; then SIGKILL, by pid, any of its
+    Lambda processes (each in a session of its own) still alive."""
     if not pid_alive(pid):
         return False
+    lambda_pids = [process.pid for process in worker_processes(pid, include_templates=True)]
     _signal_group(pid, signal.SIGTERM)
     deadline = time.monotonic() + grace
     while time.monotonic() < deadline and pid_alive(pid):
         time.sleep(0.05)
     if pid_alive(pid):
         _signal_group(pid, signal.SIGKILL)
+    for lambda_pid in lambda_pids:
+        with contextlib.suppress(ProcessLookupError):  # gone with the emulator: what we wanted
+            os.kill(lambda_pid, signal.SIGKILL)
     return True
+
+
+def _last_error(config: EmulatorConfig, log_start: int) -> str:
+    """The serving process's last `error:` line (what main() prints before exiting non-zero), else its last line;
+    from its log past `log_start`, where this run's output begins."""
+    try:
+        with (config.state_dir / LOG_FILE).open("rb") as log:
+            log.seek(log_start)
+            lines = log.read().decode(errors="replace").splitlines()
+    except OSError as exc:
+        return f"its log is unreadable ({exc})"
+    errors = [line.removeprefix("error: ") for line in lines if line.startswith("error: ")]
+    return (errors or lines or ["it printed nothing"])[-1]
 
 
 def _signal_group(pid: int, signum: int) -> None:

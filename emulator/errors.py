@@ -13,6 +13,10 @@ class NotRunningError(EmulatorError):
     """No emulator answers where one was expected."""
 
 
+class PortInUseError(EmulatorError):
+    """The port the emulator should listen on is taken by another program."""
+
+
 # AWS's error types, as the Lambda service reports them.
 TIMEOUT_ERROR = "Sandbox.Timedout"
 EXIT_ERROR = "Runtime.ExitError"

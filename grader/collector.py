@@ -2,7 +2,9 @@
 
 The device's ResultsConsumer parses and keeps only valid results; a grader must also see malformed
 bodies and each message's MessageGroupId, so it records messages raw (the checker judges them) and
-deletes each one once recorded, so none comes back and a FIFO group never stays blocked.
+deletes each one once recorded, so none comes back and a FIFO group never stays blocked. On stop it starts
+no new poll, waits for the open ones to return and hands back (visibility 0) what they bring, so the next
+consumer of the queue gets it at once instead of after the visibility timeout.
 """
 
 import logging
@@ -11,7 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from contract import poll_until_stopped
+from contract import join_pollers, poll_until_stopped, release_messages
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +31,8 @@ class Received:
 
 
 class Collector:
-    """`threads` threads long-poll the queue (wait_seconds each) until stop(); every message is kept."""
+    """`threads` threads long-poll the queue (wait_seconds each) until stop() (or `stop` is set); every message
+    received before the stop is kept."""
 
     def __init__(
         self,
@@ -37,11 +40,12 @@ class Collector:
         queue_url: str,
         threads: int = 2,
         wait_seconds: int = 1,
+        stop: threading.Event | None = None,
     ) -> None:
         self._sqs = sqs
         self._queue_url = queue_url
         self._wait_seconds = wait_seconds
-        self._stop = threading.Event()
+        self._stop = stop or threading.Event()
         self._lock = threading.Lock()
         self._received: list[Received] = []
         self._workers = [threading.Thread(target=self._poll, name=f"collect-{i}", daemon=True) for i in range(threads)]
@@ -52,10 +56,9 @@ class Collector:
             worker.start()
 
     def stop(self) -> list[Received]:
-        """Stop after the current long polls (their messages are kept); return everything received."""
+        """Start no new poll, wait for the open ones (what they bring is handed back); return everything received."""
         self._stop.set()
-        for worker in self._workers:
-            worker.join(self._wait_seconds + JOIN_MARGIN)
+        join_pollers(self._workers, self._wait_seconds + JOIN_MARGIN, self._queue_url)
         return self.received()
 
     def received(self) -> list[Received]:
@@ -68,7 +71,7 @@ class Collector:
         poll_until_stopped(self._receive_once, self._stop, self._queue_url)
 
     def _receive_once(self) -> None:
-        """One long poll; record then delete what it brought."""
+        """One long poll; record then delete what it brought, or hand it back if stopped meanwhile."""
         response = self._sqs.receive_message(
             QueueUrl=self._queue_url,
             MaxNumberOfMessages=10,
@@ -76,6 +79,9 @@ class Collector:
             MessageSystemAttributeNames=["MessageGroupId"],
         )
         messages = response.get("Messages", [])
+        if self._stop.is_set():
+            release_messages(self._sqs, self._queue_url, messages)
+            return
         if not messages:
             return
         now = time.time()

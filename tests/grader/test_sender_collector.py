@@ -1,6 +1,7 @@
 """Uploads follow the key/metadata contract at the set rate; the collector keeps every message raw and deletes it."""
 
 import re
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -13,6 +14,7 @@ from contract.keys import STAMP_PATTERN
 from grader.collector import Collector
 from grader.sender import Sender
 from grader.workload import WorkItem
+from tests.sqs_doubles import PollsOpenAtStop
 
 
 def test_uploads_open_with_a_burst_then_follow_the_rate_keyed_by_capture_time_with_the_contract_metadata(
@@ -67,3 +69,24 @@ def test_the_collector_keeps_bodies_and_group_ids_and_empties_the_queue(client: 
         QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
     )
     assert set(left["Attributes"].values()) == {"0"}
+
+
+def test_the_collector_waits_for_its_open_polls_and_hands_back_what_they_bring_after_the_stop(
+    client: Callable[[str], Any],
+) -> None:
+    sqs = client("sqs")
+    url = sqs.create_queue(QueueName=f"r-{uuid.uuid4().hex[:8]}.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+    stop = threading.Event()
+    gated = PollsOpenAtStop(sqs, stop)
+    collector = Collector(gated, url, threads=2, wait_seconds=1, stop=stop)
+    collector.start()
+    gated.wait_for_polls(2)
+    sqs.send_message(QueueUrl=url, MessageBody="{}", MessageGroupId="grader", MessageDeduplicationId="late")
+
+    received = collector.stop()
+
+    assert received == []
+    left = sqs.get_queue_attributes(
+        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    )["Attributes"]
+    assert (left["ApproximateNumberOfMessages"], left["ApproximateNumberOfMessagesNotVisible"]) == ("1", "0")

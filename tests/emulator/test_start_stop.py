@@ -1,0 +1,93 @@
+"""Start and stop a user can trust: a taken port fails `up` at once with who holds it and leaves no process;
+SIGTERM (or `make down`) ends the emulator and every Lambda process, busy ones included."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from emulator.config import EmulatorConfig, dummy_session
+from emulator.daemon import PID_FILE, free_loopback_port, pid_alive, start_background, stop_background
+from emulator.lambda_runtime.procs import worker_processes
+from tests.conftest import DUMMY_ENV, ROOT, start_emulator
+from tests.emulator.conftest import TRUST
+from tests.emulator.functions import create_function
+
+
+@pytest.fixture
+def taken_port() -> Iterator[int]:
+    """A loopback port this test process listens on."""
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        yield holder.getsockname()[1]
+
+
+def _emulator(command: str, port: int, state_dir: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, **DUMMY_ENV, "EMULATOR_STATE_DIR": str(state_dir)}
+    return subprocess.run([sys.executable, "-m", "emulator", command, "--port", str(port), "--no-stack"], cwd=ROOT,
+                          env=env, capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize("command", ["up", "serve"])
+def test_a_taken_port_fails_at_once_naming_the_process_that_holds_it(
+    command: str, taken_port: int, tmp_path: Path
+) -> None:
+    run = _emulator(command, taken_port, tmp_path)
+
+    assert run.returncode == 1
+    assert f"port {taken_port} on 127.0.0.1 is already in use by pid {os.getpid()}" in run.stderr
+    assert not (tmp_path / PID_FILE).exists()  # `up` started nothing
+
+
+def _busy_and_idle_lambda_processes(endpoint: str, emulator_pid: int) -> list[int]:
+    """One environment busy for a minute and one idle, with their templates; their pids."""
+    session = dummy_session()
+    session.client("iam", endpoint_url=endpoint).create_role(RoleName="test-lambda-role",
+                                                            AssumeRolePolicyDocument=json.dumps(TRUST))
+    lam = session.client("lambda", endpoint_url=endpoint)
+    lam.invoke(FunctionName=create_function(lam, "echo"), Payload=b"{}")
+    sleeper = create_function(lam, "sleep", timeout=120)
+    lam.invoke(FunctionName=sleeper, InvocationType="Event", Payload=json.dumps({"seconds": 60}))
+    for _ in range(1000):  # a pause that asks the emulator something, until the environment runs
+        if any(p.function == sleeper and p.role == "environment" for p in worker_processes(emulator_pid)):
+            break
+        lam.get_function(FunctionName=sleeper)
+    processes = worker_processes(emulator_pid, include_templates=True)
+    assert {p.role for p in processes} == {"environment", "template"}
+    return [p.pid for p in processes]
+
+
+def test_sigterm_ends_the_emulator_and_all_its_lambda_processes(tmp_path: Path) -> None:
+    emulator = start_emulator(tmp_path, "--no-stack")
+    try:
+        lambda_pids = _busy_and_idle_lambda_processes(emulator.endpoint, emulator.process.pid)
+
+        emulator.process.send_signal(signal.SIGTERM)
+        code = emulator.process.wait(30)
+    finally:
+        emulator.stop()
+
+    assert code == 0
+    assert [pid for pid in lambda_pids if pid_alive(pid)] == []
+
+
+def test_down_ends_the_background_emulator_and_all_its_lambda_processes(tmp_path: Path) -> None:
+    config = EmulatorConfig(port=free_loopback_port(), state_dir=tmp_path)
+    info: dict[str, Any] = start_background(config, ["--no-stack"])
+    try:
+        lambda_pids = _busy_and_idle_lambda_processes(info["endpoint"], info["pid"])
+    finally:
+        assert stop_background(config)
+
+    assert not pid_alive(info["pid"])
+    assert [pid for pid in lambda_pids if pid_alive(pid)] == []
