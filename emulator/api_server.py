@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
@@ -90,6 +91,10 @@ class ApiServer:
         self._server.keep_alive_conn_limit = KEEP_ALIVE_CONNECTIONS
         self._host, self._port = host, port
         self._thread: threading.Thread | None = None
+
+    def wrap_app(self, wrapper: Callable[[Any], Any]) -> None:
+        """Puts a WSGI middleware (e.g. the console) in front of moto's app; call before start()."""
+        self._server.wsgi_app = wrapper(self._server.wsgi_app)
 
     @property
     def port(self) -> int:

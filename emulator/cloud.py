@@ -12,7 +12,7 @@ from deploy.errors import TemplateError
 from deploy.stack import StackDeployer, function_code_uri, load_template, seed_stack
 from emulator.api_server import ApiServer
 from emulator.config import DEFAULT_ACCOUNT, DUMMY_CREDENTIALS, EmulatorConfig, dummy_session
-from emulator.console.app import mount_console
+from emulator.console.app import with_console
 from emulator.destinations import Destinations
 from emulator.hot_reload import CodeWatcher, LocalCode, local_code_of_stack
 from emulator.lambda_runtime.invoker import LambdaService, Telemetry
@@ -94,8 +94,8 @@ class LocalCloud:
         if config.template is not None:
             self.outputs = self._deploy_privately()
         self._server = ApiServer(config.host, config.port)
+        self._server.wrap_app(lambda app: with_console(app, config, self.service.worker_counts))  # /_console/
         self._server.start()
-        mount_console(self._server, config, self.service.worker_counts)  # issue 14: /_console/ on this port
         self._prepare_stack_functions()
 
     def stop(self) -> None:

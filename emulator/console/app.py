@@ -16,14 +16,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
-from werkzeug.serving import BaseWSGIServer
 from werkzeug.wrappers import Request, Response
 
 from contract import CLIENT_CONFIG
 from emulator.config import EmulatorConfig, dummy_session
 from emulator.console.data import PERIOD_SECONDS, WINDOW_SECONDS, ConsoleData, FrameNotFoundError
 from emulator.console.svg import sparkline
-from emulator.errors import EmulatorError
 
 PREFIX = "/_console"
 READ_METHODS = ("GET", "HEAD")
@@ -51,15 +49,6 @@ def with_console(app: WSGIApp, config: EmulatorConfig, environments: Environment
         return app(environ, start_response)
 
     return dispatch
-
-
-def mount_console(server: Any, config: EmulatorConfig, environments: Environments) -> None:
-    """Puts the console in front of a started moto `ThreadedMotoServer`'s app (moto builds it in its own thread)."""
-    wsgi = getattr(server, "_server", None)
-    if not isinstance(wsgi, BaseWSGIServer):
-        raise EmulatorError("moto's ThreadedMotoServer no longer keeps its werkzeug server in `_server`: "
-                            "mount the console with with_console(app, ...) where the app is served")
-    wsgi.app = with_console(wsgi.app, config, environments)
 
 
 class _Clients:
