@@ -19,11 +19,11 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 EMULATOR ?= embedded
-up: install  ## start the local cloud on 127.0.0.1:4566 (idempotent); EMULATOR=localstack: LocalStack in Docker
+up: install  ## start the local cloud on 127.0.0.1:4566 (idempotent, state kept in .emulator/state; FRESH=1: start empty); EMULATOR=localstack: LocalStack in Docker
 ifeq ($(EMULATOR),localstack)
 	localstack/up.sh
 else
-	$(PY) -m emulator up
+	$(PY) -m emulator up $(if $(FRESH),--fresh)
 endif
 
 down:  ## stop the background local cloud (EMULATOR=localstack: docker compose down)

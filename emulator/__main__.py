@@ -1,4 +1,4 @@
-"""`python -m emulator [serve|up|down|status|outputs|env]`: the local cloud on 127.0.0.1:4566."""
+"""`python -m emulator [serve|up|down|status|reset|outputs|env]`: the local cloud on 127.0.0.1:4566."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ from deploy.errors import DeployError
 from emulator.cloud import LocalCloud
 from emulator.config import EmulatorConfig
 from emulator.daemon import client_environment, read_ready, start_background, stop_background, write_ready
-from emulator.errors import EmulatorError
+from emulator.errors import EmulatorError, NotRunningError
+from emulator.state import disk_use, read_summary, reset, state_root
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -28,8 +29,10 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument("--no-stack", action="store_true", help="start the APIs only, deploy nothing")
         command.add_argument("--lambdas", type=Path, help="run handlers from DIR/<function folder> instead of ours")
         command.add_argument("--seed", type=Path, help="folder with student_data.json and model/ (default fixtures)")
+        command.add_argument("--fresh", action="store_true", help="start empty: delete the saved state first")
     sub.add_parser("down", help="stop the background emulator")
-    sub.add_parser("status", help="say whether it runs, and its workers")
+    sub.add_parser("status", help="say whether it runs, and what its saved state holds")
+    sub.add_parser("reset", help="delete the saved state (the emulator must be stopped)")
     sub.add_parser("outputs", help="print the stack outputs as one JSON object")
     sub.add_parser("env", help="print shell exports that point boto3 at the emulator")
     return parser
@@ -78,21 +81,55 @@ def _passthrough(args: argparse.Namespace) -> list[str]:
     return extra
 
 
+def _reset(config: EmulatorConfig) -> str:
+    """Deletes the saved state; refused while an emulator runs on it."""
+    try:
+        info = read_ready(config)
+    except NotRunningError:
+        reset(state_root(config.state_dir))
+        return f"state in {state_root(config.state_dir)} deleted: the next start is empty"
+    raise EmulatorError(f"the emulator (pid {info['pid']}) is running on this state; stop it first (`make down`)")
+
+
+def _state_lines(config: EmulatorConfig) -> list[str]:
+    """What the saved state holds, as of its last snapshot, and the disk it takes."""
+    root = state_root(config.state_dir)
+    summary = read_summary(root)
+    if summary is None:
+        return [f"state: none saved yet in {root}"]
+    saved = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(summary["saved_at"]))
+    return [f"state in {root} (last snapshot {saved}; {disk_use(root) / 1e6:.1f} MB on disk):",
+            f"  S3: {summary['s3_objects']} objects, {summary['s3_bytes'] / 1e6:.1f} MB",
+            f"  SQS: {summary['sqs_messages']} messages; DynamoDB: {summary['dynamodb_items']} items",
+            f"  CloudWatch: {summary['log_events']} log events in {summary['log_streams']} streams, "
+            f"{summary['metric_datapoints']} metric datapoints",
+            f"  Lambda: {summary['lambda_functions']} functions"]
+
+
+def _status(config: EmulatorConfig) -> None:
+    print("\n".join(_state_lines(config)))
+    info = read_ready(config)
+    print(f"emulator running on {info['endpoint']} (pid {info['pid']})")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     command = args.command or "serve"
     try:
         config = _config(args)
+        if getattr(args, "fresh", False):
+            print(_reset(config))
         if command == "serve":
             _serve(config)
+        elif command == "reset":
+            print(_reset(config))
         elif command == "up":
             info = start_background(config, _passthrough(args))
             print(f"emulator running on {info['endpoint']} (pid {info['pid']})")
         elif command == "down":
             print("emulator stopped" if stop_background(config) else "emulator was not running")
         elif command == "status":
-            info = read_ready(config)
-            print(f"emulator running on {info['endpoint']} (pid {info['pid']})")
+            _status(config)
         elif command == "outputs":
             print(json.dumps(read_ready(config)["outputs"], indent=2, sort_keys=True))
         elif command == "env":
