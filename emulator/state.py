@@ -52,7 +52,7 @@ STATE_FOLDER = "state"
 _SNAPSHOT = "snapshot.pickle"
 _FORMAT = "FORMAT"
 _SUMMARY = "summary.json"
-_LOCK_TYPES = (type(threading.Lock()), type(threading.RLock()))
+_LOCK_FACTORIES = {type(threading.Lock()): threading.Lock, type(threading.RLock()): threading.RLock}
 _SAVE_ATTEMPTS = 5
 _QUIET_SWITCH_INTERVAL = 1.0  # seconds: while pickling, other threads do not preempt the snapshot
 
@@ -273,8 +273,8 @@ class _SnapshotPickler(pickle.Pickler):
         return None
 
     def reducer_override(self, obj: Any) -> Any:
-        if type(obj) in _LOCK_TYPES:
-            return type(obj), ()
+        if type(obj) in _LOCK_FACTORIES:  # a lock is pickled as a new, unlocked one
+            return _LOCK_FACTORIES[type(obj)], ()
         if type(obj) is FakeKey:
             state = {k: v for k, v in obj.__dict__.items() if k != "lock"}
             return object.__new__, (FakeKey,), state, None, None, _restore_key
