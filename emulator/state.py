@@ -396,6 +396,7 @@ class StateStore:
             for account, regions in accounts.items():
                 for region, backend in regions.items():
                     backend_dict[account][region] = backend
+        _release_in_flight_messages()
         orphans = self.blobs.keep_only(unpickler.blob_names)
         for path in self.logs.glob("*.jsonl"):
             if path.stem not in unpickler.log_names:
@@ -445,6 +446,18 @@ class StateStore:
                 continue
             logger.debug("state snapshot %.1f MB in %.3f s (pickling %.3f s)", report.size_bytes / 1e6,
                          report.total_seconds, report.pickle_seconds)
+
+
+def _release_in_flight_messages() -> None:
+    """Messages received but not deleted before the restart are visible again (their consumers are gone)."""
+    from moto.sqs.models import sqs_backends
+
+    for regions in sqs_backends.values():
+        for backend in regions.values():
+            for queue in backend.queues.values():
+                for message in queue._messages:
+                    message.visible_at = 0.0
+                queue.pending_messages.clear()
 
 
 def holdings() -> dict[str, int]:
