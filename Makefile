@@ -80,7 +80,7 @@ bench-facerec: install  ## face model load, per-frame time, enrolment time (medi
 bench: install  ## pipeline latency at the Pi's rate (upload -> result p50/p95)
 	$(PY) bench/bench_pipeline.py
 
-bench-soak: install  ## 10-min soak at 2x the Pi's rate from 4 devices: lost/duplicates, p95, workers, RSS
+bench-soak: install  ## 10-min soak at 2x the Pi's rate from 4 devices: lost/duplicates, p95, workers, RSS; fails on an emulator RSS slope > 0.5 MiB/min
 	$(PY) bench/bench_soak.py --minutes 10
 
 deploy-aws: install  ## deploy to AWS with the SAM CLI, seed it, print outputs (DRY_RUN=1: plan only; AWS_ENDPOINT_URL: to that endpoint)
