@@ -31,11 +31,11 @@ browser:  ## Debian's Chromium for the console's browser test (needs root and th
 	else apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; fi
 
 EMULATOR ?= embedded
-up: install  ## start the local cloud on 127.0.0.1:4566 (idempotent); EMULATOR=localstack: LocalStack in Docker
+up: install  ## start the local cloud on 127.0.0.1:4566 (idempotent, state kept in .emulator/state; FRESH=1: start empty); EMULATOR=localstack: LocalStack in Docker
 ifeq ($(EMULATOR),localstack)
 	localstack/up.sh
 else
-	$(PY) -m emulator up
+	$(PY) -m emulator up $(if $(FRESH),--fresh)
 endif
 
 down:  ## stop the background local cloud (EMULATOR=localstack: docker compose down)
@@ -93,7 +93,7 @@ bench-facerec: install  ## face model load, per-frame time, enrolment time (medi
 bench: install  ## pipeline latency at the Pi's rate (upload -> result p50/p95)
 	$(PY) bench/bench_pipeline.py
 
-bench-soak: install  ## 10-min soak at 2x the Pi's rate from 4 devices: lost/duplicates, p95, workers, RSS
+bench-soak: install  ## 10-min soak at 2x the Pi's rate from 4 devices: lost/duplicates, p95, workers, RSS; fails on an emulator RSS slope > 0.5 MiB/min
 	$(PY) bench/bench_soak.py --minutes 10
 
 deploy-aws: install  ## deploy to AWS with the SAM CLI, seed it, print outputs (DRY_RUN=1: plan only; AWS_ENDPOINT_URL: to that endpoint)

@@ -32,10 +32,12 @@ from device.naming import ONE_MS
 from emulator.config import PROJECT_ROOT
 from emulator.daemon import background_emulator, client_environment
 from emulator.lambda_runtime.procs import rss_kb, worker_processes
+from emulator.state import disk_use, state_root
 
 VIDEOS = PROJECT_ROOT / "fixtures" / "videos"
 LABELS_FILE = PROJECT_ROOT / "fixtures" / "labels.json"
 PI_RATE = 2.0  # clips per second: one 0.5 s clip after another
+MAX_EMULATOR_SLOPE = 0.5  # MiB/min after warm-up: issue 15's "flat memory"
 
 
 @dataclass(frozen=True)
@@ -228,8 +230,15 @@ def slope_per_minute(series: Sequence[tuple[float, float]]) -> float:
     return sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True)) / spread if spread else 0.0
 
 
-def print_report(console: Console, report: SoakReport, config: SoakConfig, dead_letters: int | None) -> None:
-    """The summary table, the /proc samples table (about 20 rows) and the memory slopes."""
+def emulator_slope(report: SoakReport, config: SoakConfig) -> float:
+    """The emulator's RSS slope (MiB/min) after the warm-up."""
+    warm_up = min(60.0, config.seconds / 4)
+    return slope_per_minute([(s.elapsed, s.emulator_mb) for s in report.samples if s.elapsed > warm_up])
+
+
+def print_report(console: Console, report: SoakReport, config: SoakConfig, dead_letters: int | None,
+                 state_bytes: int) -> None:
+    """The summary table, the /proc samples table (about 20 rows), the memory slopes and the verdict line."""
     summary = Table(title=f"soak: {config.devices} devices, {config.rate:g} clips/s, {config.seconds:.0f} s "
                           f"({os.cpu_count()} cores)", show_header=False)
     warm_up = min(60.0, config.seconds / 4)  # cold starts, the model download, caches filling
@@ -246,12 +255,15 @@ def print_report(console: Console, report: SoakReport, config: SoakConfig, dead_
     console.print(summary)
     console.print(_samples_table(report.samples))
     samples = [s for s in report.samples if s.elapsed > warm_up]
-    console.print(f"after {warm_up:.0f} s, RSS slopes: emulator "
-                  f"{slope_per_minute([(s.elapsed, s.emulator_mb) for s in samples]):+.2f} MiB/min")
+    console.print(f"after {warm_up:.0f} s, RSS slopes: emulator {emulator_slope(report, config):+.2f} MiB/min")
     for function in sorted(report.max_workers()):
         per_worker = [(s.elapsed, s.worker_mb[function] / s.workers[function])
                       for s in samples if s.workers.get(function)]
         console.print(f"  {function}: {slope_per_minute(per_worker):+.2f} MiB/min per worker")
+    slope = emulator_slope(report, config)
+    verdict = "PASS" if slope <= MAX_EMULATOR_SLOPE and not report.lost and not report.duplicates else "FAIL"
+    console.print(f"{verdict}: lost {len(report.lost)}, duplicates {report.duplicates}, emulator RSS "
+                  f"{slope:+.2f} MiB/min (limit +{MAX_EMULATOR_SLOPE}), state on disk {state_bytes / 1e6:.1f} MB")
 
 
 def _percentiles(values: list[float]) -> str:
@@ -289,8 +301,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         with console.status(f"soaking for {args.minutes:g} min"):
             report = Soak(info["outputs"], info["pid"], config, cut_clips(Path(state))).run()
         dead_letters = _dead_letter_count(info["outputs"])
-    print_report(console, report, config, dead_letters)
-    return 1 if report.lost or report.duplicates else 0
+        state_bytes = disk_use(state_root(Path(state) / "emulator"))
+    print_report(console, report, config, dead_letters, state_bytes)
+    return 1 if report.lost or report.duplicates or emulator_slope(report, config) > MAX_EMULATOR_SLOPE else 0
 
 
 if __name__ == "__main__":

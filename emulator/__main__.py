@@ -1,4 +1,4 @@
-"""`python -m emulator [serve|up|down|status|outputs|env]`: the local cloud on 127.0.0.1:4566."""
+"""`python -m emulator [serve|up|down|status|reset|outputs|env]`: the local cloud on 127.0.0.1:4566."""
 
 from __future__ import annotations
 
@@ -21,8 +21,9 @@ from emulator.config import ENV_IMAGES, EmulatorConfig
 from emulator.console.cli import register_commands
 from emulator.daemon import client_environment, read_ready, start_background, stop_background, write_ready
 from emulator.dockerfile import parse_image_map
-from emulator.errors import EmulatorError
+from emulator.errors import EmulatorError, NotRunningError
 from emulator.lambda_runtime.procs import worker_processes
+from emulator.state import disk_use, read_summary, reset, state_root
 
 logger = logging.getLogger("emulator")
 
@@ -39,8 +40,10 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument("--seed", type=Path, help="folder with student_data.json and model/ (default fixtures)")
         command.add_argument("--image", action="append", default=[], metavar="URI=DOCKERFILE[:CONTEXT]",
                              help="run ImageUri URI from this Dockerfile (repeatable; adds to $EMULATOR_IMAGES)")
+        command.add_argument("--fresh", action="store_true", help="start empty: delete the saved state first")
     sub.add_parser("down", help="stop the background emulator")
-    sub.add_parser("status", help="say whether it runs, and its workers")
+    sub.add_parser("status", help="say whether it runs, and what its saved state holds")
+    sub.add_parser("reset", help="delete the saved state (the emulator must be stopped)")
     sub.add_parser("outputs", help="print the stack outputs as one JSON object")
     sub.add_parser("env", help="print shell exports that point boto3 at the emulator")
     register_commands(sub)  # issue 14: logs, invoke
@@ -138,6 +141,35 @@ def _print_runtime_status(path: Path) -> None:
         print(f"image {image['image_uri']} ({image['dockerfile']}):")
         print("".join(f"  not honoured: {line}\n" for line in image["not_honoured"]), end="")
         print("".join(f"  skipped: {line}\n" for line in image["skipped"]), end="")
+def _reset(config: EmulatorConfig) -> str:
+    """Deletes the saved state; refused while an emulator runs on it."""
+    try:
+        info = read_ready(config)
+    except NotRunningError:
+        reset(state_root(config.state_dir))
+        return f"state in {state_root(config.state_dir)} deleted: the next start is empty"
+    raise EmulatorError(f"the emulator (pid {info['pid']}) is running on this state; stop it first (`make down`)")
+
+
+def _state_lines(config: EmulatorConfig) -> list[str]:
+    """What the saved state holds, as of its last snapshot, and the disk it takes."""
+    root = state_root(config.state_dir)
+    summary = read_summary(root)
+    if summary is None:
+        return [f"state: none saved yet in {root}"]
+    saved = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(summary["saved_at"]))
+    return [f"state in {root} (last snapshot {saved}; {disk_use(root) / 1e6:.1f} MB on disk):",
+            f"  S3: {summary['s3_objects']} objects, {summary['s3_bytes'] / 1e6:.1f} MB",
+            f"  SQS: {summary['sqs_messages']} messages; DynamoDB: {summary['dynamodb_items']} items",
+            f"  CloudWatch: {summary['log_events']} log events in {summary['log_streams']} streams, "
+            f"{summary['metric_datapoints']} metric datapoints",
+            f"  Lambda: {summary['lambda_functions']} functions"]
+
+
+def _status(config: EmulatorConfig) -> None:
+    print("\n".join(_state_lines(config)))
+    info = read_ready(config)
+    print(f"emulator running on {info['endpoint']} (pid {info['pid']})")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -147,16 +179,19 @@ def main(argv: list[str] | None = None) -> int:
         config = _config(args)
         if hasattr(args, "run"):  # issue 14: logs, invoke
             return args.run(args, config)
+        if getattr(args, "fresh", False):
+            print(_reset(config))
         if command == "serve":
             _serve(config)
+        elif command == "reset":
+            print(_reset(config))
         elif command == "up":
             info = start_background(config, _passthrough(args))
             print(f"emulator running on {info['endpoint']} (pid {info['pid']})")
         elif command == "down":
             print("emulator stopped" if stop_background(config) else "emulator was not running")
         elif command == "status":
-            info = read_ready(config)
-            print(f"emulator running on {info['endpoint']} (pid {info['pid']})")
+            _status(config)
             _print_runtime_status(config.state_dir / "runtime.json")
         elif command == "outputs":
             print(json.dumps(read_ready(config)["outputs"], indent=2, sort_keys=True))

@@ -19,7 +19,10 @@ from emulator.lambda_runtime.invoker import LambdaService, Telemetry
 from emulator.lambda_runtime.logs import LogShipper
 from emulator.lambda_runtime.metrics import MetricsPublisher
 from emulator.moto_hooks import MotoHooks
+from emulator.moto_state import StateHooks
 from emulator.ports import ensure_port_free
+from emulator.retention import Retention
+from emulator.state import StateStore, state_root
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +72,10 @@ class LocalCloud:
         self._service: LambdaService | None = None
         self._telemetry: Telemetry | None = None
         self._watcher: CodeWatcher | None = None
+        self._state: StateStore | None = None
+        self._state_hooks: StateHooks | None = None
+        self._retention: Retention | None = None
+        self._restored = False
 
     @property
     def service(self) -> LambdaService:
@@ -91,12 +98,14 @@ class LocalCloud:
         destinations = Destinations(session.client, self._service.invoke_async)
         self._service.events.configure(self._hooks.async_config, destinations)
         self._hooks.install(self._service)
+        self._open_state()
         if config.template is not None:
             self.outputs = self._deploy_privately()
         self._server = ApiServer(config.host, config.port)
         self._server.wrap_app(lambda app: with_console(app, config, self.service.worker_counts))  # /_console/
         self._server.start()
         self._prepare_stack_functions()
+        self._keep_state()
 
     def stop(self) -> None:
         if self._watcher is not None:
@@ -106,6 +115,7 @@ class LocalCloud:
         if self._telemetry is not None:
             self._telemetry.logs.close()
             self._telemetry.metrics.close()
+        self._close_state()
         if self._hooks is not None:
             self._hooks.uninstall()
         if self._server is not None:
@@ -133,12 +143,40 @@ class LocalCloud:
         started = time.perf_counter()
         overrides = code_overrides(config.template, config.lambdas_dir) if config.lambdas_dir else None
         deployer = StackDeployer(session, config.stack_name, config.template, overrides)
-        outputs = deployer.deploy()
-        if config.seed_dir is not None:
-            seed_stack(session, deployer, config.seed_dir)
-        logger.info("stack %s deployed in %.2f s", config.stack_name, time.perf_counter() - started)
+        if self._restored and deployer.exists():
+            outputs = deployer.outputs()
+            logger.info("stack %s restored from %s (not redeployed, not re-seeded)", config.stack_name,
+                        state_root(config.state_dir))
+        else:
+            outputs = deployer.deploy()
+            if config.seed_dir is not None:
+                seed_stack(session, deployer, config.seed_dir)
+            logger.info("stack %s deployed in %.2f s", config.stack_name, time.perf_counter() - started)
         self._watch_local_code(local_code_of_stack(session, config.stack_name, config.template, overrides))
         return outputs
+
+    def _open_state(self) -> None:
+        """State on disk (emulator/state.py): S3 bodies and log events as files; the last snapshot restored."""
+        self._state = StateStore(state_root(self.config.state_dir), self.config.persist)
+        self._state_hooks = StateHooks(self._state)
+        self._state_hooks.install()
+        self._restored = self._state.load()
+
+    def _keep_state(self) -> None:
+        """Periodic snapshots and the retention sweep, both in background threads."""
+        assert self._state is not None
+        self._state.start(self.config.snapshot_seconds)
+        self._retention = Retention(self.config.retention_sweep_seconds, self.config.metrics_retention_days)
+        self._retention.start()
+
+    def _close_state(self) -> None:
+        """The last snapshot, then the state hooks off (before moto_hooks', which were installed first)."""
+        if self._retention is not None:
+            self._retention.stop()
+        if self._state is not None and self._retention is not None:  # only a state that started whole is saved
+            self._state.close()
+        if self._state_hooks is not None:
+            self._state_hooks.uninstall()
 
     def _prepare_stack_functions(self) -> None:
         """INIT of the stack's functions before anyone uses them (SnapStart: at publish); needs the public port,

@@ -27,6 +27,11 @@ ENV_FUNCTION_ENVS = "EMULATOR_FUNCTION_ENVS"
 ENV_CACHE_DIR = "EMULATOR_CACHE_DIR"
 ENV_WHEELHOUSE = "EMULATOR_WHEELHOUSE"
 ENV_IMAGES = "EMULATOR_IMAGES"
+ENV_PERSISTENCE = "EMULATOR_PERSISTENCE"
+ENV_SNAPSHOT_SECONDS = "EMULATOR_SNAPSHOT_SECONDS"
+ENV_RETENTION_SWEEP_SECONDS = "EMULATOR_RETENTION_SWEEP_SECONDS"
+ENV_METRICS_RETENTION_DAYS = "EMULATOR_METRICS_RETENTION_DAYS"
+_TRUE, _FALSE = frozenset({"1", "true", "yes", "on"}), frozenset({"0", "false", "no", "off"})
 
 DEFAULT_PORT = 4566
 DEFAULT_ACCOUNT = "123456789012"
@@ -42,6 +47,13 @@ def dummy_session(region: str = DEFAULT_REGION) -> boto3.Session:
     """A boto3 session with the emulator's dummy credentials, whatever the environment or profile says."""
     return boto3.Session(aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
                          aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"], region_name=region)
+
+
+def _flag(name: str, text: str) -> bool:
+    value = text.strip().lower()
+    if value not in _TRUE | _FALSE:
+        raise ConfigError(f"{name} must be 1 or 0, got {text!r}")
+    return value in _TRUE
 
 
 def _floats(text: str) -> tuple[float, ...]:
@@ -73,6 +85,10 @@ class EmulatorConfig:
     cache_dir: Path = DEFAULT_CACHE_DIR
     wheelhouse: Path = DEFAULT_WHEELHOUSE
     images: dict[str, ImageSource] = field(default_factory=dict)
+    persist: bool = True  # state under state_dir/state/ survives restarts (EMULATOR_PERSISTENCE=0: start empty)
+    snapshot_seconds: float = 10.0
+    retention_sweep_seconds: float = 60.0
+    metrics_retention_days: float = 3.0
 
     def __post_init__(self) -> None:
         if self.host not in LOOPBACK_HOSTS:
@@ -88,6 +104,8 @@ class EmulatorConfig:
         if self.function_envs not in FUNCTION_ENV_MODES:
             raise ConfigError(f"{ENV_FUNCTION_ENVS} must be one of {', '.join(FUNCTION_ENV_MODES)}, "
                               f"got {self.function_envs!r}")
+        if min(self.snapshot_seconds, self.retention_sweep_seconds, self.metrics_retention_days) <= 0:
+            raise ConfigError("snapshot period, retention sweep period and metrics retention must be positive")
 
     @property
     def endpoint_url(self) -> str:
@@ -116,6 +134,13 @@ class EmulatorConfig:
             values["max_event_age_seconds"] = float(env[ENV_MAX_EVENT_AGE])
         if ENV_COLD_START in env:
             values["cold_start"] = env[ENV_COLD_START]
+        if ENV_PERSISTENCE in env:
+            values["persist"] = _flag(ENV_PERSISTENCE, env[ENV_PERSISTENCE])
+        for key, name in ((ENV_SNAPSHOT_SECONDS, "snapshot_seconds"),
+                          (ENV_RETENTION_SWEEP_SECONDS, "retention_sweep_seconds"),
+                          (ENV_METRICS_RETENTION_DAYS, "metrics_retention_days")):
+            if key in env:
+                values[name] = float(env[key])
         if ENV_STATE_DIR in env:
             values["state_dir"] = Path(env[ENV_STATE_DIR])
         if ENV_FUNCTION_ENVS in env:

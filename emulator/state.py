@@ -1,0 +1,541 @@
+"""State on disk: moto's backends in one snapshot file, S3 object bodies and log events as files beside it.
+
+Layout of `<EMULATOR_STATE_DIR>/state/` (default `.emulator/state/`):
+
+- `FORMAT`: the state's format version and the moto version it was written with; another one is refused;
+- `snapshot.pickle`: every moto backend in use (S3 metadata, DynamoDB items, SQS messages and their
+  deduplication state, CloudWatch metrics, log groups and streams, Lambda functions and their code, the
+  CloudFormation stack, IAM roles), pickled in one go so objects shared between services stay shared;
+  written to a temporary file, fsynced, then renamed over the last one: a crash leaves the last complete one;
+- `blobs/`: one file per S3 object body (written then renamed); a body is never held in memory;
+- `logs/`: one append-only JSON-lines file per log stream; the snapshot records each file's length, and a
+  restore cuts off what was appended after it, so logs agree with the rest of the state;
+- `summary.json`: what the last snapshot held (for `python -m emulator status`).
+
+Snapshots run in a background thread every few seconds and once more at shutdown: never on a request's path.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import pickle
+import shutil
+import sys
+import threading
+import time
+import uuid
+import weakref
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from importlib import import_module
+from pathlib import Path
+from typing import Any
+
+import moto
+from cryptography.hazmat.primitives import serialization
+from moto.core.base_backend import BackendDict
+from moto.iam.aws_managed_policies import aws_managed_policies_data
+from moto.iam.models import AWSManagedPolicy
+from moto.logs.models import LogEvent
+from moto.s3.models import FakeKey
+
+from emulator.errors import EmulatorError
+
+logger = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+STATE_FOLDER = "state"
+_SNAPSHOT = "snapshot.pickle"
+_FORMAT = "FORMAT"
+_SUMMARY = "summary.json"
+_LOCK_FACTORIES = {type(threading.Lock()): threading.Lock, type(threading.RLock()): threading.RLock}
+_SAVE_ATTEMPTS = 5
+_QUIET_SWITCH_INTERVAL = 1.0  # seconds: while pickling, other threads do not preempt the snapshot
+
+
+class StateError(EmulatorError):
+    """The state on disk cannot be used as it is (another format, or unreadable)."""
+
+
+def state_root(state_dir: Path) -> Path:
+    return state_dir / STATE_FOLDER
+
+
+class DiskBody:
+    """An S3 object body in a file, in place of moto's in-memory SpooledTemporaryFile (FakeKey._value_buffer).
+
+    Implements the calls FakeKey makes: seek, truncate, write (the whole body at once), read, close.
+    No file descriptor stays open between calls."""
+
+    def __init__(self, store: BlobStore, name: str) -> None:
+        self._store = store
+        self.name = name
+        self._position = 0
+        self.closed = False
+
+    @property
+    def path(self) -> Path:
+        return self._store.path(self.name)
+
+    def seek(self, position: int, whence: int = 0) -> int:
+        self._position = position if whence == 0 else self._position + position
+        return self._position
+
+    def truncate(self) -> None:
+        self._store.write(self.name, b"")
+
+    def write(self, data: bytes) -> int:
+        self._store.write(self.name, bytes(data))
+        self._position += len(data)
+        return len(data)
+
+    def read(self, size: int = -1) -> bytes:
+        if self.closed:
+            raise ValueError(f"S3 object body {self.name} is closed")
+        with self.path.open("rb") as handle:
+            handle.seek(self._position)
+            data = handle.read(size)
+        self._position += len(data)
+        return data
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self._store.discard(self.name)
+
+
+class BlobStore:
+    """The folder of S3 object bodies. A discarded body's file is deleted at once when nothing persists, else
+    after the next snapshot (the last snapshot on disk may still name it)."""
+
+    def __init__(self, folder: Path, deferred: bool) -> None:
+        self.folder = folder
+        self._deferred = deferred
+        self._discarded: list[str] = []
+        self._lock = threading.Lock()
+        folder.mkdir(parents=True, exist_ok=True)
+
+    def new(self) -> DiskBody:
+        return DiskBody(self, uuid.uuid4().hex)
+
+    def path(self, name: str) -> Path:
+        return self.folder / name[:2] / name
+
+    def write(self, name: str, data: bytes) -> None:
+        target = self.path(name)
+        target.parent.mkdir(exist_ok=True)
+        staging = target.with_name(f".{name}.tmp")
+        staging.write_bytes(data)
+        staging.replace(target)
+
+    def discard(self, name: str) -> None:
+        if not self._deferred:
+            self.path(name).unlink(missing_ok=True)
+            return
+        with self._lock:
+            self._discarded.append(name)
+
+    def take_discarded(self) -> list[str]:
+        """The bodies discarded so far (to delete once a snapshot without them is on disk)."""
+        with self._lock:
+            names, self._discarded = self._discarded, []
+        return names
+
+    def delete(self, names: list[str]) -> None:
+        for name in names:
+            self.path(name).unlink(missing_ok=True)
+
+    def keep_only(self, names: set[str]) -> int:
+        """Deletes every body file not in `names` (left by a crash after the last snapshot); returns how many."""
+        removed = 0
+        for path in self.folder.glob("*/*"):
+            if path.name not in names:
+                path.unlink()
+                removed += 1
+        return removed
+
+
+class EventLog:
+    """A log stream's events in an append-only JSON-lines file, in place of moto's list (LogStream.events).
+
+    Implements what moto does with the list: `+=`, iteration, len/bool; keeps only counts and bounds in memory."""
+
+    def __init__(self, folder: Path, name: str, count: int = 0, first: int | None = None,
+                 last: int | None = None) -> None:
+        self.folder = folder
+        self.name = name
+        self.count = count
+        self.first_timestamp = first
+        self.last_timestamp = last
+        self._lock = threading.Lock()
+
+    @property
+    def path(self) -> Path:
+        return self.folder / f"{self.name}.jsonl"
+
+    def __iadd__(self, events: list[LogEvent]) -> EventLog:
+        lines = "".join(json.dumps([e.timestamp, e.ingestion_time, e.event_id, e.message]) + "\n" for e in events)
+        with self._lock:
+            with self.path.open("a", encoding="utf-8") as handle:
+                handle.write(lines)
+            for event in events:
+                self._bound(event.timestamp)
+            self.count += len(events)
+        return self
+
+    def __iter__(self) -> Iterator[LogEvent]:
+        with self._lock:
+            lines = self.path.read_text(encoding="utf-8").splitlines() if self.count else []
+        return iter([_log_event(line) for line in lines])
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __bool__(self) -> bool:
+        return self.count > 0
+
+    def size(self) -> int:
+        with self._lock:
+            return self.path.stat().st_size if self.path.exists() else 0
+
+    def expire(self, cutoff_ms: int) -> int:
+        """Drops the events with a timestamp before `cutoff_ms`; returns how many."""
+        with self._lock:
+            if self.first_timestamp is None or self.first_timestamp >= cutoff_ms:
+                return 0
+            kept = [line for line in self.path.read_text(encoding="utf-8").splitlines()
+                    if json.loads(line)[0] >= cutoff_ms]
+            staging = self.path.with_suffix(".tmp")
+            staging.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+            staging.replace(self.path)
+            dropped, self.count = self.count - len(kept), len(kept)
+            self.first_timestamp = self.last_timestamp = None
+            for line in kept:
+                self._bound(json.loads(line)[0])
+            return dropped
+
+    def remove(self) -> None:
+        with self._lock:
+            self.path.unlink(missing_ok=True)
+            self.count = 0
+
+    def restore(self, size: int) -> None:
+        """Cuts the file back to the `size` bytes the snapshot knew of (events after it are not in the state)."""
+        if self.path.exists():
+            with self.path.open("r+b") as handle:
+                handle.truncate(size)
+
+    def _bound(self, timestamp: int) -> None:
+        self.first_timestamp = timestamp if self.first_timestamp is None else min(self.first_timestamp, timestamp)
+        self.last_timestamp = timestamp if self.last_timestamp is None else max(self.last_timestamp, timestamp)
+
+
+def _log_event(line: str) -> LogEvent:
+    timestamp, ingestion_time, event_id, message = json.loads(line)
+    event = LogEvent.__new__(LogEvent)
+    event.__dict__.update(timestamp=timestamp, ingestion_time=ingestion_time, event_id=event_id, message=message)
+    return event
+
+
+def _private_key_pem(key: Any) -> bytes:
+    return bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                   serialization.NoEncryption()))
+
+
+def _load_private_key(pem: bytes) -> Any:
+    return serialization.load_pem_private_key(pem, password=None)
+
+
+def _restore_key(key: FakeKey, state: dict[str, Any]) -> None:
+    key.__dict__.update(state)
+    key.lock = threading.Lock()
+
+
+class _SnapshotPickler(pickle.Pickler):
+    """Pickles moto's backends: bodies and event files by name, locks as new locks, FakeKey without its body."""
+
+    def __init__(self, file: io.BytesIO) -> None:
+        super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
+        self.blobs: set[str] = set()
+
+    def persistent_id(self, obj: Any) -> Any:
+        if isinstance(obj, DiskBody):
+            self.blobs.add(obj.name)
+            return ("blob", obj.name)
+        if isinstance(obj, EventLog):
+            return ("events", obj.name, obj.count, obj.first_timestamp, obj.last_timestamp, obj.size())
+        if type(obj) is AWSManagedPolicy:  # ~1,000 per IAM partition, all from moto's data file: named, not copied
+            return ("aws_policy", obj.name, obj.account_id, obj.partition)
+        return None
+
+    def reducer_override(self, obj: Any) -> Any:
+        if type(obj) in _LOCK_FACTORIES:  # a lock is pickled as a new, unlocked one
+            return _LOCK_FACTORIES[type(obj)], ()
+        if type(obj) is FakeKey:
+            state = {k: v for k, v in obj.__dict__.items() if k != "lock"}
+            return object.__new__, (FakeKey,), state, None, None, _restore_key
+        if type(obj) is defaultdict and getattr(obj.default_factory, "__name__", "") == "<lambda>":
+            return defaultdict, (type(obj.default_factory()), dict(obj))  # moto's `defaultdict(lambda: {})`
+        if type(obj) is weakref.WeakValueDictionary:
+            return weakref.WeakValueDictionary, (dict(obj),)
+        if hasattr(obj, "private_bytes") and type(obj).__module__.startswith("cryptography"):  # KMS keys
+            return _load_private_key, (_private_key_pem(obj),)
+        return NotImplemented
+
+
+class _SnapshotUnpickler(pickle.Unpickler):
+    def __init__(self, file: io.BufferedReader, blobs: BlobStore, logs: Path) -> None:
+        super().__init__(file)
+        self._blobs, self._logs = blobs, logs
+        self.blob_names: set[str] = set()
+        self.log_names: set[str] = set()
+        self._policies: dict[tuple[str, str, str], AWSManagedPolicy] = {}
+        self._policy_data: dict[str, Any] | None = None
+
+    def persistent_load(self, pid: Any) -> Any:
+        if pid[0] == "blob":
+            self.blob_names.add(pid[1])
+            return DiskBody(self._blobs, pid[1])
+        if pid[0] == "events":
+            _, name, count, first, last, size = pid
+            self.log_names.add(name)
+            events = EventLog(self._logs, name, count, first, last)
+            events.restore(size)
+            return events
+        if pid[0] == "aws_policy":
+            return self._aws_policy(*pid[1:])
+        raise pickle.UnpicklingError(f"unknown persistent id {pid!r}")
+
+    def _aws_policy(self, name: str, account: str, partition: str) -> AWSManagedPolicy:
+        if (name, account, partition) not in self._policies:
+            self._policy_data = self._policy_data or json.loads(aws_managed_policies_data)
+            self._policies[(name, account, partition)] = AWSManagedPolicy.from_data(name, account, partition,
+                                                                                 self._policy_data[name])
+        return self._policies[(name, account, partition)]
+
+
+@dataclass(frozen=True)
+class SaveReport:
+    """One snapshot: how long pickling held the interpreter, the whole save, and the file's size."""
+
+    pickle_seconds: float
+    total_seconds: float
+    size_bytes: int
+
+
+def _backend_dicts() -> list[BackendDict[Any]]:
+    return [b for b in BackendDict._instances if b.backend.__module__.startswith("moto.")]  # type: ignore[misc]
+
+
+def _find_backend_dict(module_name: str, service: str) -> BackendDict[Any]:
+    module = import_module(module_name)
+    for value in vars(module).values():
+        if isinstance(value, BackendDict) and value.service_name == service:
+            return value
+    raise StateError(f"moto has no {service} backend in {module_name}: the state does not fit this moto")
+
+
+def _format_text() -> str:
+    return json.dumps({"format": FORMAT_VERSION, "moto": moto.__version__,
+                       "python": f"{sys.version_info.major}.{sys.version_info.minor}"})
+
+
+class StateStore:
+    """The emulator's state folder: format check, snapshots in a background thread, restore at start."""
+
+    def __init__(self, root: Path, persistent: bool) -> None:
+        self.root = root
+        self.persistent = persistent
+        if not persistent:
+            shutil.rmtree(root, ignore_errors=True)
+        self._check_format()
+        self.blobs = BlobStore(root / "blobs", deferred=persistent)
+        self.logs = root / "logs"
+        self.logs.mkdir(parents=True, exist_ok=True)
+        self._stop = threading.Event()
+        self._save_lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def snapshot_path(self) -> Path:
+        return self.root / _SNAPSHOT
+
+    def _check_format(self) -> None:
+        marker = self.root / _FORMAT
+        if marker.is_file():
+            written = marker.read_text().strip()
+            if written != _format_text():
+                raise StateError(f"the state in {self.root} was written by another version of the emulator "
+                                 f"({written}; this one writes {_format_text()}); it is not loaded. Start empty "
+                                 f"with `make up FRESH=1` (or `python -m emulator reset`), or use that version")
+            return
+        if self.root.is_dir() and any(self.root.iterdir()):
+            raise StateError(f"{self.root} holds files but no {_FORMAT} marker: not an emulator state; it is not "
+                             f"loaded. Start empty with `make up FRESH=1` (or `python -m emulator reset`)")
+        self.root.mkdir(parents=True, exist_ok=True)
+        _write_atomically(marker, _format_text().encode())
+
+    def load(self) -> bool:
+        """Puts the last snapshot's backends into moto; False when there is none (a fresh state)."""
+        if not (self.persistent and self.snapshot_path.is_file()):
+            return False
+        started = time.perf_counter()
+        try:
+            with self.snapshot_path.open("rb") as handle:
+                unpickler = _SnapshotUnpickler(handle, self.blobs, self.logs)
+                backends = unpickler.load()
+        except (pickle.UnpicklingError, EOFError, AttributeError, ImportError) as exc:
+            raise StateError(f"the state snapshot {self.snapshot_path} cannot be read ({exc}); start empty with "
+                             f"`make up FRESH=1` (or `python -m emulator reset`)") from exc
+        for (module_name, service), accounts in backends.items():
+            backend_dict = _find_backend_dict(module_name, service)
+            for account, regions in accounts.items():
+                for region, backend in regions.items():
+                    backend_dict[account][region] = backend
+        _release_in_flight_messages()
+        orphans = self.blobs.keep_only(unpickler.blob_names)
+        for path in self.logs.glob("*.jsonl"):
+            if path.stem not in unpickler.log_names:
+                path.unlink()
+        logger.info("state restored from %s in %.2f s (%d object bodies; %d left by a crash removed)",
+                    self.root, time.perf_counter() - started, len(unpickler.blob_names), orphans)
+        return True
+
+    def save(self) -> SaveReport:
+        """Writes a snapshot of every backend in use (write, fsync, rename), then deletes discarded bodies."""
+        with self._save_lock:
+            started = time.perf_counter()
+            discarded = self.blobs.take_discarded()
+            data, pickle_seconds = _pickle_backends()
+            staging = self.snapshot_path.with_suffix(".tmp")
+            _write_atomically(self.snapshot_path, data, staging)
+            self.blobs.delete(discarded)
+            report = SaveReport(pickle_seconds, time.perf_counter() - started, len(data))
+            summary = {"saved_at": time.time(), "snapshot_bytes": len(data), **holdings()}
+            _write_atomically(self.root / _SUMMARY, json.dumps(summary, indent=2).encode())
+            return report
+
+    def start(self, period_seconds: float) -> None:
+        """Snapshots every `period_seconds` in a background thread (persistent states only)."""
+        if not self.persistent:
+            return
+        self._thread = threading.Thread(target=self._save_forever, args=(period_seconds,), name="state-snapshots",
+                                        daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        """Stops the periodic snapshots and writes the last one."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+        if self.persistent:
+            report = self.save()
+            logger.info("state saved to %s (%.1f MB, %.2f s)", self.root, report.size_bytes / 1e6,
+                        report.total_seconds)
+
+    def _save_forever(self, period_seconds: float) -> None:
+        while not self._stop.wait(period_seconds):
+            try:
+                report = self.save()
+            except (OSError, pickle.PicklingError, RuntimeError, StateError):
+                logger.exception("state snapshot failed; the last complete one stays on disk")
+                continue
+            logger.debug("state snapshot %.1f MB in %.3f s (pickling %.3f s)", report.size_bytes / 1e6,
+                         report.total_seconds, report.pickle_seconds)
+
+
+def _release_in_flight_messages() -> None:
+    """Messages received but not deleted before the restart are visible again (their consumers are gone)."""
+    from moto.sqs.models import sqs_backends
+
+    for regions in sqs_backends.values():
+        for backend in regions.values():
+            for queue in backend.queues.values():
+                for message in queue._messages:
+                    message.visible_at = 0.0
+                queue.pending_messages.clear()
+
+
+def holdings() -> dict[str, int]:
+    """What moto holds right now: S3 objects and bytes, SQS messages, DynamoDB items, log events, datapoints..."""
+    from moto.awslambda.models import lambda_backends
+    from moto.cloudwatch.models import cloudwatch_backends
+    from moto.dynamodb.models import dynamodb_backends
+    from moto.logs.models import logs_backends
+    from moto.s3.models import s3_backends
+    from moto.sqs.models import sqs_backends
+
+    def each(backend_dict: Any) -> list[Any]:
+        return [b for regions in list(backend_dict.values()) for b in list(regions.values())]
+
+    keys = [k for b in each(s3_backends) for bucket in list(b.buckets.values()) for k in list(bucket.keys.values())
+            if isinstance(k, FakeKey)]
+    streams = [s for b in each(logs_backends) for g in list(b.groups.values()) for s in list(g.streams.values())]
+    return {
+        "s3_objects": len(keys),
+        "s3_bytes": sum(k.size for k in keys),
+        "sqs_messages": sum(len(q._messages) for b in each(sqs_backends) for q in list(b.queues.values())),
+        "dynamodb_items": sum(len(t) for b in each(dynamodb_backends) for t in list(b.tables.values())),
+        "log_events": sum(len(s.events) for s in streams),
+        "log_streams": len(streams),
+        "metric_datapoints": sum(len(b.metric_data) for b in each(cloudwatch_backends)),
+        "lambda_functions": sum(len(b._lambdas._functions) for b in each(lambda_backends)),
+    }
+
+
+def read_summary(root: Path) -> dict[str, Any] | None:
+    """The last snapshot's summary, or None when there is none."""
+    try:
+        return dict(json.loads((root / _SUMMARY).read_text()))
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def disk_use(root: Path) -> int:
+    """Bytes the state folder takes (file sizes)."""
+    return sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
+
+
+def reset(root: Path) -> None:
+    """Deletes the state folder: the next start is empty."""
+    if root.exists():
+        shutil.rmtree(root)
+
+
+def _pickle_backends() -> tuple[bytes, float]:
+    """Pickles every moto backend in use; a mutation racing the pickler (dict changed size) is tried again."""
+    attempt = 0
+    while True:
+        started = time.perf_counter()
+        buffer = io.BytesIO()
+        previous = sys.getswitchinterval()
+        sys.setswitchinterval(_QUIET_SWITCH_INTERVAL)
+        try:
+            backends = {(b.backend.__module__, b.service_name): {account: dict(regions) for account, regions
+                                                                 in list(b.items())} for b in _backend_dicts()}
+            _SnapshotPickler(buffer).dump(backends)
+            return buffer.getvalue(), time.perf_counter() - started
+        except RuntimeError as exc:
+            attempt += 1
+            if attempt == _SAVE_ATTEMPTS:
+                raise StateError(f"the state changed under every snapshot attempt: {exc}") from exc
+        finally:
+            sys.setswitchinterval(previous)
+
+
+def _write_atomically(target: Path, data: bytes, staging: Path | None = None) -> None:
+    staging = staging or target.with_name(f".{target.name}.tmp")
+    with staging.open("wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    staging.replace(target)
+    directory = os.open(target.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)

@@ -1,0 +1,195 @@
+"""State on disk and retention, in process: object bodies and log events as files, the format check, the sweeps."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+from moto.cloudwatch.models import cloudwatch_backends
+from moto.logs.models import logs_backends
+from moto.s3.models import s3_backends
+from moto.sqs.models import sqs_backends
+
+from emulator.config import DEFAULT_ACCOUNT, DEFAULT_REGION
+from emulator.moto_state import StateHooks, verify_state_internals
+from emulator.retention import Retention, SweepReport, expire_objects, expiry, roll_up_metrics
+from emulator.state import BlobStore, EventLog, StateError, StateStore
+
+
+@pytest.fixture
+def hooked(tmp_path: Path) -> Iterator[StateStore]:
+    """moto in process with the state hooks on: bodies and log events go to tmp_path."""
+    store = StateStore(tmp_path / "state", persistent=True)
+    hooks = StateHooks(store)
+    with mock_aws():
+        hooks.install()
+        try:
+            yield store
+        finally:
+            hooks.uninstall()
+
+
+def client(service: str) -> Any:
+    return boto3.client(service, region_name=DEFAULT_REGION, aws_access_key_id="x", aws_secret_access_key="y")
+
+
+def test_the_moto_internals_the_state_hooks_patch_are_where_they_were() -> None:
+    verify_state_internals()
+
+
+def test_an_object_body_is_a_file_not_memory(hooked: StateStore) -> None:
+    s3 = client("s3")
+    s3.create_bucket(Bucket="bodies")
+    s3.put_object(Bucket="bodies", Key="a.bin", Body=b"x" * 100_000)
+    files = list(hooked.blobs.folder.glob("*/*"))
+    assert [f.stat().st_size for f in files] == [100_000]
+    assert s3.get_object(Bucket="bodies", Key="a.bin")["Body"].read() == b"x" * 100_000
+    s3.delete_object(Bucket="bodies", Key="a.bin")
+    assert files[0].exists(), "a persistent store keeps a deleted body until the next snapshot no longer names it"
+    hooked.save()
+    assert not files[0].exists()
+
+
+def test_a_body_is_deleted_at_once_when_nothing_persists(tmp_path: Path) -> None:
+    blobs = BlobStore(tmp_path, deferred=False)
+    body = blobs.new()
+    body.write(b"abc")
+    body.seek(0)
+    assert body.read() == b"abc"
+    body.close()
+    assert not list(tmp_path.glob("*/*"))
+
+
+def test_log_events_live_in_a_file_and_expire_by_retention(hooked: StateStore) -> None:
+    logs = client("logs")
+    logs.create_log_group(logGroupName="/aws/lambda/f")
+    logs.put_retention_policy(logGroupName="/aws/lambda/f", retentionInDays=1)
+    logs.create_log_stream(logGroupName="/aws/lambda/f", logStreamName="s")
+    now = datetime.now(UTC)
+    old, new = int((now - timedelta(hours=20)).timestamp() * 1000), int(now.timestamp() * 1000)
+    logs.put_log_events(logGroupName="/aws/lambda/f", logStreamName="s",
+                        logEvents=[{"timestamp": old, "message": "old"}, {"timestamp": new, "message": "new"}])
+    assert len(list(hooked.logs.glob("*.jsonl"))) == 1
+    stream = logs.describe_log_streams(logGroupName="/aws/lambda/f")["logStreams"][0]
+    assert (stream["firstEventTimestamp"], stream["lastEventTimestamp"]) == (old, new)
+
+    report = Retention(60, 3).sweep(now + timedelta(hours=5))  # the first event is now 25 h old
+
+    assert report.log_events == 1
+    events = logs.get_log_events(logGroupName="/aws/lambda/f", logStreamName="s")["events"]
+    assert [e["message"] for e in events] == ["new"]
+
+
+def test_a_restore_cuts_off_log_events_written_after_the_snapshot(tmp_path: Path) -> None:
+    events = EventLog(tmp_path, "stream")
+    events.path.write_text('[1, 1, 0, "kept"]\n')
+    size = events.path.stat().st_size
+    events.path.write_text('[1, 1, 0, "kept"]\n[2, 2, 1, "after the snapshot"]\n')
+    restored = EventLog(tmp_path, "stream", count=1, first=1, last=1)
+    restored.restore(size)
+    assert [e.message for e in restored] == ["kept"]
+
+
+def test_a_state_of_another_format_is_refused_not_loaded(tmp_path: Path) -> None:
+    root = tmp_path / "state"
+    root.mkdir()
+    (root / "FORMAT").write_text('{"format": 0, "moto": "4.0.0", "python": "3.11"}')
+    with pytest.raises(StateError, match=r"another version of the emulator.*FRESH=1"):
+        StateStore(root, persistent=True)
+
+
+def test_a_folder_that_is_not_a_state_is_refused(tmp_path: Path) -> None:
+    root = tmp_path / "state"
+    root.mkdir()
+    (root / "something.txt").write_text("mine")
+    with pytest.raises(StateError, match="not an emulator state"):
+        StateStore(root, persistent=True)
+
+
+def test_a_state_that_does_not_persist_starts_empty(tmp_path: Path) -> None:
+    root = tmp_path / "state"
+    root.mkdir()
+    (root / "leftover").write_text("x")
+    StateStore(root, persistent=False)
+    assert not (root / "leftover").exists()
+
+
+@pytest.mark.parametrize(("written", "days", "expires"), [
+    (datetime(2026, 6, 1, 12, 0, tzinfo=UTC), 1, datetime(2026, 6, 3, 0, 0, tzinfo=UTC)),
+    (datetime(2026, 6, 1, 0, 0, tzinfo=UTC), 1, datetime(2026, 6, 2, 0, 0, tzinfo=UTC)),
+    (datetime(2026, 6, 1, 23, 59, tzinfo=UTC), 7, datetime(2026, 6, 9, 0, 0, tzinfo=UTC)),
+])
+def test_objects_expire_at_the_midnight_after_their_days_as_s3_rounds(written: datetime, days: int,
+                                                                     expires: datetime) -> None:
+    assert expiry(written, days) == expires
+
+
+def test_the_lifecycle_rule_expires_clips_and_frames_only() -> None:
+    with mock_aws():
+        s3 = client("s3")
+        s3.create_bucket(Bucket="media")
+        s3.put_bucket_lifecycle_configuration(Bucket="media", LifecycleConfiguration={"Rules": [
+            {"ID": p, "Status": "Enabled", "Filter": {"Prefix": p}, "Expiration": {"Days": 1}}
+            for p in ("videos/", "frames/")]})
+        for key in ("videos/d/1.mp4", "frames/d/1/0.png", "models/current.json"):
+            s3.put_object(Bucket="media", Key=key, Body=b"1")
+        backend = s3_backends[DEFAULT_ACCOUNT]["aws"]
+        assert expire_objects(backend, datetime.now(UTC)) == 0
+        assert expire_objects(backend, datetime.now(UTC) + timedelta(days=2)) == 2
+        assert [o["Key"] for o in s3.list_objects_v2(Bucket="media")["Contents"]] == ["models/current.json"]
+
+
+def test_metrics_roll_into_one_statistic_set_per_minute_and_age_out() -> None:
+    with mock_aws():
+        cloudwatch = client("cloudwatch")
+        minute = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=5)
+        data = [{"MetricName": "Duration", "Dimensions": [{"Name": "FunctionName", "Value": "f"}],
+                 "Timestamp": minute + timedelta(seconds=s), "Value": float(s), "Unit": "Milliseconds"}
+                for s in range(10)]
+        cloudwatch.put_metric_data(Namespace="AWS/Lambda", MetricData=data)
+        backend = cloudwatch_backends[DEFAULT_ACCOUNT][DEFAULT_REGION]
+
+        def stats() -> dict[str, float]:
+            points = cloudwatch.get_metric_statistics(
+                Namespace="AWS/Lambda", MetricName="Duration", Dimensions=[{"Name": "FunctionName", "Value": "f"}],
+                StartTime=minute, EndTime=minute + timedelta(minutes=1), Period=60,
+                Statistics=["Sum", "SampleCount", "Minimum", "Maximum"])["Datapoints"]
+            return {k: points[0][k] for k in ("Sum", "SampleCount", "Minimum", "Maximum")}
+
+        before = stats()
+        report = SweepReport()
+        roll_up_metrics(backend, datetime.now(UTC), timedelta(days=3), report)
+        assert (report.datapoints_rolled, len(backend.metric_data)) == (10, 1)
+        assert stats() == before == {"Sum": 45.0, "SampleCount": 10.0, "Minimum": 0.0, "Maximum": 9.0}
+        roll_up_metrics(backend, datetime.now(UTC) + timedelta(days=4), timedelta(days=3), report)
+        assert backend.metric_data == []
+
+
+def test_receipt_handles_of_deleted_messages_are_forgotten_after_two_sweeps() -> None:
+    with mock_aws():
+        sqs = client("sqs")
+        url = sqs.create_queue(QueueName="q")["QueueUrl"]
+        sqs.send_message(QueueUrl=url, MessageBody="m")
+        handle = sqs.receive_message(QueueUrl=url)["Messages"][0]["ReceiptHandle"]
+        sqs.delete_message(QueueUrl=url, ReceiptHandle=handle)
+        retention = Retention(60, 3)
+        retention.sweep()
+        sqs.delete_message(QueueUrl=url, ReceiptHandle=handle)  # a second delete still succeeds
+        retention.sweep()
+        assert not sqs_backends[DEFAULT_ACCOUNT][DEFAULT_REGION].queues["q"].deleted_messages
+
+
+def test_log_streams_survive_a_sweep_without_retention(hooked: StateStore) -> None:
+    logs = client("logs")
+    logs.create_log_group(logGroupName="g")
+    logs.create_log_stream(logGroupName="g", logStreamName="s")
+    now = datetime.now(UTC)
+    logs.put_log_events(logGroupName="g", logStreamName="s",
+                        logEvents=[{"timestamp": int(now.timestamp() * 1000), "message": "m"}])
+    Retention(60, 3).sweep(now + timedelta(days=400))
+    assert len(logs_backends[DEFAULT_ACCOUNT][DEFAULT_REGION].groups["g"].streams["s"].events) == 1
