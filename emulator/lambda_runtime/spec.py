@@ -105,8 +105,10 @@ def function_runtime(spec: FunctionSpec, settings: WorkerSettings) -> Runtime:
         if settings.private_tmp:
             env[MOUNT_OPT_ENV] = str(spec.opt_dir)
     if settings.private_tmp:
-        env[MOUNT_KEEP_ENV] = os.pathsep.join(_under_host_tmp([settings.tmp_root, spec.code_dir, python.parent,
-                                                                spec.opt_dir]))
+        # the interpreter's whole environment (bin/ and lib/...site-packages), not just bin/: a project or a cache
+        # under /tmp (a CI checkout) must stay visible
+        env[MOUNT_KEEP_ENV] = os.pathsep.join(_under_host_tmp([settings.tmp_root, spec.code_dir,
+                                                                python.parent.parent, spec.opt_dir]))
     env = function_environment(spec, env)
     env["PYTHONPATH"] = os.pathsep.join(path)
     return Runtime(python, env)
