@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -63,6 +64,28 @@ def _floats(text: str) -> tuple[float, ...]:
         raise ConfigError(f"{ENV_RETRY_DELAYS} must be comma-separated seconds, got {text!r}") from exc
 
 
+_FROM_ENV: tuple[tuple[str, str, Callable[[str], object]], ...] = (  # variable, field, conversion
+    (ENV_HOST, "host", str),
+    (ENV_PORT, "port", int),
+    (ENV_TEMPLATE, "template", Path),
+    (ENV_STACK_NAME, "stack_name", str),
+    (ENV_ACCOUNT_CONCURRENCY, "account_concurrency", int),
+    (ENV_RETRY_DELAYS, "async_retry_delays", _floats),
+    (ENV_IDLE_SECONDS, "worker_idle_seconds", float),
+    (ENV_MAX_EVENT_AGE, "max_event_age_seconds", float),
+    (ENV_COLD_START, "cold_start", str),
+    (ENV_PERSISTENCE, "persist", lambda text: _flag(ENV_PERSISTENCE, text)),
+    (ENV_SNAPSHOT_SECONDS, "snapshot_seconds", float),
+    (ENV_RETENTION_SWEEP_SECONDS, "retention_sweep_seconds", float),
+    (ENV_METRICS_RETENTION_DAYS, "metrics_retention_days", float),
+    (ENV_STATE_DIR, "state_dir", Path),
+    (ENV_FUNCTION_ENVS, "function_envs", str),
+    (ENV_CACHE_DIR, "cache_dir", Path),
+    (ENV_WHEELHOUSE, "wheelhouse", Path),
+    (ENV_IMAGES, "images", lambda text: parse_image_map(text, Path.cwd())),
+)
+
+
 @dataclass(frozen=True)
 class EmulatorConfig:
     """How the local cloud runs; every field can be set from the environment (`from_env`)."""
@@ -115,41 +138,6 @@ class EmulatorConfig:
     def from_env(cls, environ: os._Environ[str] | dict[str, str] | None = None, **overrides: object) -> EmulatorConfig:
         """Defaults, then environment variables, then explicit keyword overrides."""
         env = os.environ if environ is None else environ
-        values: dict[str, object] = {}
-        if ENV_HOST in env:
-            values["host"] = env[ENV_HOST]
-        if ENV_PORT in env:
-            values["port"] = int(env[ENV_PORT])
-        if ENV_TEMPLATE in env:
-            values["template"] = Path(env[ENV_TEMPLATE])
-        if ENV_STACK_NAME in env:
-            values["stack_name"] = env[ENV_STACK_NAME]
-        if ENV_ACCOUNT_CONCURRENCY in env:
-            values["account_concurrency"] = int(env[ENV_ACCOUNT_CONCURRENCY])
-        if ENV_RETRY_DELAYS in env:
-            values["async_retry_delays"] = _floats(env[ENV_RETRY_DELAYS])
-        if ENV_IDLE_SECONDS in env:
-            values["worker_idle_seconds"] = float(env[ENV_IDLE_SECONDS])
-        if ENV_MAX_EVENT_AGE in env:
-            values["max_event_age_seconds"] = float(env[ENV_MAX_EVENT_AGE])
-        if ENV_COLD_START in env:
-            values["cold_start"] = env[ENV_COLD_START]
-        if ENV_PERSISTENCE in env:
-            values["persist"] = _flag(ENV_PERSISTENCE, env[ENV_PERSISTENCE])
-        for key, name in ((ENV_SNAPSHOT_SECONDS, "snapshot_seconds"),
-                          (ENV_RETENTION_SWEEP_SECONDS, "retention_sweep_seconds"),
-                          (ENV_METRICS_RETENTION_DAYS, "metrics_retention_days")):
-            if key in env:
-                values[name] = float(env[key])
-        if ENV_STATE_DIR in env:
-            values["state_dir"] = Path(env[ENV_STATE_DIR])
-        if ENV_FUNCTION_ENVS in env:
-            values["function_envs"] = env[ENV_FUNCTION_ENVS]
-        if ENV_CACHE_DIR in env:
-            values["cache_dir"] = Path(env[ENV_CACHE_DIR])
-        if ENV_WHEELHOUSE in env:
-            values["wheelhouse"] = Path(env[ENV_WHEELHOUSE])
-        if ENV_IMAGES in env:
-            values["images"] = parse_image_map(env[ENV_IMAGES], Path.cwd())
+        values = {name: convert(env[key]) for key, name, convert in _FROM_ENV if key in env}
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
