@@ -26,12 +26,14 @@ HANDLERS = {
              "    return 'slept'\n",
     "exit": "import os\n\ndef lambda_handler(event, context):\n    os._exit(3)\n",
     "segfault": "import ctypes\n\ndef lambda_handler(event, context):\n    ctypes.string_at(0)\n",
+    # The marker is an S3 object: it must outlive the environment that crashed, and no host path is visible to
+    # a function (each environment has its own /tmp, as on AWS).
     "crash_once": textwrap.dedent("""
-        import os, pathlib
+        import os, boto3
+        _s3 = boto3.client("s3")
         def lambda_handler(event, context):
-            marker = pathlib.Path(event["marker"])
-            if not marker.exists():
-                marker.write_text("crashed")
+            if not _s3.list_objects_v2(Bucket=event["bucket"], Prefix=event["marker"]).get("Contents"):
+                _s3.put_object(Bucket=event["bucket"], Key=event["marker"], Body=b"crashed")
                 os._exit(9)
             return "second try"
         """),

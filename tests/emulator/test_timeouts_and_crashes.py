@@ -1,10 +1,10 @@
 """Timeouts kill the worker; crashed workers (exit, segfault) are replaced; the emulator survives."""
 
 import json
+import uuid
 
 import pytest
 
-from tests.conftest import ROOT
 from tests.emulator.functions import create_function
 
 pytestmark = pytest.mark.integration
@@ -31,15 +31,13 @@ def test_a_crashing_worker_is_an_exit_error_and_is_replaced(lam, kind, reason):
         assert reason in error["errorMessage"]
 
 
-def test_a_worker_lost_mid_invocation_is_retried_on_a_fresh_one(lam):
+def test_a_worker_lost_mid_invocation_is_retried_on_a_fresh_one(lam, emulator):
     name = create_function(lam, "crash_once")
-    # outside /tmp: each environment has its own /tmp, and the marker must outlive the crashed one
-    marker = ROOT / ".emulator" / f"crashed-{name}"
-    marker.parent.mkdir(exist_ok=True)
-    try:
-        first = lam.invoke(FunctionName=name, Payload=json.dumps({"marker": str(marker)}))
-        assert first["FunctionError"] == "Unhandled"
-        second = lam.invoke(FunctionName=name, Payload=json.dumps({"marker": str(marker)}))
-        assert json.loads(second["Payload"].read()) == "second try"
-    finally:
-        marker.unlink(missing_ok=True)
+    bucket = f"crash-{uuid.uuid4().hex[:8]}"
+    emulator.client("s3").create_bucket(Bucket=bucket)
+    event = json.dumps({"bucket": bucket, "marker": "crashed"})
+    first = lam.invoke(FunctionName=name, Payload=event)
+    assert first["FunctionError"] == "Unhandled"
+    assert json.loads(first["Payload"].read())["errorType"] == "Runtime.ExitError"
+    second = lam.invoke(FunctionName=name, Payload=event)
+    assert json.loads(second["Payload"].read()) == "second try"
