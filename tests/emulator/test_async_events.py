@@ -104,7 +104,7 @@ def test_invocations_errors_duration_and_concurrency_reach_cloudwatch(emulator, 
     name = create_function(lam, "raise")
     for _ in range(2):
         lam.invoke(FunctionName=name, Payload=b"{}")
-    log_messages(emulator, name, until="REPORT")
+    log_messages(emulator, name, until="REPORT RequestId")
     deadline = time.monotonic() + 5
     while _metric_sum(emulator, name, "Invocations") < 2 and time.monotonic() < deadline:
         time.sleep(0.2)
