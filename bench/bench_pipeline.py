@@ -65,9 +65,7 @@ def run_workload(outputs: dict[str, str], clips: int, spool: Path) -> list[float
 
 def _durations(lines: list[ReportLine], cold: bool) -> list[float]:
     """Durations of warm invocations, or of a new environment's first (plus its Init or Restore Duration)."""
-    startup = [(line.init_duration_ms or 0) + (line.restore_duration_ms or 0) for line in lines]
-    new = [line.init_duration_ms is not None or line.restore_duration_ms is not None for line in lines]
-    return [line.duration_ms + up for line, up, is_new in zip(lines, startup, new, strict=True) if is_new == cold]
+    return [line.duration_ms + line.startup_ms for line in lines if line.new_environment == cold]
 
 
 def _row(table: Table, label: str, values: Sequence[float], target: str) -> None:

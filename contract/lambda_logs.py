@@ -17,10 +17,14 @@ class ReportLine:
     restore_duration_ms: float | None = None
 
     @property
+    def startup_ms(self) -> float:
+        """Init or Restore Duration (ms); 0 on a warm invocation."""
+        return (self.init_duration_ms or 0.0) + (self.restore_duration_ms or 0.0)
+
+    @property
     def started_at(self) -> float:
         """When the invocation began, init or restore included (epoch s)."""
-        startup = (self.init_duration_ms or 0.0) + (self.restore_duration_ms or 0.0)
-        return self.logged_at - (self.duration_ms + startup) / 1000
+        return self.logged_at - (self.duration_ms + self.startup_ms) / 1000
 
     @property
     def new_environment(self) -> bool:
