@@ -195,7 +195,7 @@ def validation_distances(vectors: np.ndarray, targets: np.ndarray, sessions: np.
     """Held-out genuine samples scored by models fitted without them; strangers by leave-one-person-out."""
     parts = []
     for held, cross in holdouts(targets, sessions):
-        split = fit(vectors[~held], targets[~held], labels, 1.0, config)
+        split = fit(vectors[~held], targets[~held], labels, 1.0, config, sessions=sessions[~held])
         predicted, _, distance = scores(vectors[held], split)
         parts.append((distance, predicted == targets[held], targets[held], sessions[held], cross[held]))
     if not parts:

@@ -1,4 +1,4 @@
-"""Training: a seeded PyTorch linear softmax head on unit embeddings, and gallery exemplar selection."""
+"""Training: a seeded PyTorch linear softmax head on unit embeddings, and the gallery of session templates."""
 
 from __future__ import annotations
 
@@ -12,19 +12,18 @@ from facerec.model import FaceModel
 
 log = logging.getLogger(__name__)
 
-EXEMPLARS_PER_PERSON = 16
 SEED = 0
 
 
 def fit(embeddings: np.ndarray, targets: np.ndarray, labels: tuple[str, ...], threshold: float,
         config: Config, epochs: int = 300, sessions: np.ndarray | None = None) -> FaceModel:
-    """Train the head and pick exemplars; targets are indices into labels, sessions name each sample's session."""
+    """Train the head and build session templates; targets index labels, sessions name each sample's session."""
     vectors = normalise(embeddings)
     weight, bias = train_head(vectors, targets, len(labels), epochs)
-    picked = select_exemplars(vectors, targets, len(labels))
     origin = np.full(len(vectors), "") if sessions is None else np.asarray(sessions, dtype=str)
-    return FaceModel(labels, weight, bias, vectors[picked].astype(np.float32), targets[picked].astype(np.int64),
-                     threshold, tuple(origin[picked].tolist()), config)
+    templates, owners, template_sessions = session_templates(vectors, np.asarray(targets), origin)
+    return FaceModel(labels, weight, bias, templates.astype(np.float32), owners, threshold,
+                     tuple(template_sessions.tolist()), config)
 
 
 def train_head(vectors: np.ndarray, targets: np.ndarray, n_labels: int, epochs: int = 300
@@ -53,24 +52,15 @@ def train_head(vectors: np.ndarray, targets: np.ndarray, n_labels: int, epochs: 
         torch.set_num_threads(threads)
 
 
-def select_exemplars(vectors: np.ndarray, targets: np.ndarray, n_labels: int,
-                     per_person: int = EXEMPLARS_PER_PERSON) -> np.ndarray:
-    """Indices of up to per_person exemplars each, by farthest-point sampling from the sample nearest the mean."""
-    chosen: list[np.ndarray] = []
-    for label in range(n_labels):
-        members = np.flatnonzero(targets == label)
-        chosen.append(members[_farthest_points(vectors[members], per_person)])
-    return np.concatenate(chosen)
+def session_templates(vectors: np.ndarray, targets: np.ndarray, sessions: np.ndarray
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One unit template per person and session, the normalised mean of that session's embeddings.
 
-
-def _farthest_points(members: np.ndarray, count: int) -> list[int]:
-    first = int(np.linalg.norm(members - members.mean(axis=0), axis=1).argmin())
-    picked = [first]
-    nearest = np.linalg.norm(members - members[first], axis=1)
-    while len(picked) < min(count, len(members)):
-        candidate = int(nearest.argmax())
-        if nearest[candidate] <= 0:
-            break
-        picked.append(candidate)
-        nearest = np.minimum(nearest, np.linalg.norm(members - members[candidate], axis=1))
-    return picked
+    Averaging a sitting's frames cancels per-frame noise (blur, compression, a half-turned head), so strangers
+    do not get close through one odd frame, while another day's photo is compared with the person as a whole.
+    Returns templates (k, 128), their target indices and session names, ordered by person then session.
+    """
+    groups = sorted({(int(t), str(s)) for t, s in zip(targets, sessions, strict=True)})
+    means = [vectors[(targets == t) & (sessions == s)].mean(axis=0) for t, s in groups]
+    return (normalise(np.array(means)), np.array([t for t, _ in groups], np.int64),
+            np.array([s for _, s in groups], dtype=str))
