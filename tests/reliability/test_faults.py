@@ -85,18 +85,18 @@ def test_the_device_spool_keeps_every_clip_across_an_emulator_restart(emulator, 
         recording.start()
         cleanup.callback(recording.join, 30)
         cleanup.callback(recorder.stop)
-        _until(lambda: len(uploaded) >= 2, 30, "the first uploads")
+        _until(lambda: len(uploaded) >= 2, 90, "the first uploads")
         before.stop()  # the cloud goes away while the device keeps recording
         after = start_emulator(tmp_path / "after", port=port, env={"EMULATOR_LAMBDA_CONCURRENCY": "2"})
         cleanup.callback(after.stop)
         backlog = set(recorded)
-        _until(lambda: backlog <= {c.key for c in uploaded}, 30, "the spool to drain")
+        _until(lambda: backlog <= {c.key for c in uploaded}, 90, "the spool to drain")
         recorder.stop()
         recording.join(30)
         collector = ResultCollector(after.client("sqs"), after.outputs["ResultsQueueUrl"])
         cleanup.callback(collector.stop)
         after_restart = _clip_keys(after, device)
-        answered = collector.wait_for(device, count=len(after_restart), timeout=30)
+        answered = collector.wait_for(device, count=len(after_restart), timeout=90)
     assert sorted(c.key for c in uploaded) == sorted(recorded) and uploader.pending() == []
     assert backlog & after_restart, "no clip recorded while the cloud was down was uploaded after the restart"
     assert {r["clip_key"] for r in answered} == after_restart
