@@ -190,6 +190,7 @@ def _print_evidence(evidence: dict) -> None:
     out.print(f"  at the threshold: cross-session {_pct(evidence['cross_session_accuracy'])}, same-session "
               f"{_pct(evidence['same_session_accuracy'])} named; strangers {_pct(evidence['unknown_rejection'])} "
               "unknown")
+    _print_look_alikes(evidence.get("look_alikes", []))
 
 
 def _identify(args: argparse.Namespace) -> int:
@@ -269,6 +270,13 @@ def _print_summary(summary: dict, labels: tuple[str, ...]) -> None:
     out.print(f"unknown rejection: leave-one-person-out {_pct(summary['lopo_rejection'])} of "
               f"{summary['lopo_frames']} frames; given strangers {_pct(summary['given_stranger_rejection'])} "
               f"of {summary['given_strangers']}")
+    _print_look_alikes(summary["look_alikes"])
+
+
+def _print_look_alikes(look_alikes: list[str]) -> None:
+    """Enrolled people who, left out, were named as another within the threshold."""
+    for look_alike in look_alikes:
+        out.print(f"  look-alike within the threshold (left out, then named): {look_alike}")
 
 
 def _publish(args: argparse.Namespace) -> int:

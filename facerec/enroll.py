@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 VALIDATION_SHARE = 0.3  # single-session people: the last 30 % of their samples, in source order
 NO_CROSS_SESSION_WARNING = "threshold chosen without cross-session evidence; expect misses on new photos"
+LOOK_ALIKE_WARNING = "with one of them left out, the other was named: a stranger who resembles them may be too"
 
 
 @dataclass(frozen=True)
@@ -116,7 +117,7 @@ def collect(samples: Iterable[Sample], config: Config = DEFAULT,
 
 
 def from_model(model: FaceModel) -> Enrolled:
-    """An existing model's exemplars as enrolment samples, with their sessions (for `enroll --add`)."""
+    """An existing model's gallery templates as enrolment samples, with their sessions (for `enroll --add`)."""
     if not all(model.gallery_sessions):
         raise EnrolmentError(f"model {model.version} does not record its exemplars' sessions: re-enrol everyone")
     return Enrolled(embeddings=list(model.gallery), labels=[model.labels[i] for i in model.gallery_labels],
@@ -156,6 +157,8 @@ def train(enrolled: Enrolled, config: Config = DEFAULT, description: dict | None
     if evidence.without_cross_session:
         log.warning("%s: %s (enrol them from a second session: another video or photo set)",
                     ", ".join(evidence.without_cross_session), NO_CROSS_SESSION_WARNING)
+    if evidence.look_alikes:
+        log.warning("look-alikes within the threshold: %s (%s)", "; ".join(evidence.look_alikes), LOOK_ALIKE_WARNING)
     enrolment = dict(description or {})
     enrolment.update(
         samples={label: int((targets == i).sum()) for i, label in enumerate(labels)},
@@ -198,19 +201,26 @@ def validation_distances(vectors: np.ndarray, targets: np.ndarray, sessions: np.
         split = fit(vectors[~held], targets[~held], labels, 1.0, config, sessions=sessions[~held])
         predicted, _, distance = scores(vectors[held], split)
         parts.append((distance, predicted == targets[held], targets[held], sessions[held], cross[held]))
+    strangers, pairs = _strangers(model, vectors, targets)
     if not parts:
-        return replace(Distances.empty(), strangers=_stranger_distances(model, vectors, targets))
+        return replace(Distances.empty(), strangers=strangers, stranger_pairs=pairs)
     genuine, correct, people, held_sessions, cross = (np.concatenate(column) for column in zip(*parts, strict=True))
-    return Distances(genuine, correct, np.array(labels)[people], held_sessions, cross,
-                     _stranger_distances(model, vectors, targets))
+    return Distances(genuine, correct, np.array(labels)[people], held_sessions, cross, strangers, pairs)
 
 
-def _stranger_distances(model: FaceModel, vectors: np.ndarray, targets: np.ndarray) -> np.ndarray:
-    """Distances of each person's samples with that person taken out of the model (leave-one-person-out)."""
+def _strangers(model: FaceModel, vectors: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Leave-one-person-out: each person's samples scored with that person taken out of the model.
+
+    Returns the distances and, per sample, (the person, whom the head named instead).
+    """
     if len(model.labels) < 2:
-        return np.zeros(0, np.float32)
-    parts = [scores(vectors[targets == i], model, exclude=label)[2] for i, label in enumerate(model.labels)]
-    return np.concatenate(parts)
+        return np.zeros(0, np.float32), np.zeros((0, 2), str)
+    distances, pairs = [], []
+    for index, label in enumerate(model.labels):
+        named, _, distance = scores(vectors[targets == index], model, exclude=label)
+        distances.append(distance)
+        pairs += [(label, model.labels[n]) for n in named]
+    return np.concatenate(distances), np.array(pairs, dtype=str).reshape(-1, 2)
 
 
 def _metrics(model: FaceModel, vectors: np.ndarray, targets: np.ndarray, distances: Distances,

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from facerec.evidence import Distances
+from facerec.evidence import Distances, look_alikes
 from facerec.model import UNKNOWN, FaceModel, scores
 from facerec.pipeline import preprocess
 from facerec.sources import Sample
@@ -112,6 +112,7 @@ def summarise(results: list[FrameScore], model: FaceModel, threshold: float | No
         "given_stranger_rejection": confusion[(UNKNOWN, UNKNOWN)] / len(strangers) if strangers else None,
         "lopo_frames": len(lopo),
         "lopo_rejection": sum(lopo) / len(lopo) if lopo else None,
+        "look_alikes": list(look_alikes(tradeoff_inputs(results, model), limit)),
         "confusion": confusion,
     }
 
@@ -124,14 +125,16 @@ def _share(named: list[bool], cross: list[bool], flag: bool) -> float | None:
 def tradeoff_inputs(results: list[FrameScore], model: FaceModel) -> Distances:
     """Known frames (same- and cross-session) and strangers (given + leave-one-person-out) for the curve."""
     known = [r for r in results if r.label in model.labels]
-    strangers = [r.distance for r in results if r.label not in model.labels and r.predicted is not None]
-    strangers += [r.lopo_distance for r in known if r.lopo_predicted is not None]
+    given = [(r.distance, r.label, r.predicted) for r in results if r.label not in model.labels and r.predicted]
+    left_out = [(r.lopo_distance, r.label, r.lopo_predicted) for r in known if r.lopo_predicted is not None]
+    strangers = given + left_out
     return Distances(genuine=np.array([r.distance for r in known], dtype=np.float64),
                      correct=np.array([r.predicted == r.label for r in known], dtype=bool),
                      people=np.array([r.label for r in known], dtype=str),
                      sessions=np.array([r.session for r in known], dtype=str),
                      cross_session=np.array([r.cross_session for r in known], dtype=bool),
-                     strangers=np.array(strangers, dtype=np.float64))
+                     strangers=np.array([d for d, _, _ in strangers], dtype=np.float64),
+                     stranger_pairs=np.array([(who, whom) for _, who, whom in strangers], dtype=str).reshape(-1, 2))
 
 
 def _per_person(confusion: Counter, labels: tuple[str, ...]) -> dict[str, dict]:

@@ -7,7 +7,8 @@ of each other and say little about a photo taken another day, so same-session sa
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from collections import Counter
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +23,7 @@ TAIL_MARGIN = 0.25  # when the tails are apart, the threshold stays in the middl
 
 @dataclass(frozen=True)
 class Distances:
-    """Distances to the predicted person's nearest exemplar: held-out genuine samples and strangers."""
+    """Distances to the predicted person's nearest template: held-out genuine samples and strangers."""
 
     genuine: np.ndarray  # (n,) float
     correct: np.ndarray  # (n,) bool: the head named the right person
@@ -30,6 +31,8 @@ class Distances:
     sessions: np.ndarray  # (n,) str: which session it came from
     cross_session: np.ndarray  # (n,) bool: scored by a model that never saw that session
     strangers: np.ndarray  # (k,) float: people scored as if never enrolled (leave-one-person-out)
+    # (k, 2) str: each stranger sample's person and whom the head named; empty when not recorded
+    stranger_pairs: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), str))
 
     @classmethod
     def empty(cls) -> Distances:
@@ -58,6 +61,7 @@ class Evidence:
     same_session_accuracy: float | None
     unknown_rejection: float | None
     without_cross_session: tuple[str, ...]  # enrolled people none of whose validation came from another session
+    look_alikes: tuple[str, ...] = ()  # "who named whom in n of m" for strangers within the threshold
 
     def to_dict(self) -> dict:
         """JSON-ready form, floats rounded."""
@@ -144,7 +148,17 @@ def _evidence(value: float, rule: str, distances: Distances, enrolled: tuple[str
         same_session_accuracy=named_share(distances, ~cross, value),
         unknown_rejection=float((distances.strangers > value).mean()) if len(distances.strangers) else None,
         without_cross_session=tuple(sorted(set(enrolled) - set(distances.people[cross]))),
+        look_alikes=look_alikes(distances, value),
     )
+
+
+def look_alikes(distances: Distances, threshold: float) -> tuple[str, ...]:
+    """Strangers the threshold would name, per (person, named as) pair, most first: "a named b in n of m"."""
+    if len(distances.stranger_pairs) != len(distances.strangers):
+        return ()
+    per_person = Counter(distances.stranger_pairs[:, 0].tolist())
+    named = Counter(map(tuple, distances.stranger_pairs[distances.strangers <= threshold].tolist()))
+    return tuple(f"{who} named {whom} in {n} of {per_person[who]}" for (who, whom), n in named.most_common())
 
 
 def named_share(distances: Distances, rows: np.ndarray, threshold: float) -> float | None:
@@ -178,7 +192,7 @@ def plot_tradeoff(distances: Distances, threshold: float, path: str | Path, titl
                                     (evidence.prior, "prior (dlib 0.6)", "grey")):
             if value is not None:
                 axes.axvline(value, color=colour, linestyle=":", label=f"{name} {value:.3f}")
-    axes.set(xlabel="distance to the nearest exemplar (unit embeddings)", ylabel="rate", ylim=(-0.02, 1.02),
+    axes.set(xlabel="distance to the nearest template (unit embeddings)", ylabel="rate", ylim=(-0.02, 1.02),
              title=title)
     axes.set_xlim(THRESHOLDS[0], 0.8)
     axes.legend(loc="center left", fontsize=8)

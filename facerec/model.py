@@ -49,9 +49,9 @@ class FaceModel:
     labels: tuple[str, ...]
     weight: np.ndarray  # (len(labels), 128)
     bias: np.ndarray  # (len(labels),)
-    gallery: np.ndarray  # (m, 128) unit exemplars
+    gallery: np.ndarray  # (m, 128) unit gallery templates (one per person and session)
     gallery_labels: np.ndarray  # (m,) indices into labels
-    threshold: float  # largest distance to the predicted person's nearest exemplar still named
+    threshold: float  # largest distance to the predicted person's nearest template still named
     gallery_sessions: tuple[str, ...] = ()  # (m,) the session each exemplar came from ("" when not recorded)
     config: Config = field(default_factory=Config)
     info: dict[str, Any] = field(default_factory=dict)  # metrics, evidence, enrolment description
@@ -69,7 +69,7 @@ def classify(embeddings: np.ndarray, model: FaceModel, threshold: float | None =
 
 def scores(embeddings: np.ndarray, model: FaceModel, exclude: str | None = None
            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per embedding: the head's best label index, its softmax probability, distance to its nearest exemplar."""
+    """Per embedding: the head's best label index, its softmax probability, distance to its nearest template."""
     vectors = normalise(embeddings)
     logits = vectors @ model.weight.T + model.bias
     per_label = _distance_per_label(vectors, model)

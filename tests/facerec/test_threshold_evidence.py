@@ -7,7 +7,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from facerec.evidence import PRIOR_THRESHOLD, THRESHOLDS, Distances, choose_threshold, plot_tradeoff, tradeoff
+from facerec.evidence import (
+    PRIOR_THRESHOLD,
+    THRESHOLDS,
+    Distances,
+    choose_threshold,
+    look_alikes,
+    plot_tradeoff,
+    tradeoff,
+)
 
 
 def _distances(cross: dict[str, list[float]], strangers: list[float], same: dict[str, list[float]] | None = None
@@ -96,3 +104,17 @@ def test_plot_is_a_png(tmp_path):
     distances = _distances(_people(2, 0.1, 0.3), [0.5, 0.6], same={"c": [0.1]})
     path = plot_tradeoff(distances, 0.4, tmp_path / "c.png", "t", choose_threshold(distances))
     assert path.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_look_alikes_name_who_was_taken_for_whom_within_the_threshold():
+    distances = _distances(_people(3, 0.2, 0.3), [0.30, 0.32, 0.6, 0.35, 0.7])
+    pairs = np.array([("ann", "bob"), ("ann", "bob"), ("ann", "cid"), ("bob", "ann"), ("bob", "cid")], str)
+    distances = Distances(distances.genuine, distances.correct, distances.people, distances.sessions,
+                          distances.cross_session, distances.strangers, pairs)
+    assert look_alikes(distances, 0.4) == ("ann named bob in 2 of 3", "bob named ann in 1 of 2")
+    assert look_alikes(distances, 0.31) == ("ann named bob in 1 of 3",)
+    assert choose_threshold(distances).look_alikes == look_alikes(distances, choose_threshold(distances).threshold)
+
+
+def test_no_look_alikes_without_recorded_pairs():
+    assert look_alikes(_distances(_people(3, 0.2, 0.3), [0.1, 0.2]), 0.5) == ()
