@@ -120,12 +120,14 @@ _EXPECTED_SOURCES = {
 
 
 class TooManyRequestsException(JsonRESTError):
-    """AWS's throttling error for a synchronous Invoke."""
+    """AWS's throttling error for a synchronous Invoke, with its Reason and Type fields."""
 
     code = 429
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, reason: str) -> None:
         super().__init__("TooManyRequestsException", message)
+        self.description = json.dumps({"__type": self.error_type, "message": message, "Reason": reason,
+                                       "Type": "User"})
 
 
 class RequestTooLargeException(JsonRESTError):
@@ -277,7 +279,7 @@ class MotoHooks:
                 return b""
             result = self._service.invoke(fn.function_arn, payload or b"{}")
         except ThrottledError as exc:
-            raise TooManyRequestsException(str(exc)) from exc
+            raise TooManyRequestsException(str(exc), exc.reason) from exc
         except PayloadTooLargeError as exc:
             raise RequestTooLargeException(str(exc)) from exc
         except Exception as exc:  # anything else is the service's own failure, answered as AWS answers one
@@ -313,7 +315,7 @@ class MotoHooks:
             timeout_seconds=float(fn.timeout),
             memory_mb=int(fn.memory_size),
             environment=environment,
-            reserved_concurrency=int(fn.reserved_concurrency) if fn.reserved_concurrency else None,
+            reserved_concurrency=None if fn.reserved_concurrency is None else int(fn.reserved_concurrency),
             dead_letter_arn=_dead_letter_arn(fn),
             code_sha256=fn.code_sha_256,
             runtime=runtime,

@@ -53,9 +53,22 @@ MAX_ASYNC_PAYLOAD_BYTES = 1024 * 1024  # AWS's limit for Event invocations (256 
 
 
 class ThrottledError(EmulatorError):
-    """The function is already running as many instances as its concurrency limit allows."""
+    """The function is already running as many instances as its concurrency limit allows.
+
+    The message and `reason` are AWS's: the reason says whether the function's reserved concurrency or the
+    account's limit was reached.
+    """
 
     error_type = THROTTLED
+
+    def __init__(self, reason: str) -> None:
+        super().__init__("Rate Exceeded.")
+        self.reason = reason
+
+
+RESERVED_LIMIT_REASON = "ReservedFunctionConcurrentInvocationLimitExceeded"
+ACCOUNT_LIMIT_REASON = "ConcurrentInvocationLimitExceeded"
+RESERVED_ZERO_ERROR = {"errorType": "TooManyRequestsException", "errorMessage": "Rate Exceeded."}
 
 
 class PayloadTooLargeError(EmulatorError):
@@ -114,7 +127,10 @@ class FunctionPool:
     def invoke(self, payload: bytes) -> InvocationResult:
         """A synchronous invocation: raises ThrottledError when no slot is free."""
         if not self.try_reserve():
-            raise ThrottledError(f"Rate Exceeded: {self.spec.name} is at its concurrency limit ({self.limit})")
+            reserved = self.spec.reserved_concurrency is not None
+            logger.info("%s throttled: %s concurrency limit %d reached", self.spec.name,
+                        "its reserved" if reserved else "the account's", self.limit)
+            raise ThrottledError(RESERVED_LIMIT_REASON if reserved else ACCOUNT_LIMIT_REASON)
         return self.run_reserved(payload)
 
     def run_reserved(self, payload: bytes) -> InvocationResult:
@@ -420,6 +436,10 @@ class AsyncInvoker:
             self._end_probe(name, started=False)
             self._after_run(config, event, None, _start_failure(exc))
             return
+        if pool.limit == 0:  # reserved concurrency 0: AWS sends new events to OnFailure / the DLQ, without retries
+            self._end_probe(name, started=False)
+            self._fail(config, event, Outcome(RETRIES_EXHAUSTED, event.invocations, error=RESERVED_ZERO_ERROR))
+            return
         if not pool.try_reserve():
             self._throttled(event)
             return
@@ -509,9 +529,9 @@ class AsyncInvoker:
         try:
             self._destinations.send_record(destination, record, outcome.succeeded)
         except (BotoCoreError, ClientError, EmulatorError) as exc:
-            logger.error("%s: event %s: %s record not delivered to %s (%s); AWS counts this in "
-                         "DestinationDeliveryFailures", event.function_name, event.request_id, outcome.condition,
-                         destination, exc)
+            self._telemetry.metrics.destination_delivery_failure(event.function_name)
+            logger.error("%s: event %s: %s record not delivered to %s (%s); counted in DestinationDeliveryFailures",
+                         event.function_name, event.request_id, outcome.condition, destination, exc)
 
     def _send_dead_letter(self, target: str, event: _QueuedEvent, outcome: Outcome) -> None:
         assert self._destinations is not None, "a config with a DLQ comes from configure()"
@@ -583,8 +603,9 @@ class LambdaService:
             current = self._pools.get(spec.name)
             if current is not None and current.spec == spec:
                 return current
-            limit = min(spec.reserved_concurrency or self._config.account_concurrency,
-                        self._config.account_concurrency)
+            limit = self._config.account_concurrency
+            if spec.reserved_concurrency is not None:  # 0 is a valid setting: AWS then throttles every event
+                limit = min(spec.reserved_concurrency, limit)
             settings = self._settings
             if spec.name in self._local_code:  # a broken edit fails until the next save, not on a timer
                 settings = replace(settings, init_retry_seconds=math.inf)

@@ -12,7 +12,7 @@ _MAX_DATA_PER_CALL = 1000
 
 
 class MetricsPublisher(BackgroundShipper[dict[str, Any]]):
-    """Invocations, Errors, Duration, Throttles, DeadLetterErrors and ConcurrentExecutions per function."""
+    """Invocations, Errors, Duration, Throttles, DeadLetterErrors, DestinationDeliveryFailures, ConcurrentExecutions."""
 
     def __init__(self, cloudwatch_client: Any) -> None:
         self._client = cloudwatch_client
@@ -28,6 +28,9 @@ class MetricsPublisher(BackgroundShipper[dict[str, Any]]):
 
     def dead_letter_error(self, function_name: str) -> None:
         self._datum(function_name, "DeadLetterErrors", 1, "Count")
+
+    def destination_delivery_failure(self, function_name: str) -> None:
+        self._datum(function_name, "DestinationDeliveryFailures", 1, "Count")
 
     def concurrency(self, function_name: str, in_flight: int, account_in_flight: int) -> None:
         self._datum(function_name, "ConcurrentExecutions", in_flight, "Count")

@@ -1,4 +1,4 @@
-"""Fidelity, issue 12 items 2, 9, 10, 11 and 12: Lambda's errors, throttles, async destinations, lost events."""
+"""Fidelity, issue 12 items 2, 9-12: Lambda's errors, throttles (reserved 0 too), destinations, lost events."""
 
 import io
 import json
@@ -84,6 +84,36 @@ def test_throttled_async_events_count_one_throttle_per_throttled_try(cloud):
     assert 1 <= cloud.wait_for_metric(function, "Throttles", at_least=1) <= 100
 
 
+def test_reserved_concurrency_zero_throttles_every_invoke_with_aws_error(cloud):
+    function = cloud.function(HANDLERS["echo"])
+    lam = cloud.client("lambda")
+    lam.put_function_concurrency(FunctionName=function, ReservedConcurrentExecutions=0)
+    with pytest.raises(ClientError) as caught:
+        lam.invoke(FunctionName=function, Payload=b"{}")
+    response = caught.value.response
+    assert (response["Error"]["Code"], response["Error"]["Message"]) == ("TooManyRequestsException", "Rate Exceeded.")
+    assert response["Reason"] == "ReservedFunctionConcurrentInvocationLimitExceeded"
+    assert response["ResponseMetadata"]["HTTPStatusCode"] == 429
+    lam.delete_function_concurrency(FunctionName=function)
+    assert json.loads(lam.invoke(FunctionName=function, Payload=b'{"n": 1}')["Payload"].read()) == {"n": 1}
+
+
+def test_reserved_concurrency_zero_sends_async_events_to_on_failure_without_running_them(cloud):
+    lam = cloud.client("lambda")
+    reports_url, _ = cloud.queue()
+    failures_url, failures_arn = cloud.queue()
+    function = cloud.function(HANDLERS["report"], env={"REPORT_QUEUE_URL": reports_url})
+    lam.put_function_event_invoke_config(FunctionName=function,
+                                         DestinationConfig={"OnFailure": {"Destination": failures_arn}})
+    lam.put_function_concurrency(FunctionName=function, ReservedConcurrentExecutions=0)
+    lam.invoke(FunctionName=function, InvocationType="Event", Payload=json.dumps({"n": 7}))
+    [failure] = _records(cloud, failures_url, 1)
+    assert failure["requestPayload"] == {"n": 7}
+    assert failure["requestContext"]["approximateInvokeCount"] == 0
+    assert "responsePayload" not in failure
+    assert cloud.client("sqs").receive_message(QueueUrl=reports_url, WaitTimeSeconds=1).get("Messages") is None
+
+
 def test_async_destinations_get_aws_invocation_records(cloud):
     lam = cloud.client("lambda")
     reports_url, _ = cloud.queue()
@@ -115,6 +145,17 @@ def test_async_destinations_get_aws_invocation_records(cloud):
     assert success["requestContext"]["approximateInvokeCount"] == 1
     assert success["requestPayload"] == success["responsePayload"] == {"n": 2}
     assert success["responseContext"] == {"statusCode": 200, "executedVersion": "$LATEST"}
+
+
+def test_a_record_that_cannot_be_delivered_counts_in_destination_delivery_failures(cloud):
+    lam = cloud.client("lambda")
+    _, arn = cloud.queue()
+    failing = cloud.function(HANDLERS["raise"])
+    missing = arn.rsplit(":", 1)[0] + ":fidelity-never-created"
+    lam.put_function_event_invoke_config(FunctionName=failing, MaximumRetryAttempts=0,
+                                         DestinationConfig={"OnFailure": {"Destination": missing}})
+    lam.invoke(FunctionName=failing, InvocationType="Event", Payload=b"{}")
+    assert cloud.wait_for_metric(failing, "DestinationDeliveryFailures", at_least=1) == 1
 
 
 def test_a_function_destination_receives_the_record_without_retries_when_none_are_allowed(cloud):
