@@ -10,6 +10,7 @@ moto 5.2.5 (pinned) stores functions but cannot run them without Docker. We repl
 - `LambdaFunction.__init__`, `.update_configuration`: a `Runtime` the emulator cannot run (not Python, or no
   interpreter for it here) is refused with `InvalidParameterValueException`;
 - `LambdaBackend.put_function_event_invoke_config`: moto appends each put and reads the first; AWS replaces;
+- `LambdaBackend.update_function_event_invoke_config`: moto replaces; AWS changes only the settings named;
 - `LambdaFunction.__init__`, `.update_configuration`, `.create_from_cloudformation_json`: moto drops
   `DeadLetterConfig`; we keep it on the function object for our async invoker;
 - `moto.sqs.models.Queue.add_message`: moto deduplicates FIFO messages only against messages still in
@@ -97,6 +98,8 @@ _EXPECTED_SIGNATURES = {
     "LambdaFunction._set_function_code": (LambdaFunction, "_set_function_code", ["self", "updated_spec"]),
     "LambdaBackend.put_function_event_invoke_config": (LambdaBackend, "put_function_event_invoke_config",
                                                        ["self", "function_name", "config"]),
+    "LambdaBackend.update_function_event_invoke_config": (LambdaBackend, "update_function_event_invoke_config",
+                                                          ["self", "function_name", "config"]),
     "S3Backend.put_object": (S3Backend, "put_object", ["self", "bucket_name", "key_name", "value"]),
     "s3.notifications._get_s3_event": (s3_notifications, "_get_s3_event",
                                        ["event_name", "bucket", "key", "notification_id"]),
@@ -206,6 +209,7 @@ class MotoHooks:
                     _validating_code(LambdaFunction._set_function_code, self._build_image))
         self._patch(LambdaBackend, "put_function_event_invoke_config",
                     _replacing_event_invoke_config(LambdaBackend.put_function_event_invoke_config))
+        self._patch(LambdaBackend, "update_function_event_invoke_config", _merging_event_invoke_config)
         self._patch(S3Backend, "put_object", _one_event_per_multipart_upload(S3Backend.put_object))
         self._patch(s3_notifications, "_get_s3_event", _aws_shaped_s3_event(s3_notifications._get_s3_event))
         self._set(default_user_config["iam"], "load_aws_managed_policies", True)
@@ -460,6 +464,14 @@ def _replacing_event_invoke_config(original: Any) -> Any:
         return response
 
     return put
+
+
+def _merging_event_invoke_config(backend: LambdaBackend, function_name: str, config: dict[str, Any]
+                                 ) -> dict[str, Any]:
+    """Replaces LambdaBackend.update_function_event_invoke_config: the settings it names change, the rest stay."""
+    fn = backend.get_function(function_name)
+    current = fn.event_invoke_config[-1].config if fn.event_invoke_config else {}
+    return backend.put_function_event_invoke_config(function_name, {**current, **config})
 
 
 def _one_event_per_multipart_upload(original: Any) -> Any:

@@ -158,6 +158,21 @@ def test_a_record_that_cannot_be_delivered_counts_in_destination_delivery_failur
     assert cloud.wait_for_metric(failing, "DestinationDeliveryFailures", at_least=1) == 1
 
 
+def test_updating_the_async_config_changes_only_the_settings_named(cloud):
+    lam = cloud.client("lambda")
+    _, failures_arn = cloud.queue()
+    function = cloud.function(HANDLERS["echo"])
+    lam.put_function_event_invoke_config(FunctionName=function, MaximumRetryAttempts=1,
+                                         DestinationConfig={"OnFailure": {"Destination": failures_arn}})
+    lam.update_function_event_invoke_config(FunctionName=function, MaximumEventAgeInSeconds=120)
+    config = lam.get_function_event_invoke_config(FunctionName=function)
+    assert (config["MaximumRetryAttempts"], config["MaximumEventAgeInSeconds"]) == (1, 120)
+    assert config["DestinationConfig"]["OnFailure"]["Destination"] == failures_arn
+    lam.put_function_event_invoke_config(FunctionName=function, MaximumEventAgeInSeconds=300)
+    config = lam.get_function_event_invoke_config(FunctionName=function)
+    assert config["MaximumEventAgeInSeconds"] == 300 and "MaximumRetryAttempts" not in config
+
+
 def test_a_function_destination_receives_the_record_without_retries_when_none_are_allowed(cloud):
     lam = cloud.client("lambda")
     reports_url, _ = cloud.queue()
