@@ -24,7 +24,8 @@ moto 5.2.5 (pinned) stores functions but cannot run them without Docker. We repl
 - `moto.s3.models.S3Backend.put_object`: the object CompleteMultipartUpload assembles also fired
   `ObjectCreated:Put`; S3 sends only `ObjectCreated:CompleteMultipartUpload`;
 - `moto.s3.notifications._get_s3_event`: records get AWS's full shape (emulator/s3_events.py);
-- moto's `iam.load_aws_managed_policies` setting is turned on: `arn:aws:iam::aws:policy/...` exist, as on AWS.
+- moto's `iam.load_aws_managed_policies` setting is turned on: `arn:aws:iam::aws:policy/...` exist, as on AWS;
+- moto's CloudFormation resource types get `AWS::Lambda::EventInvokeConfig` (emulator/cloudformation_types.py).
 `verify_moto_internals` fails loudly when an upgrade moves any of these.
 """
 
@@ -47,6 +48,7 @@ from pathlib import Path
 from typing import Any
 
 import moto
+import moto.cloudformation.parsing as cloudformation_parsing
 import moto.s3.notifications as s3_notifications
 from moto.awslambda.models import LambdaBackend, LambdaFunction
 from moto.awslambda.utils import get_backend
@@ -56,6 +58,7 @@ from moto.iam.models import IAMBackend
 from moto.s3.models import FakeBucket, S3Backend
 from moto.sqs.models import DEDUPLICATION_TIME_IN_SECONDS, Queue, SQSBackend
 
+from emulator import cloudformation_types  # noqa: F401  (defining the models registers them)
 from emulator.destinations import AWS_MAX_RETRY_ATTEMPTS, AsyncConfig
 from emulator.dockerfile import (
     ImageRecipe,
@@ -213,6 +216,7 @@ class MotoHooks:
         self._patch(S3Backend, "put_object", _one_event_per_multipart_upload(S3Backend.put_object))
         self._patch(s3_notifications, "_get_s3_event", _aws_shaped_s3_event(s3_notifications._get_s3_event))
         self._set(default_user_config["iam"], "load_aws_managed_policies", True)
+        cloudformation_parsing.get_model_map.cache_clear()  # registers emulator.cloudformation_types
         self._write_status()
 
     def uninstall(self) -> None:

@@ -173,6 +173,32 @@ def test_updating_the_async_config_changes_only_the_settings_named(cloud):
     assert config["MaximumEventAgeInSeconds"] == 300 and "MaximumRetryAttempts" not in config
 
 
+def test_a_templates_event_invoke_config_is_applied(cloud):
+    failures_url, failures_arn = cloud.queue()
+    template = {"Resources": {
+        "Failing": {"Type": "AWS::Lambda::Function", "Properties": {
+            "Runtime": "python3.11", "Handler": "index.handler", "Role": cloud.role_arn,
+            "Code": {"ZipFile": "def handler(event, context):\n    raise ValueError('boom')\n"}}},
+        "FailingAsync": {"Type": "AWS::Lambda::EventInvokeConfig", "Properties": {
+            "FunctionName": {"Ref": "Failing"}, "Qualifier": "$LATEST", "MaximumRetryAttempts": 0,
+            "MaximumEventAgeInSeconds": 120, "DestinationConfig": {"OnFailure": {"Destination": failures_arn}}}}}}
+    cfn, lam = cloud.client("cloudformation"), cloud.client("lambda")
+    stack = f"fidelity-async-{failures_arn.rsplit('-', 1)[-1]}"
+    cfn.create_stack(StackName=stack, TemplateBody=json.dumps(template))
+    try:
+        cfn.get_waiter("stack_create_complete").wait(StackName=stack, WaiterConfig={"Delay": 1})
+        function = cfn.describe_stack_resource(StackName=stack, LogicalResourceId="Failing")[
+            "StackResourceDetail"]["PhysicalResourceId"]
+        config = lam.get_function_event_invoke_config(FunctionName=function)
+        assert (config["MaximumRetryAttempts"], config["MaximumEventAgeInSeconds"]) == (0, 120)
+        lam.invoke(FunctionName=function, InvocationType="Event", Payload=json.dumps({"n": 3}))
+        [failure] = _records(cloud, failures_url, 1)
+        assert failure["requestContext"]["approximateInvokeCount"] == 1
+        assert failure["requestPayload"] == {"n": 3}
+    finally:
+        cfn.delete_stack(StackName=stack)
+
+
 def test_a_function_destination_receives_the_record_without_retries_when_none_are_allowed(cloud):
     lam = cloud.client("lambda")
     reports_url, _ = cloud.queue()
