@@ -32,6 +32,7 @@ ENV_PERSISTENCE = "EMULATOR_PERSISTENCE"
 ENV_SNAPSHOT_SECONDS = "EMULATOR_SNAPSHOT_SECONDS"
 ENV_RETENTION_SWEEP_SECONDS = "EMULATOR_RETENTION_SWEEP_SECONDS"
 ENV_METRICS_RETENTION_DAYS = "EMULATOR_METRICS_RETENTION_DAYS"
+ENV_FUNCTION_ENV_DAYS = "EMULATOR_FUNCTION_ENV_DAYS"
 _TRUE, _FALSE = frozenset({"1", "true", "yes", "on"}), frozenset({"0", "false", "no", "off"})
 
 DEFAULT_PORT = 4566
@@ -78,6 +79,7 @@ _FROM_ENV: tuple[tuple[str, str, Callable[[str], object]], ...] = (  # variable,
     (ENV_SNAPSHOT_SECONDS, "snapshot_seconds", float),
     (ENV_RETENTION_SWEEP_SECONDS, "retention_sweep_seconds", float),
     (ENV_METRICS_RETENTION_DAYS, "metrics_retention_days", float),
+    (ENV_FUNCTION_ENV_DAYS, "function_env_days", float),
     (ENV_STATE_DIR, "state_dir", Path),
     (ENV_FUNCTION_ENVS, "function_envs", str),
     (ENV_CACHE_DIR, "cache_dir", Path),
@@ -112,6 +114,7 @@ class EmulatorConfig:
     snapshot_seconds: float = 10.0
     retention_sweep_seconds: float = 60.0
     metrics_retention_days: float = 3.0
+    function_env_days: float = 14.0  # cached function environments unused this long are removed at start
 
     def __post_init__(self) -> None:
         if self.host not in LOOPBACK_HOSTS:
@@ -127,8 +130,10 @@ class EmulatorConfig:
         if self.function_envs not in FUNCTION_ENV_MODES:
             raise ConfigError(f"{ENV_FUNCTION_ENVS} must be one of {', '.join(FUNCTION_ENV_MODES)}, "
                               f"got {self.function_envs!r}")
-        if min(self.snapshot_seconds, self.retention_sweep_seconds, self.metrics_retention_days) <= 0:
-            raise ConfigError("snapshot period, retention sweep period and metrics retention must be positive")
+        if min(self.snapshot_seconds, self.retention_sweep_seconds, self.metrics_retention_days,
+               self.function_env_days) <= 0:
+            raise ConfigError("snapshot period, retention sweep period, metrics retention and function environment "
+                              "retention must be positive")
 
     @property
     def endpoint_url(self) -> str:

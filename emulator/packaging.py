@@ -19,6 +19,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -118,7 +119,8 @@ class EnvironmentBuilder:
         python = interpreter(recipe.python)
         key = _recipe_key(recipe, python)
         target = self._envs / key
-        if (target / _COMPLETE).is_file():
+        with contextlib.suppress(FileNotFoundError):
+            os.utime(target / _COMPLETE)  # its mtime says when it was last used (see prune)
             return target
         with self._exclusive(key):
             if not (target / _COMPLETE).is_file():
@@ -126,6 +128,23 @@ class EnvironmentBuilder:
                 self._create(recipe, python, target)
                 (target / _COMPLETE).touch()
         return target
+
+    def prune(self, unused_days: float) -> list[Path]:
+        """Removes environments no function has used for `unused_days` (nor any running process); returns them.
+
+        A code or requirements change builds a new environment and leaves the old one behind, so without this
+        the cache only grows. One a running process still uses is kept, however old.
+        """
+        cutoff = time.time() - unused_days * 86_400
+        removed = []
+        for target in sorted(self._envs.glob("[!.]*")):
+            if _last_used(target) >= cutoff or _in_use(target):
+                continue
+            with self._exclusive(target.name):
+                (target / _COMPLETE).unlink(missing_ok=True)  # a concurrent build() now rebuilds it
+                shutil.rmtree(target, ignore_errors=True)
+            removed.append(target)
+        return removed
 
     def _create(self, recipe: EnvironmentRecipe, python: Path, target: Path) -> None:
         self._uv("venv", "--quiet", "--python", str(python), str(target))
@@ -157,6 +176,24 @@ class EnvironmentBuilder:
         with lock, (self._envs / f".{key}.lock").open("w") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             yield
+
+
+def _last_used(target: Path) -> float:
+    """When build() last returned this environment (its folder's mtime if it never completed)."""
+    for path in (target / _COMPLETE, target):
+        with contextlib.suppress(FileNotFoundError):
+            return path.stat().st_mtime
+    return 0.0
+
+
+def _in_use(target: Path) -> bool:
+    """Whether a process on this machine runs this environment's interpreter (its argv[0] is inside it)."""
+    prefix = str(target) + os.sep
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        with contextlib.suppress(OSError):
+            if cmdline.read_bytes().split(b"\0", 1)[0].decode(errors="replace").startswith(prefix):
+                return True
+    return False
 
 
 def layer_folder(cache_dir: Path, sha256: str, data: bytes) -> Path:

@@ -547,6 +547,13 @@ class AsyncInvoker:
                        outcome.invoke_count, outcome.condition)
 
 
+def _prune_environments(builder: EnvironmentBuilder, unused_days: float) -> None:
+    removed = builder.prune(unused_days)
+    if removed:
+        logger.warning("removed %d cached function environment(s) unused for %g days (EMULATOR_FUNCTION_ENV_DAYS): %s",
+                       len(removed), unused_days, ", ".join(path.name for path in removed))
+
+
 def _start_failure(exc: Exception) -> dict[str, Any]:
     """The error of an event whose function the emulator could not start: retried like a function error."""
     return {"errorType": "ServiceException", "errorMessage": f"the function could not be started: {exc}"}
@@ -573,6 +580,9 @@ class LambdaService:
         self._config = config
         isolated = config.function_envs == "isolated"
         builder = EnvironmentBuilder(config.cache_dir, config.wheelhouse) if isolated else None
+        if builder is not None:
+            threading.Thread(target=_prune_environments, args=(builder, config.function_env_days),
+                             name="prune-function-envs", daemon=True).start()
         self.private_tmp_unavailable = probe_private_tmp()
         if self.private_tmp_unavailable is not None:
             logger.warning("environments get their own TMPDIR only, not their own /tmp: %s",

@@ -28,14 +28,15 @@ def test_bad_settings_are_clear_errors(env):
 
 def test_state_settings_come_from_the_environment():
     env = {"EMULATOR_PERSISTENCE": "0", "EMULATOR_SNAPSHOT_SECONDS": "2.5", "EMULATOR_RETENTION_SWEEP_SECONDS": "5",
-           "EMULATOR_METRICS_RETENTION_DAYS": "15"}
+           "EMULATOR_METRICS_RETENTION_DAYS": "15", "EMULATOR_FUNCTION_ENV_DAYS": "30"}
     config = EmulatorConfig.from_env(env)
     assert (config.persist, config.snapshot_seconds, config.retention_sweep_seconds,
-            config.metrics_retention_days) == (False, 2.5, 5.0, 15.0)
+            config.metrics_retention_days, config.function_env_days) == (False, 2.5, 5.0, 15.0, 30.0)
     assert EmulatorConfig.from_env({}).persist, "state on disk is on by default (opt-out)"
 
 
-@pytest.mark.parametrize("env", [{"EMULATOR_PERSISTENCE": "maybe"}, {"EMULATOR_SNAPSHOT_SECONDS": "0"}])
+@pytest.mark.parametrize("env", [{"EMULATOR_PERSISTENCE": "maybe"}, {"EMULATOR_SNAPSHOT_SECONDS": "0"},
+                                 {"EMULATOR_FUNCTION_ENV_DAYS": "0"}, {"EMULATOR_FUNCTION_ENV_DAYS": "soon"}])
 def test_bad_state_settings_are_clear_errors(env):
     with pytest.raises(ConfigError):
         EmulatorConfig.from_env(env)

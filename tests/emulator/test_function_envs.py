@@ -1,5 +1,9 @@
 """Per-function environments and Dockerfiles, without an emulator: what goes into an environment, and errors."""
 
+import os
+import subprocess
+import sys
+import time
 from pathlib import Path, PurePosixPath
 
 import pytest
@@ -76,3 +80,38 @@ def test_a_requirement_missing_from_the_wheelhouse_fails_naming_it(tmp_path):
     (tmp_path / "empty-wheelhouse").mkdir()
     with pytest.raises(EnvironmentBuildError, match="no-such-package"):
         builder.build(EnvironmentRecipe(requirements=("no-such-package==1.0",)))
+
+
+def _cached_env(cache: Path, key: str, days_ago: float) -> Path:
+    target = cache / "envs" / key
+    (target / "bin").mkdir(parents=True)
+    (target / ".complete").touch()
+    when = time.time() - days_ago * 86_400
+    os.utime(target / ".complete", (when, when))
+    return target
+
+
+def test_prune_removes_environments_unused_for_the_given_days_unless_a_process_runs_one(tmp_path):
+    cache = tmp_path / "cache"
+    old, recent, running = (_cached_env(cache, key, days) for key, days in (("old", 20), ("recent", 2), ("run", 30)))
+    (running / "bin" / "python").symlink_to(sys.executable)
+    process = subprocess.Popen([str(running / "bin" / "python"), "-c", "import time; time.sleep(60)"])
+    try:
+        removed = EnvironmentBuilder(cache, tmp_path / "wheelhouse").prune(unused_days=14)
+    finally:
+        process.kill()
+        process.wait()
+    assert removed == [old]
+    assert not old.exists() and recent.is_dir() and running.is_dir()
+
+
+def test_a_cache_hit_marks_the_environment_used(tmp_path):
+    (tmp_path / "wheelhouse").mkdir()
+    builder = EnvironmentBuilder(tmp_path / "cache", tmp_path / "wheelhouse")
+    target = builder.build(EnvironmentRecipe())
+    month_ago = time.time() - 30 * 86_400
+    os.utime(target / ".complete", (month_ago, month_ago))
+    assert builder.build(EnvironmentRecipe()) == target
+    assert builder.prune(unused_days=14) == [] and target.is_dir()
+    os.utime(target / ".complete", (month_ago, month_ago))
+    assert builder.prune(unused_days=14) == [target] and not target.exists()
