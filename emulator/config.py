@@ -6,6 +6,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import boto3
 
@@ -143,6 +144,13 @@ class EmulatorConfig:
     def from_env(cls, environ: os._Environ[str] | dict[str, str] | None = None, **overrides: object) -> EmulatorConfig:
         """Defaults, then environment variables, then explicit keyword overrides."""
         env = os.environ if environ is None else environ
-        values = {name: convert(env[key]) for key, name, convert in _FROM_ENV if key in env}
+        values = {name: _converted(key, env[key], convert) for key, name, convert in _FROM_ENV if key in env}
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
+
+
+def _converted(variable: str, text: str, convert: Callable[[str], Any]) -> Any:
+    try:
+        return convert(text)
+    except ValueError as exc:
+        raise ConfigError(f"{variable}={text!r} is not valid: {exc}") from None
