@@ -56,7 +56,7 @@ demo: install  ## run it: local stack up, the course videos through the file cam
 	@$(PY) -m emulator up
 	@set -e; eval "$$($(PY) -m emulator env)"; mkdir -p $(DEMO_STATE); rm -f $(DEMO_STATE)/expected.json; \
 	  echo "console (frames, functions, queues; read-only, until the demo ends): $$AWS_ENDPOINT_URL/_console/"; \
-	  $(PY) -m device results --threads 50 --idle-timeout 15 --expected $(DEMO_STATE)/expected.json & consumer=$$!; \
+	  $(PY) -m device results --threads 50 --idle-timeout 10 --wait-time 5 --expected $(DEMO_STATE)/expected.json & consumer=$$!; \
 	  $(PY) -m device record --camera file:fixtures/videos --clips 32 --max-width 640 --device-id demo-pi \
 	    --spool $(DEMO_STATE)/spool --labels fixtures/labels.json --expected-out $(DEMO_STATE)/expected.json; \
 	  wait $$consumer; status=$$?; $(PY) -m emulator down; exit $$status
