@@ -16,9 +16,10 @@ Private /tmp (and /opt): when the emulator sets `_EMULATOR_MOUNT_TMP`, the proce
 own (`unshare(CLONE_NEWNS)`; Python 3.11 has no `os.unshare`) in which that folder is `/tmp`: bind-mounted for the
 template and for a spawned environment, an overlay on the template's `/tmp` for a forked one (what INIT wrote is
 there, as in a SnapStart snapshot; what the environment writes is its own). `_EMULATOR_MOUNT_OPT` is bind-mounted
-on `/opt` (the function's layers); the folders in `_EMULATOR_MOUNT_KEEP` (the emulator's own, when they live under
-/tmp) are bound back at their paths. `--spawn HANDLER` sets this up and execs `python -m awslambdaric HANDLER`;
-`--probe DIR` tells whether the machine allows it.
+on `/opt` (the function's layers); the code folder (LAMBDA_TASK_ROOT) and `/opt` are read-only, as on AWS; the
+folders in `_EMULATOR_MOUNT_KEEP` (the emulator's own, when they live under /tmp) are bound back at their paths.
+`--spawn HANDLER` sets this up and execs `python -m awslambdaric HANDLER`; `--probe DIR` tells whether the
+machine allows it.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ MOUNT_OPT_ENV = "_EMULATOR_MOUNT_OPT"
 MOUNT_KEEP_ENV = "_EMULATOR_MOUNT_KEEP"
 _TMP = "/tmp"  # noqa: S108 - the path each environment gets a private copy of
 _CLONE_NEWNS = 0x00020000
-_MS_BIND, _MS_REC, _MS_PRIVATE = 0x1000, 0x4000, 0x40000
+_MS_RDONLY, _MS_REMOUNT, _MS_BIND, _MS_REC, _MS_PRIVATE = 0x1, 0x20, 0x1000, 0x4000, 0x40000
 
 
 def main(handler: str) -> int:
@@ -193,7 +194,16 @@ def private_mounts() -> None:
         os.close(fd)
     if opt is not None:
         _mount(opt, "/opt", None, _MS_BIND)
+    if lower is None:  # a forked environment's namespace is a copy of its template's: already read-only there
+        for path in filter(None, (os.environ.get("LAMBDA_TASK_ROOT"), opt and "/opt")):
+            _read_only(path)
     sys.path_importer_cache.clear()  # sys.path entries under /opt or /tmp were looked at before they existed
+
+
+def _read_only(path: str) -> None:
+    """As on AWS, the function's code and layers cannot be written ("[Errno 30] Read-only file system")."""
+    _mount(path, path, None, _MS_BIND)
+    _mount(None, path, None, _MS_BIND | _MS_REMOUNT | _MS_RDONLY)
 
 
 def _mount(source: str | None, target: str, kind: str | None, flags: int, options: str | None = None) -> None:

@@ -90,6 +90,31 @@ def test_a_layer_is_mounted_on_opt_as_aws_mounts_it(cloud):
     assert invoke(cloud, arn) == (None, {"helper": 42, "tool": "fake tool", "on_path": "fake tool"})
 
 
+WRITES_BESIDE_ITS_CODE = """
+import os
+
+def lambda_handler(event, context):
+    answers = {}
+    for folder in (os.getcwd(), os.environ["LAMBDA_TASK_ROOT"], "/opt", "/tmp"):
+        try:
+            with open(os.path.join(folder, "written.txt"), "w") as out:
+                out.write("x")
+            answers[folder] = "written"
+        except OSError as error:
+            answers[folder] = [error.errno, error.strerror]
+    return answers
+"""
+
+
+def test_code_and_layers_are_read_only_and_tmp_is_writable(cloud):
+    layer = cloud.layer(zip_of({"python/helper_mod.py": ("VALUE = 1\n", 0o644)}))
+    arn = cloud.function(WRITES_BESIDE_ITS_CODE, Layers=[layer])
+    error, answers = invoke(cloud, arn)
+    read_only = [30, "Read-only file system"]
+    assert error is None and answers.pop("/tmp") == "written"
+    assert list(answers.values()) == [read_only] * len(answers)
+
+
 def test_each_environment_has_its_own_tmp(cloud):
     host_file = Path("/tmp/shared.txt")
     before = host_file.read_bytes() if host_file.exists() else None
