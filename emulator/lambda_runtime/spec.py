@@ -149,4 +149,9 @@ def function_environment(spec: FunctionSpec, base_env: dict[str, str]) -> dict[s
             "PYTHONUNBUFFERED": "1",
         }
     )
+    # AWS's defaults for variables a function may set itself: UTC whatever the host's zone, and the task root's
+    # lib/ on the loader path (a zip may ship native libraries there)
+    loader_path = [env.get("LD_LIBRARY_PATH"), str(spec.code_dir / "lib")]
+    defaults = {"TZ": ":UTC", "LD_LIBRARY_PATH": os.pathsep.join(filter(None, loader_path))}
+    env.update({key: value for key, value in defaults.items() if key not in spec.environment})
     return env

@@ -115,6 +115,26 @@ def test_code_and_layers_are_read_only_and_tmp_is_writable(cloud):
     assert list(answers.values()) == [read_only] * len(answers)
 
 
+REPORTS_ITS_CLOCK_AND_LOADER = """
+import os, time
+
+def lambda_handler(event, context):
+    lib = os.path.join(os.environ["LAMBDA_TASK_ROOT"], "lib")
+    return {"tz": os.environ["TZ"], "utc_offset": time.localtime().tm_gmtoff,
+            "task_lib_on_loader_path": lib in os.environ["LD_LIBRARY_PATH"].split(":")}
+"""
+
+
+def test_functions_run_in_utc_with_the_task_roots_lib_on_the_loader_path(cloud):
+    arn = cloud.function(REPORTS_ITS_CLOCK_AND_LOADER)
+    assert invoke(cloud, arn) == (None, {"tz": ":UTC", "utc_offset": 0, "task_lib_on_loader_path": True})
+
+
+def test_a_function_may_set_its_own_time_zone(cloud):
+    _, answer = invoke(cloud, cloud.function(REPORTS_ITS_CLOCK_AND_LOADER, env={"TZ": "Asia/Tokyo"}))
+    assert (answer["tz"], answer["utc_offset"]) == ("Asia/Tokyo", 9 * 3600)
+
+
 def test_each_environment_has_its_own_tmp(cloud):
     host_file = Path("/tmp/shared.txt")
     before = host_file.read_bytes() if host_file.exists() else None
