@@ -319,7 +319,7 @@ def compare(urls: list[str]) -> None:
         finally:
             stop_background(config)
     table = Table(title=f"one boto3 call on a connected client, ms, median (p95) ({os.cpu_count()} cores)")
-    table.add_column("endpoint")
+    table.add_column("endpoint", no_wrap=True)
     kinds = list(next(iter(times.values())))
     for kind in kinds:
         table.add_column(f"{kind} (target {API_TARGETS_MS.get(kind, '-')})")
