@@ -8,10 +8,14 @@ Prints medians over repeated runs. Targets on a 2-core machine: start <= 2 s, S3
 S3 put -> handler start <= 50 ms, a new classifier environment <= 50 ms median / 100 ms p95, ten of them
 with their template <= 4x the memory (PSS) of one spawned environment, the classifier's environment built from a
 warm cache <= 10 s.
+
+`--against URL` (repeatable) runs only the per-call benchmark, on the embedded emulator and on each URL (another
+local emulator, say), in interleaved rounds: `.venv/bin/python bench/bench_emulator.py --against http://127.0.0.1:4567`.
 """
 
 from __future__ import annotations
 
+import argparse
 import io
 import json
 import os
@@ -39,6 +43,8 @@ from grader.metrics import read_report_lines
 STARTS = 3
 COLD_STARTS = 5
 API_CALLS = 200
+COMPARE_ROUNDS = 4
+API_TARGETS_MS = {"S3 PUT 50 KB": "<= 6", "S3 HEAD": "<= 5"}
 PUT_BYTES = 50_000
 S3_EVENTS = 30
 RESTORE_ROUNDS = 5
@@ -100,24 +106,49 @@ def measure_invokes(endpoint: str) -> tuple[list[float], list[float]]:
     return cold, _per_call(lambda _: lam.invoke(FunctionName=name, Payload=b"{}"))
 
 
+class ApiCalls:
+    """One endpoint's bucket and queue, and its boto3 clients, connected once: S3 PUT of 50 KB, S3 HEAD of those
+    objects, SQS send, timed per call."""
+
+    def __init__(self, endpoint: str) -> None:
+        self._s3, self._sqs = _client(endpoint, "s3"), _client(endpoint, "sqs")
+        self._bucket = f"bench-{uuid.uuid4().hex[:8]}"
+        self._s3.create_bucket(Bucket=self._bucket)
+        self._queue = self._sqs.create_queue(QueueName=f"bench-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+        self._body = b"x" * PUT_BYTES
+
+    def run(self, numbers: range) -> dict[str, list[float]]:
+        """ms of each call, per kind, for the objects and messages numbered `numbers`."""
+        s3, sqs, bucket, queue, body = self._s3, self._sqs, self._bucket, self._queue, self._body
+        return {
+            "S3 PUT 50 KB": _per_call(lambda n: s3.put_object(Bucket=bucket, Key=f"api/{n}", Body=body), numbers),
+            "S3 HEAD": _per_call(lambda n: s3.head_object(Bucket=bucket, Key=f"api/{n}"), numbers),
+            "SQS send": _per_call(lambda n: sqs.send_message(QueueUrl=queue, MessageBody=f"message {n}"), numbers),
+        }
+
+
 def measure_api_calls(endpoint: str) -> dict[str, list[float]]:
     """ms per boto3 call on clients already connected: S3 PUT of 50 KB, S3 HEAD of those objects, SQS send."""
-    s3, sqs = _client(endpoint, "s3"), _client(endpoint, "sqs")
-    bucket = f"bench-{uuid.uuid4().hex[:8]}"
-    s3.create_bucket(Bucket=bucket)
-    queue = sqs.create_queue(QueueName=f"bench-{uuid.uuid4().hex[:8]}")["QueueUrl"]
-    body = b"x" * PUT_BYTES
-    return {
-        "S3 PUT 50 KB": _per_call(lambda n: s3.put_object(Bucket=bucket, Key=f"api/{n}", Body=body)),
-        "S3 HEAD": _per_call(lambda n: s3.head_object(Bucket=bucket, Key=f"api/{n}")),
-        "SQS send": _per_call(lambda n: sqs.send_message(QueueUrl=queue, MessageBody=f"message {n}")),
-    }
+    return ApiCalls(endpoint).run(range(API_CALLS))
 
 
-def _per_call(call: Callable[[int], object]) -> list[float]:
-    """ms of each of API_CALLS calls of `call(n)`."""
+def compare_api_calls(endpoints: dict[str, str]) -> dict[str, dict[str, list[float]]]:
+    """measure_api_calls on each endpoint (label -> URL), in COMPARE_ROUNDS interleaved rounds, so that the
+    machine's other load falls on all of them alike."""
+    callers = {label: ApiCalls(url) for label, url in endpoints.items()}
+    times: dict[str, dict[str, list[float]]] = {label: {} for label in endpoints}
+    per_round = API_CALLS // COMPARE_ROUNDS
+    for round_ in range(COMPARE_ROUNDS):
+        for label, caller in callers.items():
+            for kind, values in caller.run(range(round_ * per_round, (round_ + 1) * per_round)).items():
+                times[label].setdefault(kind, []).extend(values)
+    return times
+
+
+def _per_call(call: Callable[[int], object], numbers: range = range(API_CALLS)) -> list[float]:
+    """ms of each call of `call(n)`, n in `numbers`."""
     times = []
-    for n in range(API_CALLS):
+    for n in numbers:
         began = time.perf_counter()
         call(n)
         times.append((time.perf_counter() - began) * 1000)
@@ -270,7 +301,42 @@ def _pss_mib(processes: list[Any]) -> float:
     return total_kb / 1024
 
 
-def main() -> None:
+def _quantiles(values: list[float]) -> tuple[float, float]:
+    """(median, p95)."""
+    p95 = statistics.quantiles(values, n=20)[-1] if len(values) > 2 else max(values)
+    return statistics.median(values), p95
+
+
+def compare(urls: list[str]) -> None:
+    """The per-call benchmark on the embedded emulator and on each other endpoint, side by side, in one run."""
+    console = Console()
+    with tempfile.TemporaryDirectory() as state:
+        config = EmulatorConfig(port=free_loopback_port(), state_dir=Path(state) / "main", template=None)
+        info = start_background(config, ["--no-stack"])
+        try:
+            with console.status(f"one boto3 call, {API_CALLS} each, {COMPARE_ROUNDS} interleaved rounds"):
+                times = compare_api_calls({"ours (embedded)": info["endpoint"], **{url: url for url in urls}})
+        finally:
+            stop_background(config)
+    table = Table(title=f"one boto3 call on a connected client, ms, median (p95) ({os.cpu_count()} cores)")
+    table.add_column("endpoint", no_wrap=True)
+    kinds = list(next(iter(times.values())))
+    for kind in kinds:
+        table.add_column(f"{kind} (target {API_TARGETS_MS.get(kind, '-')})")
+    for label, by_kind in times.items():
+        table.add_row(label, *(f"{median:.2f} ({p95:.2f})" for median, p95 in map(_quantiles, by_kind.values())))
+    console.print(table)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--against", action="append", metavar="URL", default=[],
+                        help="only the per-call benchmark (S3 PUT 50 KB, S3 HEAD, SQS send), on the embedded "
+                             "emulator and on this endpoint too (e.g. another emulator); repeatable")
+    args = parser.parse_args(argv)
+    if args.against:
+        compare(args.against)
+        return
     console = Console()
     with tempfile.TemporaryDirectory() as state:
         state_root = Path(state)
@@ -317,8 +383,8 @@ def main() -> None:
             ("classifier environment built, warm cache (s)", env_warm, "<= 10 s"),
             ("classifier environment, already built (second start) (s)", env_cached, "-")]
     for label, values, target in rows:
-        p95 = statistics.quantiles(values, n=20)[-1] if len(values) > 2 else max(values)
-        table.add_row(label, str(len(values)), f"{statistics.median(values):.2f}", f"{p95:.2f}", target)
+        median, p95 = _quantiles(values)
+        table.add_row(label, str(len(values)), f"{median:.2f}", f"{p95:.2f}", target)
     console.print(table)
     console.print(f"memory (PSS): template + {BURST} forked classifier environments {forked_pss:.0f} MiB; one spawned "
                   f"environment {spawned_pss:.0f} MiB; ratio {forked_pss / spawned_pss:.1f}x (target <= 4x; "

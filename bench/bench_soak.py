@@ -29,6 +29,7 @@ from contract import Result, format_stamp, frame_key, percentile, put_clip, utc_
 from device import ClientConfig, ConsumerConfig, Delivery, ResultsConsumer
 from device.config import make_client
 from device.naming import ONE_MS
+from emulator import memtrace
 from emulator.config import PROJECT_ROOT
 from emulator.daemon import background_emulator, client_environment
 from emulator.lambda_runtime.procs import rss_kb, worker_processes
@@ -293,7 +294,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--minutes", type=float, default=10.0, help="how long to send clips")
     parser.add_argument("--devices", type=int, default=4, help="device ids sending at once")
     parser.add_argument("--rate", type=float, default=2 * PI_RATE, help="clips per second, all devices together")
+    parser.add_argument("--tracemalloc", type=Path, metavar="FILE",
+                        help="the emulator traces its allocations and appends growth reports to FILE "
+                             f"(emulator/memtrace.py; every {memtrace.ENV_TRACEMALLOC_SECONDS} s, default 30)")
     args = parser.parse_args(argv)
+    if args.tracemalloc is not None:
+        os.environ[memtrace.ENV_TRACEMALLOC] = str(args.tracemalloc.resolve())
     config = SoakConfig(seconds=args.minutes * 60, devices=args.devices, rate=args.rate)
     console = Console()
     with tempfile.TemporaryDirectory() as state, background_emulator(Path(state) / "emulator") as info:

@@ -16,6 +16,8 @@ from pathlib import Path
 from types import FrameType
 
 from deploy.errors import DeployError
+from emulator import memtrace
+from emulator.allocator import tune_malloc
 from emulator.cloud import LocalCloud
 from emulator.config import ENV_IMAGES, EmulatorConfig
 from emulator.console.cli import register_commands
@@ -70,6 +72,7 @@ def _config(args: argparse.Namespace) -> EmulatorConfig:
 
 def _serve(config: EmulatorConfig) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stdout)
+    logger.info("malloc settings: %s", tune_malloc() or "glibc's")
     started = time.perf_counter()
     running, stop = threading.Event(), threading.Event()
     cloud = LocalCloud(config)
@@ -78,6 +81,7 @@ def _serve(config: EmulatorConfig) -> None:
             cloud.start()
             write_ready(config, cloud.outputs)
             running.set()
+            memtrace.start_from_env()  # after the start: its imports and the deploy are not traced
             print(f"emulator ready on {config.endpoint_url} in {time.perf_counter() - started:.2f} s", flush=True)
             while not stop.wait(0.5):  # a timed wait lets the main thread run the signal handlers
                 pass

@@ -7,6 +7,7 @@ import itertools
 import json
 import logging
 import math
+import queue
 import threading
 import time
 import uuid
@@ -323,6 +324,53 @@ class AccountConcurrency:
             self.in_flight -= 1
 
 
+class RunThreads:
+    """Daemon threads that run async invocations, each reused for the next event once its run ends.
+
+    A new thread starts only when every existing one is busy, so there are never more than the most runs ever in
+    flight at once (bounded by the concurrency limits); a thread per event made the allocator's per-thread state
+    churn with the traffic.
+    """
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._jobs: queue.SimpleQueue[tuple[Callable[..., None], tuple[Any, ...]]] = queue.SimpleQueue()
+        self._idle = 0
+        self._started = 0
+        self._lock = threading.Lock()
+
+    @property
+    def started(self) -> int:
+        """How many threads were ever started."""
+        with self._lock:
+            return self._started
+
+    @property
+    def idle(self) -> int:
+        """How many threads wait for work."""
+        with self._lock:
+            return self._idle
+
+    def submit(self, run: Callable[..., None], *args: Any) -> None:
+        """Runs `run(*args)` on an idle thread, or on a new one when none is idle."""
+        with self._lock:
+            fresh = self._idle == 0
+            if fresh:
+                self._started += 1
+            else:
+                self._idle -= 1
+        self._jobs.put((run, args))
+        if fresh:
+            threading.Thread(target=self._serve, name=f"{self._name}-{self._started}", daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            run, args = self._jobs.get()
+            run(*args)
+            with self._lock:
+                self._idle += 1
+
+
 @dataclass(order=True)
 class _QueuedEvent:
     ready_at: float
@@ -367,6 +415,7 @@ class AsyncInvoker:
         self._seq = itertools.count()
         self._wake = threading.Condition()
         self._stopped = False
+        self.runs = RunThreads("async-run")
         self._thread = threading.Thread(target=self._dispatch_forever, name="async-invoker", daemon=True)
         self._thread.start()
 
@@ -446,7 +495,7 @@ class AsyncInvoker:
         with self._wake:
             self._in_flight[name] += 1
         self._end_probe(name, started=True)
-        threading.Thread(target=self._run, args=(pool, config, event), daemon=True).start()
+        self.runs.submit(self._run, pool, config, event)
 
     def _wait_behind_gate(self, event: _QueuedEvent) -> bool:
         """A throttled function's new event queues behind its older ones instead of being tried (and counted)."""

@@ -1,0 +1,102 @@
+"""Memory diagnostics for soaks: `EMULATOR_TRACEMALLOC=<file>` makes the serving process trace its allocations.
+
+Every `EMULATOR_TRACEMALLOC_SECONDS` (default 30) a background thread appends to `<file>`: the process's RSS,
+thread count and what moto holds (`emulator.state.holdings`), then the allocation sites (grouped by traceback,
+innermost frames first) whose live memory grew most since the first snapshot (the baseline, taken after one
+period, once start-up allocations are done). Tracing costs CPU and memory: it is for finding leaks, not for use.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import gc
+import os
+import sys
+import threading
+import time
+import tracemalloc
+from pathlib import Path
+from typing import TextIO
+
+from emulator.state import holdings
+
+ENV_TRACEMALLOC = "EMULATOR_TRACEMALLOC"
+ENV_TRACEMALLOC_SECONDS = "EMULATOR_TRACEMALLOC_SECONDS"
+ENV_TRACEMALLOC_FRAMES = "EMULATOR_TRACEMALLOC_FRAMES"
+_TOP = 12
+_IGNORED = (tracemalloc.__file__, "<frozen importlib._bootstrap>", "<frozen importlib._bootstrap_external>",
+            "<unknown>")
+
+
+def start_from_env() -> threading.Thread | None:
+    """Starts tracing and the report thread when EMULATOR_TRACEMALLOC names a file; None otherwise.
+
+    EMULATOR_TRACEMALLOC_FRAMES (default 6) frames per traceback; 0 reports the counters only, without tracing
+    (cheap enough to leave on during a measured soak)."""
+    target = os.environ.get(ENV_TRACEMALLOC)
+    if not target:
+        return None
+    period = float(os.environ.get(ENV_TRACEMALLOC_SECONDS, "30"))
+    frames = int(os.environ.get(ENV_TRACEMALLOC_FRAMES, "6"))
+    if frames:
+        tracemalloc.start(frames)
+    thread = threading.Thread(target=_report_forever, args=(Path(target), period), name="memtrace", daemon=True)
+    thread.start()
+    return thread
+
+
+def _report_forever(target: Path, period: float) -> None:
+    started = time.monotonic()
+    time.sleep(period)
+    baseline = _snapshot()
+    with target.open("a", encoding="utf-8") as out:
+        while True:
+            time.sleep(period)
+            _write_report(out, time.monotonic() - started, baseline, _snapshot())
+            out.flush()
+
+
+def _snapshot() -> tracemalloc.Snapshot | None:
+    """Taken after a full collection, so cyclic garbage waiting for the collector does not pass for growth."""
+    gc.collect()
+    if not tracemalloc.is_tracing():
+        return None
+    return tracemalloc.take_snapshot().filter_traces([tracemalloc.Filter(False, name) for name in _IGNORED])
+
+
+def _write_report(out: TextIO, elapsed: float, baseline: tracemalloc.Snapshot | None,
+                  now: tracemalloc.Snapshot | None) -> None:
+    traced, _ = tracemalloc.get_traced_memory()
+    out.write(f"=== t={elapsed:.0f}s {_status()} traced={traced / 2**20:.1f}MiB threads={threading.active_count()} "
+              f"pymalloc_blocks={sys.getallocatedblocks()} {_malloc_stats()} holdings={holdings()}\n")
+    if baseline is None or now is None:
+        return
+    for stat in now.compare_to(baseline, "traceback")[:_TOP]:
+        out.write(f"{stat.size_diff / 1024:+9.1f} KiB {stat.count_diff:+7d} blocks\n")
+        for frame in reversed(stat.traceback):
+            out.write(f"      {frame.filename}:{frame.lineno}\n")
+
+
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks",
+                                                    "fsmblks", "uordblks", "fordblks", "keepcost")]
+
+
+def _malloc_stats() -> str:
+    """glibc's view: bytes malloc holds from the system (brk/arenas + mmapped), in use, and free inside it."""
+    try:
+        mallinfo2 = ctypes.CDLL(None).mallinfo2
+    except AttributeError:
+        return "malloc=?"
+    mallinfo2.restype = _MallInfo2
+    info = mallinfo2()
+    mib = 2**20
+    return (f"malloc_arenas={info.arena / mib:.1f}MiB mmapped={info.hblkhd / mib:.1f}MiB "
+            f"in_use={info.uordblks / mib:.1f}MiB free={info.fordblks / mib:.1f}MiB")
+
+
+def _status() -> str:
+    """The kernel's resident set: all of it, anonymous memory (heap, arenas, stacks) and file mappings."""
+    fields = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines() if ":" in line)
+    return " ".join(f"{name}={int(fields[name].split()[0]) / 1024:.1f}MiB" for name in ("VmRSS", "RssAnon", "RssFile")
+                    if name in fields)
