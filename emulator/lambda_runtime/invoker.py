@@ -329,7 +329,8 @@ class RunThreads:
 
     A new thread starts only when every existing one is busy, so there are never more than the most runs ever in
     flight at once (bounded by the concurrency limits); a thread per event made the allocator's per-thread state
-    churn with the traffic.
+    churn with the traffic. Not a ThreadPoolExecutor: its threads are joined at interpreter exit, so a function
+    running for minutes would hold up the emulator's stop.
     """
 
     def __init__(self, name: str) -> None:
