@@ -43,3 +43,15 @@ def tune_malloc() -> dict[str, int]:
             continue
         applied[variable] = value
     return applied
+
+
+def release_free_memory() -> bool:
+    """Gives the pages malloc holds free back to the system (glibc's malloc_trim); False off glibc.
+
+    What a sweep or a burst freed stays in malloc's arenas otherwise, and a long-running process's RSS only ratchets.
+    """
+    trim = getattr(ctypes.CDLL(None), "malloc_trim", None)
+    if trim is None:
+        return False
+    trim(0)
+    return True

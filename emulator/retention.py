@@ -24,6 +24,7 @@ from moto.logs.models import LogsBackend, logs_backends
 from moto.s3.models import FakeBucket, FakeKey, S3Backend, s3_backends
 from moto.sqs.models import SQSBackend, sqs_backends
 
+from emulator.allocator import release_free_memory
 from emulator.state import EventLog
 
 logger = logging.getLogger(__name__)
@@ -182,5 +183,6 @@ class Retention:
             except Exception:  # a sweep that fails must not end retention: logged, tried again next period
                 logger.exception("retention sweep failed")
                 continue
+            release_free_memory()  # what the sweep and the period's traffic freed goes back to the system
             if report.objects or report.log_events or report.datapoints_dropped:
                 logger.info("retention: %s", report)
