@@ -80,7 +80,7 @@ def measure_start(state_root: Path, *args: str) -> list[float]:
     for run in range(STARTS):
         config = EmulatorConfig(port=free_loopback_port(), state_dir=state_root / f"start-{run}")
         began = time.perf_counter()
-        start_background(config, list(args))
+        start_background(config, list(args), stop_with_caller=True)
         times.append(time.perf_counter() - began)
         stop_background(config)
     return times
@@ -312,7 +312,7 @@ def compare(urls: list[str]) -> None:
     console = Console()
     with tempfile.TemporaryDirectory() as state:
         config = EmulatorConfig(port=free_loopback_port(), state_dir=Path(state) / "main", template=None)
-        info = start_background(config, ["--no-stack"])
+        info = start_background(config, ["--no-stack"], stop_with_caller=True)
         try:
             with console.status(f"one boto3 call, {API_CALLS} each, {COMPARE_ROUNDS} interleaved rounds"):
                 times = compare_api_calls({"ours (embedded)": info["endpoint"], **{url: url for url in urls}})
@@ -344,7 +344,7 @@ def main(argv: list[str] | None = None) -> None:
             bare_starts = measure_start(state_root, "--no-stack")
             starts = measure_start(state_root)
         config = EmulatorConfig(port=free_loopback_port(), state_dir=state_root / "main", template=None)
-        info = start_background(config, ["--no-stack"])
+        info = start_background(config, ["--no-stack"], stop_with_caller=True)
         try:
             _client(info["endpoint"], "iam").create_role(RoleName="bench", AssumeRolePolicyDocument=json.dumps(TRUST))
             with console.status("one boto3 call: S3, SQS"):

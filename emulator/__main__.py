@@ -21,7 +21,14 @@ from emulator.allocator import tune_malloc
 from emulator.cloud import LocalCloud
 from emulator.config import ENV_IMAGES, EmulatorConfig
 from emulator.console.cli import register_commands
-from emulator.daemon import client_environment, read_ready, start_background, stop_background, write_ready
+from emulator.daemon import (
+    ENV_STOP_WITH_PID,
+    client_environment,
+    read_ready,
+    start_background,
+    stop_background,
+    write_ready,
+)
 from emulator.dockerfile import parse_image_map
 from emulator.errors import EmulatorError, NotRunningError
 from emulator.lambda_runtime.procs import worker_processes
@@ -83,8 +90,11 @@ def _serve(config: EmulatorConfig) -> None:
             running.set()
             memtrace.start_from_env()  # after the start: its imports and the deploy are not traced
             print(f"emulator ready on {config.endpoint_url} in {time.perf_counter() - started:.2f} s", flush=True)
+            caller = os.environ.pop(ENV_STOP_WITH_PID, None)
             while not stop.wait(0.5):  # a timed wait lets the main thread run the signal handlers
-                pass
+                if caller is not None and os.getppid() != int(caller):
+                    logger.warning("the process that started this emulator (pid %s) is gone: stopping", caller)
+                    break
         finally:
             stopping = time.perf_counter()
             cloud.stop()

@@ -23,6 +23,7 @@ READY_FILE = "emulator.json"
 PID_FILE = "emulator.pid"
 LOG_FILE = "emulator.log"
 STOP_GRACE_SECONDS = 4.0
+ENV_STOP_WITH_PID = "_EMULATOR_STOP_WITH_PID"  # serve stops once the process with this pid is gone
 
 
 def free_loopback_port() -> int:
@@ -62,11 +63,14 @@ def read_ready(config: EmulatorConfig) -> dict[str, Any]:
     return info
 
 
-def start_background(config: EmulatorConfig, extra_args: list[str], timeout: float = 120.0) -> dict[str, Any]:
+def start_background(config: EmulatorConfig, extra_args: list[str], timeout: float = 120.0,
+                     stop_with_caller: bool = False) -> dict[str, Any]:
     """Starts `python -m emulator serve` detached and waits until it is ready; idempotent.
 
-    PortInUseError, before anything starts, if another program holds the port; NotRunningError with the serving
-    process's own error line if it exits before it is ready.
+    With `stop_with_caller` the emulator stops itself once this process is gone, even if it was killed before it
+    could stop it (a throw-away emulator must not outlive its test or benchmark). PortInUseError, before anything
+    starts, if another program holds the port; NotRunningError with the serving process's own error line if it
+    exits before it is ready.
     """
     try:
         return read_ready(config)
@@ -80,7 +84,8 @@ def start_background(config: EmulatorConfig, extra_args: list[str], timeout: flo
     process = subprocess.Popen(
         [sys.executable, "-m", "emulator", "serve", "--port", str(config.port), *extra_args],
         stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        env={**os.environ, ENV_STATE_DIR: str(config.state_dir)},
+        env={**os.environ, ENV_STATE_DIR: str(config.state_dir),
+             **({ENV_STOP_WITH_PID: str(os.getpid())} if stop_with_caller else {})},
     )
     (config.state_dir / PID_FILE).write_text(str(process.pid))
     deadline = time.monotonic() + timeout
@@ -101,7 +106,7 @@ def start_background(config: EmulatorConfig, extra_args: list[str], timeout: flo
 def background_emulator(state_dir: Path, extra_args: list[str] | None = None) -> Iterator[dict[str, Any]]:
     """A throw-away emulator on a free port with its state in `state_dir`; stopped on exit."""
     config = EmulatorConfig(port=free_loopback_port(), state_dir=state_dir)
-    info = start_background(config, extra_args or [])
+    info = start_background(config, extra_args or [], stop_with_caller=True)
     try:
         yield info
     finally:

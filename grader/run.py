@@ -74,7 +74,7 @@ def embedded_emulator(lambdas: Path | None = None, template: Path | None = None)
 def _start(config: EmulatorConfig, extra: list[str]) -> dict[str, Any]:
     """start_background, with the end of the emulator's log in the error (its state dir is deleted after)."""
     try:
-        return start_background(config, extra)
+        return start_background(config, extra, stop_with_caller=True)
     except NotRunningError as exc:
         log = config.state_dir / LOG_FILE
         tail = log.read_text(errors="replace").splitlines()[-LOG_TAIL_LINES:] if log.is_file() else []

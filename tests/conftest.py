@@ -42,7 +42,7 @@ from contract import (
     utc_now,
 )
 from emulator.config import DEFAULT_REGION, DUMMY_CREDENTIALS, dummy_session
-from emulator.daemon import free_loopback_port
+from emulator.daemon import ENV_STOP_WITH_PID, free_loopback_port
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
@@ -108,7 +108,8 @@ def start_emulator(state_dir: Path, *args: str, env: dict[str, str] | None = Non
     port = port or free_loopback_port()
     state_dir.mkdir(parents=True, exist_ok=True)
     log_path = state_dir / "emulator.log"
-    child_env = {**os.environ, **DUMMY_ENV, "EMULATOR_STATE_DIR": str(state_dir), **(env or {})}
+    child_env = {**os.environ, **DUMMY_ENV, "EMULATOR_STATE_DIR": str(state_dir), ENV_STOP_WITH_PID: str(os.getpid()),
+                 **(env or {})}
     child_env.pop("AWS_ENDPOINT_URL", None)
     with log_path.open("wb") as log:
         process = subprocess.Popen([sys.executable, "-m", "emulator", "serve", "--port", str(port), *args],

@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -91,3 +92,30 @@ def test_down_ends_the_background_emulator_and_all_its_lambda_processes(tmp_path
 
     assert not pid_alive(info["pid"])
     assert [pid for pid in lambda_pids if pid_alive(pid)] == []
+
+
+STARTS_AND_DIES = """
+import os, sys
+from pathlib import Path
+from emulator.daemon import background_emulator
+with background_emulator(Path(sys.argv[1]), ["--no-stack"]) as info:
+    print(info["pid"], flush=True)
+    os._exit(9)  # killed before it could stop its emulator
+"""
+
+
+def test_a_throw_away_emulator_stops_itself_when_its_caller_dies_without_stopping_it(tmp_path: Path) -> None:
+    caller = subprocess.run([sys.executable, "-c", STARTS_AND_DIES, str(tmp_path)], cwd=ROOT, capture_output=True,
+                            text=True, timeout=120, env={**os.environ, **DUMMY_ENV})
+    assert caller.returncode == 9, caller.stderr
+    emulator_pid = int(caller.stdout.split()[0])
+    try:
+        for _ in range(300):  # it notices within a second, then stops (at most STOP_GRACE_SECONDS)
+            if not pid_alive(emulator_pid):
+                break
+            time.sleep(0.1)
+        assert not pid_alive(emulator_pid)
+        assert "is gone: stopping" in (tmp_path / "emulator.log").read_text()
+    finally:
+        if pid_alive(emulator_pid):
+            os.kill(emulator_pid, signal.SIGKILL)
