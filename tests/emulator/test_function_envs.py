@@ -97,12 +97,23 @@ def test_prune_removes_environments_unused_for_the_given_days_unless_a_process_r
     (running / "bin" / "python").symlink_to(sys.executable)
     process = subprocess.Popen([str(running / "bin" / "python"), "-c", "import time; time.sleep(60)"])
     try:
+        _until_running(process.pid, running)
         removed = EnvironmentBuilder(cache, tmp_path / "wheelhouse").prune(unused_days=14)
     finally:
         process.kill()
         process.wait()
     assert removed == [old]
     assert not old.exists() and recent.is_dir() and running.is_dir()
+
+
+def _until_running(pid: int, environment: Path) -> None:
+    """Until /proc shows the process running the environment's interpreter (it may still be exec'ing)."""
+    cmdline = Path(f"/proc/{pid}/cmdline")
+    for _ in range(500):
+        if cmdline.read_bytes().startswith(str(environment).encode()):
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"process {pid} never showed {environment}/bin/python")
 
 
 def test_a_cache_hit_marks_the_environment_used(tmp_path):
