@@ -30,6 +30,7 @@ from pathlib import Path
 import uv
 
 from emulator.errors import EmulatorError
+from emulator.lambda_runtime.procs import running_programs
 
 AWS_RUNTIME_FILE = Path(__file__).parent / "lambda_runtime" / "aws-runtime.txt"
 DEFAULT_WHEELHOUSE = Path(sys.prefix) / "wheelhouse"  # .venv/wheelhouse, filled by `make install`
@@ -136,9 +137,11 @@ class EnvironmentBuilder:
         the cache only grows. One a running process still uses is kept, however old.
         """
         cutoff = time.time() - unused_days * 86_400
+        stale = [target for target in sorted(self._envs.glob("[!.]*")) if _last_used(target) < cutoff]
+        programs = running_programs() if stale else set()
         removed = []
-        for target in sorted(self._envs.glob("[!.]*")):
-            if _last_used(target) >= cutoff or _in_use(target):
+        for target in stale:
+            if any(program.startswith(str(target) + os.sep) for program in programs):
                 continue
             with self._exclusive(target.name):
                 (target / _COMPLETE).unlink(missing_ok=True)  # a concurrent build() now rebuilds it
@@ -184,16 +187,6 @@ def _last_used(target: Path) -> float:
         with contextlib.suppress(FileNotFoundError):
             return path.stat().st_mtime
     return 0.0
-
-
-def _in_use(target: Path) -> bool:
-    """Whether a process on this machine runs this environment's interpreter (its argv[0] is inside it)."""
-    prefix = str(target) + os.sep
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        with contextlib.suppress(OSError):
-            if cmdline.read_bytes().split(b"\0", 1)[0].decode(errors="replace").startswith(prefix):
-                return True
-    return False
 
 
 def layer_folder(cache_dir: Path, sha256: str, data: bytes) -> Path:

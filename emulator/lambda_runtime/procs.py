@@ -37,6 +37,17 @@ def worker_processes(emulator_pid: int, include_templates: bool = False) -> list
     return sorted((w for w in found if w.rss_kb), key=lambda w: w.pid)
 
 
+def running_programs() -> set[str]:
+    """The program path (argv[0]) of every process on this machine that shows its command line."""
+    programs = set()
+    for cmdline in _PROC.glob("[0-9]*/cmdline"):
+        try:
+            programs.add(cmdline.read_bytes().split(b"\0", 1)[0].decode(errors="replace"))
+        except OSError:  # it ended while we looked
+            continue
+    return programs
+
+
 def rss_kb(pid: int) -> int:
     """Resident memory of a process in KiB; 0 once it is gone (or a zombie)."""
     try:
