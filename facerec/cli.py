@@ -136,7 +136,7 @@ def _enroll(args: argparse.Namespace) -> int:
     _print_enrolment(result)
     if args.plot:
         plot_tradeoff(result.distances, model.threshold, args.plot, f"enrolment evidence, model {model.version}",
-                      result.evidence)
+                      result.evidence, model.ratio_limit)
         out.print(f"evidence plot written to {args.plot}")
     out.print(f"model {model.version} written to {args.out}")
     return 0
@@ -152,7 +152,7 @@ def _enrol_config(detector: str | None, base: FaceModel | None) -> Config:
 
 
 def _print_enrolment(result: EnrolmentResult) -> None:
-    from facerec.evidence import THRESHOLDS, tradeoff
+    from facerec.evidence import THRESHOLDS, tradeoff, within_ratio_limit
 
     table = Table("person", "used", "left out", title="enrolment")
     rejected: dict[str, list[str]] = {}
@@ -167,13 +167,13 @@ def _print_enrolment(result: EnrolmentResult) -> None:
         out.print(f"  left out {rejection.origin} frame {rejection.frame}: {rejection.reason}")
     out.print("metrics: " + json.dumps(result.model.info["metrics"]))
     _print_evidence(result.model.info["evidence"])
-    distances = result.distances
+    distances = within_ratio_limit(result.distances, result.evidence.ratio_limit)
     cross, _ = tradeoff(distances.correct[distances.cross_session], distances.genuine[distances.cross_session],
                         distances.strangers)
     same, rejection = tradeoff(distances.correct[~distances.cross_session],
                                distances.genuine[~distances.cross_session], distances.strangers)
     curve = Table("threshold", "cross-session named", "same-session named", "strangers unknown",
-                  title="trade-off (held-out sessions + leave-one-person-out)")
+                  title="trade-off at the ratio limit (held-out sessions + leave-one-person-out)")
     for index in range(10, len(THRESHOLDS) * 3 // 4, 10):
         mark = " <" if abs(THRESHOLDS[index] - result.evidence.threshold) < 0.025 else ""
         curve.add_row(f"{THRESHOLDS[index]:.2f}{mark}", _pct(cross[index]), _pct(same[index]), _pct(rejection[index]))
@@ -187,7 +187,13 @@ def _print_evidence(evidence: dict) -> None:
               f"{evidence['cross_session_samples']} cross-session samples of {evidence['cross_session_people']} "
               f"people), stranger tail {_num(evidence['stranger_tail'])} (closest "
               f"{_num(evidence['closest_stranger'])} of {evidence['stranger_samples']}), prior {evidence['prior']}")
-    out.print(f"  at the threshold: cross-session {_pct(evidence['cross_session_accuracy'])}, same-session "
+    if evidence.get("ratio_rule"):
+        out.print(f"ratio limit {_num(evidence['ratio_limit'])}: {evidence['ratio_rule']}")
+    if evidence.get("genuine_ratio_tail") is not None:
+        out.print(f"  genuine ratio tail {_num(evidence['genuine_ratio_tail'])}, look-alike ratio tail "
+                  f"{_num(evidence['look_alike_ratio_tail'])} ({evidence['look_alikes_within_distance']} strangers "
+                  "within the distance threshold)")
+    out.print(f"  within both limits: cross-session {_pct(evidence['cross_session_accuracy'])}, same-session "
               f"{_pct(evidence['same_session_accuracy'])} named; strangers {_pct(evidence['unknown_rejection'])} "
               "unknown")
     _print_look_alikes(evidence.get("look_alikes", []))
@@ -238,7 +244,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     _print_summary(summary, model.labels)
     if args.plot:
         plot_tradeoff(tradeoff_inputs(results, model), model.threshold, args.plot,
-                      f"model {model.version} on {' '.join(args.sources)} (frames {args.frames})")
+                      f"model {model.version} on {' '.join(args.sources)} (frames {args.frames})",
+                      ratio_limit=model.ratio_limit)
         out.print(f"trade-off curve written to {args.plot}")
     if args.json:
         printable = {**summary, "confusion": [[t, a, n] for (t, a), n in sorted(summary["confusion"].items())]}
@@ -247,7 +254,8 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _print_summary(summary: dict, labels: tuple[str, ...]) -> None:
-    people = Table("person", "frames", "precision", "recall", title=f"threshold {summary['threshold']:.3f}")
+    people = Table("person", "frames", "precision", "recall", title=f"threshold {summary['threshold']:.3f}, ratio "
+                   f"limit {_num(summary['ratio_limit'])}")
     for label, row in summary["per_person"].items():
         people.add_row(label, str(row["frames"]), _pct(row["precision"]), _pct(row["recall"]))
     out.print(people)
@@ -274,9 +282,9 @@ def _print_summary(summary: dict, labels: tuple[str, ...]) -> None:
 
 
 def _print_look_alikes(look_alikes: list[str]) -> None:
-    """Enrolled people who, left out, were named as another within the threshold."""
+    """Enrolled people who, left out, were named as another within the limits."""
     for look_alike in look_alikes:
-        out.print(f"  look-alike within the threshold (left out, then named): {look_alike}")
+        out.print(f"  look-alike within the limits (left out, then named): {look_alike}")
 
 
 def _publish(args: argparse.Namespace) -> int:

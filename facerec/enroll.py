@@ -18,7 +18,7 @@ import numpy as np
 from facerec.config import DEFAULT, Config
 from facerec.errors import EnrolmentError
 from facerec.evidence import Distances, Evidence, choose_threshold, named_share
-from facerec.model import FaceModel, scores
+from facerec.model import FaceModel, accepted, scores
 from facerec.pipeline import Face, preprocess
 from facerec.sources import ALL_FRAMES, FrameWindow, Reading, Sample, iter_samples
 from facerec.train import fit
@@ -158,13 +158,13 @@ def train(enrolled: Enrolled, config: Config = DEFAULT, description: dict | None
         log.warning("%s: %s (enrol them from a second session: another video or photo set)",
                     ", ".join(evidence.without_cross_session), NO_CROSS_SESSION_WARNING)
     if evidence.look_alikes:
-        log.warning("look-alikes within the threshold: %s (%s)", "; ".join(evidence.look_alikes), LOOK_ALIKE_WARNING)
+        log.warning("look-alikes within the limits: %s (%s)", "; ".join(evidence.look_alikes), LOOK_ALIKE_WARNING)
     enrolment = dict(description or {})
     enrolment.update(
         samples={label: int((targets == i).sum()) for i, label in enumerate(labels)},
         sessions={label: sorted(set(sessions[targets == i].tolist())) for i, label in enumerate(labels)},
         left_out=dict(Counter(r.reason.split(" (")[0] for r in enrolled.rejections)))
-    model = replace(model, threshold=evidence.threshold)
+    model = replace(model, threshold=evidence.threshold, ratio_limit=evidence.ratio_limit)
     metrics = _metrics(model, vectors, targets, distances, evidence)
     model = replace(model, info={"enrolment": enrolment, "metrics": metrics, "evidence": evidence.to_dict()})
     return EnrolmentResult(model, Counter(enrolled.labels), enrolled.rejections, evidence, distances)
@@ -199,41 +199,48 @@ def validation_distances(vectors: np.ndarray, targets: np.ndarray, sessions: np.
     parts = []
     for held, cross in holdouts(targets, sessions):
         split = fit(vectors[~held], targets[~held], labels, 1.0, config, sessions=sessions[~held])
-        predicted, _, distance = scores(vectors[held], split)
-        parts.append((distance, predicted == targets[held], targets[held], sessions[held], cross[held]))
-    strangers, pairs = _strangers(model, vectors, targets)
+        found = scores(vectors[held], split)
+        parts.append((found.distance, found.predicted == targets[held], targets[held], sessions[held], cross[held],
+                      found.ratio))
+    strangers, pairs, ratios = _strangers(model, vectors, targets)
     if not parts:
-        return replace(Distances.empty(), strangers=strangers, stranger_pairs=pairs)
-    genuine, correct, people, held_sessions, cross = (np.concatenate(column) for column in zip(*parts, strict=True))
-    return Distances(genuine, correct, np.array(labels)[people], held_sessions, cross, strangers, pairs)
+        return replace(Distances.empty(), strangers=strangers, stranger_pairs=pairs, stranger_ratio=ratios)
+    genuine, correct, people, held_sessions, cross, genuine_ratio = (
+        np.concatenate(column) for column in zip(*parts, strict=True))
+    return Distances(genuine, correct, np.array(labels)[people], held_sessions, cross, strangers, pairs,
+                     genuine_ratio, ratios)
 
 
-def _strangers(model: FaceModel, vectors: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _strangers(model: FaceModel, vectors: np.ndarray, targets: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Leave-one-person-out: each person's samples scored with that person taken out of the model.
 
-    Returns the distances and, per sample, (the person, whom the head named instead).
+    Returns the distances, per sample (the person, whom the head named instead), and the distance ratios.
     """
     if len(model.labels) < 2:
-        return np.zeros(0, np.float32), np.zeros((0, 2), str)
-    distances, pairs = [], []
+        return np.zeros(0, np.float32), np.zeros((0, 2), str), np.zeros(0, np.float32)
+    distances, pairs, ratios = [], [], []
     for index, label in enumerate(model.labels):
-        named, _, distance = scores(vectors[targets == index], model, exclude=label)
-        distances.append(distance)
-        pairs += [(label, model.labels[n]) for n in named]
-    return np.concatenate(distances), np.array(pairs, dtype=str).reshape(-1, 2)
+        found = scores(vectors[targets == index], model, exclude=label)
+        distances.append(found.distance)
+        ratios.append(found.ratio)
+        pairs += [(label, model.labels[n]) for n in found.predicted]
+    return np.concatenate(distances), np.array(pairs, dtype=str).reshape(-1, 2), np.concatenate(ratios)
 
 
 def _metrics(model: FaceModel, vectors: np.ndarray, targets: np.ndarray, distances: Distances,
              evidence: Evidence) -> dict:
-    predicted, _, distance = scores(vectors, model)
+    found = scores(vectors, model)
     rounded = evidence.to_dict()
     by_session = {}
     for session in sorted(set(distances.sessions[distances.cross_session].tolist())):
         rows = distances.cross_session & (distances.sessions == session)
         by_session[session] = {"samples": int(rows.sum()),
-                               "accuracy": round(named_share(distances, rows, evidence.threshold), 4)}
+                               "accuracy": round(named_share(distances, rows, evidence.threshold,
+                                                                 evidence.ratio_limit), 4)}
     return {
-        "final_fit_accuracy": round(float(((predicted == targets) & (distance <= model.threshold)).mean()), 4),
+        "final_fit_accuracy": round(float(((found.predicted == targets) & accepted(
+            found.distance, found.ratio, model.threshold, model.ratio_limit)).mean()), 4),
         "cross_session_accuracy": rounded["cross_session_accuracy"],
         "same_session_accuracy": rounded["same_session_accuracy"],
         "lopo_unknown_rejection": rounded["unknown_rejection"],

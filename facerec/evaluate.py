@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from facerec.evidence import Distances, look_alikes
-from facerec.model import UNKNOWN, FaceModel, scores
+from facerec.model import UNKNOWN, FaceModel, accepted, scores
 from facerec.pipeline import preprocess
 from facerec.sources import Sample
 
@@ -29,15 +29,24 @@ class FrameScore:
     faces: int
     predicted: str | None
     distance: float
+    ratio: float  # model.Scores.ratio of the best face
     lopo_predicted: str | None  # the answer with the true person taken out of the model (None if not enrolled)
     lopo_distance: float
+    lopo_ratio: float
 
 
-def answer(predicted: str | None, distance: float, threshold: float) -> str:
-    """The frame's answer: the best face's person within the threshold, else unknown; NO_FACE without faces."""
-    if predicted is None:
-        return NO_FACE
-    return predicted if distance <= threshold else UNKNOWN
+@dataclass(frozen=True)
+class Limits:
+    """The two limits a name must be within: distance and distance ratio."""
+
+    threshold: float
+    ratio_limit: float = math.inf
+
+    def answer(self, predicted: str | None, distance: float, ratio: float) -> str:
+        """The frame's answer: the best face's person within the limits, else unknown; NO_FACE without faces."""
+        if predicted is None:
+            return NO_FACE
+        return predicted if accepted(distance, ratio, self.threshold, self.ratio_limit) else UNKNOWN
 
 
 def score_samples(samples: Iterable[Sample], model: FaceModel,
@@ -58,12 +67,11 @@ def _score(sample: Sample, model: FaceModel) -> FrameScore:
         vectors = np.array([f.embedding for f in preprocess(sample.image, model.config)]).reshape(-1, 128)
     else:
         vectors = np.zeros((0, 128), np.float32)
-    predicted, distance = _best(vectors, model, None)
+    best = _best(vectors, model, None)
     enrolled = sample.label in model.labels and len(model.labels) > 1
-    lopo_predicted, lopo_distance = _best(vectors, model, sample.label) if enrolled else (None, math.inf)
+    lopo = _best(vectors, model, sample.label) if enrolled else (None, math.inf, math.inf)
     cross = sample.label in model.labels and sample.session not in enrolled_sessions(model)[sample.label]
-    return FrameScore(sample.label, sample.origin, sample.frame, sample.session, cross, len(vectors), predicted,
-                      distance, lopo_predicted, lopo_distance)
+    return FrameScore(sample.label, sample.origin, sample.frame, sample.session, cross, len(vectors), *best, *lopo)
 
 
 def enrolled_sessions(model: FaceModel) -> dict[str, set[str]]:
@@ -76,28 +84,30 @@ def enrolled_sessions(model: FaceModel) -> dict[str, set[str]]:
             for label in model.labels}
 
 
-def _best(vectors: np.ndarray, model: FaceModel, exclude: str | None) -> tuple[str | None, float]:
+def _best(vectors: np.ndarray, model: FaceModel, exclude: str | None) -> tuple[str | None, float, float]:
+    """The face nearest its predicted person: that person, the distance and the ratio."""
     if not len(vectors):
-        return None, math.inf
-    predicted, _, distance = scores(vectors, model, exclude)
-    best = int(distance.argmin())
-    return model.labels[predicted[best]], float(distance[best])
+        return None, math.inf, math.inf
+    found = scores(vectors, model, exclude)
+    best = int(found.distance.argmin())
+    return model.labels[found.predicted[best]], float(found.distance[best]), float(found.ratio[best])
 
 
 def summarise(results: list[FrameScore], model: FaceModel, threshold: float | None = None) -> dict:
     """Accuracy, per-person precision/recall, per-source majority, unknown rejection and a confusion count."""
-    limit = model.threshold if threshold is None else threshold
+    limits = Limits(model.threshold if threshold is None else threshold, model.ratio_limit)
     known = [r for r in results if r.label in model.labels]
     strangers = [r for r in results if r.label not in model.labels]
-    answers = [answer(r.predicted, r.distance, limit) for r in results]
+    answers = [limits.answer(r.predicted, r.distance, r.ratio) for r in results]
     confusion = Counter((r.label if r.label in model.labels else UNKNOWN, a)
                         for r, a in zip(results, answers, strict=True))
-    lopo = [answer(r.lopo_predicted, r.lopo_distance, limit) == UNKNOWN for r in known
+    lopo = [limits.answer(r.lopo_predicted, r.lopo_distance, r.lopo_ratio) == UNKNOWN for r in known
             if r.lopo_predicted is not None]
-    named = [answer(r.predicted, r.distance, limit) == r.label for r in known]
+    named = [limits.answer(r.predicted, r.distance, r.ratio) == r.label for r in known]
     cross = [r.cross_session for r in known]
     return {
-        "threshold": limit,
+        "threshold": limits.threshold,
+        "ratio_limit": limits.ratio_limit if math.isfinite(limits.ratio_limit) else None,
         "frames": len(results),
         "known_frames": len(known),
         "accuracy": sum(named) / len(known) if known else None,
@@ -112,7 +122,7 @@ def summarise(results: list[FrameScore], model: FaceModel, threshold: float | No
         "given_stranger_rejection": confusion[(UNKNOWN, UNKNOWN)] / len(strangers) if strangers else None,
         "lopo_frames": len(lopo),
         "lopo_rejection": sum(lopo) / len(lopo) if lopo else None,
-        "look_alikes": list(look_alikes(tradeoff_inputs(results, model), limit)),
+        "look_alikes": list(look_alikes(tradeoff_inputs(results, model), limits.threshold, limits.ratio_limit)),
         "confusion": confusion,
     }
 
@@ -125,16 +135,20 @@ def _share(named: list[bool], cross: list[bool], flag: bool) -> float | None:
 def tradeoff_inputs(results: list[FrameScore], model: FaceModel) -> Distances:
     """Known frames (same- and cross-session) and strangers (given + leave-one-person-out) for the curve."""
     known = [r for r in results if r.label in model.labels]
-    given = [(r.distance, r.label, r.predicted) for r in results if r.label not in model.labels and r.predicted]
-    left_out = [(r.lopo_distance, r.label, r.lopo_predicted) for r in known if r.lopo_predicted is not None]
+    given = [(r.distance, r.label, r.predicted, r.ratio) for r in results
+             if r.label not in model.labels and r.predicted]
+    left_out = [(r.lopo_distance, r.label, r.lopo_predicted, r.lopo_ratio) for r in known
+                if r.lopo_predicted is not None]
     strangers = given + left_out
     return Distances(genuine=np.array([r.distance for r in known], dtype=np.float64),
                      correct=np.array([r.predicted == r.label for r in known], dtype=bool),
                      people=np.array([r.label for r in known], dtype=str),
                      sessions=np.array([r.session for r in known], dtype=str),
                      cross_session=np.array([r.cross_session for r in known], dtype=bool),
-                     strangers=np.array([d for d, _, _ in strangers], dtype=np.float64),
-                     stranger_pairs=np.array([(who, whom) for _, who, whom in strangers], dtype=str).reshape(-1, 2))
+                     strangers=np.array([d for d, _, _, _ in strangers], dtype=np.float64),
+                     stranger_pairs=np.array([(who, whom) for _, who, whom, _ in strangers], dtype=str).reshape(-1, 2),
+                     genuine_ratio=np.array([r.ratio for r in known], dtype=np.float64),
+                     stranger_ratio=np.array([ratio for _, _, _, ratio in strangers], dtype=np.float64))
 
 
 def _per_person(confusion: Counter, labels: tuple[str, ...]) -> dict[str, dict]:

@@ -3,15 +3,21 @@
 Genuine evidence that counts is cross-session: samples of a person's session held out whole and scored against
 a model fitted on that person's other sessions. Neighbouring frames of the enrolment video sit almost on top
 of each other and say little about a photo taken another day, so same-session samples only set a floor.
+
+Look-alikes (strangers within the distance threshold) get a second limit, on the ratio of the distance to the
+named person over the distance to anyone else: a look-alike is nearly as close to a second enrolled person,
+where a genuine sample is distinctly closer to one.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
+
+from facerec.model import accepted
 
 THRESHOLDS = np.round(np.arange(0.05, 1.0001, 0.005), 3)
 # dlib's documented 0.6 on raw descriptors, whose norms measure 1.28-1.48 here: ~0.43 on unit vectors.
@@ -19,6 +25,8 @@ PRIOR_THRESHOLD = 0.43
 PRIOR_PEOPLE = 2  # the prior weighs as much as this many people's cross-session evidence
 STRANGER_QUANTILE = 0.01  # the stranger lower tail: 1st percentile (the nearest stranger below 100 samples)
 TAIL_MARGIN = 0.25  # when the tails are apart, the threshold stays in the middle half of the gap
+# A ratio of 1: as close to someone else as to the person named, so the name is a coin toss.
+PRIOR_RATIO = 1.0
 
 
 @dataclass(frozen=True)
@@ -33,6 +41,22 @@ class Distances:
     strangers: np.ndarray  # (k,) float: people scored as if never enrolled (leave-one-person-out)
     # (k, 2) str: each stranger sample's person and whom the head named; empty when not recorded
     stranger_pairs: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), str))
+    # model.Scores.ratio of each genuine (n,) and stranger (k,) sample; empty when not recorded (no ratio limit)
+    genuine_ratio: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    stranger_ratio: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+    def has_ratios(self) -> bool:
+        """Whether every sample's ratio was recorded."""
+        return len(self.genuine_ratio) == len(self.genuine) and len(self.stranger_ratio) == len(self.strangers)
+
+    def genuine_ratios(self) -> np.ndarray:
+        """Each genuine sample's ratio, zeros (always within any limit) when not recorded."""
+        return self.genuine_ratio if len(self.genuine_ratio) == len(self.genuine) else np.zeros(len(self.genuine))
+
+    def stranger_ratios(self) -> np.ndarray:
+        """Each stranger sample's ratio, zeros when not recorded."""
+        return (self.stranger_ratio if len(self.stranger_ratio) == len(self.strangers)
+                else np.zeros(len(self.strangers)))
 
     @classmethod
     def empty(cls) -> Distances:
@@ -61,12 +85,22 @@ class Evidence:
     same_session_accuracy: float | None
     unknown_rejection: float | None
     without_cross_session: tuple[str, ...]  # enrolled people none of whose validation came from another session
-    look_alikes: tuple[str, ...] = ()  # "who named whom in n of m" for strangers within the threshold
+    look_alikes: tuple[str, ...] = ()  # "who named whom in n of m" for strangers within the limits
+    ratio_limit: float = np.inf  # largest distance ratio still named (inf, None in JSON: no limit)
+    ratio_rule: str = ""
+    genuine_ratio_tail: float | None = None  # largest ratio of a cross-session genuine sample named
+    look_alike_ratio_tail: float | None = None  # smallest ratio of a stranger within the distance threshold
+    look_alikes_within_distance: int = 0  # strangers within the distance threshold, before the ratio limit
 
     def to_dict(self) -> dict:
-        """JSON-ready form, floats rounded."""
-        return {k: round(v, 4) if isinstance(v, float) else list(v) if isinstance(v, tuple) else v
-                for k, v in asdict(self).items()}
+        """JSON-ready form, floats rounded, an absent limit as None."""
+        return {k: _json_ready(v) for k, v in asdict(self).items()}
+
+
+def _json_ready(value: object) -> object:
+    if isinstance(value, float):
+        return round(value, 4) if np.isfinite(value) else None
+    return list(value) if isinstance(value, tuple) else value
 
 
 def tradeoff(known_correct: np.ndarray, known_distance: np.ndarray, stranger_distance: np.ndarray,
@@ -86,7 +120,7 @@ def choose_threshold(distances: Distances, enrolled: tuple[str, ...] = ()) -> Ev
     The evidence weight is p / (p + PRIOR_PEOPLE) for p people with cross-session evidence (0 without any:
     the prior alone). The result is then kept between the tails: in the middle half of the gap when they are
     apart (so never below the largest held-out genuine distance unless a measured stranger is closer), and
-    inside the overlap when they overlap.
+    inside the overlap when they overlap. Strangers still within it then set a ratio limit (ratio_limit).
     """
     genuine_tail, tail_from = _genuine_tail(distances)
     stranger_tail = (float(np.quantile(distances.strangers, STRANGER_QUANTILE, method="lower"))
@@ -102,8 +136,48 @@ def choose_threshold(distances: Distances, enrolled: tuple[str, ...] = ()) -> Ev
         rule = (f"midpoint of the cross-session genuine tail and the stranger tail, weight {weight:.2f} "
                 f"({people} people with cross-session evidence) against the prior's {PRIOR_PEOPLE}")
     value, bound = _between_tails(value, genuine_tail, stranger_tail)
-    return _evidence(value, rule + bound, distances, enrolled, genuine_tail, tail_from, stranger_tail,
-                     weight)
+    ratio = ratio_limit(distances, value, weight)
+    return _evidence(value, rule + bound, distances, enrolled, genuine_tail, tail_from, stranger_tail, weight, ratio)
+
+
+@dataclass(frozen=True)
+class RatioLimit:
+    """The ratio limit, the rule that set it, and the two ratio tails it was chosen from."""
+
+    limit: float
+    rule: str
+    genuine_tail: float | None = None
+    look_alike_tail: float | None = None
+    look_alikes: int = 0
+
+
+def ratio_limit(distances: Distances, threshold: float, weight: float) -> RatioLimit:
+    """A limit on the distance ratio for the strangers the distance threshold lets through, if any.
+
+    Cross-session genuine samples named within the threshold give the genuine ratio tail (their largest ratio),
+    strangers within it the look-alike tail (their smallest). The limit is the tails' midpoint when they are
+    apart, else the genuine tail, shrunk towards PRIOR_RATIO by the same weight as the threshold, and never
+    below the genuine tail: it never costs a measured cross-session genuine sample. No look-alikes, or no
+    cross-session evidence to bound the cost to genuine samples, give no limit.
+    """
+    cross = distances.cross_session & distances.correct & (distances.genuine <= threshold)
+    close = distances.strangers <= threshold
+    if not distances.has_ratios():
+        return RatioLimit(np.inf, "no ratio limit: ratios not recorded")
+    if not close.any():
+        return RatioLimit(np.inf, "no ratio limit: no stranger within the distance threshold")
+    if not cross.any():
+        return RatioLimit(np.inf, "no ratio limit: no cross-session genuine evidence to bound it",
+                          look_alikes=int(close.sum()))
+    genuine_tail = float(distances.genuine_ratios()[cross].max())
+    look_alike_tail = float(distances.stranger_ratios()[close].min())
+    apart = genuine_tail < look_alike_tail
+    centre = (genuine_tail + look_alike_tail) / 2 if apart else genuine_tail
+    limit = max(genuine_tail, weight * centre + (1 - weight) * PRIOR_RATIO)
+    where = "midpoint of the ratio tails" if apart else "the genuine ratio tail (the ratio tails overlap)"
+    rule = (f"{int(close.sum())} strangers within the distance threshold: {where}, weight {weight:.2f} "
+            f"against the prior ratio {PRIOR_RATIO:g}")
+    return RatioLimit(limit, rule, genuine_tail, look_alike_tail, int(close.sum()))
 
 
 def _genuine_tail(distances: Distances) -> tuple[float | None, str]:
@@ -134,7 +208,7 @@ def _between_tails(value: float, genuine_tail: float | None, stranger_tail: floa
 
 
 def _evidence(value: float, rule: str, distances: Distances, enrolled: tuple[str, ...], genuine_tail: float | None,
-              tail_from: str, stranger_tail: float | None, weight: float) -> Evidence:
+              tail_from: str, stranger_tail: float | None, weight: float, ratio: RatioLimit) -> Evidence:
     cross = distances.cross_session
     return Evidence(
         threshold=value, rule=rule, genuine_tail=genuine_tail, genuine_tail_from=tail_from,
@@ -144,47 +218,76 @@ def _evidence(value: float, rule: str, distances: Distances, enrolled: tuple[str
         cross_session_people=len(np.unique(distances.people[cross])),
         cross_session_samples=int(cross.sum()), same_session_samples=int((~cross).sum()),
         stranger_samples=len(distances.strangers),
-        cross_session_accuracy=named_share(distances, cross, value),
-        same_session_accuracy=named_share(distances, ~cross, value),
-        unknown_rejection=float((distances.strangers > value).mean()) if len(distances.strangers) else None,
+        cross_session_accuracy=named_share(distances, cross, value, ratio.limit),
+        same_session_accuracy=named_share(distances, ~cross, value, ratio.limit),
+        unknown_rejection=unknown_share(distances, value, ratio.limit),
         without_cross_session=tuple(sorted(set(enrolled) - set(distances.people[cross]))),
-        look_alikes=look_alikes(distances, value),
+        look_alikes=look_alikes(distances, value, ratio.limit),
+        ratio_limit=ratio.limit, ratio_rule=ratio.rule, genuine_ratio_tail=ratio.genuine_tail,
+        look_alike_ratio_tail=ratio.look_alike_tail, look_alikes_within_distance=ratio.look_alikes,
     )
 
 
-def look_alikes(distances: Distances, threshold: float) -> tuple[str, ...]:
-    """Strangers the threshold would name, per (person, named as) pair, most first: "a named b in n of m"."""
+def look_alikes(distances: Distances, threshold: float, ratio_limit: float = np.inf) -> tuple[str, ...]:
+    """Strangers the limits would name, per (person, named as) pair, most first: "a named b in n of m"."""
     if len(distances.stranger_pairs) != len(distances.strangers):
         return ()
     per_person = Counter(distances.stranger_pairs[:, 0].tolist())
-    named = Counter(map(tuple, distances.stranger_pairs[distances.strangers <= threshold].tolist()))
+    within = accepted(distances.strangers, distances.stranger_ratios(), threshold, ratio_limit)
+    named = Counter(map(tuple, distances.stranger_pairs[within].tolist()))
     return tuple(f"{who} named {whom} in {n} of {per_person[who]}" for (who, whom), n in named.most_common())
 
 
-def named_share(distances: Distances, rows: np.ndarray, threshold: float) -> float | None:
-    """Share of the selected genuine samples named correctly at the threshold; None when none is selected."""
+def unknown_share(distances: Distances, threshold: float, ratio_limit: float = np.inf) -> float | None:
+    """Share of the strangers called unknown by the limits; None without strangers."""
+    if not len(distances.strangers):
+        return None
+    return float(1 - accepted(distances.strangers, distances.stranger_ratios(), threshold, ratio_limit).mean())
+
+
+def named_share(distances: Distances, rows: np.ndarray, threshold: float, ratio_limit: float = np.inf
+                ) -> float | None:
+    """Share of the selected genuine samples named correctly within the limits; None when none is selected."""
     if not rows.any():
         return None
-    return float((distances.correct[rows] & (distances.genuine[rows] <= threshold)).mean())
+    within = accepted(distances.genuine[rows], distances.genuine_ratios()[rows], threshold, ratio_limit)
+    return float((distances.correct[rows] & within).mean())
+
+
+def within_ratio_limit(distances: Distances, ratio_limit: float) -> Distances:
+    """The evidence as the distance threshold meets it: samples beyond the ratio limit (unknown at any distance)
+    moved to an infinite distance."""
+    if np.isinf(ratio_limit):
+        return distances
+    return replace(distances,
+                   genuine=np.where(distances.genuine_ratios() > ratio_limit, np.inf, distances.genuine),
+                   strangers=np.where(distances.stranger_ratios() > ratio_limit, np.inf, distances.strangers))
 
 
 def plot_tradeoff(distances: Distances, threshold: float, path: str | Path, title: str,
-                  evidence: Evidence | None = None) -> Path:
-    """Write a PNG: cross- and same-session genuine accuracy and stranger rejection against the threshold."""
+                  evidence: Evidence | None = None, ratio_limit: float = np.inf) -> Path:
+    """Write a PNG: cross- and same-session genuine accuracy and stranger rejection against the threshold, at the
+    ratio limit (and stranger rejection without it, dotted, when there is one)."""
     import matplotlib
 
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
 
     figure, axes = plt.subplots(figsize=(7.5, 4.8), dpi=100)
+    limited = within_ratio_limit(distances, ratio_limit)
     for flag, name in ((True, "cross-session"), (False, "same-session")):
-        rows = distances.cross_session == flag
+        rows = limited.cross_session == flag
         if rows.any():
-            accuracy, _ = tradeoff(distances.correct[rows], distances.genuine[rows], np.zeros(0))
+            accuracy, _ = tradeoff(limited.correct[rows], limited.genuine[rows], np.zeros(0))
             axes.plot(THRESHOLDS, accuracy, label=f"{name} genuine named correctly (n={rows.sum()})")
     if len(distances.strangers):
-        _, rejection = tradeoff(np.zeros(0, bool), np.zeros(0), distances.strangers)
-        axes.plot(THRESHOLDS, rejection, label=f"strangers called unknown (n={len(distances.strangers)})")
+        _, rejection = tradeoff(np.zeros(0, bool), np.zeros(0), limited.strangers)
+        axes.plot(THRESHOLDS, rejection, color="tab:green",
+                  label=f"strangers called unknown (n={len(distances.strangers)})")
+        if np.isfinite(ratio_limit):
+            _, rejection = tradeoff(np.zeros(0, bool), np.zeros(0), distances.strangers)
+            axes.plot(THRESHOLDS, rejection, color="tab:green", linestyle="-.", alpha=0.5,
+                      label=f"strangers unknown without the ratio limit {ratio_limit:.3f}")
     axes.axvline(threshold, color="black", linestyle="--", label=f"threshold {threshold:.3f}")
     if evidence is not None:
         for value, name, colour in ((evidence.genuine_tail, f"{evidence.genuine_tail_from} genuine tail", "tab:blue"),

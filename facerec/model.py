@@ -35,11 +35,21 @@ INFO_KEYS = ("metrics", "evidence", "enrolment")  # descriptive, kept at top lev
 
 
 class Match(NamedTuple):
-    """A classification: name ("unknown" beyond the threshold), confidence 0..1, distance to the gallery."""
+    """A classification: name ("unknown" beyond the limits), confidence 0..1, distance to the gallery."""
 
     name: str
     confidence: float
     distance: float
+
+
+class Scores(NamedTuple):
+    """Per embedding: the head's pick, its probability, the distance to that person's nearest template, and the
+    ratio of that distance to the distance to anyone else's nearest template (near 1: as close to someone else)."""
+
+    predicted: np.ndarray
+    probability: np.ndarray
+    distance: np.ndarray
+    ratio: np.ndarray
 
 
 @dataclass(frozen=True, eq=False)
@@ -57,30 +67,42 @@ class FaceModel:
     info: dict[str, Any] = field(default_factory=dict)  # metrics, evidence, enrolment description
     version: str = ""
     created_at: str = ""
+    ratio_limit: float = math.inf  # largest Scores.ratio still named (inf: no limit)
 
 
 def classify(embeddings: np.ndarray, model: FaceModel, threshold: float | None = None,
              exclude: str | None = None) -> list[Match]:
     """Name each embedding (or "unknown"); `exclude` drops one person as if never enrolled."""
     limit = model.threshold if threshold is None else threshold
-    predicted, probability, distance = scores(embeddings, model, exclude)
-    return [_match(model.labels[c], p, d, limit) for c, p, d in zip(predicted, probability, distance, strict=True)]
+    found = scores(embeddings, model, exclude)
+    return [_match(model.labels[c], p, d, r, limit, model.ratio_limit)
+            for c, p, d, r in zip(*found, strict=True)]
 
 
-def scores(embeddings: np.ndarray, model: FaceModel, exclude: str | None = None
-           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per embedding: the head's best label index, its softmax probability, distance to its nearest template."""
+def accepted(distance: np.ndarray | float, ratio: np.ndarray | float, threshold: float,
+             ratio_limit: float = math.inf) -> np.ndarray:
+    """Named rather than unknown: near enough to the predicted person, and distinctly nearer them than anyone else."""
+    return (np.asarray(distance) <= threshold) & (np.asarray(ratio) <= ratio_limit)
+
+
+def scores(embeddings: np.ndarray, model: FaceModel, exclude: str | None = None) -> Scores:
+    """Score embeddings against the head and the gallery; `exclude` drops one person as if never enrolled."""
     vectors = normalise(embeddings)
     logits = vectors @ model.weight.T + model.bias
     per_label = _distance_per_label(vectors, model)
     if exclude is not None:
         logits[:, model.labels.index(exclude)] = -np.inf
+        per_label[:, model.labels.index(exclude)] = np.inf
     logits -= logits.max(axis=1, keepdims=True)
     probabilities = np.exp(logits)
     probabilities /= probabilities.sum(axis=1, keepdims=True)
     best = probabilities.argmax(axis=1)
     rows = np.arange(len(best))
-    return best, probabilities[rows, best], per_label[rows, best]
+    distance = per_label[rows, best]
+    per_label[rows, best] = np.inf
+    runner_up = per_label.min(axis=1, initial=np.inf)
+    ratio = np.divide(distance, runner_up, out=np.zeros_like(distance), where=np.isfinite(runner_up))
+    return Scores(best, probabilities[rows, best], distance, ratio)
 
 
 def _distance_per_label(vectors: np.ndarray, model: FaceModel) -> np.ndarray:
@@ -93,12 +115,21 @@ def _distance_per_label(vectors: np.ndarray, model: FaceModel) -> np.ndarray:
     return per_label
 
 
-def _match(label: str, probability: float, distance: float, threshold: float) -> Match:
-    """Confidence: head probability x a logistic of the distance margin (0.5 at the threshold)."""
-    agreement = 1.0 / (1.0 + math.exp(min(50.0, (distance - threshold) / (0.1 * threshold))))
-    if distance <= threshold:
+def _match(label: str, probability: float, distance: float, ratio: float, threshold: float,
+           ratio_limit: float) -> Match:
+    """Confidence: head probability x the lower of two logistics, of the distance and of the ratio margins (each
+    0.5 at its limit); for unknown, 1 - that."""
+    agreement = min(_logistic(distance, threshold), _logistic(ratio, ratio_limit))
+    if accepted(distance, ratio, threshold, ratio_limit):
         return Match(label, float(probability * agreement), float(distance))
     return Match(UNKNOWN, float(1.0 - agreement), float(distance))
+
+
+def _logistic(value: float, limit: float) -> float:
+    """1 well inside the limit, 0.5 at it, towards 0 beyond (a tenth of the limit per unit of the exponent)."""
+    if math.isinf(limit):
+        return 1.0
+    return 1.0 / (1.0 + math.exp(min(50.0, (value - limit) / (0.1 * limit))))
 
 
 def save_model(model: FaceModel, model_dir: str | Path) -> FaceModel:
@@ -131,10 +162,15 @@ def _manifest(model: FaceModel, directory: Path) -> dict[str, Any]:
         "head": {"file": HEAD_FILE, "kind": "linear-softmax"},
         "gallery": {"file": GALLERY_FILE, "labels": [int(i) for i in model.gallery_labels],
                     "session_names": sessions, "sessions": [sessions.index(s) for s in model.gallery_sessions]},
-        "threshold": {"distance": model.threshold},
+        "threshold": {"distance": model.threshold, **_ratio_entry(model.ratio_limit)},
         "files": {name: _sha256(directory / name) for name in (HEAD_FILE, GALLERY_FILE)},
         **{key: model.info[key] for key in INFO_KEYS if key in model.info},
     }
+
+
+def _ratio_entry(ratio_limit: float) -> dict[str, float]:
+    """The ratio limit as model.json stores it: absent when there is none (so such models keep their version)."""
+    return {} if math.isinf(ratio_limit) else {"ratio": ratio_limit}
 
 
 def _dump(manifest: dict[str, Any]) -> str:
@@ -173,6 +209,9 @@ def _build(directory: Path, manifest: dict[str, Any]) -> FaceModel:
     threshold = float(manifest["threshold"]["distance"])
     if not 0 < threshold <= 2:
         raise ModelError(f"{directory}: threshold {threshold} outside (0, 2]")
+    ratio_limit = float(manifest["threshold"].get("ratio", math.inf))
+    if not ratio_limit > 0:  # also refuses NaN
+        raise ModelError(f"{directory}: ratio limit {ratio_limit} must be above 0")
     config = Config.from_dict(manifest["config"])
     if config.detector not in DETECTORS:
         raise ModelError(f"{directory}: unknown detector {config.detector!r}")
@@ -181,7 +220,7 @@ def _build(directory: Path, manifest: dict[str, Any]) -> FaceModel:
                     DETECTORS[config.detector].id)
     info = {key: manifest[key] for key in INFO_KEYS if key in manifest}
     return FaceModel(labels, state["weight"], state["bias"], gallery, gallery_labels, threshold, gallery_sessions,
-                     config, info, manifest["version"], manifest.get("created_at", ""))
+                     config, info, manifest["version"], manifest.get("created_at", ""), ratio_limit)
 
 
 def _read_manifest(directory: Path) -> dict[str, Any]:

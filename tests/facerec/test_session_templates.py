@@ -53,5 +53,5 @@ def test_a_stranger_near_one_odd_frame_is_not_near_the_person():
     sessions = np.array(["video"] * 15)
     model = fit(vectors, targets, LABELS[:2], 0.4, DEFAULT, epochs=50, sessions=sessions)
     odd_frame_distance = float(np.linalg.norm(stranger - odd[0]))
-    _, _, distance = scores(stranger[None, :], model, exclude="bob")
+    distance = scores(stranger[None, :], model, exclude="bob").distance
     assert distance[0] > odd_frame_distance + 0.3
