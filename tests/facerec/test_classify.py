@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from facerec import UNKNOWN, Identification, detect_faces, embed_faces, identify, load_model
+from facerec import UNKNOWN, Identification, detect_faces, embed_faces, identify, load_image, load_model
 from facerec.model import classify
+
+# fixtures/photos: independent photos of enrolled people, taken on other days (see its README)
+PHOTOS_OF_ANOTHER_DAY = {"biden.jpg": "president_biden", "obama.jpg": "president_obama",
+                         "obama2.jpg": "president_obama", "obama3.jpg": "president_obama",
+                         "obama_partial_face.jpg": "president_obama", "obama_partial_face2.jpg": "president_obama"}
 
 
 def test_held_out_frames_are_named(frames, model):
@@ -14,6 +19,12 @@ def test_held_out_frames_are_named(frames, model):
         assert faces and isinstance(faces[0], Identification)
         assert faces[0].name == name, (name, faces[0])
         assert 0.5 < faces[0].confidence <= 1 and faces[0].distance <= model.threshold
+
+
+def test_photos_taken_another_day_are_named(fixtures_dir, model):
+    for file, name in PHOTOS_OF_ANOTHER_DAY.items():
+        faces = identify(load_image(fixtures_dir / "photos" / file), model)
+        assert [face.name for face in faces] == [name], file
 
 
 def test_a_person_left_out_of_the_model_is_unknown(frames, model):
