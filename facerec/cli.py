@@ -136,7 +136,7 @@ def _enroll(args: argparse.Namespace) -> int:
     _print_enrolment(result)
     if args.plot:
         plot_tradeoff(result.distances, model.threshold, args.plot, f"enrolment evidence, model {model.version}",
-                      result.evidence, model.ratio_limit)
+                      result.evidence, model.ratio_guard)
         out.print(f"evidence plot written to {args.plot}")
     out.print(f"model {model.version} written to {args.out}")
     return 0
@@ -167,7 +167,7 @@ def _print_enrolment(result: EnrolmentResult) -> None:
         out.print(f"  left out {rejection.origin} frame {rejection.frame}: {rejection.reason}")
     out.print("metrics: " + json.dumps(result.model.info["metrics"]))
     _print_evidence(result.model.info["evidence"])
-    distances = within_ratio_limit(result.distances, result.evidence.ratio_limit)
+    distances = within_ratio_limit(result.distances, result.evidence.guard)
     cross, _ = tradeoff(distances.correct[distances.cross_session], distances.genuine[distances.cross_session],
                         distances.strangers)
     same, rejection = tradeoff(distances.correct[~distances.cross_session],
@@ -245,7 +245,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     if args.plot:
         plot_tradeoff(tradeoff_inputs(results, model), model.threshold, args.plot,
                       f"model {model.version} on {' '.join(args.sources)} (frames {args.frames})",
-                      ratio_limit=model.ratio_limit)
+                      guard=model.ratio_guard)
         out.print(f"trade-off curve written to {args.plot}")
     if args.json:
         printable = {**summary, "confusion": [[t, a, n] for (t, a), n in sorted(summary["confusion"].items())]}
@@ -254,8 +254,9 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _print_summary(summary: dict, labels: tuple[str, ...]) -> None:
+    guarded = f" for {', '.join(summary['ratio_people'])}" if summary["ratio_people"] else ""
     people = Table("person", "frames", "precision", "recall", title=f"threshold {summary['threshold']:.3f}, ratio "
-                   f"limit {_num(summary['ratio_limit'])}")
+                   f"limit {_num(summary['ratio_limit'])}{guarded}")
     for label, row in summary["per_person"].items():
         people.add_row(label, str(row["frames"]), _pct(row["precision"]), _pct(row["recall"]))
     out.print(people)

@@ -164,7 +164,7 @@ def train(enrolled: Enrolled, config: Config = DEFAULT, description: dict | None
         samples={label: int((targets == i).sum()) for i, label in enumerate(labels)},
         sessions={label: sorted(set(sessions[targets == i].tolist())) for i, label in enumerate(labels)},
         left_out=dict(Counter(r.reason.split(" (")[0] for r in enrolled.rejections)))
-    model = replace(model, threshold=evidence.threshold, ratio_limit=evidence.ratio_limit)
+    model = replace(model, threshold=evidence.threshold, ratio_guard=evidence.guard)
     metrics = _metrics(model, vectors, targets, distances, evidence)
     model = replace(model, info={"enrolment": enrolment, "metrics": metrics, "evidence": evidence.to_dict()})
     return EnrolmentResult(model, Counter(enrolled.labels), enrolled.rejections, evidence, distances)
@@ -236,11 +236,12 @@ def _metrics(model: FaceModel, vectors: np.ndarray, targets: np.ndarray, distanc
     for session in sorted(set(distances.sessions[distances.cross_session].tolist())):
         rows = distances.cross_session & (distances.sessions == session)
         by_session[session] = {"samples": int(rows.sum()),
-                               "accuracy": round(named_share(distances, rows, evidence.threshold,
-                                                                 evidence.ratio_limit), 4)}
+                               "accuracy": round(named_share(distances, rows, evidence.threshold, evidence.guard),
+                                                 4)}
     return {
         "final_fit_accuracy": round(float(((found.predicted == targets) & accepted(
-            found.distance, found.ratio, model.threshold, model.ratio_limit)).mean()), 4),
+            found.distance, found.ratio, model.threshold, model.ratio_guard.limits(np.array(model.labels)[targets]))
+        ).mean()), 4),
         "cross_session_accuracy": rounded["cross_session_accuracy"],
         "same_session_accuracy": rounded["same_session_accuracy"],
         "lopo_unknown_rejection": rounded["unknown_rejection"],

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from facerec.evidence import Distances, look_alikes
-from facerec.model import UNKNOWN, FaceModel, accepted, scores
+from facerec.model import NO_RATIO_GUARD, UNKNOWN, FaceModel, RatioGuard, accepted, scores
 from facerec.pipeline import preprocess
 from facerec.sources import Sample
 
@@ -37,16 +37,16 @@ class FrameScore:
 
 @dataclass(frozen=True)
 class Limits:
-    """The two limits a name must be within: distance and distance ratio."""
+    """The two limits a name must be within: distance, and the distance ratio for guarded people."""
 
     threshold: float
-    ratio_limit: float = math.inf
+    guard: RatioGuard = NO_RATIO_GUARD
 
     def answer(self, predicted: str | None, distance: float, ratio: float) -> str:
         """The frame's answer: the best face's person within the limits, else unknown; NO_FACE without faces."""
         if predicted is None:
             return NO_FACE
-        return predicted if accepted(distance, ratio, self.threshold, self.ratio_limit) else UNKNOWN
+        return predicted if accepted(distance, ratio, self.threshold, self.guard.limits(predicted)) else UNKNOWN
 
 
 def score_samples(samples: Iterable[Sample], model: FaceModel,
@@ -95,7 +95,7 @@ def _best(vectors: np.ndarray, model: FaceModel, exclude: str | None) -> tuple[s
 
 def summarise(results: list[FrameScore], model: FaceModel, threshold: float | None = None) -> dict:
     """Accuracy, per-person precision/recall, per-source majority, unknown rejection and a confusion count."""
-    limits = Limits(model.threshold if threshold is None else threshold, model.ratio_limit)
+    limits = Limits(model.threshold if threshold is None else threshold, model.ratio_guard)
     known = [r for r in results if r.label in model.labels]
     strangers = [r for r in results if r.label not in model.labels]
     answers = [limits.answer(r.predicted, r.distance, r.ratio) for r in results]
@@ -107,7 +107,8 @@ def summarise(results: list[FrameScore], model: FaceModel, threshold: float | No
     cross = [r.cross_session for r in known]
     return {
         "threshold": limits.threshold,
-        "ratio_limit": limits.ratio_limit if math.isfinite(limits.ratio_limit) else None,
+        "ratio_limit": limits.guard.limit if math.isfinite(limits.guard.limit) else None,
+        "ratio_people": list(limits.guard.people),
         "frames": len(results),
         "known_frames": len(known),
         "accuracy": sum(named) / len(known) if known else None,
@@ -122,7 +123,7 @@ def summarise(results: list[FrameScore], model: FaceModel, threshold: float | No
         "given_stranger_rejection": confusion[(UNKNOWN, UNKNOWN)] / len(strangers) if strangers else None,
         "lopo_frames": len(lopo),
         "lopo_rejection": sum(lopo) / len(lopo) if lopo else None,
-        "look_alikes": list(look_alikes(tradeoff_inputs(results, model), limits.threshold, limits.ratio_limit)),
+        "look_alikes": list(look_alikes(tradeoff_inputs(results, model), limits.threshold, limits.guard)),
         "confusion": confusion,
     }
 

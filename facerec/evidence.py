@@ -6,7 +6,7 @@ of each other and say little about a photo taken another day, so same-session sa
 
 Look-alikes (strangers within the distance threshold) get a second limit, on the ratio of the distance to the
 named person over the distance to anyone else: a look-alike is nearly as close to a second enrolled person,
-where a genuine sample is distinctly closer to one.
+where a genuine sample is distinctly closer to one. It guards the people look-alikes were taken for.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from facerec.model import accepted
+from facerec.model import NO_RATIO_GUARD, RatioGuard, accepted
 
 THRESHOLDS = np.round(np.arange(0.05, 1.0001, 0.005), 3)
 # dlib's documented 0.6 on raw descriptors, whose norms measure 1.28-1.48 here: ~0.43 on unit vectors.
@@ -46,17 +46,21 @@ class Distances:
     stranger_ratio: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     def has_ratios(self) -> bool:
-        """Whether every sample's ratio was recorded."""
-        return len(self.genuine_ratio) == len(self.genuine) and len(self.stranger_ratio) == len(self.strangers)
+        """Whether every sample's ratio, and whom each stranger was taken for, was recorded."""
+        return (len(self.genuine_ratio) == len(self.genuine) and len(self.stranger_ratio) == len(self.strangers)
+                and len(self.stranger_pairs) == len(self.strangers))
 
-    def genuine_ratios(self) -> np.ndarray:
-        """Each genuine sample's ratio, zeros (always within any limit) when not recorded."""
-        return self.genuine_ratio if len(self.genuine_ratio) == len(self.genuine) else np.zeros(len(self.genuine))
+    def genuine_accepted(self, threshold: float, guard: RatioGuard) -> np.ndarray:
+        """Per genuine sample: within the limits for the person it belongs to (counts only where named right)."""
+        if not self.has_ratios():
+            return self.genuine <= threshold
+        return accepted(self.genuine, self.genuine_ratio, threshold, guard.limits(self.people))
 
-    def stranger_ratios(self) -> np.ndarray:
-        """Each stranger sample's ratio, zeros when not recorded."""
-        return (self.stranger_ratio if len(self.stranger_ratio) == len(self.strangers)
-                else np.zeros(len(self.strangers)))
+    def strangers_accepted(self, threshold: float, guard: RatioGuard) -> np.ndarray:
+        """Per stranger: within the limits for the person the head took them for (the distance alone if unknown)."""
+        if not self.has_ratios():
+            return self.strangers <= threshold
+        return accepted(self.strangers, self.stranger_ratio, threshold, guard.limits(self.stranger_pairs[:, 1]))
 
     @classmethod
     def empty(cls) -> Distances:
@@ -86,11 +90,17 @@ class Evidence:
     unknown_rejection: float | None
     without_cross_session: tuple[str, ...]  # enrolled people none of whose validation came from another session
     look_alikes: tuple[str, ...] = ()  # "who named whom in n of m" for strangers within the limits
-    ratio_limit: float = np.inf  # largest distance ratio still named (inf, None in JSON: no limit)
+    ratio_limit: float = np.inf  # largest distance ratio still named (inf, None in JSON: no limit) ...
+    ratio_people: tuple[str, ...] = ()  # ... for these people: those look-alikes were taken for
     ratio_rule: str = ""
     genuine_ratio_tail: float | None = None  # largest ratio of a cross-session genuine sample named
     look_alike_ratio_tail: float | None = None  # smallest ratio of a stranger within the distance threshold
     look_alikes_within_distance: int = 0  # strangers within the distance threshold, before the ratio limit
+
+    @property
+    def guard(self) -> RatioGuard:
+        """The ratio limit and the people it guards, as the model applies them."""
+        return RatioGuard(self.ratio_limit, self.ratio_people)
 
     def to_dict(self) -> dict:
         """JSON-ready form, floats rounded, an absent limit as None."""
@@ -142,9 +152,9 @@ def choose_threshold(distances: Distances, enrolled: tuple[str, ...] = ()) -> Ev
 
 @dataclass(frozen=True)
 class RatioLimit:
-    """The ratio limit, the rule that set it, and the two ratio tails it was chosen from."""
+    """The ratio guard, the rule that set it, and the two ratio tails it was chosen from."""
 
-    limit: float
+    guard: RatioGuard
     rule: str
     genuine_tail: float | None = None
     look_alike_tail: float | None = None
@@ -152,32 +162,34 @@ class RatioLimit:
 
 
 def ratio_limit(distances: Distances, threshold: float, weight: float) -> RatioLimit:
-    """A limit on the distance ratio for the strangers the distance threshold lets through, if any.
+    """A limit on the distance ratio for the people the distance threshold lets strangers be taken for, if any.
 
     Cross-session genuine samples named within the threshold give the genuine ratio tail (their largest ratio),
     strangers within it the look-alike tail (their smallest). The limit is the tails' midpoint when they are
     apart, else the genuine tail, shrunk towards PRIOR_RATIO by the same weight as the threshold, and never
-    below the genuine tail: it never costs a measured cross-session genuine sample. No look-alikes, or no
+    below the genuine tail: it never costs a measured cross-session genuine sample. It guards only the people
+    the look-alikes were taken for, so nobody else's other-day photos pay for it. No look-alikes, or no
     cross-session evidence to bound the cost to genuine samples, give no limit.
     """
+    if not distances.has_ratios():
+        return RatioLimit(NO_RATIO_GUARD, "no ratio limit: ratios not recorded")
     cross = distances.cross_session & distances.correct & (distances.genuine <= threshold)
     close = distances.strangers <= threshold
-    if not distances.has_ratios():
-        return RatioLimit(np.inf, "no ratio limit: ratios not recorded")
     if not close.any():
-        return RatioLimit(np.inf, "no ratio limit: no stranger within the distance threshold")
+        return RatioLimit(NO_RATIO_GUARD, "no ratio limit: no stranger within the distance threshold")
     if not cross.any():
-        return RatioLimit(np.inf, "no ratio limit: no cross-session genuine evidence to bound it",
+        return RatioLimit(NO_RATIO_GUARD, "no ratio limit: no cross-session genuine evidence to bound it",
                           look_alikes=int(close.sum()))
-    genuine_tail = float(distances.genuine_ratios()[cross].max())
-    look_alike_tail = float(distances.stranger_ratios()[close].min())
+    genuine_tail = float(distances.genuine_ratio[cross].max())
+    look_alike_tail = float(distances.stranger_ratio[close].min())
     apart = genuine_tail < look_alike_tail
     centre = (genuine_tail + look_alike_tail) / 2 if apart else genuine_tail
     limit = max(genuine_tail, weight * centre + (1 - weight) * PRIOR_RATIO)
+    people = tuple(sorted(set(distances.stranger_pairs[close, 1].tolist())))
     where = "midpoint of the ratio tails" if apart else "the genuine ratio tail (the ratio tails overlap)"
-    rule = (f"{int(close.sum())} strangers within the distance threshold: {where}, weight {weight:.2f} "
-            f"against the prior ratio {PRIOR_RATIO:g}")
-    return RatioLimit(limit, rule, genuine_tail, look_alike_tail, int(close.sum()))
+    rule = (f"{int(close.sum())} strangers within the distance threshold, taken for {', '.join(people)}: {where}, "
+            f"weight {weight:.2f} against the prior ratio {PRIOR_RATIO:g}")
+    return RatioLimit(RatioGuard(limit, people), rule, genuine_tail, look_alike_tail, int(close.sum()))
 
 
 def _genuine_tail(distances: Distances) -> tuple[float | None, str]:
@@ -218,54 +230,55 @@ def _evidence(value: float, rule: str, distances: Distances, enrolled: tuple[str
         cross_session_people=len(np.unique(distances.people[cross])),
         cross_session_samples=int(cross.sum()), same_session_samples=int((~cross).sum()),
         stranger_samples=len(distances.strangers),
-        cross_session_accuracy=named_share(distances, cross, value, ratio.limit),
-        same_session_accuracy=named_share(distances, ~cross, value, ratio.limit),
-        unknown_rejection=unknown_share(distances, value, ratio.limit),
+        cross_session_accuracy=named_share(distances, cross, value, ratio.guard),
+        same_session_accuracy=named_share(distances, ~cross, value, ratio.guard),
+        unknown_rejection=unknown_share(distances, value, ratio.guard),
         without_cross_session=tuple(sorted(set(enrolled) - set(distances.people[cross]))),
-        look_alikes=look_alikes(distances, value, ratio.limit),
-        ratio_limit=ratio.limit, ratio_rule=ratio.rule, genuine_ratio_tail=ratio.genuine_tail,
+        look_alikes=look_alikes(distances, value, ratio.guard),
+        ratio_limit=ratio.guard.limit, ratio_people=ratio.guard.people, ratio_rule=ratio.rule,
+        genuine_ratio_tail=ratio.genuine_tail,
         look_alike_ratio_tail=ratio.look_alike_tail, look_alikes_within_distance=ratio.look_alikes,
     )
 
 
-def look_alikes(distances: Distances, threshold: float, ratio_limit: float = np.inf) -> tuple[str, ...]:
+def look_alikes(distances: Distances, threshold: float, guard: RatioGuard = NO_RATIO_GUARD) -> tuple[str, ...]:
     """Strangers the limits would name, per (person, named as) pair, most first: "a named b in n of m"."""
     if len(distances.stranger_pairs) != len(distances.strangers):
         return ()
     per_person = Counter(distances.stranger_pairs[:, 0].tolist())
-    within = accepted(distances.strangers, distances.stranger_ratios(), threshold, ratio_limit)
+    within = distances.strangers_accepted(threshold, guard)
     named = Counter(map(tuple, distances.stranger_pairs[within].tolist()))
     return tuple(f"{who} named {whom} in {n} of {per_person[who]}" for (who, whom), n in named.most_common())
 
 
-def unknown_share(distances: Distances, threshold: float, ratio_limit: float = np.inf) -> float | None:
+def unknown_share(distances: Distances, threshold: float, guard: RatioGuard = NO_RATIO_GUARD) -> float | None:
     """Share of the strangers called unknown by the limits; None without strangers."""
     if not len(distances.strangers):
         return None
-    return float(1 - accepted(distances.strangers, distances.stranger_ratios(), threshold, ratio_limit).mean())
+    return float(1 - distances.strangers_accepted(threshold, guard).mean())
 
 
-def named_share(distances: Distances, rows: np.ndarray, threshold: float, ratio_limit: float = np.inf
+def named_share(distances: Distances, rows: np.ndarray, threshold: float, guard: RatioGuard = NO_RATIO_GUARD
                 ) -> float | None:
     """Share of the selected genuine samples named correctly within the limits; None when none is selected."""
     if not rows.any():
         return None
-    within = accepted(distances.genuine[rows], distances.genuine_ratios()[rows], threshold, ratio_limit)
-    return float((distances.correct[rows] & within).mean())
+    return float((distances.correct & distances.genuine_accepted(threshold, guard))[rows].mean())
 
 
-def within_ratio_limit(distances: Distances, ratio_limit: float) -> Distances:
+def within_ratio_limit(distances: Distances, guard: RatioGuard) -> Distances:
     """The evidence as the distance threshold meets it: samples beyond the ratio limit (unknown at any distance)
     moved to an infinite distance."""
-    if np.isinf(ratio_limit):
+    if np.isinf(guard.limit) or not distances.has_ratios():
         return distances
-    return replace(distances,
-                   genuine=np.where(distances.genuine_ratios() > ratio_limit, np.inf, distances.genuine),
-                   strangers=np.where(distances.stranger_ratios() > ratio_limit, np.inf, distances.strangers))
+    genuine_beyond = ~distances.genuine_accepted(np.inf, guard)
+    strangers_beyond = ~distances.strangers_accepted(np.inf, guard)
+    return replace(distances, genuine=np.where(genuine_beyond, np.inf, distances.genuine),
+                   strangers=np.where(strangers_beyond, np.inf, distances.strangers))
 
 
 def plot_tradeoff(distances: Distances, threshold: float, path: str | Path, title: str,
-                  evidence: Evidence | None = None, ratio_limit: float = np.inf) -> Path:
+                  evidence: Evidence | None = None, guard: RatioGuard = NO_RATIO_GUARD) -> Path:
     """Write a PNG: cross- and same-session genuine accuracy and stranger rejection against the threshold, at the
     ratio limit (and stranger rejection without it, dotted, when there is one)."""
     import matplotlib
@@ -274,7 +287,7 @@ def plot_tradeoff(distances: Distances, threshold: float, path: str | Path, titl
     from matplotlib import pyplot as plt
 
     figure, axes = plt.subplots(figsize=(7.5, 4.8), dpi=100)
-    limited = within_ratio_limit(distances, ratio_limit)
+    limited = within_ratio_limit(distances, guard)
     for flag, name in ((True, "cross-session"), (False, "same-session")):
         rows = limited.cross_session == flag
         if rows.any():
@@ -284,10 +297,10 @@ def plot_tradeoff(distances: Distances, threshold: float, path: str | Path, titl
         _, rejection = tradeoff(np.zeros(0, bool), np.zeros(0), limited.strangers)
         axes.plot(THRESHOLDS, rejection, color="tab:green",
                   label=f"strangers called unknown (n={len(distances.strangers)})")
-        if np.isfinite(ratio_limit):
+        if limited is not distances:
             _, rejection = tradeoff(np.zeros(0, bool), np.zeros(0), distances.strangers)
             axes.plot(THRESHOLDS, rejection, color="tab:green", linestyle="-.", alpha=0.5,
-                      label=f"strangers unknown without the ratio limit {ratio_limit:.3f}")
+                      label=f"strangers unknown without the ratio limit {guard.limit:.3f}")
     axes.axvline(threshold, color="black", linestyle="--", label=f"threshold {threshold:.3f}")
     if evidence is not None:
         for value, name, colour in ((evidence.genuine_tail, f"{evidence.genuine_tail_from} genuine tail", "tab:blue"),

@@ -52,6 +52,26 @@ class Scores(NamedTuple):
     ratio: np.ndarray
 
 
+@dataclass(frozen=True)
+class RatioGuard:
+    """A limit on Scores.ratio for the people look-alikes were taken for on the enrolment evidence; anyone else is
+    named on distance alone."""
+
+    limit: float = math.inf
+    people: tuple[str, ...] = ()
+
+    def limits(self, names: np.ndarray | str) -> np.ndarray:
+        """The ratio limit for each named person: the limit if guarded, inf otherwise."""
+        return np.where(np.isin(names, self.people), self.limit, math.inf)
+
+    def to_dict(self) -> dict[str, Any]:
+        """As model.json stores it under threshold.ratio."""
+        return {"limit": self.limit, "people": list(self.people)}
+
+
+NO_RATIO_GUARD = RatioGuard()
+
+
 @dataclass(frozen=True, eq=False)
 class FaceModel:
     """A linear softmax head over unit embeddings plus a per-person gallery and a distance threshold."""
@@ -67,7 +87,7 @@ class FaceModel:
     info: dict[str, Any] = field(default_factory=dict)  # metrics, evidence, enrolment description
     version: str = ""
     created_at: str = ""
-    ratio_limit: float = math.inf  # largest Scores.ratio still named (inf: no limit)
+    ratio_guard: RatioGuard = NO_RATIO_GUARD
 
 
 def classify(embeddings: np.ndarray, model: FaceModel, threshold: float | None = None,
@@ -75,13 +95,15 @@ def classify(embeddings: np.ndarray, model: FaceModel, threshold: float | None =
     """Name each embedding (or "unknown"); `exclude` drops one person as if never enrolled."""
     limit = model.threshold if threshold is None else threshold
     found = scores(embeddings, model, exclude)
-    return [_match(model.labels[c], p, d, r, limit, model.ratio_limit)
-            for c, p, d, r in zip(*found, strict=True)]
+    names = [model.labels[c] for c in found.predicted]
+    return [_match(name, p, d, r, limit, float(model.ratio_guard.limits(name)))
+            for name, p, d, r in zip(names, found.probability, found.distance, found.ratio, strict=True)]
 
 
 def accepted(distance: np.ndarray | float, ratio: np.ndarray | float, threshold: float,
-             ratio_limit: float = math.inf) -> np.ndarray:
-    """Named rather than unknown: near enough to the predicted person, and distinctly nearer them than anyone else."""
+             ratio_limit: np.ndarray | float = math.inf) -> np.ndarray:
+    """Named rather than unknown: near enough to the predicted person and, where guarded, distinctly nearer them
+    than anyone else."""
     return (np.asarray(distance) <= threshold) & (np.asarray(ratio) <= ratio_limit)
 
 
@@ -162,15 +184,15 @@ def _manifest(model: FaceModel, directory: Path) -> dict[str, Any]:
         "head": {"file": HEAD_FILE, "kind": "linear-softmax"},
         "gallery": {"file": GALLERY_FILE, "labels": [int(i) for i in model.gallery_labels],
                     "session_names": sessions, "sessions": [sessions.index(s) for s in model.gallery_sessions]},
-        "threshold": {"distance": model.threshold, **_ratio_entry(model.ratio_limit)},
+        "threshold": {"distance": model.threshold, **_ratio_entry(model.ratio_guard)},
         "files": {name: _sha256(directory / name) for name in (HEAD_FILE, GALLERY_FILE)},
         **{key: model.info[key] for key in INFO_KEYS if key in model.info},
     }
 
 
-def _ratio_entry(ratio_limit: float) -> dict[str, float]:
-    """The ratio limit as model.json stores it: absent when there is none (so such models keep their version)."""
-    return {} if math.isinf(ratio_limit) else {"ratio": ratio_limit}
+def _ratio_entry(guard: RatioGuard) -> dict[str, Any]:
+    """The ratio guard as model.json stores it: absent when there is none (so such models keep their version)."""
+    return {} if math.isinf(guard.limit) else {"ratio": guard.to_dict()}
 
 
 def _dump(manifest: dict[str, Any]) -> str:
@@ -209,9 +231,7 @@ def _build(directory: Path, manifest: dict[str, Any]) -> FaceModel:
     threshold = float(manifest["threshold"]["distance"])
     if not 0 < threshold <= 2:
         raise ModelError(f"{directory}: threshold {threshold} outside (0, 2]")
-    ratio_limit = float(manifest["threshold"].get("ratio", math.inf))
-    if not ratio_limit > 0:  # also refuses NaN
-        raise ModelError(f"{directory}: ratio limit {ratio_limit} must be above 0")
+    guard = _ratio_guard(manifest["threshold"].get("ratio"), labels, directory)
     config = Config.from_dict(manifest["config"])
     if config.detector not in DETECTORS:
         raise ModelError(f"{directory}: unknown detector {config.detector!r}")
@@ -220,7 +240,18 @@ def _build(directory: Path, manifest: dict[str, Any]) -> FaceModel:
                     DETECTORS[config.detector].id)
     info = {key: manifest[key] for key in INFO_KEYS if key in manifest}
     return FaceModel(labels, state["weight"], state["bias"], gallery, gallery_labels, threshold, gallery_sessions,
-                     config, info, manifest["version"], manifest.get("created_at", ""), ratio_limit)
+                     config, info, manifest["version"], manifest.get("created_at", ""), guard)
+
+
+def _ratio_guard(entry: dict[str, Any] | None, labels: tuple[str, ...], directory: Path) -> RatioGuard:
+    if entry is None:
+        return NO_RATIO_GUARD
+    guard = RatioGuard(float(entry["limit"]), tuple(entry["people"]))
+    if not guard.limit > 0:  # also refuses NaN
+        raise ModelError(f"{directory}: ratio limit {guard.limit} must be above 0")
+    if not set(guard.people) <= set(labels):
+        raise ModelError(f"{directory}: ratio limit for people not enrolled: {sorted(set(guard.people) - set(labels))}")
+    return guard
 
 
 def _read_manifest(directory: Path) -> dict[str, Any]:

@@ -91,8 +91,10 @@ def test_hand_edited_threshold_breaks_the_version(copy):
 
 
 @pytest.mark.parametrize("changes", [{"labels": []}, {"labels": ["a", "a"]}, {"threshold": {"distance": 5}},
-                                     {"threshold": {"distance": 0.4, "ratio": 0}},
-                                     {"threshold": {"distance": 0.4, "ratio": "NaN"}},
+                                     {"threshold": {"distance": 0.4, "ratio": {"limit": 0, "people": []}}},
+                                     {"threshold": {"distance": 0.4, "ratio": {"limit": "NaN", "people": []}}},
+                                     {"threshold": {"distance": 0.4, "ratio": {"limit": 0.9, "people": ["nobody"]}}},
+                                     {"threshold": {"distance": 0.4, "ratio": 0.9}},
                                      {"config": {"max_side": 1, "bogus": 2}}, {"gallery": None}])
 def test_bad_manifest_fields(copy, changes):
     _rewrite_manifest(copy, **changes)

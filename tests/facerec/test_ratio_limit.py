@@ -1,5 +1,6 @@
 """The ratio limit: look-alikes within the distance threshold are nearly as close to a second enrolled person,
-genuine samples distinctly closer to one; the limit never costs a measured cross-session genuine sample."""
+genuine samples distinctly closer to one; the limit guards the people look-alikes were taken for and never costs
+a measured cross-session genuine sample."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from facerec.evidence import PRIOR_RATIO, Distances, choose_threshold, ratio_limit
-from facerec.model import UNKNOWN, FaceModel, classify, load_model, save_model, scores
+from facerec.model import UNKNOWN, FaceModel, RatioGuard, classify, load_model, save_model, scores
 
 
 def _distances(genuine: list[tuple[float, float]], strangers: list[tuple[float, float]],
@@ -50,6 +51,7 @@ def test_look_alikes_between_two_people_become_unknown_and_genuine_samples_stay_
     assert evidence.unknown_rejection == 1.0
     assert evidence.cross_session_accuracy == (distances.genuine <= evidence.threshold).mean()  # as without it
     assert evidence.look_alikes == () and evidence.look_alikes_within_distance == 2
+    assert evidence.ratio_people == ("p0",)  # whom the look-alikes were taken for
 
 
 def test_overlapping_ratio_tails_keep_every_genuine_sample():
@@ -70,7 +72,7 @@ def test_without_recorded_ratios_nothing_is_limited():
     distances = _distances(GENUINE, [*FAR_STRANGERS, (0.3, 0.99)])
     bare = Distances(distances.genuine, distances.correct, distances.people, distances.sessions,
                      distances.cross_session, distances.strangers, distances.stranger_pairs)
-    assert math.isinf(ratio_limit(bare, 0.42, 0.5).limit)
+    assert math.isinf(ratio_limit(bare, 0.42, 0.5).guard.limit)
     assert choose_threshold(bare).unknown_rejection < 1.0
 
 
@@ -115,20 +117,25 @@ def test_ratio_is_the_distance_over_the_nearest_other_person():
     assert alone.ratio[0] == 0.0  # nobody else left to be confused with
 
 
-def test_a_face_between_two_people_is_unknown_under_a_ratio_limit(tmp_path):
+def test_a_face_between_two_people_is_unknown_when_the_person_it_is_taken_for_is_guarded(tmp_path):
     model = _two_people()
     between, near_ann = _unit(1.0, 0.02), _unit(0.95, 0.312, 0.1)
     assert [m.name for m in classify(np.stack([between, near_ann]), model)] == ["ann", "ann"]
-    limited = save_model(FaceModel(**{**model.__dict__, "ratio_limit": 0.8}), tmp_path / "m")
+    save_model(FaceModel(**{**model.__dict__, "ratio_guard": RatioGuard(0.8, ("ann",))}), tmp_path / "m")
     loaded = load_model(tmp_path / "m")
-    assert loaded.ratio_limit == 0.8
+    assert loaded.ratio_guard == RatioGuard(0.8, ("ann",))
     between_match, near_match = classify(np.stack([between, near_ann]), loaded)
     assert between_match.name == UNKNOWN and near_match.name == "ann"
-    assert between_match.distance == pytest.approx(classify(between[None, :], limited)[0].distance)
+    assert between_match.distance == pytest.approx(classify(between[None, :], model)[0].distance)
+
+
+def test_a_guard_on_someone_else_leaves_the_name_to_the_distance():
+    model = FaceModel(**{**_two_people().__dict__, "ratio_guard": RatioGuard(0.8, ("bob",))})
+    assert classify(_unit(1.0, 0.02)[None, :], model)[0].name == "ann"
 
 
 def test_a_model_without_a_ratio_limit_stores_none_and_keeps_its_version(tmp_path):
     saved = save_model(_two_people(), tmp_path / "m")
     manifest = (tmp_path / "m" / "model.json").read_text()
-    assert '"ratio"' not in manifest and math.isinf(load_model(tmp_path / "m").ratio_limit)
+    assert '"ratio"' not in manifest and math.isinf(load_model(tmp_path / "m").ratio_guard.limit)
     assert saved.version == load_model(tmp_path / "m").version
