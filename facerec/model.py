@@ -96,8 +96,9 @@ def classify(embeddings: np.ndarray, model: FaceModel, threshold: float | None =
     limit = model.threshold if threshold is None else threshold
     found = scores(embeddings, model, exclude)
     names = [model.labels[c] for c in found.predicted]
-    return [_match(name, p, d, r, limit, float(model.ratio_guard.limits(name)))
-            for name, p, d, r in zip(names, found.probability, found.distance, found.ratio, strict=True)]
+    ratio_limits = model.ratio_guard.limits(np.array(names, dtype=str))
+    return [_match(name, p, d, r, limit, float(r_limit)) for name, p, d, r, r_limit
+            in zip(names, found.probability, found.distance, found.ratio, ratio_limits, strict=True)]
 
 
 def accepted(distance: np.ndarray | float, ratio: np.ndarray | float, threshold: float,
