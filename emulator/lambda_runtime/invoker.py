@@ -63,13 +63,14 @@ class ThrottledError(EmulatorError):
     error_type = THROTTLED
 
     def __init__(self, reason: str) -> None:
-        super().__init__("Rate Exceeded.")
+        super().__init__(RATE_EXCEEDED)
         self.reason = reason
 
 
+RATE_EXCEEDED = "Rate Exceeded."  # AWS's message for a throttled invocation
 RESERVED_LIMIT_REASON = "ReservedFunctionConcurrentInvocationLimitExceeded"
 ACCOUNT_LIMIT_REASON = "ConcurrentInvocationLimitExceeded"
-RESERVED_ZERO_ERROR = {"errorType": "TooManyRequestsException", "errorMessage": "Rate Exceeded."}
+RESERVED_ZERO_ERROR = {"errorType": "TooManyRequestsException", "errorMessage": RATE_EXCEEDED}
 
 
 class PayloadTooLargeError(EmulatorError):
