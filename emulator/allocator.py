@@ -16,6 +16,7 @@ from __future__ import annotations
 import ctypes
 import logging
 import os
+from functools import cache
 
 logger = logging.getLogger(__name__)
 
@@ -27,10 +28,16 @@ _SETTINGS = (("MALLOC_ARENA_MAX", M_ARENA_MAX, ARENA_MAX),
              ("MALLOC_MMAP_THRESHOLD_", M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES))
 
 
+@cache
+def libc() -> ctypes.CDLL:
+    """The C library this process runs on (glibc's malloc functions are looked up on it)."""
+    return ctypes.CDLL(None)
+
+
 def tune_malloc() -> dict[str, int]:
     """Applies the settings above that the environment does not set; returns those applied (none off glibc)."""
     try:
-        mallopt = ctypes.CDLL(None).mallopt
+        mallopt = libc().mallopt
     except AttributeError:
         logger.info("not glibc (no mallopt): malloc settings left as they are")
         return {}
@@ -50,7 +57,7 @@ def release_free_memory() -> bool:
 
     What a sweep or a burst freed stays in malloc's arenas otherwise, and a long-running process's RSS only ratchets.
     """
-    trim = getattr(ctypes.CDLL(None), "malloc_trim", None)
+    trim = getattr(libc(), "malloc_trim", None)
     if trim is None:
         return False
     trim(0)

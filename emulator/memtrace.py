@@ -18,6 +18,7 @@ import tracemalloc
 from pathlib import Path
 from typing import TextIO
 
+from emulator.allocator import libc
 from emulator.state import holdings
 
 ENV_TRACEMALLOC = "EMULATOR_TRACEMALLOC"
@@ -85,7 +86,7 @@ class _MallInfo2(ctypes.Structure):
 def _malloc_stats() -> str:
     """glibc's view: bytes malloc holds from the system (brk/arenas + mmapped), in use, and free inside it."""
     try:
-        mallinfo2 = ctypes.CDLL(None).mallinfo2
+        mallinfo2 = libc().mallinfo2
     except AttributeError:
         return "malloc=?"
     mallinfo2.restype = _MallInfo2
