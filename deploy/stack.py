@@ -2,7 +2,7 @@
 
 Only public AWS APIs (boto3) are used, so the same code deploys to the embedded emulator (which uses it for its
 own stack), to LocalStack and, seeding included, after `sam deploy` on AWS.
-(moto's CloudFormation ignores a bucket's S3 -> Lambda notifications; emulator/moto_hooks.py applies them.)
+(moto's CloudFormation ignores a bucket's S3 -> Lambda notifications; emulator/aws/s3.py applies them.)
 """
 
 from __future__ import annotations

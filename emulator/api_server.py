@@ -3,7 +3,7 @@
 moto's ThreadedMotoServer serves it with werkzeug's development server, which answers `Connection: close` to
 every request (werkzeug 3 turned keep-alive off) and then waits for stray request bytes: every boto3 call paid
 for a new TCP connection. cheroot keeps HTTP/1.1 connections alive, parks idle ones in a selector (no thread
-each) and runs requests on a fixed pool of threads, the most recently idle first (HotThreadsFirst). A long poll
+each) and runs requests on a fixed pool of threads, the most recently idle first (emulator/aws/cheroot.py). A long poll
 holds its thread for up to 20 s, so the pool is sized for the device's 50 polling threads, a grader and the Lambda
 workers' calls at once.
 """
@@ -11,9 +11,7 @@ workers' calls at once.
 from __future__ import annotations
 
 import logging
-import queue
 import threading
-from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
@@ -26,7 +24,8 @@ from moto.core.request import (
 )
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-from emulator.errors import EmulatorError, PortInUseError
+from emulator.aws.cheroot import hot_threads_first
+from emulator.errors import PortInUseError
 from emulator.ports import ensure_port_free
 
 logger = logging.getLogger(__name__)
@@ -83,75 +82,6 @@ class CachingDispatcher(DomainDispatcherApplication):
         return self._backends[host]
 
 
-class HotThreadsFirst:
-    """cheroot's queue of connections ready for a worker thread, handing each to the thread that went idle last.
-
-    cheroot's own `queue.Queue` wakes the thread that has waited longest, so requests rotate through all
-    SERVER_THREADS threads and every one of them ends up with a deep stack and a full malloc cache of its own
-    (RSS that crept for minutes, issue 15); handed to the most recently idle thread, they stay on the few threads
-    the load needs. Connections still go out oldest first. What cheroot calls: put, get (blocking), qsize.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._ready: deque[Any] = deque()
-        self._idle: list[_Handoff] = []  # a stack: the thread that went idle last is woken first
-
-    def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
-        """Hands `item` to the most recently idle thread, or queues it when none is idle (never blocks)."""
-        with self._lock:
-            if not self._idle:
-                self._ready.append(item)
-                return
-            handoff = self._idle.pop()
-        handoff.give(item)
-
-    def get(self) -> Any:
-        """The oldest queued item, else waits for the next one put."""
-        with self._lock:
-            if self._ready:
-                return self._ready.popleft()
-            handoff = _Handoff()
-            self._idle.append(handoff)
-        return handoff.take()
-
-    def qsize(self) -> int:
-        with self._lock:
-            return len(self._ready)
-
-    @property
-    def idle(self) -> int:
-        """Threads waiting in get()."""
-        with self._lock:
-            return len(self._idle)
-
-
-class _Handoff:
-    """One idle thread's slot: the thread blocks in take() until give() puts an item in it."""
-
-    def __init__(self) -> None:
-        self._given = threading.Lock()
-        self._given.acquire()
-        self._item: Any = None
-
-    def give(self, item: Any) -> None:
-        self._item = item
-        self._given.release()
-
-    def take(self) -> Any:
-        self._given.acquire()
-        return self._item
-
-
-def _hot_threads_first(pool: Any) -> None:
-    """Puts HotThreadsFirst in place of the queue of cheroot's ThreadPool (before its threads start)."""
-    if not (isinstance(getattr(pool, "_queue", None), queue.Queue) and pool.get == pool._queue.get):
-        raise EmulatorError("cheroot's ThreadPool no longer keeps its connections in `_queue` read by `get`: "
-                            "emulator/api_server.py needs updating")
-    pool._queue = HotThreadsFirst()
-    pool.get = pool._queue.get
-
-
 class ApiServer:
     """moto's AWS APIs on `host:port` (0: a free port), served from a daemon thread until stop()."""
 
@@ -160,7 +90,7 @@ class ApiServer:
                                    request_queue_size=LISTEN_BACKLOG, timeout=IDLE_CONNECTION_SECONDS,
                                    shutdown_timeout=STOP_GRACE_SECONDS)
         self._server.gateway = MotoGateway
-        _hot_threads_first(self._server.requests)
+        hot_threads_first(self._server.requests)
         self._server.keep_alive_conn_limit = KEEP_ALIVE_CONNECTIONS
         self._host, self._port = host, port
         self._thread: threading.Thread | None = None

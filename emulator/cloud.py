@@ -11,6 +11,7 @@ from typing import Any
 from deploy.errors import TemplateError
 from deploy.stack import StackDeployer, function_code_uri, load_template, seed_stack
 from emulator.api_server import ApiServer
+from emulator.aws.hooks import MotoHooks, StateHooks
 from emulator.config import DEFAULT_ACCOUNT, DUMMY_CREDENTIALS, EmulatorConfig, dummy_session
 from emulator.console.app import with_console
 from emulator.destinations import Destinations
@@ -18,8 +19,6 @@ from emulator.hot_reload import CodeWatcher, LocalCode, local_code_of_stack
 from emulator.lambda_runtime.invoker import LambdaService, Telemetry
 from emulator.lambda_runtime.logs import LogShipper
 from emulator.lambda_runtime.metrics import MetricsPublisher
-from emulator.moto_hooks import MotoHooks
-from emulator.moto_state import StateHooks
 from emulator.ports import ensure_port_free
 from emulator.retention import Retention
 from emulator.state import StateStore, state_root

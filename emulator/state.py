@@ -43,6 +43,7 @@ from moto.iam.models import AWSManagedPolicy
 from moto.logs.models import LogEvent
 from moto.s3.models import FakeKey
 
+from emulator.aws import awslambda, core, sqs
 from emulator.errors import EmulatorError
 
 logger = logging.getLogger(__name__)
@@ -66,7 +67,7 @@ def state_root(state_dir: Path) -> Path:
 
 
 class DiskBody:
-    """An S3 object body in a file, in place of moto's in-memory SpooledTemporaryFile (FakeKey._value_buffer).
+    """An S3 object body in a file, in place of moto's in-memory SpooledTemporaryFile (emulator/aws/s3.py).
 
     Implements the calls FakeKey makes: seek, truncate, write (the whole body at once), read, close.
     No file descriptor stays open between calls."""
@@ -327,10 +328,6 @@ class SaveReport:
     size_bytes: int
 
 
-def _backend_dicts() -> list[BackendDict[Any]]:
-    return [b for b in BackendDict._instances if b.backend.__module__.startswith("moto.")]  # type: ignore[misc]
-
-
 def _find_backend_dict(module_name: str, service: str) -> BackendDict[Any]:
     module = import_module(module_name)
     for value in vars(module).values():
@@ -396,7 +393,7 @@ class StateStore:
             for account, regions in accounts.items():
                 for region, backend in regions.items():
                     backend_dict[account][region] = backend
-        _release_in_flight_messages()
+        sqs.release_in_flight_messages()
         orphans = self.blobs.keep_only(unpickler.blob_names)
         for path in self.logs.glob("*.jsonl"):
             if path.stem not in unpickler.log_names:
@@ -448,26 +445,12 @@ class StateStore:
                          report.total_seconds, report.pickle_seconds)
 
 
-def _release_in_flight_messages() -> None:
-    """Messages received but not deleted before the restart are visible again (their consumers are gone)."""
-    from moto.sqs.models import sqs_backends
-
-    for regions in sqs_backends.values():
-        for backend in regions.values():
-            for queue in backend.queues.values():
-                for message in queue._messages:
-                    message.visible_at = 0.0
-                queue.pending_messages.clear()
-
-
 def holdings() -> dict[str, int]:
     """What moto holds right now: S3 objects and bytes, SQS messages, DynamoDB items, log events, datapoints..."""
-    from moto.awslambda.models import lambda_backends
     from moto.cloudwatch.models import cloudwatch_backends
     from moto.dynamodb.models import dynamodb_backends
     from moto.logs.models import logs_backends
     from moto.s3.models import s3_backends
-    from moto.sqs.models import sqs_backends
 
     def each(backend_dict: Any) -> list[Any]:
         return [b for regions in list(backend_dict.values()) for b in list(regions.values())]
@@ -478,12 +461,12 @@ def holdings() -> dict[str, int]:
     return {
         "s3_objects": len(keys),
         "s3_bytes": sum(k.size for k in keys),
-        "sqs_messages": sum(len(q._messages) for b in each(sqs_backends) for q in list(b.queues.values())),
+        "sqs_messages": sqs.message_count(),
         "dynamodb_items": sum(len(t) for b in each(dynamodb_backends) for t in list(b.tables.values())),
         "log_events": sum(len(s.events) for s in streams),
         "log_streams": len(streams),
         "metric_datapoints": sum(len(b.metric_data) for b in each(cloudwatch_backends)),
-        "lambda_functions": sum(len(b._lambdas._functions) for b in each(lambda_backends)),
+        "lambda_functions": awslambda.function_count(),
     }
 
 
@@ -516,7 +499,8 @@ def _pickle_backends() -> tuple[bytes, float]:
         sys.setswitchinterval(_QUIET_SWITCH_INTERVAL)
         try:
             backends = {(b.backend.__module__, b.service_name): {account: dict(regions) for account, regions
-                                                                 in list(b.items())} for b in _backend_dicts()}
+                                                                 in list(b.items())} for b in
+                        core.moto_backend_dicts()}
             _SnapshotPickler(buffer).dump(backends)
             return buffer.getvalue(), time.perf_counter() - started
         except RuntimeError as exc:

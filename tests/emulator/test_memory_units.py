@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 
 from emulator.allocator import ARENA_MAX, MMAP_THRESHOLD_BYTES, tune_malloc
-from emulator.api_server import HotThreadsFirst
+from emulator.aws.cheroot import HotThreadsFirst
 from emulator.lambda_runtime.invoker import RunThreads
 
 WAIT_SECONDS = 10.0

@@ -15,9 +15,11 @@ from moto.logs.models import logs_backends
 from moto.s3.models import s3_backends
 from moto.sqs.models import sqs_backends
 
+from emulator.aws.cloudwatch import roll_up_metrics
+from emulator.aws.hooks import StateHooks
+from emulator.aws.s3 import expire_objects, expiry
 from emulator.config import DEFAULT_ACCOUNT, DEFAULT_REGION
-from emulator.moto_state import StateHooks, verify_state_internals
-from emulator.retention import Retention, SweepReport, expire_objects, expiry, roll_up_metrics
+from emulator.retention import Retention
 from emulator.state import BlobStore, EventLog, StateError, StateStore
 
 
@@ -36,10 +38,6 @@ def hooked(tmp_path: Path) -> Iterator[StateStore]:
 
 def client(service: str) -> Any:
     return boto3.client(service, region_name=DEFAULT_REGION, aws_access_key_id="x", aws_secret_access_key="y")
-
-
-def test_the_moto_internals_the_state_hooks_patch_are_where_they_were() -> None:
-    verify_state_internals()
 
 
 def test_an_object_body_is_a_file_not_memory(hooked: StateStore) -> None:
@@ -162,11 +160,10 @@ def test_metrics_roll_into_one_statistic_set_per_minute_and_age_out() -> None:
             return {k: points[0][k] for k in ("Sum", "SampleCount", "Minimum", "Maximum")}
 
         before = stats()
-        report = SweepReport()
-        roll_up_metrics(backend, datetime.now(UTC), timedelta(days=3), report)
-        assert (report.datapoints_rolled, len(backend.metric_data)) == (10, 1)
+        rolled, _ = roll_up_metrics(backend, datetime.now(UTC), timedelta(days=3))
+        assert (rolled, len(backend.metric_data)) == (10, 1)
         assert stats() == before == {"Sum": 45.0, "SampleCount": 10.0, "Minimum": 0.0, "Maximum": 9.0}
-        roll_up_metrics(backend, datetime.now(UTC) + timedelta(days=4), timedelta(days=3), report)
+        roll_up_metrics(backend, datetime.now(UTC) + timedelta(days=4), timedelta(days=3))
         assert backend.metric_data == []
 
 

@@ -1,7 +1,7 @@
 """Many consumers and producers on one FIFO queue at once: every message delivered once, none dropped.
 
 moto alone fails this (it takes no lock: two receivers can get one message, a delete racing a send drops the
-new message, a receive can die of "Set changed size during iteration"); emulator/moto_hooks.py serialises
+new message, a receive can die of "Set changed size during iteration"); emulator/aws/sqs.py serialises
 each queue's receive, send and delete. The race windows are a few bytecodes wide, so the test runs moto
 in-process with the interpreter switching threads every microsecond.
 """
@@ -15,17 +15,18 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from moto.server import ThreadedMotoServer
 
-from emulator.config import DEFAULT_ACCOUNT, DEFAULT_REGION, dummy_session
-from emulator.moto_hooks import MotoHooks
+from emulator.aws import sqs as sqs_wing
+from emulator.aws.registry import PatchRegistry
+from emulator.config import DEFAULT_REGION, dummy_session
 
 MESSAGES, GROUPS, PRODUCERS, CONSUMERS = 150, 15, 3, 6
 
 
 @pytest.fixture
-def sqs(tmp_path) -> Iterator[object]:
+def sqs() -> Iterator[object]:
     """An SQS client on an in-process moto with the emulator's hooks, threads switching every microsecond."""
-    hooks = MotoHooks(tmp_path, DEFAULT_ACCOUNT, DEFAULT_REGION)
-    hooks.install(service=None)  # the SQS fixes need no Lambda service
+    hooks = PatchRegistry()
+    hooks.install(sqs_wing.patches())
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()

@@ -1,48 +1,28 @@
-"""The only place that touches moto's private internals: routes Lambda execution to our service.
+"""Lambda: moto 5.2.5 (pinned) stores functions but cannot run them without Docker; our service runs them.
 
-moto 5.2.5 (pinned) stores functions but cannot run them without Docker. We replace:
-- `moto.s3.notifications._invoke_awslambda`: S3 -> Lambda notifications become async invocations;
-- `moto.awslambda.models.LambdaFunction.invoke`: the Invoke API runs the function on our workers; any failure
-  inside it is AWS's `ServiceException` (JSON boto3 parses), never werkzeug's HTML 500 page;
+- `LambdaFunction.invoke`: the Invoke API runs the function on our service; any failure inside it is AWS's
+  `ServiceException` (JSON boto3 parses), never werkzeug's HTML 500 page;
 - `LambdaFunction._set_function_code`: code Lambda could not run is refused at CreateFunction/UpdateFunctionCode
   with AWS's `InvalidParameterValueException` (a zip that is not a zip; an ImageUri mapped to no Dockerfile); a
   mapped image is "built" there (emulator/dockerfile.py: its task root staged, its environment recipe kept);
 - `LambdaFunction.__init__`, `.update_configuration`: a `Runtime` the emulator cannot run (not Python, or no
-  interpreter for it here) is refused with `InvalidParameterValueException`;
+  interpreter for it here) is refused with `InvalidParameterValueException`; moto drops `DeadLetterConfig`, we
+  keep it on the function object for our async invoker;
+- `LambdaFunction.create_from_cloudformation_json`: keeps the DeadLetterConfig and SAM's `Metadata.Dockerfile`;
 - `LambdaBackend.put_function_event_invoke_config`: moto appends each put and reads the first; AWS replaces;
-- `LambdaBackend.update_function_event_invoke_config`: moto replaces; AWS changes only the settings named;
-- `LambdaFunction.__init__`, `.update_configuration`, `.create_from_cloudformation_json`: moto drops
-  `DeadLetterConfig`; we keep it on the function object for our async invoker;
-- `moto.sqs.models.Queue.add_message`: moto deduplicates FIFO messages only against messages still in
-  the queue; SQS remembers a deduplication id for 5 minutes even after the message was deleted;
-- `Queue.add_message`, `Queue.delete_message`, `SQSBackend.receive_message`: moto's SQS takes no lock, so
-  concurrent receives hand one message to two consumers, and a delete racing a send drops the new message;
-  we serialise them per queue (a long poll waits outside the lock);
-- `moto.s3.models.FakeBucket.create_from_cloudformation_json`: moto's CloudFormation drops a bucket's
-  NotificationConfiguration; we apply its Lambda notifications as the bucket is created, as AWS does, so an
-  object PUT while the rest of the stack is still being created is not left without its event.
-- `moto.s3.models.S3Backend.put_object`: the object CompleteMultipartUpload assembles also fired
-  `ObjectCreated:Put`; S3 sends only `ObjectCreated:CompleteMultipartUpload`;
-- `moto.s3.notifications._get_s3_event`: records get AWS's full shape (emulator/s3_events.py);
-- moto's `iam.load_aws_managed_policies` setting is turned on: `arn:aws:iam::aws:policy/...` exist, as on AWS;
-- moto's CloudFormation resource types get `AWS::Lambda::EventInvokeConfig` (emulator/cloudformation_types.py);
-- `moto.sqs.models.unix_time_millis`: moto's SQS asks it twice per message in the queue on every send, receive
-  and attribute read (via datetime arithmetic: ~20 us each, 2-7 ms per send with a few hundred messages queued);
-  the same clock read as `time.time()`.
-`verify_moto_internals` fails loudly when an upgrade moves any of these.
+- `LambdaBackend.update_function_event_invoke_config`: moto replaces; AWS changes only the settings named.
+
+`LambdaFunctions` resolves moto's stored functions into the FunctionSpecs our service runs.
 """
 
 from __future__ import annotations
 
 import base64
 import copy
-import inspect
 import json
 import logging
 import shutil
 import tempfile
-import threading
-import time
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -50,19 +30,11 @@ from io import BytesIO
 from pathlib import Path
 from typing import Any
 
-import moto
-import moto.cloudformation.parsing as cloudformation_parsing
-import moto.s3.notifications as s3_notifications
-import moto.sqs.models as sqs_models
-from moto.awslambda.models import LambdaBackend, LambdaFunction
+from moto.awslambda.models import LambdaBackend, LambdaFunction, LambdaStorage, lambda_backends
 from moto.awslambda.utils import get_backend
-from moto.core.config import default_user_config
 from moto.core.exceptions import JsonRESTError
-from moto.iam.models import IAMBackend
-from moto.s3.models import FakeBucket, S3Backend
-from moto.sqs.models import DEDUPLICATION_TIME_IN_SECONDS, Queue, SQSBackend
 
-from emulator import cloudformation_types  # noqa: F401  (defining the models registers them)
+from emulator.aws.registry import Internal, Patch
 from emulator.destinations import AWS_MAX_RETRY_ATTEMPTS, AsyncConfig
 from emulator.dockerfile import (
     ImageRecipe,
@@ -78,15 +50,10 @@ from emulator.lambda_runtime.invoker import LambdaService, PayloadTooLargeError,
 from emulator.lambda_runtime.workers import FunctionSpec
 from emulator.packaging import check_runtime, extract_zip, layer_folder, merged_opt
 from emulator.packaging import interpreter as python_interpreter
-from emulator.s3_events import aws_record
 
 logger = logging.getLogger(__name__)
 
-MOTO_VERSION = "5.2.5"
 _DLQ_ATTRIBUTE = "_emulator_dead_letter_config"
-_DEDUP_ATTRIBUTE = "_emulator_deduplication_history"
-_LOCK_ATTRIBUTE = "_emulator_lock"
-_RECEIVE_POLL_SECONDS = 0.05
 _IMAGE_ATTRIBUTE = "_emulator_image"
 _DOCKERFILE_ATTRIBUTE = "_emulator_template_dockerfile"
 _CODE_ATTRIBUTES = ("code", "code_bytes", "code_size", "code_sha_256", "code_digest", _IMAGE_ATTRIBUTE,
@@ -96,38 +63,29 @@ IMAGE_UNMAPPED = ("The local emulator runs container image functions from their 
                   "to none. Map it when starting the emulator: EMULATOR_IMAGES='{uri}=path/to/Dockerfile[:context]' "
                   "(comma-separated entries) or `python -m emulator serve --image {uri}=path/to/Dockerfile[:context]`;"
                   " or deploy the function as a .zip archive (PackageType=Zip).")
-_EXPECTED_SIGNATURES = {
-    "s3.notifications._invoke_awslambda": (s3_notifications, "_invoke_awslambda",
-                                           ["account_id", "event_body", "fn_arn", "region_name"]),
-    "LambdaFunction.invoke": (LambdaFunction, "invoke", ["self", "body", "request_headers", "response_headers"]),
-    "LambdaFunction.__init__": (LambdaFunction, "__init__", ["self", "account_id", "spec", "region", "version"]),
-    "LambdaFunction.update_configuration": (LambdaFunction, "update_configuration", ["self", "config_updates"]),
-    "LambdaFunction._set_function_code": (LambdaFunction, "_set_function_code", ["self", "updated_spec"]),
-    "LambdaBackend.put_function_event_invoke_config": (LambdaBackend, "put_function_event_invoke_config",
-                                                       ["self", "function_name", "config"]),
-    "LambdaBackend.update_function_event_invoke_config": (LambdaBackend, "update_function_event_invoke_config",
-                                                          ["self", "function_name", "config"]),
-    "S3Backend.put_object": (S3Backend, "put_object", ["self", "bucket_name", "key_name", "value"]),
-    "s3.notifications._get_s3_event": (s3_notifications, "_get_s3_event",
-                                       ["event_name", "bucket", "key", "notification_id"]),
-    "sqs.models.Queue.add_message": (Queue, "add_message", ["self", "message"]),
-    "sqs.models.unix_time_millis": (sqs_models, "unix_time_millis", ["dt"]),
-    "sqs.models.Queue.delete_message": (Queue, "delete_message", ["self", "receipt_handle"]),
-    "sqs.models.SQSBackend.receive_message": (SQSBackend, "receive_message",
-                                              ["self", "queue_name", "count", "wait_seconds_timeout",
-                                               "visibility_timeout", "message_attribute_names"]),
-    "FakeBucket.create_from_cloudformation_json": (FakeBucket, "create_from_cloudformation_json",
-                                                   ["resource_name", "cloudformation_json", "account_id"]),
-    "FakeBucket.set_notification_configuration": (FakeBucket, "set_notification_configuration",
-                                                  ["self", "notification_config"]),
-}
-_EXPECTED_SOURCES = {
-    "LambdaFunction keeps code_bytes": (LambdaFunction, "self.code_bytes"),
-    "S3Backend.complete_multipart_upload puts the assembled object with multipart=": (
-        S3Backend.complete_multipart_upload, "multipart=multipart"),
-    "IAMBackend loads AWS managed policies when configured": (
-        IAMBackend._init_aws_policies, "load_iam_aws_managed_policies()"),
-}
+
+INVOKE = Internal(LambdaFunction, "invoke", ("self", "body", "request_headers", "response_headers"))
+FUNCTION_INIT = Internal(LambdaFunction, "__init__", ("self", "account_id", "spec", "region", "version"),
+                         source="self.code_bytes")
+UPDATE_CONFIGURATION = Internal(LambdaFunction, "update_configuration", ("self", "config_updates"))
+SET_CODE = Internal(LambdaFunction, "_set_function_code", ("self", "updated_spec"), source="self.code_bytes")
+FUNCTION_FROM_TEMPLATE = Internal(LambdaFunction, "create_from_cloudformation_json",
+                                  ("cls", "resource_name", "cloudformation_json", "account_id"))
+PUT_EVENT_INVOKE_CONFIG = Internal(LambdaBackend, "put_function_event_invoke_config",
+                                   ("self", "function_name", "config"))
+UPDATE_EVENT_INVOKE_CONFIG = Internal(LambdaBackend, "update_function_event_invoke_config",
+                                      ("self", "function_name", "config"))
+STORED_FUNCTIONS = Internal(LambdaStorage, "__init__", ("self",), source="self._functions")
+
+
+INTERNALS = (INVOKE, FUNCTION_INIT, UPDATE_CONFIGURATION, SET_CODE, FUNCTION_FROM_TEMPLATE, PUT_EVENT_INVOKE_CONFIG,
+             UPDATE_EVENT_INVOKE_CONFIG, STORED_FUNCTIONS)
+
+
+def function_count() -> int:
+    """Functions stored in every account and region."""
+    return sum(len(backend._lambdas._functions) for regions in list(lambda_backends.values())
+               for backend in list(regions.values()))
 
 
 class TooManyRequestsException(JsonRESTError):
@@ -168,24 +126,9 @@ class ServiceException(JsonRESTError):
         super().__init__("ServiceException", message)
 
 
-def verify_moto_internals() -> None:
-    """Raises EmulatorError when the moto internals we patch are missing or changed shape."""
-    if moto.__version__ != MOTO_VERSION:
-        raise EmulatorError(f"moto {moto.__version__} installed; the emulator's hooks are written for {MOTO_VERSION}")
-    for label, (owner, attribute, params) in _EXPECTED_SIGNATURES.items():
-        target = getattr(owner, attribute, None)
-        if target is None:
-            raise EmulatorError(f"moto internal {label} is gone: the Lambda hooks need updating")
-        actual = list(inspect.signature(target).parameters)[: len(params)]
-        if actual != params:
-            raise EmulatorError(f"moto internal {label} changed signature: expected {params}, found {actual}")
-    for label, (target, text) in _EXPECTED_SOURCES.items():
-        if text not in inspect.getsource(target):
-            raise EmulatorError(f"moto internal changed: no longer true that {label}")
-
-
-class MotoHooks:
-    """Installs and removes the patches; resolves moto's stored functions into FunctionSpecs."""
+class LambdaFunctions:
+    """moto's stored functions resolved into FunctionSpecs (code unpacked, layers merged, images built), and the
+    patches that route moto's Lambda API to our service."""
 
     def __init__(self, code_cache: Path, default_account: str, default_region: str, cache_dir: Path | None = None,
                  images: dict[str, ImageSource] | None = None, status_file: Path | None = None) -> None:
@@ -197,37 +140,19 @@ class MotoHooks:
         self._account = default_account
         self._region = default_region
         self._service: LambdaService | None = None
-        self._undo: list[Callable[[], None]] = []
 
-    def install(self, service: LambdaService) -> None:
-        verify_moto_internals()
+    def patches(self, service: LambdaService) -> list[Patch]:
         self._service = service
-        self._patch(s3_notifications, "_invoke_awslambda", self._s3_notification)
-        self._patch(LambdaFunction, "invoke", self._make_invoke())
-        self._patch(LambdaFunction, "__init__",
-                    _checking_runtime(_keeping_dlq(LambdaFunction.__init__, spec_arg=True), spec_arg=True))
-        self._patch(LambdaFunction, "update_configuration",
-                    _checking_runtime(_keeping_dlq(LambdaFunction.update_configuration)))
-        self._patch(LambdaFunction, "create_from_cloudformation_json", _cloudformation_function())
-        self._patch(Queue, "add_message", _deduplicating_for_five_minutes(Queue.add_message))
-        self._patch(sqs_models, "unix_time_millis", _fast_unix_time_millis(sqs_models.unix_time_millis))
-        self._patch(Queue, "delete_message", _under_queue_lock(Queue.delete_message))
-        self._patch(SQSBackend, "receive_message", _receiving_under_queue_lock(SQSBackend.receive_message))
-        self._patch(FakeBucket, "create_from_cloudformation_json", _cloudformation_bucket_notifying())
-        self._patch(LambdaFunction, "_set_function_code",
-                    _validating_code(LambdaFunction._set_function_code, self._build_image))
-        self._patch(LambdaBackend, "put_function_event_invoke_config",
-                    _replacing_event_invoke_config(LambdaBackend.put_function_event_invoke_config))
-        self._patch(LambdaBackend, "update_function_event_invoke_config", _merging_event_invoke_config)
-        self._patch(S3Backend, "put_object", _one_event_per_multipart_upload(S3Backend.put_object))
-        self._patch(s3_notifications, "_get_s3_event", _aws_shaped_s3_event(s3_notifications._get_s3_event))
-        self._set(default_user_config["iam"], "load_aws_managed_policies", True)
-        cloudformation_parsing.get_model_map.cache_clear()  # registers emulator.cloudformation_types
-        self._write_status()
-
-    def uninstall(self) -> None:
-        while self._undo:
-            self._undo.pop()()
+        return [
+            Patch(INVOKE, lambda _: self._make_invoke()),
+            Patch(FUNCTION_INIT, lambda original: _checking_runtime(_keeping_dlq(original, spec_arg=True),
+                                                                    spec_arg=True)),
+            Patch(UPDATE_CONFIGURATION, lambda original: _checking_runtime(_keeping_dlq(original))),
+            Patch(FUNCTION_FROM_TEMPLATE, _function_from_template),
+            Patch(SET_CODE, lambda original: _validating_code(original, self._build_image)),
+            Patch(PUT_EVENT_INVOKE_CONFIG, _replacing_event_invoke_config),
+            Patch(UPDATE_EVENT_INVOKE_CONFIG, lambda _: _merging_event_invoke_config),
+        ]
 
     def resolve(self, function: str) -> FunctionSpec:
         """A function name or ARN -> its current spec, with its code unpacked to a local folder."""
@@ -254,23 +179,6 @@ class MotoHooks:
             return get_backend(account, region).get_function(name)
         except JsonRESTError as exc:
             raise EmulatorError(f"function {function} does not exist") from exc
-
-    def _patch(self, owner: Any, attribute: str, replacement: Any) -> None:
-        original = owner.__dict__[attribute]
-        self._undo.append(lambda: setattr(owner, attribute, original))
-        setattr(owner, attribute, replacement)
-
-    def _set(self, settings: dict[str, Any], key: str, value: Any) -> None:
-        original = settings[key]
-        self._undo.append(lambda: settings.__setitem__(key, original))
-        settings[key] = value
-
-    def _s3_notification(self, account_id: str, event_body: Any, fn_arn: str, region_name: str) -> None:
-        assert self._service is not None
-        try:
-            self._service.invoke_async(fn_arn, json.dumps(event_body).encode())
-        except Exception:  # S3 delivers events asynchronously: a failure here must not fail the PUT
-            logger.exception("S3 notification for %s could not be delivered", fn_arn)
 
     def _make_invoke(self) -> Any:
         hooks = self
@@ -368,10 +276,10 @@ class MotoHooks:
         for step in recipe.skipped:
             logger.info("image %s: %s: skipped (no effect on the function here)", uri, step)
         self._built[uri] = BuiltImage(uri, source, recipe, task_root)
-        self._write_status()
+        self.write_status()
         return self._built[uri]
 
-    def _write_status(self) -> None:
+    def write_status(self) -> None:
         """What `python -m emulator status` shows: how environments are isolated, and what images asked that the
         emulator did not do."""
         if self._status_file is None or self._service is None:
@@ -484,43 +392,9 @@ def _merging_event_invoke_config(backend: LambdaBackend, function_name: str, con
     return backend.put_function_event_invoke_config(function_name, {**current, **config})
 
 
-def _fast_unix_time_millis(original: Callable[..., float]) -> Callable[..., float]:
-    """moto's unix_time_millis for a given datetime; the current time from time.time() (the same clock, cheaper)."""
-
-    def unix_time_millis(dt: Any = None) -> float:
-        return time.time() * 1000.0 if dt is None else original(dt)
-
-    return unix_time_millis
-
-
-def _one_event_per_multipart_upload(original: Any) -> Any:
-    """Wraps S3Backend.put_object: the object CompleteMultipartUpload assembles fires no ObjectCreated:Put."""
-
-    def put_object(backend: S3Backend, *args: Any, **kwargs: Any) -> Any:
-        if kwargs.get("multipart") is not None:
-            kwargs["disable_notification"] = True
-        return original(backend, *args, **kwargs)
-
-    return put_object
-
-
-def _aws_shaped_s3_event(original: Any) -> Any:
-    """Wraps s3.notifications._get_s3_event: every record gets AWS's full shape."""
-
-    def get_s3_event(event_name: str, bucket: FakeBucket, key: Any, notification_id: str) -> dict[str, Any]:
-        event = original(event_name, bucket, key, notification_id)
-        version = key.version_id if bucket.is_versioned else None
-        event["Records"] = [aws_record(r, bucket.account_id, key.name, version) for r in event["Records"]]
-        return event
-
-    return get_s3_event
-
-
-def _cloudformation_function() -> Any:
+def _function_from_template(original: Any) -> Any:
     """Keeps a template function's DeadLetterConfig, and its SAM `Metadata.Dockerfile` (paths relative to the
     emulator's working directory): an image function deployed as a zip of its folder gets its image's environment."""
-    original = LambdaFunction.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
-
     def create(cls: type, resource_name: str, cloudformation_json: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
         fn = original(cls, resource_name, cloudformation_json, *args, **kwargs)
         config = cloudformation_json.get("Properties", {}).get("DeadLetterConfig")
@@ -534,83 +408,4 @@ def _cloudformation_function() -> Any:
         setattr(fn, _DOCKERFILE_ATTRIBUTE, image)
         return fn
 
-    return classmethod(create)
-
-
-def _cloudformation_bucket_notifying() -> Any:
-    original = FakeBucket.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
-
-    def create(cls: type, resource_name: str, cloudformation_json: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
-        bucket = original(cls, resource_name, cloudformation_json, *args, **kwargs)
-        config = cloudformation_json.get("Properties", {}).get("NotificationConfiguration") or {}
-        functions = [_cloud_function(c) for c in config.get("LambdaConfigurations", [])]
-        if functions:
-            bucket.set_notification_configuration({"CloudFunctionConfiguration": functions})
-        return bucket
-
-    return classmethod(create)
-
-
-def _cloud_function(config: dict[str, Any]) -> dict[str, Any]:
-    """A CloudFormation LambdaConfiguration in the shape moto's S3 notification model reads."""
-    entry: dict[str, Any] = {"CloudFunction": config["Function"], "Event": [config["Event"]]}
-    rules = config.get("Filter", {}).get("S3Key", {}).get("Rules")
-    if rules:
-        entry["Filter"] = {"S3Key": {"FilterRule": rules}}
-    return entry
-
-
-def _deduplicating_for_five_minutes(original: Any) -> Any:
-    """Wraps Queue.add_message: a FIFO deduplication id is remembered for the window, deleted or not."""
-
-    def add_message(queue: Queue, message: Any) -> None:
-        dedup_id = getattr(message, "deduplication_id", None)
-        with _queue_lock(queue):
-            if queue.fifo_queue and dedup_id:
-                now = message.sent_timestamp
-                history = queue.__dict__.setdefault(_DEDUP_ATTRIBUTE, {})
-                for seen_id, sent in list(history.items()):
-                    if (now - sent) / 1000 >= DEDUPLICATION_TIME_IN_SECONDS:
-                        del history[seen_id]
-                if dedup_id in history:
-                    return
-                history[dedup_id] = now
-            original(queue, message)
-
-    return add_message
-
-
-def _queue_lock(queue: Queue) -> threading.RLock:
-    """The queue's own lock (dict.setdefault is atomic, so two threads never get different locks)."""
-    return queue.__dict__.setdefault(_LOCK_ATTRIBUTE, threading.RLock())
-
-
-def _under_queue_lock(original: Any) -> Any:
-    """Wraps a Queue method so it runs under the queue's lock."""
-
-    def locked(queue: Queue, *args: Any, **kwargs: Any) -> Any:
-        with _queue_lock(queue):
-            return original(queue, *args, **kwargs)
-
-    return locked
-
-
-def _receiving_under_queue_lock(original: Any) -> Any:
-    """Wraps SQSBackend.receive_message: each look at the queue holds its lock; a long poll waits between looks."""
-
-    def receive_message(backend: SQSBackend, queue_name: str, count: int, wait_seconds_timeout: int,
-                        visibility_timeout: int, message_attribute_names: list[str] | None = None) -> list[Any]:
-        queue = backend.get_queue(queue_name)
-        deadline = time.monotonic() + (wait_seconds_timeout or 0)
-        while True:
-            with _queue_lock(queue):
-                received = original(backend, queue_name, count, 0, visibility_timeout, message_attribute_names)
-            remaining = deadline - time.monotonic()
-            if received or remaining <= 0:
-                return received
-            if queue.messages:  # visible, but its FIFO group is in flight: look again shortly
-                time.sleep(min(remaining, _RECEIVE_POLL_SECONDS))
-            else:
-                queue.wait_for_messages(min(remaining, _RECEIVE_POLL_SECONDS))  # type: ignore[arg-type]
-
-    return receive_message
+    return create

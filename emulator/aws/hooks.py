@@ -1,0 +1,66 @@
+"""The emulator's changes to moto, installed and removed as two groups through one PatchRegistry each.
+
+- `MotoHooks`: AWS's behaviour (Lambda runs on our service, S3 events as AWS sends them, SQS's deduplication
+  window and locking, AWS's managed policies, our CloudFormation types);
+- `StateHooks`: moto's state on disk and its memory flat (object bodies and log events in files, untracked models).
+
+`verify_internals` checks every internal the emulator touches, patched or only read.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from emulator.aws import awslambda, cheroot, cloudwatch, core, logs, s3, sqs
+from emulator.aws.awslambda import LambdaFunctions
+from emulator.aws.registry import Internal, PatchRegistry, verify
+from emulator.dockerfile import ImageSource
+from emulator.lambda_runtime.invoker import LambdaService
+from emulator.state import StateStore
+
+
+def all_internals() -> list[Internal]:
+    """Every internal registered, patched or only read."""
+    return [*awslambda.INTERNALS, *s3.INTERNALS, *sqs.INTERNALS, *logs.INTERNALS, *cloudwatch.INTERNALS,
+            *core.INTERNALS, *cheroot.INTERNALS]
+
+
+def verify_internals() -> None:
+    """Raises EmulatorError naming the first internal that moved or changed."""
+    verify(all_internals())
+
+
+class MotoHooks:
+    """AWS's behaviour in moto, and moto's functions resolved into what our Lambda service runs."""
+
+    def __init__(self, code_cache: Path, default_account: str, default_region: str, cache_dir: Path | None = None,
+                 images: dict[str, ImageSource] | None = None, status_file: Path | None = None) -> None:
+        self.functions = LambdaFunctions(code_cache, default_account, default_region, cache_dir, images, status_file)
+        self._registry = PatchRegistry()
+        self.resolve = self.functions.resolve
+        self.async_config = self.functions.async_config
+
+    def install(self, service: LambdaService) -> None:
+        verify(all_internals())
+        patches = [*self.functions.patches(service), *s3.notification_patches(service.invoke_async), *sqs.patches()]
+        self._registry.install(patches, core.settings())
+        core.register_cloudformation_types()
+        self.functions.write_status()
+
+    def uninstall(self) -> None:
+        self._registry.uninstall()
+
+
+class StateHooks:
+    """moto's state on disk for one state store."""
+
+    def __init__(self, store: StateStore) -> None:
+        self._store = store
+        self._registry = PatchRegistry()
+
+    def install(self) -> None:
+        patches = [*core.state_patches(), *s3.state_patches(self._store.blobs), *logs.state_patches(self._store.logs)]
+        self._registry.install(patches)
+
+    def uninstall(self) -> None:
+        self._registry.uninstall()

@@ -1,0 +1,231 @@
+"""S3: what the emulator changes in moto's S3 (5.2.5, pinned), and S3's lifecycle expiry.
+
+- `s3.notifications._invoke_awslambda`: S3 -> Lambda notifications become async invocations of our service;
+- `s3.notifications._get_s3_event`: records get AWS's full shape (event version 2.1, `aws_record`): the shape is
+  https://docs.aws.amazon.com/AmazonS3/latest/userguide/notification-content-structure.html
+  (tests/events/s3-object-created-put.json is its example, the reference the fidelity tests compare against);
+- `S3Backend.put_object`: the object CompleteMultipartUpload assembles also fired `ObjectCreated:Put`; S3 sends
+  only `ObjectCreated:CompleteMultipartUpload`;
+- `FakeBucket.create_from_cloudformation_json`: moto's CloudFormation drops a bucket's NotificationConfiguration
+  and LifecycleConfiguration; we apply both as the bucket is created, as AWS does (an object PUT while the rest
+  of the stack is still being created is not left without its event);
+- `FakeKey.__init__` (state): an object's body is a file in the state folder (`emulator.state.DiskBody`), not an
+  in-memory `SpooledTemporaryFile` of up to 5 MB;
+- `S3Backend.put_object_tagging` (state): every PUT stored an empty tag set under the key's ARN, never removed;
+  an empty set is not stored.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import itertools
+import json
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import quote_plus
+
+import moto.s3.notifications as s3_notifications
+from moto.s3.models import FakeBucket, FakeKey, S3Backend
+
+from emulator.aws.registry import Internal, Patch
+from emulator.state import BlobStore
+
+logger = logging.getLogger(__name__)
+
+SOURCE_IP = "127.0.0.1"  # the emulator binds loopback only, so every request comes from this machine
+_sequence = itertools.count(time.time_ns())  # next() on a count is atomic: sequencers never repeat or go back
+
+
+def aws_record(record: dict[str, Any], account_id: str, key_name: str, version_id: str | None) -> dict[str, Any]:
+    """`record` with what moto leaves out: who, from where, S3's request ids, the owner and the sequencer.
+
+    The key is URL-encoded as S3 encodes it (spaces as '+', '/' kept); `versionId` is there only when the
+    bucket is versioned, as on AWS.
+    """
+    s3 = record["s3"]
+    obj: dict[str, Any] = {"key": quote_plus(key_name, safe="/"), "size": s3["object"]["size"],
+                           "eTag": s3["object"]["eTag"]}
+    if version_id:
+        obj["versionId"] = version_id
+    obj["sequencer"] = f"{next(_sequence):018X}"
+    return {
+        **{field: record[field] for field in ("eventVersion", "eventSource", "awsRegion", "eventTime", "eventName")},
+        "userIdentity": {"principalId": f"AWS:AIDA{_account_code(account_id, 17)}"},
+        "requestParameters": {"sourceIPAddress": SOURCE_IP},
+        "responseElements": {"x-amz-request-id": secrets.token_hex(8).upper(),
+                             "x-amz-id-2": base64.b64encode(secrets.token_bytes(48)).decode()},
+        "s3": {
+            "s3SchemaVersion": s3["s3SchemaVersion"],
+            "configurationId": s3["configurationId"],
+            "bucket": {"name": s3["bucket"]["name"],
+                       "ownerIdentity": {"principalId": f"A{_account_code(account_id, 13)}"},
+                       "arn": s3["bucket"]["arn"]},
+            "object": obj,
+        },
+    }
+
+
+def _account_code(account_id: str, length: int) -> str:
+    """A stable upper-case id derived from the account, shaped like AWS's principal ids."""
+    return base64.b32encode(hashlib.sha256(account_id.encode()).digest()).decode()[:length]
+
+
+INVOKE_LAMBDA = Internal(s3_notifications, "_invoke_awslambda", ("account_id", "event_body", "fn_arn", "region_name"))
+SEND_EVENT_CALLS_INVOKE = Internal(s3_notifications, "send_event", source="_invoke_awslambda(")
+EVENT_RECORD = Internal(s3_notifications, "_get_s3_event", ("event_name", "bucket", "key", "notification_id"))
+PUT_OBJECT = Internal(S3Backend, "put_object", ("self", "bucket_name", "key_name", "value"))
+MULTIPART_PUT = Internal(S3Backend, "complete_multipart_upload", source="multipart=multipart")
+BUCKET_FROM_TEMPLATE = Internal(FakeBucket, "create_from_cloudformation_json",
+                                ("cls", "resource_name", "cloudformation_json", "account_id"))
+SET_NOTIFICATIONS = Internal(FakeBucket, "set_notification_configuration", ("self", "notification_config"))
+KEY_INIT = Internal(FakeKey, "__init__", ("self", "name", "value", "account_id", "region_name"),
+                    source="self._value_buffer = ")
+KEY_DISPOSE = Internal(FakeKey, "dispose", ("self", "garbage"), source="self._value_buffer.close()")
+PUT_TAGGING = Internal(S3Backend, "put_object_tagging", ("self", "key", "tags"))
+INTERNALS = (INVOKE_LAMBDA, SEND_EVENT_CALLS_INVOKE, EVENT_RECORD, PUT_OBJECT, MULTIPART_PUT, BUCKET_FROM_TEMPLATE,
+             SET_NOTIFICATIONS, KEY_INIT, KEY_DISPOSE, PUT_TAGGING)
+
+
+def notification_patches(notify_function: Callable[[str, bytes], None]) -> list[Patch]:
+    """S3 events as AWS delivers them: to our Lambda service, asynchronously, in AWS's shape, once per upload."""
+    return [
+        Patch(INVOKE_LAMBDA, lambda _: _notifying(notify_function)),
+        Patch(EVENT_RECORD, _aws_shaped_s3_event),
+        Patch(PUT_OBJECT, _one_event_per_multipart_upload),
+        Patch(BUCKET_FROM_TEMPLATE, _bucket_from_template),
+    ]
+
+
+def state_patches(blobs: BlobStore) -> list[Patch]:
+    """Object bodies as files of the state folder; no empty tag sets kept."""
+    return [Patch(KEY_INIT, lambda original: _key_on_disk(original, blobs)),
+            Patch(PUT_TAGGING, _no_empty_tag_sets)]
+
+
+def _notifying(notify_function: Callable[[str, bytes], None]) -> Callable[..., None]:
+    def invoke_awslambda(account_id: str, event_body: Any, fn_arn: str, region_name: str) -> None:
+        try:
+            notify_function(fn_arn, json.dumps(event_body).encode())
+        except Exception:  # S3 delivers events asynchronously: a failure here must not fail the PUT
+            logger.exception("S3 notification for %s could not be delivered", fn_arn)
+
+    return invoke_awslambda
+
+
+def _one_event_per_multipart_upload(original: Any) -> Any:
+    def put_object(backend: S3Backend, *args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("multipart") is not None:
+            kwargs["disable_notification"] = True
+        return original(backend, *args, **kwargs)
+
+    return put_object
+
+
+def _aws_shaped_s3_event(original: Any) -> Any:
+    def get_s3_event(event_name: str, bucket: FakeBucket, key: Any, notification_id: str) -> dict[str, Any]:
+        event = original(event_name, bucket, key, notification_id)
+        version = key.version_id if bucket.is_versioned else None
+        event["Records"] = [aws_record(r, bucket.account_id, key.name, version) for r in event["Records"]]
+        return event
+
+    return get_s3_event
+
+
+def _bucket_from_template(original: Any) -> Any:
+    def create(cls: type, resource_name: str, cloudformation_json: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        bucket = original(cls, resource_name, cloudformation_json, *args, **kwargs)
+        properties = cloudformation_json.get("Properties", {})
+        rules = properties.get("LifecycleConfiguration", {}).get("Rules") or []
+        if rules:
+            bucket.set_lifecycle([_api_lifecycle_rule(rule) for rule in rules])
+        config = properties.get("NotificationConfiguration") or {}
+        functions = [_cloud_function(c) for c in config.get("LambdaConfigurations", [])]
+        if functions:
+            bucket.set_notification_configuration({"CloudFunctionConfiguration": functions})
+        return bucket
+
+    return create
+
+
+def _cloud_function(config: dict[str, Any]) -> dict[str, Any]:
+    """A CloudFormation LambdaConfiguration in the shape moto's S3 notification model reads."""
+    entry: dict[str, Any] = {"CloudFunction": config["Function"], "Event": [config["Event"]]}
+    rules = config.get("Filter", {}).get("S3Key", {}).get("Rules")
+    if rules:
+        entry["Filter"] = {"S3Key": {"FilterRule": rules}}
+    return entry
+
+
+def _api_lifecycle_rule(rule: dict[str, Any]) -> dict[str, Any]:
+    """A CloudFormation lifecycle rule in the PutBucketLifecycleConfiguration shape moto's model reads."""
+    api: dict[str, Any] = {"ID": rule.get("Id"), "Status": rule.get("Status", "Enabled")}
+    if "Prefix" in rule:
+        api["Prefix"] = rule["Prefix"]
+    if "Filter" in rule or "Prefix" not in rule:
+        api["Filter"] = rule.get("Filter") or {"Prefix": ""}
+    if "ExpirationInDays" in rule:
+        api["Expiration"] = {"Days": int(rule["ExpirationInDays"])}
+    return api
+
+
+def _key_on_disk(original: Any, blobs: BlobStore) -> Any:
+    def init(key: FakeKey, name: str, value: bytes, *args: Any, **kwargs: Any) -> None:
+        original(key, name, b"", *args, **kwargs)
+        key._value_buffer.close()
+        key._value_buffer = blobs.new()
+        key.value = value  # type: ignore[method-assign]
+
+    return init
+
+
+def _no_empty_tag_sets(original: Any) -> Any:
+    def put_object_tagging(backend: S3Backend, key: FakeKey, tags: dict[str, str] | None) -> FakeKey:
+        result = original(backend, key, tags)
+        if not backend.tagger.tags.get(key.arn, True):
+            backend.tagger.tags.pop(key.arn, None)
+        return result
+
+    return put_object_tagging
+
+
+def expiry(written: datetime, days: int) -> datetime:
+    """When S3 expires an object written at `written` under a `days` rule: the next midnight UTC after the days."""
+    due = written.astimezone(UTC) + timedelta(days=days)
+    midnight = due.replace(hour=0, minute=0, second=0, microsecond=0)
+    return midnight if midnight == due else midnight + timedelta(days=1)
+
+
+def _expiring_rules(bucket: FakeBucket) -> list[tuple[str, int]]:
+    """(prefix, days) of the bucket's enabled expiration rules that filter by prefix only."""
+    rules = []
+    for rule in bucket.rules:
+        if rule.status != "Enabled" or not rule.expiration_days:
+            continue
+        lc_filter = rule.filter
+        if lc_filter is not None and (lc_filter.tag_key or lc_filter.and_filter):
+            continue
+        prefix = rule.prefix if rule.prefix is not None else (lc_filter.prefix if lc_filter else "") or ""
+        rules.append((prefix, int(rule.expiration_days)))
+    return rules
+
+
+def expire_objects(backend: S3Backend, now: datetime) -> int:
+    """Deletes the objects the buckets' lifecycle rules say are expired; returns how many."""
+    removed = 0
+    for bucket in list(backend.buckets.values()):
+        rules = _expiring_rules(bucket)
+        if not rules or bucket.is_versioned:
+            continue
+        for name, key in list(bucket.keys.items()):
+            if not isinstance(key, FakeKey):
+                continue
+            written = key.last_modified.replace(tzinfo=UTC) if key.last_modified.tzinfo is None else key.last_modified
+            if any(name.startswith(prefix) and expiry(written, days) <= now for prefix, days in rules):
+                backend.delete_object(bucket.name, name)
+                removed += 1
+    return removed

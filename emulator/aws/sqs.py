@@ -1,0 +1,142 @@
+"""SQS: what the emulator changes in moto's SQS (5.2.5, pinned).
+
+- `Queue.add_message`: moto deduplicates FIFO messages only against messages still in the queue; SQS remembers
+  a deduplication id for 5 minutes even after the message was deleted
+  (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/using-messagededuplicationid-property.html);
+- `Queue.add_message`, `Queue.delete_message`, `SQSBackend.receive_message`: moto's SQS takes no lock, so
+  concurrent receives hand one message to two consumers, and a delete racing a send drops the new message; we
+  serialise them per queue (a long poll waits outside the lock);
+- `sqs.models.unix_time_millis`: moto asks it twice per queued message on every send, receive and attribute read
+  (datetime arithmetic: ~20 us each, 2-7 ms per send with a few hundred messages queued); the same clock read as
+  `time.time()`;
+- state: messages in flight at a restart are visible again; receipt handles of deleted messages are forgotten
+  after one to two retention sweeps (moto keeps every one, so a second delete succeeds).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import moto.sqs.models as sqs_models
+from moto.sqs.models import DEDUPLICATION_TIME_IN_SECONDS, Queue, SQSBackend, sqs_backends
+
+from emulator.aws.registry import Internal, Patch
+
+_DEDUP_ATTRIBUTE = "_emulator_deduplication_history"
+_LOCK_ATTRIBUTE = "_emulator_lock"
+_RECEIVE_POLL_SECONDS = 0.05
+
+ADD_MESSAGE = Internal(Queue, "add_message", ("self", "message"))
+DELETE_MESSAGE = Internal(Queue, "delete_message", ("self", "receipt_handle"))
+RECEIVE_MESSAGE = Internal(SQSBackend, "receive_message", ("self", "queue_name", "count", "wait_seconds_timeout",
+                                                           "visibility_timeout", "message_attribute_names"))
+CLOCK = Internal(sqs_models, "unix_time_millis", ("dt",))
+MESSAGES = Internal(Queue, "__init__", ("self", "name", "region", "account_id"), source="self._messages")
+INTERNALS = (ADD_MESSAGE, DELETE_MESSAGE, RECEIVE_MESSAGE, CLOCK, MESSAGES)
+
+
+def patches() -> list[Patch]:
+    return [
+        Patch(ADD_MESSAGE, _deduplicating_for_five_minutes),
+        Patch(CLOCK, _fast_unix_time_millis),
+        Patch(DELETE_MESSAGE, _under_queue_lock),
+        Patch(RECEIVE_MESSAGE, _receiving_under_queue_lock),
+    ]
+
+
+def message_count() -> int:
+    """Messages every queue holds, visible or in flight."""
+    return sum(len(queue._messages) for queue in _queues())
+
+
+def release_in_flight_messages() -> None:
+    """Messages received but not deleted before a restart are visible again (their consumers are gone)."""
+    for queue in _queues():
+        for message in queue._messages:
+            message.visible_at = 0.0
+        queue.pending_messages.clear()
+
+
+@dataclass
+class ReceiptAging:
+    """The receipt handles of deleted messages seen at the last sweep, per queue: forgotten at the next one."""
+
+    seen: dict[int, set[str]] = field(default_factory=dict)
+
+    def age(self, backend: SQSBackend) -> int:
+        """Forgets the handles seen last time; returns how many."""
+        forgotten = 0
+        for queue in list(backend.queues.values()):
+            old = self.seen.get(id(queue), set())
+            queue.deleted_messages.difference_update(old)
+            forgotten += len(old)
+            self.seen[id(queue)] = set(queue.deleted_messages)
+        return forgotten
+
+
+def _queues() -> list[Queue]:
+    return [queue for regions in list(sqs_backends.values()) for backend in list(regions.values())
+            for queue in list(backend.queues.values())]
+
+
+def _fast_unix_time_millis(original: Callable[..., float]) -> Callable[..., float]:
+    def unix_time_millis(dt: Any = None) -> float:
+        return time.time() * 1000.0 if dt is None else original(dt)
+
+    return unix_time_millis
+
+
+def _deduplicating_for_five_minutes(original: Any) -> Any:
+    def add_message(queue: Queue, message: Any) -> None:
+        dedup_id = getattr(message, "deduplication_id", None)
+        with _queue_lock(queue):
+            if queue.fifo_queue and dedup_id:
+                now = message.sent_timestamp
+                history = queue.__dict__.setdefault(_DEDUP_ATTRIBUTE, {})
+                for seen_id, sent in list(history.items()):
+                    if (now - sent) / 1000 >= DEDUPLICATION_TIME_IN_SECONDS:
+                        del history[seen_id]
+                if dedup_id in history:
+                    return
+                history[dedup_id] = now
+            original(queue, message)
+
+    return add_message
+
+
+def _queue_lock(queue: Queue) -> threading.RLock:
+    """The queue's own lock (dict.setdefault is atomic, so two threads never get different locks)."""
+    return queue.__dict__.setdefault(_LOCK_ATTRIBUTE, threading.RLock())
+
+
+def _under_queue_lock(original: Any) -> Any:
+    def locked(queue: Queue, *args: Any, **kwargs: Any) -> Any:
+        with _queue_lock(queue):
+            return original(queue, *args, **kwargs)
+
+    return locked
+
+
+def _receiving_under_queue_lock(original: Any) -> Any:
+    """Each look at the queue holds its lock; a long poll waits between looks."""
+
+    def receive_message(backend: SQSBackend, queue_name: str, count: int, wait_seconds_timeout: int,
+                        visibility_timeout: int, message_attribute_names: list[str] | None = None) -> list[Any]:
+        queue = backend.get_queue(queue_name)
+        deadline = time.monotonic() + (wait_seconds_timeout or 0)
+        while True:
+            with _queue_lock(queue):
+                received = original(backend, queue_name, count, 0, visibility_timeout, message_attribute_names)
+            remaining = deadline - time.monotonic()
+            if received or remaining <= 0:
+                return received
+            if queue.messages:  # visible, but its FIFO group is in flight: look again shortly
+                time.sleep(min(remaining, _RECEIVE_POLL_SECONDS))
+            else:
+                queue.wait_for_messages(min(remaining, _RECEIVE_POLL_SECONDS))  # type: ignore[arg-type]
+
+    return receive_message
