@@ -16,6 +16,7 @@ from emulator.config import DEFAULT_ACCOUNT, DUMMY_CREDENTIALS, EmulatorConfig, 
 from emulator.console.app import with_console
 from emulator.destinations import Destinations
 from emulator.hot_reload import CodeWatcher, LocalCode, local_code_of_stack
+from emulator.lambda_runtime.event_sources import EventSourceMappings
 from emulator.lambda_runtime.invoker import LambdaService, Telemetry
 from emulator.lambda_runtime.logs import LogShipper
 from emulator.lambda_runtime.metrics import MetricsPublisher
@@ -75,6 +76,7 @@ class LocalCloud:
         self._state_hooks: StateHooks | None = None
         self._retention: Retention | None = None
         self._restored = False
+        self._mappings: EventSourceMappings | None = None
 
     @property
     def service(self) -> LambdaService:
@@ -105,8 +107,12 @@ class LocalCloud:
         self._server.start()
         self._prepare_stack_functions()
         self._keep_state()
+        self._mappings = EventSourceMappings(session.client("lambda"), session.client("sqs"), self.service.invoke)
+        self._mappings.start()
 
     def stop(self) -> None:
+        if self._mappings is not None:
+            self._mappings.stop()
         if self._watcher is not None:
             self._watcher.stop()
         if self._service is not None:

@@ -394,6 +394,7 @@ class StateStore:
                 for region, backend in regions.items():
                     backend_dict[account][region] = backend
         sqs.release_in_flight_messages()
+        sqs.detach_lambda_mappings()
         orphans = self.blobs.keep_only(unpickler.blob_names)
         for path in self.logs.glob("*.jsonl"):
             if path.stem not in unpickler.log_names:

@@ -34,6 +34,7 @@ from moto.awslambda.models import LambdaBackend, LambdaFunction, LambdaStorage, 
 from moto.awslambda.utils import get_backend
 from moto.core.exceptions import JsonRESTError
 
+from emulator.aws import sqs
 from emulator.aws.registry import Internal, Patch
 from emulator.destinations import AWS_MAX_RETRY_ATTEMPTS, AsyncConfig
 from emulator.dockerfile import (
@@ -76,10 +77,13 @@ PUT_EVENT_INVOKE_CONFIG = Internal(LambdaBackend, "put_function_event_invoke_con
 UPDATE_EVENT_INVOKE_CONFIG = Internal(LambdaBackend, "update_function_event_invoke_config",
                                       ("self", "function_name", "config"))
 STORED_FUNCTIONS = Internal(LambdaStorage, "__init__", ("self",), source="self._functions")
+CREATE_MAPPING = Internal(LambdaBackend, "create_event_source_mapping", ("self", "spec"),
+                          source="queue.lambda_event_source_mappings[esm.function_arn] = esm")
+VISIBILITY_TOO_SHORT = "Queue visibility timeout: {queue} seconds is less than Function timeout: {function} seconds"
 
 
 INTERNALS = (INVOKE, FUNCTION_INIT, UPDATE_CONFIGURATION, SET_CODE, FUNCTION_FROM_TEMPLATE, PUT_EVENT_INVOKE_CONFIG,
-             UPDATE_EVENT_INVOKE_CONFIG, STORED_FUNCTIONS)
+             UPDATE_EVENT_INVOKE_CONFIG, STORED_FUNCTIONS, CREATE_MAPPING)
 
 
 def function_count() -> int:
@@ -152,6 +156,7 @@ class LambdaFunctions:
             Patch(SET_CODE, lambda original: _validating_code(original, self._build_image)),
             Patch(PUT_EVENT_INVOKE_CONFIG, _replacing_event_invoke_config),
             Patch(UPDATE_EVENT_INVOKE_CONFIG, lambda _: _merging_event_invoke_config),
+            Patch(CREATE_MAPPING, _polled_event_source_mapping),
         ]
 
     def resolve(self, function: str) -> FunctionSpec:
@@ -409,3 +414,24 @@ def _function_from_template(original: Any) -> Any:
         return fn
 
     return create
+
+
+def _polled_event_source_mapping(original: Any) -> Any:
+    """CreateEventSourceMapping as Lambda validates it, with SQS mappings left to our service's pollers.
+
+    Lambda refuses an SQS mapping whose queue's visibility timeout is shorter than the function's timeout
+    (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html#events-sqs-queueconfig)."""
+
+    def create(backend: LambdaBackend, spec: dict[str, Any]) -> Any:
+        queue_timeout = sqs.visibility_timeout(spec.get("EventSourceArn") or "")
+        if queue_timeout is not None and spec.get("FunctionName"):
+            function = backend.get_function(spec["FunctionName"])
+            if queue_timeout < int(function.timeout):
+                raise InvalidParameterValueException(
+                    VISIBILITY_TOO_SHORT.format(queue=queue_timeout, function=int(function.timeout)))
+        mapping = original(backend, spec)
+        sqs.detach_lambda_mappings()
+        return mapping
+
+    return create
+

@@ -44,6 +44,7 @@ class MotoHooks:
         verify(all_internals())
         patches = [*self.functions.patches(service), *s3.notification_patches(service.invoke_async), *sqs.patches()]
         self._registry.install(patches, core.settings())
+        sqs.detach_lambda_mappings()
         core.register_cloudformation_types()
         self.functions.write_status()
 

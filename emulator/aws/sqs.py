@@ -30,7 +30,8 @@ _DEDUP_ATTRIBUTE = "_emulator_deduplication_history"
 _LOCK_ATTRIBUTE = "_emulator_lock"
 _RECEIVE_POLL_SECONDS = 0.05
 
-ADD_MESSAGE = Internal(Queue, "add_message", ("self", "message"))
+ADD_MESSAGE = Internal(Queue, "add_message", ("self", "message"),
+                       source="self.lambda_event_source_mappings.items()")
 DELETE_MESSAGE = Internal(Queue, "delete_message", ("self", "receipt_handle"))
 RECEIVE_MESSAGE = Internal(SQSBackend, "receive_message", ("self", "queue_name", "count", "wait_seconds_timeout",
                                                            "visibility_timeout", "message_attribute_names"))
@@ -51,6 +52,21 @@ def patches() -> list[Patch]:
 def message_count() -> int:
     """Messages every queue holds, visible or in flight."""
     return sum(len(queue._messages) for queue in _queues())
+
+
+def detach_lambda_mappings() -> None:
+    """moto invokes a queue's mapped functions inside SendMessage, one receive per send; our Lambda service polls
+    instead (emulator/lambda_runtime/event_sources.py), so no queue keeps moto's registration."""
+    for queue in _queues():
+        queue.lambda_event_source_mappings.clear()
+
+
+def visibility_timeout(queue_arn: str) -> int | None:
+    """The queue's VisibilityTimeout in seconds, None when no queue has that ARN."""
+    for queue in _queues():
+        if queue.queue_arn == queue_arn:
+            return int(queue.visibility_timeout)
+    return None
 
 
 def release_in_flight_messages() -> None:
