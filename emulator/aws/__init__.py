@@ -1,0 +1,1 @@
+"""moto in its own wing: one module per AWS service we extend, and the registry that installs and verifies every patch."""
