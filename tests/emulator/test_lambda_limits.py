@@ -57,41 +57,36 @@ def test_a_course_style_zip_function_passes_every_check() -> None:
            code_unzipped_bytes=10_000, layers_unzipped_bytes=100_000)
 
 
-@given(st.integers(min_value=-5, max_value=2000))
-def test_timeout_is_accepted_from_1_to_900_seconds(timeout: int) -> None:
-    if 1 <= timeout <= 900:
-        create(zip_request(Timeout=timeout))
+SETTINGS = {  # request parameter: (AWS's lowest, AWS's highest, the parameter as boto3 sends a value)
+    "Timeout": (1, 900, lambda value: {"Timeout": value}),
+    "MemorySize": (128, 10240, lambda value: {"MemorySize": value}),
+    "EphemeralStorage": (512, 10240, lambda value: {"EphemeralStorage": {"Size": value}}),
+}
+
+
+@given(st.sampled_from(sorted(SETTINGS)), st.integers(min_value=-5, max_value=20000))
+def test_numeric_settings_are_accepted_within_aws_bounds_only(setting: str, value: int) -> None:
+    low, high, parameter = SETTINGS[setting]
+    if low <= value <= high:
+        create(zip_request(**parameter(value)))
     else:
-        assert refusal(zip_request(Timeout=timeout)).limit in (limits.TIMEOUT_MIN, limits.TIMEOUT_MAX)
+        assert refusal(zip_request(**parameter(value))).limit.bound == ("min" if value < low else "max")
 
 
-def test_timeout_901_is_refused_as_aws_refuses_it() -> None:
-    error = refusal(zip_request(Timeout=901))
-    assert (error.code, error.error_type) == (400, "InvalidParameterValueException")
-    assert "less than or equal to 900" in error.message
-    assert refusal(zip_request(Timeout=0)).error_type == "ValidationException"
+@pytest.mark.parametrize(("parameter", "code"), [
+    ({"Timeout": 901}, "InvalidParameterValueException"), ({"Timeout": 0}, "ValidationException"),
+    ({"MemorySize": 10241}, "InvalidParameterValueException"), ({"MemorySize": 127}, "ValidationException"),
+    ({"EphemeralStorage": {"Size": 10241}}, "InvalidParameterValueException"),
+    ({"EphemeralStorage": {"Size": 511}}, "InvalidParameterValueException"),
+])
+def test_just_past_each_bound_aws_code_comes_back(parameter: dict[str, Any], code: str) -> None:
+    error = refusal(zip_request(**parameter))
+    assert (error.code, error.error_type) == (400, code)
 
 
-@given(st.integers(min_value=0, max_value=20000))
-def test_memory_is_accepted_from_128_to_10240_mb(memory: int) -> None:
-    if 128 <= memory <= 10240:
-        create(zip_request(MemorySize=memory))
-    else:
-        assert refusal(zip_request(MemorySize=memory)).limit in (limits.MEMORY_MIN, limits.MEMORY_MAX)
-
-
-def test_memory_bounds_give_aws_codes() -> None:
-    assert refusal(zip_request(MemorySize=127)).error_type == "ValidationException"
-    assert refusal(zip_request(MemorySize=10241)).error_type == "InvalidParameterValueException"
-
-
-@given(st.integers(min_value=0, max_value=20000))
-def test_ephemeral_storage_is_accepted_from_512_to_10240_mb(size: int) -> None:
-    request = zip_request(EphemeralStorage={"Size": size})
-    if 512 <= size <= 10240:
-        create(request)
-    else:
-        assert refusal(request).error_type == "InvalidParameterValueException"
+def test_timeout_901_names_the_900_second_limit() -> None:
+    assert refusal(zip_request(Timeout=901)).message == (
+        "'timeout' failed to satisfy constraint: Member must have value less than or equal to 900")
 
 
 def env_of_size(total_bytes: int) -> dict[str, Any]:
