@@ -26,6 +26,7 @@ import tempfile
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from io import BytesIO
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,12 @@ from typing import Any
 from moto.awslambda.models import LambdaBackend, LambdaFunction, LambdaStorage, lambda_backends
 from moto.awslambda.utils import get_backend
 from moto.core.exceptions import JsonRESTError
+from moto.iam.exceptions import NotFoundException as IAMNotFoundException
+from moto.iam.models import iam_backends
+from moto.s3.exceptions import MissingBucket, MissingKey
+from moto.s3.models import s3_backends
 
+from emulator.aws import lambda_limits as limits
 from emulator.aws import sqs
 from emulator.aws.registry import Internal, Patch
 from emulator.destinations import AWS_MAX_RETRY_ATTEMPTS, AsyncConfig
@@ -79,11 +85,17 @@ UPDATE_EVENT_INVOKE_CONFIG = Internal(LambdaBackend, "update_function_event_invo
 STORED_FUNCTIONS = Internal(LambdaStorage, "__init__", ("self",), source="self._functions")
 CREATE_MAPPING = Internal(LambdaBackend, "create_event_source_mapping", ("self", "spec"),
                           source="queue.lambda_event_source_mappings[esm.function_arn] = esm")
+CREATE_FUNCTION = Internal(LambdaBackend, "create_function", ("self", "spec"))
+UPDATE_CODE = Internal(LambdaBackend, "update_function_code", ("self", "function_name", "qualifier", "body"))
+UPDATE_FUNCTION_CONFIGURATION = Internal(LambdaBackend, "update_function_configuration",
+                                         ("self", "function_name", "qualifier", "body"))
+PUBLISH_LAYER = Internal(LambdaBackend, "publish_layer_version", ("self", "spec"))
 VISIBILITY_TOO_SHORT = "Queue visibility timeout: {queue} seconds is less than Function timeout: {function} seconds"
 
 
 INTERNALS = (INVOKE, FUNCTION_INIT, UPDATE_CONFIGURATION, SET_CODE, FUNCTION_FROM_TEMPLATE, PUT_EVENT_INVOKE_CONFIG,
-             UPDATE_EVENT_INVOKE_CONFIG, STORED_FUNCTIONS, CREATE_MAPPING)
+             UPDATE_EVENT_INVOKE_CONFIG, STORED_FUNCTIONS, CREATE_MAPPING, CREATE_FUNCTION, UPDATE_CODE,
+             UPDATE_FUNCTION_CONFIGURATION, PUBLISH_LAYER)
 
 
 def function_count() -> int:
@@ -157,6 +169,10 @@ class LambdaFunctions:
             Patch(PUT_EVENT_INVOKE_CONFIG, _replacing_event_invoke_config),
             Patch(UPDATE_EVENT_INVOKE_CONFIG, lambda _: _merging_event_invoke_config),
             Patch(CREATE_MAPPING, _polled_event_source_mapping),
+            Patch(CREATE_FUNCTION, _limited_create),
+            Patch(UPDATE_CODE, _limited_code_update),
+            Patch(UPDATE_FUNCTION_CONFIGURATION, _limited_configuration_update),
+            Patch(PUBLISH_LAYER, _limited_layer),
         ]
 
     def resolve(self, function: str) -> FunctionSpec:
@@ -434,4 +450,98 @@ def _polled_event_source_mapping(original: Any) -> Any:
         return mapping
 
     return create
+
+
+def _limited_create(original: Any) -> Any:
+    """CreateFunction refused as Lambda refuses it (emulator/aws/lambda_limits.py), before anything is stored."""
+
+    def create_function(backend: LambdaBackend, spec: dict[str, Any]) -> LambdaFunction:
+        code = _request_code(spec.get("Code") or {}, backend)
+        limits.check_create_function(
+            spec, today=date.today(), trust_policy=_trust_policy(backend, spec.get("Role")),
+            code_unzipped_bytes=None if code is None else _unzipped_bytes(code),
+            layers_unzipped_bytes=_layers_bytes(backend, spec.get("Layers") or []))
+        return original(backend, spec)
+
+    return create_function
+
+
+def _limited_code_update(original: Any) -> Any:
+    def update_function_code(backend: LambdaBackend, function_name: str, qualifier: str, body: dict[str, Any]
+                             ) -> Any:
+        fn = backend.get_function(function_name, qualifier)
+        code = _request_code(body, backend)
+        limits.check_update_code(
+            body, today=date.today(), package_type=fn.package_type or "Zip", runtime=fn.run_time,
+            code_unzipped_bytes=None if code is None else _unzipped_bytes(code),
+            layers_unzipped_bytes=_layers_bytes(backend, fn.layers))
+        return original(backend, function_name, qualifier, body)
+
+    return update_function_code
+
+
+def _limited_configuration_update(original: Any) -> Any:
+    def update_function_configuration(backend: LambdaBackend, function_name: str, qualifier: str,
+                                      body: dict[str, Any]) -> Any:
+        fn = backend.get_function(function_name, qualifier)
+        limits.check_update_configuration(
+            body, today=date.today(), package_type=fn.package_type or "Zip", current_runtime=fn.run_time,
+            trust_policy=_trust_policy(backend, body.get("Role")),
+            code_unzipped_bytes=_unzipped_bytes(fn.code_bytes) if fn.code_bytes else None,
+            layers_unzipped_bytes=_layers_bytes(backend, body.get("Layers") or []))
+        return original(backend, function_name, qualifier, body)
+
+    return update_function_configuration
+
+
+def _limited_layer(original: Any) -> Any:
+    def publish_layer_version(backend: LambdaBackend, spec: dict[str, Any]) -> Any:
+        code = _request_code(spec.get("Content") or {}, backend)
+        limits.check_publish_layer_version(spec, unzipped_bytes=0 if code is None else _unzipped_bytes(code))
+        return original(backend, spec)
+
+    return publish_layer_version
+
+
+def _request_code(code: dict[str, Any], backend: LambdaBackend) -> bytes | None:
+    """The zip a request carries (base64 ZipFile, or an S3 object), None when it names none or S3 has none."""
+    if code.get("ZipFile"):
+        zipped = code["ZipFile"]
+        return zipped if isinstance(zipped, bytes) else base64.b64decode(zipped)
+    if code.get("S3Bucket") and code.get("S3Key"):
+        try:
+            return bytes(s3_backends[backend.account_id][backend.partition].get_object(
+                code["S3Bucket"], code["S3Key"]).value)
+        except (MissingBucket, MissingKey):
+            return None  # moto answers AWS's own NoSuchBucket/NoSuchKey error for it
+    return None
+
+
+def _unzipped_bytes(code: bytes) -> int:
+    try:
+        with zipfile.ZipFile(BytesIO(code)) as archive:
+            return sum(member.file_size for member in archive.infolist())
+    except zipfile.BadZipFile:
+        return 0  # refused with AWS's "Could not unzip" when the code is set (_validating_code)
+
+
+def _layers_bytes(backend: LambdaBackend, layers: list[Any]) -> int:
+    total = 0
+    for layer in layers:
+        arn = layer["Arn"] if isinstance(layer, dict) else str(layer)
+        version = backend.layers_versions_by_arn(arn)
+        if version is not None and version.code_bytes:
+            total += _unzipped_bytes(version.code_bytes)
+    return total
+
+
+def _trust_policy(backend: LambdaBackend, role_arn: str | None) -> str | None:
+    """The role's AssumeRolePolicyDocument, None when no such role exists (AWS refuses both alike)."""
+    if not role_arn:
+        return None
+    try:
+        return str(iam_backends[backend.account_id][backend.partition].get_role_by_arn(role_arn)
+                   .assume_role_policy_document)
+    except IAMNotFoundException:
+        return None
 
