@@ -186,6 +186,7 @@ def summary_table(summary: Summary, judged: bool) -> Table:
     table.add_row("results", str(summary.results))
     for status, count in sorted(summary.by_status.items()):
         table.add_row(f"  {status}", str(count))
+    table.add_row("results from before this run, left out", str(summary.earlier) if judged else "- (no --expected)")
     table.add_row("malformed deliveries", str(summary.malformed))
     table.add_row("on_result failures", str(summary.failed))
     table.add_row("accuracy", _accuracy(summary) if judged else "- (no --expected)")

@@ -38,6 +38,7 @@ from contract import (
 )
 from device.config import ClientConfig, ConsumerConfig, make_client
 from device.errors import ConfigError
+from device.this_run import ThisRun
 
 logger = logging.getLogger(__name__)
 
@@ -59,9 +60,15 @@ class Delivery:
 
 @dataclass(frozen=True)
 class Summary:
-    """What a consumer saw: results by status, malformed and failed deliveries, accuracy, latency."""
+    """What a consumer saw: results by status, malformed and failed deliveries, accuracy, latency.
+
+    With an expected file, the results, their statuses, accuracy and latencies are this run's (device.this_run);
+    `earlier` counts the results of clips recorded before this run (or by another device), left out of those.
+    Malformed and failed deliveries name no clip one could trust: they are counted whichever run they are from.
+    """
 
     results: int
+    earlier: int
     by_status: Mapping[str, int]
     malformed: int
     failed: int
@@ -140,9 +147,11 @@ class ResultsConsumer:
             return list(self._handled)
 
     def summary(self, expected: Mapping[str, str | None] | None = None) -> Summary:
-        """Counts and latency percentiles; accuracy against `expected` (see load_expected) if given."""
+        """Counts and latency percentiles; with `expected` (see load_expected) accuracy, over this run only."""
         with self._lock:
-            handled, malformed, failed = list(self._handled), self._malformed, self._failed
+            reported, malformed, failed = list(self._handled), self._malformed, self._failed
+        this_run = ThisRun.of_expected(expected) if expected else None
+        handled = [pair for pair in reported if this_run is None or this_run.includes(pair[0])]
         judged = correct = 0
         for result, _ in handled:
             want = _expected_name(expected or {}, result)
@@ -151,6 +160,7 @@ class ResultsConsumer:
                 correct += result.name == want
         return Summary(
             results=len(handled),
+            earlier=len(reported) - len(handled),
             by_status=dict(Counter(result.status for result, _ in handled)),
             malformed=malformed,
             failed=failed,
