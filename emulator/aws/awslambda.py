@@ -53,7 +53,7 @@ from emulator.dockerfile import (
     stage_task_root,
 )
 from emulator.errors import EmulatorError
-from emulator.lambda_runtime.invoker import LambdaService, PayloadTooLargeError, ThrottledError
+from emulator.lambda_runtime.invoker import LambdaService, ThrottledError
 from emulator.lambda_runtime.workers import FunctionSpec
 from emulator.packaging import check_runtime, extract_zip, layer_folder, merged_opt
 from emulator.packaging import interpreter as python_interpreter
@@ -113,15 +113,6 @@ class TooManyRequestsException(JsonRESTError):
         super().__init__("TooManyRequestsException", message)
         self.description = json.dumps({"__type": self.error_type, "message": message, "Reason": reason,
                                        "Type": "User"})
-
-
-class RequestTooLargeException(JsonRESTError):
-    """AWS's error for an Invoke payload over the limit of its invocation type."""
-
-    code = 413
-
-    def __init__(self, message: str) -> None:
-        super().__init__(PayloadTooLargeError.error_type, message)
 
 
 class InvalidParameterValueException(JsonRESTError):
@@ -214,6 +205,7 @@ class LambdaFunctions:
         headers = {str(k).lower(): v for k, v in dict(request_headers or {}).items()}
         payload = body.encode() if isinstance(body, str) else (body or b"")
         invocation_type = headers.get("x-amz-invocation-type", "RequestResponse")
+        limits.check_invoke_payload(invocation_type, len(payload))
         if invocation_type == "DryRun":
             return b""
         try:
@@ -223,16 +215,15 @@ class LambdaFunctions:
             result = self._service.invoke(fn.function_arn, payload or b"{}")
         except ThrottledError as exc:
             raise TooManyRequestsException(str(exc), exc.reason) from exc
-        except PayloadTooLargeError as exc:
-            raise RequestTooLargeException(str(exc)) from exc
         except Exception as exc:  # anything else is the service's own failure, answered as AWS answers one
             logger.exception("invoking %s failed inside the emulator", fn.function_name)
             raise ServiceException(f"The emulator could not run {fn.function_name}: {exc}") from exc
         response_headers["x-amz-executed-version"] = "$LATEST"
         response_headers["x-amz-log-result"] = base64.b64encode("\n".join(result.log_lines)[-4096:].encode()).decode()
-        if result.error is not None:
+        error = result.error or limits.oversized_response(len(result.payload or b""))
+        if error is not None:
             response_headers["x-amz-function-error"] = "Unhandled"
-            return json.dumps(result.error).encode()
+            return json.dumps(error).encode()
         return result.payload or b"null"
 
     def _split(self, function: str) -> tuple[str, str, str]:

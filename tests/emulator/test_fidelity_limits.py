@@ -1,0 +1,109 @@
+"""Fidelity, issue 21 item 1: what Lambda's API refuses, refused here with AWS's error code (plain boto3: the same
+tests run against AWS with FIDELITY_ENDPOINT_URL=aws). The limits and their AWS sources: docs/fidelity.md."""
+
+import io
+import json
+import zipfile
+
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.emulator.fidelity import connected, unique
+from tests.emulator.functions import HANDLERS, zip_handler
+
+pytestmark = pytest.mark.integration
+
+LAMBDA_CANNOT_ASSUME = "The role defined for the function cannot be assumed by Lambda."
+
+
+@pytest.fixture(scope="module")
+def cloud(request):
+    with connected(request) as cloud:
+        yield cloud
+
+
+def _refusal(call) -> dict:
+    with pytest.raises(ClientError) as caught:
+        call()
+    return caught.value.response["Error"]
+
+
+def _create(cloud, **settings) -> dict:
+    lam = cloud.client("lambda")
+    request = {"FunctionName": unique("limits"), "Runtime": "python3.11", "Handler": "app.lambda_handler",
+               "Role": cloud.role_arn, "Code": {"ZipFile": zip_handler(HANDLERS["echo"])}, **settings}
+    return _refusal(lambda: lam.create_function(**request))
+
+
+def _zip_of_size(unzipped: int) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("app.py", HANDLERS["echo"])
+        archive.writestr("weights.bin", b"\0" * unzipped)
+    return buffer.getvalue()
+
+
+def test_a_timeout_over_900_seconds_is_refused(cloud):
+    assert _create(cloud, Timeout=901)["Code"] == "InvalidParameterValueException"
+
+
+def test_memory_over_10240_mb_is_refused(cloud):
+    assert _create(cloud, MemorySize=10241)["Code"] == "InvalidParameterValueException"
+
+
+def test_environment_variables_over_4_kb_are_refused(cloud):
+    error = _create(cloud, Environment={"Variables": {"A": "x" * 4096}})
+    assert error["Code"] == "InvalidParameterValueException"
+
+
+def test_more_than_five_layers_are_refused(cloud):
+    layer = cloud.layer(zip_handler(HANDLERS["echo"]))
+    assert _create(cloud, Layers=[layer] * 6)["Code"] == "InvalidParameterValueException"
+
+
+def test_code_and_layers_over_262144000_bytes_unzipped_are_refused(cloud):
+    layer = cloud.layer(_zip_of_size(150_000_000))
+    error = _create(cloud, FunctionName="limits-too-big", Code={"ZipFile": _zip_of_size(120_000_000)},
+                    Layers=[layer])
+    assert error["Code"] == "InvalidParameterValueException"
+    names = [f["FunctionName"] for f in cloud.client("lambda").list_functions()["Functions"]]
+    assert "limits-too-big" not in names
+
+
+def test_an_image_function_with_layers_is_refused(cloud):
+    layer = cloud.layer(zip_handler(HANDLERS["echo"]))
+    lam = cloud.client("lambda")
+    error = _refusal(lambda: lam.create_function(
+        FunctionName=unique("limits"), PackageType="Image", Role=cloud.role_arn, Layers=[layer],
+        Code={"ImageUri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/student:latest"}))
+    assert error["Code"] == "InvalidParameterValueException"
+
+
+def test_a_role_lambda_may_not_assume_is_refused(cloud):
+    iam = cloud.client("iam")
+    name = unique("ec2-only")
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"},
+                                                     "Action": "sts:AssumeRole"}]}
+    arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    cloud._cleanups.append(lambda: iam.delete_role(RoleName=name))
+    error = _create(cloud, Role=arn)
+    assert (error["Code"], error["Message"]) == ("InvalidParameterValueException", LAMBDA_CANNOT_ASSUME)
+
+
+def test_a_deprecated_runtime_is_refused_at_create(cloud):
+    assert _create(cloud, Runtime="python3.7")["Code"] == "InvalidParameterValueException"
+
+
+def test_a_timeout_over_900_seconds_is_refused_at_update_too(cloud):
+    function = cloud.function(HANDLERS["echo"])
+    lam = cloud.client("lambda")
+    error = _refusal(lambda: lam.update_function_configuration(FunctionName=function, Timeout=901))
+    assert error["Code"] == "InvalidParameterValueException"
+    assert lam.get_function_configuration(FunctionName=function)["Timeout"] == 10
+
+
+def test_a_synchronous_payload_over_6_mb_is_refused_with_the_code_aws_sends(cloud):
+    function = cloud.function(HANDLERS["echo"])
+    payload = json.dumps({"padding": "x" * 6_300_000}).encode()
+    error = _refusal(lambda: cloud.client("lambda").invoke(FunctionName=function, Payload=payload))
+    assert error["Code"] == "RequestEntityTooLargeException"
