@@ -86,11 +86,24 @@ def measure_start(state_root: Path, *args: str) -> list[float]:
     return times
 
 
+LAMBDA_TRUST = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                       "Principal": {"Service": "lambda.amazonaws.com"}}]}
+
+
+def _bench_role(endpoint: str) -> str:
+    """The execution role of the bench's functions (Lambda refuses a role it may not assume)."""
+    iam = _client(endpoint, "iam")
+    try:
+        return str(iam.get_role(RoleName="bench")["Role"]["Arn"])
+    except iam.exceptions.NoSuchEntityException:
+        return str(iam.create_role(RoleName="bench", AssumeRolePolicyDocument=json.dumps(LAMBDA_TRUST))["Role"]["Arn"])
+
+
 def _function(endpoint: str, source: str, env: dict[str, str] | None = None) -> str:
     name = f"bench-{uuid.uuid4().hex[:8]}"
     _client(endpoint, "lambda").create_function(
         FunctionName=name, Runtime="python3.11", Handler="app.lambda_handler", Code={"ZipFile": _zip(source)},
-        Role="arn:aws:iam::123456789012:role/bench", Environment={"Variables": env or {}})
+        Role=_bench_role(endpoint), Environment={"Variables": env or {}})
     return name
 
 
@@ -163,6 +176,8 @@ def measure_s3_to_handler(endpoint: str) -> list[float]:
     bucket = f"bench-{uuid.uuid4().hex[:8]}"
     s3.create_bucket(Bucket=bucket)
     arn = lam.get_function(FunctionName=name)["Configuration"]["FunctionArn"]
+    lam.add_permission(FunctionName=arn, StatementId="s3", Action="lambda:InvokeFunction",
+                       Principal="s3.amazonaws.com", SourceArn=f"arn:aws:s3:::{bucket}")
     s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={
         "LambdaFunctionConfigurations": [{"LambdaFunctionArn": arn, "Events": ["s3:ObjectCreated:*"]}]})
     latencies = []

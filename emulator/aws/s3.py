@@ -30,9 +30,12 @@ from typing import Any
 from urllib.parse import quote_plus
 
 import moto.s3.notifications as s3_notifications
+from moto.s3.exceptions import InvalidArgumentError
 from moto.s3.models import FakeBucket, FakeKey, S3Backend
 
+from emulator.aws.policies import resource_policy
 from emulator.aws.registry import Internal, Patch
+from emulator.aws.resource_policy import service_allowed
 from emulator.state import BlobStore
 
 logger = logging.getLogger(__name__)
@@ -87,8 +90,14 @@ KEY_INIT = Internal(FakeKey, "__init__", ("self", "name", "value", "account_id",
                     source="self._value_buffer = ")
 KEY_DISPOSE = Internal(FakeKey, "dispose", ("self", "garbage"), source="self._value_buffer.close()")
 PUT_TAGGING = Internal(S3Backend, "put_object_tagging", ("self", "key", "tags"))
+PUT_NOTIFICATIONS = Internal(S3Backend, "put_bucket_notification_configuration",
+                             ("self", "bucket_name", "notification_config"))
 INTERNALS = (INVOKE_LAMBDA, SEND_EVENT_CALLS_INVOKE, EVENT_RECORD, PUT_OBJECT, MULTIPART_PUT, BUCKET_FROM_TEMPLATE,
-             SET_NOTIFICATIONS, KEY_INIT, KEY_DISPOSE, PUT_TAGGING)
+             SET_NOTIFICATIONS, KEY_INIT, KEY_DISPOSE, PUT_TAGGING, PUT_NOTIFICATIONS)
+UNVALIDATED_DESTINATIONS = "Unable to validate the following destination configurations"
+_DESTINATIONS = (("CloudFunctionConfiguration", "CloudFunction", "lambda:InvokeFunction"),
+                 ("QueueConfiguration", "Queue", "sqs:SendMessage"),
+                 ("TopicConfiguration", "Topic", "sns:Publish"))
 
 
 def notification_patches(notify_function: Callable[[str, bytes], None]) -> list[Patch]:
@@ -98,6 +107,7 @@ def notification_patches(notify_function: Callable[[str, bytes], None]) -> list[
         Patch(EVENT_RECORD, _aws_shaped_s3_event),
         Patch(PUT_OBJECT, _one_event_per_multipart_upload),
         Patch(BUCKET_FROM_TEMPLATE, _bucket_from_template),
+        Patch(PUT_NOTIFICATIONS, _validating_destinations),
     ]
 
 
@@ -150,6 +160,36 @@ def _bucket_from_template(original: Any) -> Any:
         return bucket
 
     return create
+
+
+def _validating_destinations(original: Any) -> Any:
+    """PutBucketNotificationConfiguration refused, as S3 refuses it, when a destination's resource policy does not
+    let s3.amazonaws.com deliver to it for this bucket (the function's permission from AddPermission, the queue's
+    or topic's policy): https://docs.aws.amazon.com/AmazonS3/latest/userguide/grant-destinations-permissions-to-s3.html
+    """
+
+    def put_bucket_notification_configuration(backend: S3Backend, bucket_name: str,
+                                              notification_config: dict[str, Any]) -> None:
+        bucket = backend.get_bucket(bucket_name)
+        refused = [arn for arn, action in _destinations(notification_config or {})
+                   if not service_allowed(resource_policy(arn), "s3.amazonaws.com", action,
+                                          f"arn:aws:s3:::{bucket_name}", bucket.account_id)]
+        if refused:
+            raise InvalidArgumentError(UNVALIDATED_DESTINATIONS, refused[0], "Permissions on the destination "
+                                       "resource do not allow S3 to deliver to it")
+        original(backend, bucket_name, notification_config)
+
+    return put_bucket_notification_configuration
+
+
+def _destinations(config: dict[str, Any]) -> list[tuple[str, str]]:
+    """(destination ARN, the action S3 needs on it) for each entry of moto's parsed notification configuration."""
+    found = []
+    for section, field, action in _DESTINATIONS:
+        entries = config.get(section) or []
+        for entry in [entries] if isinstance(entries, dict) else entries:
+            found.append((entry[field], action))
+    return found
 
 
 def _cloud_function(config: dict[str, Any]) -> dict[str, Any]:

@@ -19,6 +19,8 @@ def _bucket_notifying(emulator, lam, function_name, prefix="videos/", suffix=".m
     bucket = f"test-{uuid.uuid4().hex[:10]}"
     s3.create_bucket(Bucket=bucket)
     arn = lam.get_function(FunctionName=function_name)["Configuration"]["FunctionArn"]
+    lam.add_permission(FunctionName=arn, StatementId=f"s3-{bucket}", Action="lambda:InvokeFunction",
+                       Principal="s3.amazonaws.com", SourceArn=f"arn:aws:s3:::{bucket}")
     s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={
         "LambdaFunctionConfigurations": [{
             "LambdaFunctionArn": arn, "Events": ["s3:ObjectCreated:*"],

@@ -140,6 +140,8 @@ def test_a_student_project_runs_unchanged(emulator, role, project):
     lam.create_function(FunctionName="face-recognition", Runtime="python3.11", Handler="app.lambda_handler",
                         Role=role, Code={"ZipFile": zip_of({"app.py": (RECOGNISER, 0o644)})}, Timeout=30,
                         Layers=[layer["LayerVersionArn"]])
+    lam.add_permission(FunctionName=splitter, StatementId="s3-input", Action="lambda:InvokeFunction",
+                       Principal="s3.amazonaws.com", SourceArn="arn:aws:s3:::1234-input")
     s3.put_bucket_notification_configuration(Bucket="1234-input", NotificationConfiguration={
         "LambdaFunctionConfigurations": [{"LambdaFunctionArn": splitter, "Events": ["s3:ObjectCreated:*"]}]})
     for name in ("alice", "bob"):

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 from boto3.s3.transfer import TransferConfig
+from botocore.exceptions import ClientError
 
 from tests.emulator.conftest import receive_all
 from tests.emulator.fidelity import connected
@@ -66,3 +67,38 @@ def _shape(value):
     if isinstance(value, list):
         return [_shape(item) for item in value]
     return type(value).__name__
+
+
+def test_a_notification_to_a_function_s3_may_not_invoke_is_refused(cloud):
+    bucket = cloud.bucket()
+    function = cloud.function(HANDLERS["echo"])
+    s3 = cloud.client("s3")
+    config = {"LambdaFunctionConfigurations": [{"LambdaFunctionArn": function, "Events": ["s3:ObjectCreated:*"]}]}
+    with pytest.raises(ClientError) as caught:
+        s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration=config)
+    assert caught.value.response["Error"]["Code"] == "InvalidArgument"
+    assert s3.get_bucket_notification_configuration(Bucket=bucket).get("LambdaFunctionConfigurations") is None
+    cloud.client("lambda").add_permission(
+        FunctionName=function, StatementId="s3-other", Action="lambda:InvokeFunction", Principal="s3.amazonaws.com",
+        SourceArn="arn:aws:s3:::some-other-bucket")
+    with pytest.raises(ClientError):  # a permission for another bucket does not count
+        s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration=config)
+    cloud.notify(bucket, function)  # adds the permission for this bucket, then configures
+    assert len(s3.get_bucket_notification_configuration(Bucket=bucket)["LambdaFunctionConfigurations"]) == 1
+
+
+def test_a_notification_to_a_queue_whose_policy_does_not_let_s3_send_is_refused(cloud):
+    bucket = cloud.bucket()
+    sqs = cloud.client("sqs")
+    url = sqs.create_queue(QueueName=f"{bucket}-events")["QueueUrl"]
+    cloud._cleanups.append(lambda: sqs.delete_queue(QueueUrl=url))
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    config = {"QueueConfigurations": [{"QueueArn": arn, "Events": ["s3:ObjectCreated:*"]}]}
+    with pytest.raises(ClientError) as caught:
+        cloud.client("s3").put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration=config)
+    assert caught.value.response["Error"]["Code"] == "InvalidArgument"
+    policy = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"}, "Action": "sqs:SendMessage", "Resource": arn,
+        "Condition": {"ArnLike": {"aws:SourceArn": f"arn:aws:s3:::{bucket}"}}}]}
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(policy)})
+    cloud.client("s3").put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration=config)

@@ -1,0 +1,35 @@
+"""The resource policy of a Lambda function, SQS queue or SNS topic, found by its ARN in moto's backends."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from moto.awslambda.models import lambda_backends
+from moto.core.exceptions import JsonRESTError
+from moto.sns.models import sns_backends
+from moto.sqs.models import sqs_backends
+
+
+def resource_policy(arn: str) -> dict[str, Any] | str | None:
+    """The policy document (parsed or JSON text) attached to the resource, None when it has none or is not there."""
+    parts = arn.split(":")
+    if len(parts) < 6:
+        return None
+    service, region, account = parts[2], parts[3], parts[4]
+    if service == "lambda":
+        return _function_policy(account, region, parts[6] if len(parts) > 6 else "")
+    if service == "sqs":
+        queue = next((q for q in sqs_backends[account][region].queues.values() if q.queue_arn == arn), None)
+        return None if queue is None else queue.policy
+    if service == "sns":
+        topic = sns_backends[account][region].topics.get(arn)
+        return None if topic is None else topic.policy
+    return None
+
+
+def _function_policy(account: str, region: str, name: str) -> dict[str, Any] | None:
+    try:
+        function = lambda_backends[account][region].get_function(name)
+        return dict(function.policy.get_policy()["Policy"])
+    except JsonRESTError:
+        return None  # no such function, or no statement yet: nothing allows anyone
