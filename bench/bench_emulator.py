@@ -36,8 +36,7 @@ from rich.table import Table
 from emulator.config import ENV_COLD_START, PROJECT_ROOT, EmulatorConfig, dummy_session
 from emulator.daemon import background_emulator, free_loopback_port, start_background, stop_background
 from emulator.dockerfile import ImageSource, read_image
-from emulator.lambda_runtime.procs import worker_processes
-from emulator.packaging import DEFAULT_WHEELHOUSE, EnvironmentBuilder
+from emulator.lambda_runtime import DEFAULT_WHEELHOUSE, EnvironmentBuilder, worker_processes
 from grader.metrics import read_report_lines
 
 STARTS = 3

@@ -32,7 +32,7 @@ from device.naming import ONE_MS
 from emulator import memtrace
 from emulator.config import PROJECT_ROOT
 from emulator.daemon import background_emulator, client_environment
-from emulator.lambda_runtime.procs import rss_kb, worker_processes
+from emulator.lambda_runtime import rss_kb, worker_processes
 from emulator.state import disk_use, state_root
 
 VIDEOS = PROJECT_ROOT / "fixtures" / "videos"

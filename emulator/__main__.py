@@ -31,7 +31,7 @@ from emulator.daemon import (
 )
 from emulator.dockerfile import parse_image_map
 from emulator.errors import EmulatorError, NotRunningError
-from emulator.lambda_runtime.procs import worker_processes
+from emulator.lambda_runtime import worker_processes
 from emulator.state import disk_use, read_summary, reset, state_root
 
 logger = logging.getLogger("emulator")

@@ -14,12 +14,17 @@ from emulator.api_server import ApiServer
 from emulator.aws.hooks import MotoHooks, StateHooks
 from emulator.config import DEFAULT_ACCOUNT, DUMMY_CREDENTIALS, EmulatorConfig, dummy_session
 from emulator.console.app import with_console
-from emulator.destinations import Destinations
 from emulator.hot_reload import CodeWatcher, LocalCode, local_code_of_stack
-from emulator.lambda_runtime.event_sources import EventSourceMappings
-from emulator.lambda_runtime.invoker import LambdaService, Telemetry
-from emulator.lambda_runtime.logs import LogShipper
-from emulator.lambda_runtime.metrics import MetricsPublisher
+from emulator.lambda_runtime import (
+    Destinations,
+    EnvironmentBuilder,
+    EventSourceMappings,
+    LambdaService,
+    LambdaSettings,
+    LogShipper,
+    MetricsPublisher,
+    Telemetry,
+)
 from emulator.ports import ensure_port_free
 from emulator.retention import Retention
 from emulator.state import StateStore, state_root
@@ -45,6 +50,23 @@ def worker_environment(endpoint_url: str, region: str) -> dict[str, str]:
     env.update(DUMMY_CREDENTIALS)
     env.update({"AWS_ENDPOINT_URL": endpoint_url, "AWS_REGION": region, "AWS_DEFAULT_REGION": region})
     return env
+
+
+def lambda_settings(config: EmulatorConfig) -> LambdaSettings:
+    """What our Lambda service takes from the emulator's settings."""
+    isolated = config.function_envs == "isolated"
+    return LambdaSettings(
+        base_env=worker_environment(config.endpoint_url, config.region),
+        tmp_root=config.state_dir / "tmp",
+        init_timeout_seconds=config.init_timeout_seconds,
+        cold_start=config.cold_start,
+        builder=EnvironmentBuilder(config.cache_dir, config.wheelhouse) if isolated else None,
+        function_env_days=config.function_env_days,
+        account_concurrency=config.account_concurrency,
+        async_retry_delays=config.async_retry_delays,
+        max_event_age_seconds=config.max_event_age_seconds,
+        worker_idle_seconds=config.worker_idle_seconds,
+    )
 
 
 def code_overrides(template: Path, lambdas_dir: Path) -> dict[str, Path]:
@@ -90,12 +112,10 @@ class LocalCloud:
         config = self.config
         ensure_port_free(config.host, config.port)
         session = EndpointSession(config.endpoint_url, config.region)
-        self._telemetry = Telemetry(LogShipper(session.client("logs")), MetricsPublisher(session.client("cloudwatch")),
-                                    session.client("sqs"))
+        self._telemetry = Telemetry(LogShipper(session.client("logs")), MetricsPublisher(session.client("cloudwatch")))
         self._hooks = MotoHooks(config.state_dir / "code", DEFAULT_ACCOUNT, config.region, config.cache_dir,
                                 config.images, config.state_dir / "runtime.json")
-        env = worker_environment(config.endpoint_url, config.region)
-        self._service = LambdaService(config, env, self._telemetry, self._hooks.resolve)
+        self._service = LambdaService(lambda_settings(config), self._telemetry, self._hooks.resolve)
         destinations = Destinations(session.client, self._service.invoke_async)
         self._service.events.configure(self._hooks.async_config, destinations)
         self._hooks.install(self._service)

@@ -13,8 +13,7 @@ import boto3
 from deploy.config import DEFAULT_REGION, DEFAULT_STACK_NAME, ENV_STACK_NAME, PROJECT_ROOT
 from emulator.dockerfile import ImageSource, parse_image_map
 from emulator.errors import ConfigError
-from emulator.lambda_runtime.spec import COLD_START_MODES, FUNCTION_ENV_MODES
-from emulator.packaging import DEFAULT_CACHE_DIR, DEFAULT_WHEELHOUSE
+from emulator.lambda_runtime import COLD_START_MODES, DEFAULT_CACHE_DIR, DEFAULT_WHEELHOUSE, FUNCTION_ENV_MODES
 
 ENV_HOST = "EMULATOR_HOST"
 ENV_PORT = "EMULATOR_PORT"

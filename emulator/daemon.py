@@ -16,7 +16,7 @@ from typing import Any
 
 from emulator.config import DUMMY_CREDENTIALS, ENV_STATE_DIR, EmulatorConfig
 from emulator.errors import NotRunningError
-from emulator.lambda_runtime.procs import worker_processes
+from emulator.lambda_runtime import worker_processes
 from emulator.ports import ensure_port_free
 
 READY_FILE = "emulator.json"

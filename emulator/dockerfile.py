@@ -22,8 +22,8 @@ from dockerfile_parse import DockerfileParser
 from dockerfile_parse.util import WordSplitter, extract_key_values
 
 from emulator.errors import EmulatorError
+from emulator.lambda_runtime import THIS_PYTHON, EnvironmentRecipe, aws_runtime_requirements, requirement_lines
 from emulator.lambda_runtime.spec import FunctionSpec
-from emulator.packaging import THIS_PYTHON, EnvironmentRecipe, aws_runtime_requirements, requirement_lines
 
 LAMBDA_BASE = "public.ecr.aws/lambda/python"
 DEFAULT_TASK_ROOT = "/var/task"

@@ -1,8 +1,8 @@
-"""Errors the emulator raises; Lambda failures carry AWS's own error type strings."""
+"""Errors the emulator raises; the base and Lambda's AWS error strings live in emulator/lambda_runtime/errors.py."""
 
+from emulator.lambda_runtime.errors import EmulatorError
 
-class EmulatorError(Exception):
-    """Base class for every emulator error."""
+__all__ = ["ConfigError", "EmulatorError", "NotRunningError", "PortInUseError"]
 
 
 class ConfigError(EmulatorError):
@@ -15,10 +15,3 @@ class NotRunningError(EmulatorError):
 
 class PortInUseError(EmulatorError):
     """The port the emulator should listen on is taken by another program."""
-
-
-# AWS's error types, as the Lambda service reports them.
-TIMEOUT_ERROR = "Sandbox.Timedout"
-EXIT_ERROR = "Runtime.ExitError"
-INIT_ERROR = "Runtime.InitError"
-THROTTLED = "TooManyRequestsException"

@@ -13,8 +13,13 @@ import watchfiles
 
 from deploy.stack import function_code_uri, load_template
 from emulator.dockerfile import ImageSource, metadata_image, run_in_place
-from emulator.lambda_runtime.spec import FunctionSpec
-from emulator.packaging import EnvironmentRecipe, aws_runtime_requirements, python_version, requirement_lines
+from emulator.lambda_runtime import (
+    EnvironmentRecipe,
+    FunctionSpec,
+    aws_runtime_requirements,
+    python_version,
+    requirement_lines,
+)
 
 logger = logging.getLogger(__name__)
 

@@ -42,7 +42,6 @@ from moto.s3.models import s3_backends
 from emulator.aws import lambda_limits as limits
 from emulator.aws import sqs
 from emulator.aws.registry import Internal, Patch
-from emulator.destinations import AWS_MAX_RETRY_ATTEMPTS, AsyncConfig
 from emulator.dockerfile import (
     ImageRecipe,
     ImageSource,
@@ -53,10 +52,18 @@ from emulator.dockerfile import (
     stage_task_root,
 )
 from emulator.errors import EmulatorError
-from emulator.lambda_runtime.invoker import LambdaService, ThrottledError
-from emulator.lambda_runtime.workers import FunctionSpec
-from emulator.packaging import check_runtime, extract_zip, layer_folder, merged_opt
-from emulator.packaging import interpreter as python_interpreter
+from emulator.lambda_runtime import (
+    AWS_MAX_RETRY_ATTEMPTS,
+    AsyncConfig,
+    FunctionSpec,
+    LambdaService,
+    ThrottledError,
+    check_runtime,
+    extract_zip,
+    layer_folder,
+    merged_opt,
+)
+from emulator.lambda_runtime import interpreter as python_interpreter
 
 logger = logging.getLogger(__name__)
 

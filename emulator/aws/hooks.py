@@ -15,7 +15,7 @@ from emulator.aws import awslambda, cheroot, cloudwatch, core, logs, s3, sqs
 from emulator.aws.awslambda import LambdaFunctions
 from emulator.aws.registry import Internal, PatchRegistry, verify
 from emulator.dockerfile import ImageSource
-from emulator.lambda_runtime.invoker import LambdaService
+from emulator.lambda_runtime import LambdaService
 from emulator.state import StateStore
 
 

@@ -11,8 +11,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from emulator.lambda_runtime.packaging import (
+    EnvironmentBuilder,
+    EnvironmentRecipe,
+    aws_runtime_requirements,
+    python_version,
+)
 from emulator.lambda_runtime.snapshot_template import MOUNT_KEEP_ENV, MOUNT_OPT_ENV
-from emulator.packaging import EnvironmentBuilder, EnvironmentRecipe, aws_runtime_requirements, python_version
 
 COLD_START_MODES = ("fork", "spawn")
 FUNCTION_ENV_MODES = ("isolated", "project")

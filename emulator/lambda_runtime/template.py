@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from typing import IO, Any
 
-from emulator.errors import INIT_ERROR
+from emulator.lambda_runtime.errors import INIT_ERROR
 from emulator.lambda_runtime.snapshot_template import CONTROL_FD_ENV, MOUNT_KEEP_ENV, MOUNT_LOWER_ENV
 from emulator.lambda_runtime.spec import TEMPLATE_SCRIPT, FunctionSpec, Runtime, WorkerSettings, new_log_stream
 from emulator.lambda_runtime.workers import OutputPump, environment_tmp

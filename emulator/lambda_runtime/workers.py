@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Protocol
 
-from emulator.errors import EXIT_ERROR, INIT_ERROR, TIMEOUT_ERROR
+from emulator.lambda_runtime.errors import EXIT_ERROR, INIT_ERROR, TIMEOUT_ERROR
 from emulator.lambda_runtime.runtime_api import Invocation, RuntimeApi
 from emulator.lambda_runtime.snapshot_template import MOUNT_TMP_ENV
 from emulator.lambda_runtime.spec import TEMPLATE_SCRIPT, FunctionSpec, Runtime, WorkerSettings, new_log_stream

@@ -9,7 +9,7 @@ from pathlib import Path, PurePosixPath
 import pytest
 
 from emulator.dockerfile import ImageError, ImageRecipe, ImageSource, find_image, parse_image_map, read_image
-from emulator.packaging import (
+from emulator.lambda_runtime import (
     EnvironmentBuilder,
     EnvironmentBuildError,
     EnvironmentRecipe,

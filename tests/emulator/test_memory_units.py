@@ -10,7 +10,7 @@ import pytest
 
 from emulator.allocator import ARENA_MAX, MMAP_THRESHOLD_BYTES, tune_malloc
 from emulator.aws.cheroot import HotThreadsFirst
-from emulator.lambda_runtime.invoker import RunThreads
+from emulator.lambda_runtime.run_threads import RunThreads
 
 WAIT_SECONDS = 10.0
 

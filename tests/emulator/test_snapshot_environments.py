@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from emulator.lambda_runtime.procs import worker_processes
+from emulator.lambda_runtime import worker_processes
 from tests.conftest import RunningEmulator, start_emulator
 from tests.emulator.conftest import TRUST, log_messages
 from tests.emulator.functions import create_function

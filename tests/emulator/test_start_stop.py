@@ -18,7 +18,7 @@ import pytest
 
 from emulator.config import EmulatorConfig, dummy_session
 from emulator.daemon import PID_FILE, free_loopback_port, pid_alive, start_background, stop_background
-from emulator.lambda_runtime.procs import worker_processes
+from emulator.lambda_runtime import worker_processes
 from tests.conftest import DUMMY_ENV, ROOT, start_emulator
 from tests.emulator.conftest import TRUST
 from tests.emulator.functions import create_function

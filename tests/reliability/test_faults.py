@@ -28,7 +28,7 @@ from device import (
 from device.config import make_client
 from emulator.config import dummy_session
 from emulator.daemon import free_loopback_port
-from emulator.lambda_runtime.procs import worker_processes
+from emulator.lambda_runtime import worker_processes
 from tests.conftest import DUMMY_ENV, FIXTURES, ROOT, start_emulator
 from tests.pipeline.conftest import ResultCollector, new_device, put_frame, upload_clip
 from tests.reliability.conftest import FIVE, GOOD_VIDEO, LogTail, collage, png, wait_for_results

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from emulator.lambda_runtime.procs import worker_processes
+from emulator.lambda_runtime import worker_processes
 from tests.conftest import ROOT
 from tests.pipeline.conftest import new_device, upload_clip
 

@@ -29,10 +29,10 @@ from pathlib import Path
 
 import uv
 
-from emulator.errors import EmulatorError
+from emulator.lambda_runtime.errors import EmulatorError
 from emulator.lambda_runtime.procs import running_programs
 
-AWS_RUNTIME_FILE = Path(__file__).parent / "lambda_runtime" / "aws-runtime.txt"
+AWS_RUNTIME_FILE = Path(__file__).with_name("aws-runtime.txt")
 DEFAULT_WHEELHOUSE = Path(sys.prefix) / "wheelhouse"  # .venv/wheelhouse, filled by `make install`
 DEFAULT_CACHE_DIR = Path(sys.prefix) / "function-envs"  # built from the wheelhouse, beside it (hard links work)
 THIS_PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from emulator.errors import EmulatorError
+from emulator.lambda_runtime.errors import EmulatorError
 
 SUCCESS = "Success"
 RETRIES_EXHAUSTED = "RetriesExhausted"
