@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from emulator.aws import awslambda, cheroot, cloudwatch, core, logs, s3, sqs
+from emulator.aws import awslambda, awslambdaric, cheroot, cloudwatch, core, logs, s3, sqs
 from emulator.aws.awslambda import LambdaFunctions
 from emulator.aws.registry import Internal, PatchRegistry, verify
 from emulator.dockerfile import ImageSource
@@ -22,7 +22,7 @@ from emulator.state import StateStore
 def all_internals() -> list[Internal]:
     """Every internal registered, patched or only read."""
     return [*awslambda.INTERNALS, *s3.INTERNALS, *sqs.INTERNALS, *logs.INTERNALS, *cloudwatch.INTERNALS,
-            *core.INTERNALS, *cheroot.INTERNALS]
+            *core.INTERNALS, *cheroot.INTERNALS, *awslambdaric.INTERNALS]
 
 
 def verify_internals() -> None:

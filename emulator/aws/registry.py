@@ -17,7 +17,7 @@ from typing import Any
 
 from emulator.errors import EmulatorError
 
-PINNED = {"moto": "5.2.5", "cheroot": "11.1.2"}
+PINNED = {"moto": "5.2.5", "cheroot": "11.1.2", "awslambdaric": "4.2.2"}
 _originals: dict[tuple[int, str], Any] = {}  # what each installed patch replaced: checks look at the library's own
 
 

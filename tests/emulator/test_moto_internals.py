@@ -98,7 +98,7 @@ def _private_attributes_of_libraries(path: Path) -> list[str]:
 
 def test_no_module_outside_the_wing_touches_a_library_private_name():
     outside = [p for p in EMULATOR.rglob("*.py") if "aws" not in p.relative_to(EMULATOR).parts
-               and p.name != "snapshot_template.py"]  # runs inside the function's own interpreter: checks itself
+               and p.name != "snapshot_template.py"]  # runs in the function's interpreter: emulator/aws/awslambdaric.py
     touches = [touch for path in outside for touch in _private_attributes_of_libraries(path)]
     assert touches == []
 
@@ -113,3 +113,8 @@ def test_checks_look_at_the_library_even_while_its_internals_are_patched():
     finally:
         patches.uninstall()
     hooks.verify_internals()
+
+
+def test_functions_get_the_awslambdaric_whose_internals_are_verified():
+    runtime = (EMULATOR / "lambda_runtime" / "aws-runtime.txt").read_text()
+    assert f"awslambdaric=={registry.PINNED['awslambdaric']}" in runtime.split()
