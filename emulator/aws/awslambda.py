@@ -306,6 +306,7 @@ class LambdaFunctions:
         images = [{"image_uri": b.uri, "dockerfile": str(b.source.dockerfile), "not_honoured": list(b.recipe.warnings),
                    "skipped": list(b.recipe.skipped)} for b in self._built.values()]
         status = {**self._service.isolation(), "images": images}
+        self._status_file.parent.mkdir(parents=True, exist_ok=True)
         staging = self._status_file.with_suffix(".tmp")
         staging.write_text(json.dumps(status, indent=2))
         staging.replace(self._status_file)
