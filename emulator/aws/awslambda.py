@@ -23,6 +23,7 @@ import json
 import logging
 import shutil
 import tempfile
+import time
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,11 +37,13 @@ from moto.awslambda.utils import get_backend
 from moto.core.exceptions import JsonRESTError
 from moto.iam.exceptions import NotFoundException as IAMNotFoundException
 from moto.iam.models import iam_backends
+from moto.logs.models import logs_backends
 from moto.s3.exceptions import MissingBucket, MissingKey
 from moto.s3.models import s3_backends
 
 from emulator.aws import lambda_limits as limits
 from emulator.aws import sqs
+from emulator.aws.lambda_platform import PlatformFinding, check_zip, platform_mode
 from emulator.aws.registry import Internal, Patch
 from emulator.dockerfile import (
     ImageRecipe,
@@ -460,7 +463,11 @@ def _limited_create(original: Any) -> Any:
             spec, today=date.today(), trust_policy=_trust_policy(backend, spec.get("Role")),
             code_unzipped_bytes=None if code is None else _unzipped_bytes(code),
             layers_unzipped_bytes=_layers_bytes(backend, spec.get("Layers") or []))
-        return original(backend, spec)
+        findings = _platform_findings(backend, code, spec.get("Layers") or [], spec.get("Runtime"),
+                                      (spec.get("Architectures") or ["x86_64"])[0])
+        fn = original(backend, spec)
+        _report_platform(backend, fn.function_name, findings)
+        return fn
 
     return create_function
 
@@ -474,7 +481,11 @@ def _limited_code_update(original: Any) -> Any:
             body, today=date.today(), package_type=fn.package_type or "Zip", runtime=fn.run_time,
             code_unzipped_bytes=None if code is None else _unzipped_bytes(code),
             layers_unzipped_bytes=_layers_bytes(backend, fn.layers))
-        return original(backend, function_name, qualifier, body)
+        architecture = (body.get("Architectures") or fn.architectures or ["x86_64"])[0]
+        findings = _platform_findings(backend, code, [], fn.run_time, architecture)
+        result = original(backend, function_name, qualifier, body)
+        _report_platform(backend, fn.function_name, findings)
+        return result
 
     return update_function_code
 
@@ -543,4 +554,39 @@ def _trust_policy(backend: LambdaBackend, role_arn: str | None) -> str | None:
                    .assume_role_policy_document)
     except IAMNotFoundException:
         return None
+
+
+def _platform_findings(backend: LambdaBackend, code: bytes | None, layers: list[Any], runtime: str | None,
+                       architecture: str) -> list[PlatformFinding]:
+    """Files of the code and layers that would not load on AWS; refused here when EMULATOR_PLATFORM_CHECK=refuse."""
+    if platform_mode() == "off":
+        return []
+    findings = check_zip(code, runtime, architecture) if code else []
+    for layer in layers:
+        arn = layer["Arn"] if isinstance(layer, dict) else str(layer)
+        version = backend.layers_versions_by_arn(arn)
+        if version is not None and version.code_bytes:
+            findings += check_zip(version.code_bytes, runtime, architecture, origin=f"layer {arn}: /opt/")
+    if findings and platform_mode() == "refuse":
+        raise InvalidParameterValueException(
+            "Shared libraries of this function would not load on AWS (EMULATOR_PLATFORM_CHECK=refuse): "
+            + "; ".join(str(f) for f in findings[:5]))
+    return findings
+
+
+def _report_platform(backend: LambdaBackend, function_name: str, findings: list[PlatformFinding]) -> None:
+    """The findings in the emulator's log and in the function's own log group, where its developer looks."""
+    if not findings:
+        return
+    lines = [f"PLATFORM: {finding} (would fail to import on AWS)" for finding in findings]
+    for line in lines:
+        logger.warning("%s: %s", function_name, line)
+    logs = logs_backends[backend.account_id][backend.region_name]
+    group, stream = f"/aws/lambda/{function_name}", "emulator-platform-check"
+    if group not in logs.groups:
+        logs.create_log_group(group, tags={})
+    if stream not in logs.groups[group].streams:
+        logs.create_log_stream(group, stream)
+    now = int(time.time() * 1000)
+    logs.put_log_events(group, stream, [{"timestamp": now, "message": line} for line in lines])
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from emulator.aws import awslambda, awslambdaric, cheroot, cloudwatch, core, logs, s3, sqs
 from emulator.aws.awslambda import LambdaFunctions
+from emulator.aws.lambda_platform import platform_mode
 from emulator.aws.registry import Internal, PatchRegistry, verify
 from emulator.dockerfile import ImageSource
 from emulator.lambda_runtime import LambdaService
@@ -42,6 +43,7 @@ class MotoHooks:
 
     def install(self, service: LambdaService) -> None:
         verify(all_internals())
+        platform_mode()  # a bad EMULATOR_PLATFORM_CHECK stops the start, not a CreateFunction
         patches = [*self.functions.patches(service), *s3.notification_patches(service.invoke_async), *sqs.patches()]
         self._registry.install(patches, core.settings())
         sqs.detach_lambda_mappings()

@@ -8,7 +8,7 @@ import zipfile
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.emulator.fidelity import connected, unique
+from tests.emulator.fidelity import connected, emulator_only, unique
 from tests.emulator.functions import HANDLERS, zip_handler
 
 pytestmark = pytest.mark.integration
@@ -107,3 +107,18 @@ def test_a_synchronous_payload_over_6_mb_is_refused_with_the_code_aws_sends(clou
     payload = json.dumps({"padding": "x" * 6_300_000}).encode()
     error = _refusal(lambda: cloud.client("lambda").invoke(FunctionName=function, Payload=payload))
     assert error["Code"] == "RequestEntityTooLargeException"
+
+
+@emulator_only  # AWS accepts the create too; the import then fails in the function with `GLIBC_2.34 not found`
+def test_a_library_amazon_linux_2_cannot_load_is_reported_in_the_functions_log(cloud):
+    from cryptography.hazmat.bindings import _rust
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("app.py", HANDLERS["echo"])
+        archive.write(_rust.__file__, "vendor/_rust.abi3.so")
+    function = cloud.function(HANDLERS["echo"], code=buffer.getvalue())
+    name = function.split(":")[6]
+    events = cloud.client("logs").filter_log_events(logGroupName=f"/aws/lambda/{name}")["events"]
+    lines = [e["message"] for e in events if e["message"].startswith("PLATFORM:")]
+    assert len(lines) == 1 and "vendor/_rust.abi3.so" in lines[0] and "GLIBC_2.34" in lines[0]
