@@ -24,6 +24,7 @@ from emulator.lambda_runtime import (
     LogShipper,
     MetricsPublisher,
     Telemetry,
+    user_package_index,
 )
 from emulator.ports import ensure_port_free
 from emulator.retention import Retention
@@ -60,7 +61,8 @@ def lambda_settings(config: EmulatorConfig) -> LambdaSettings:
         tmp_root=config.state_dir / "tmp",
         init_timeout_seconds=config.init_timeout_seconds,
         cold_start=config.cold_start,
-        builder=EnvironmentBuilder(config.cache_dir, config.wheelhouse) if isolated else None,
+        builder=EnvironmentBuilder(config.cache_dir, config.wheelhouse, user_package_index()) if isolated
+        else None,
         function_env_days=config.function_env_days,
         account_concurrency=config.account_concurrency,
         async_retry_delays=config.async_retry_delays,

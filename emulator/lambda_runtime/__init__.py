@@ -27,6 +27,7 @@ from emulator.lambda_runtime.packaging import (
     merged_opt,
     python_version,
     requirement_lines,
+    user_package_index,
 )
 from emulator.lambda_runtime.pool import Telemetry
 from emulator.lambda_runtime.procs import rss_kb, worker_processes
@@ -66,5 +67,6 @@ __all__ = [
     "python_version",
     "requirement_lines",
     "rss_kb",
+    "user_package_index",
     "worker_processes",
 ]

@@ -4,7 +4,10 @@ A function runs with what its deployment unit ships (its code, its layers, what 
 what AWS's Python runtime provides (`emulator/lambda_runtime/aws-runtime.txt`), not with the project's venv.
 Each environment is a `uv` venv built from the local wheelhouse that `make install` fills (`--offline
 --no-index`), cached (`.venv/function-envs`, EMULATOR_CACHE_DIR) by a hash of the interpreter and the
-requirements, so a second start reuses it as it is.
+requirements, so a second start reuses it as it is. A requirement the wheelhouse lacks is resolved from the
+user's package index, as a Docker build (`sam build --use-container`) would: `EMULATOR_PACKAGE_INDEX`, else uv's
+or pip's own setting (UV_INDEX_URL, PIP_INDEX_URL, `pip config get global.index-url`), else PyPI;
+`EMULATOR_PACKAGE_INDEX=offline` keeps to the wheelhouse. Offline, the error names the missing package.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import contextlib
 import fcntl
 import hashlib
 import json
+import logging
 import os
 import re
 import shutil
@@ -31,6 +35,8 @@ import uv
 
 from emulator.lambda_runtime.errors import EmulatorError
 from emulator.lambda_runtime.procs import running_programs
+
+logger = logging.getLogger(__name__)
 
 AWS_RUNTIME_FILE = Path(__file__).with_name("aws-runtime.txt")
 DEFAULT_WHEELHOUSE = Path(sys.prefix) / "wheelhouse"  # .venv/wheelhouse, filled by `make install`
@@ -105,13 +111,29 @@ def check_runtime(runtime: str) -> None:
     interpreter(python_version(runtime))
 
 
+ENV_PACKAGE_INDEX = "EMULATOR_PACKAGE_INDEX"
+PYPI = "https://pypi.org/simple"
+
+
+def user_package_index() -> str | None:
+    """Where requirements the wheelhouse lacks come from: EMULATOR_PACKAGE_INDEX (`offline`: nowhere), else the
+    index uv or pip is configured with, else PyPI."""
+    chosen = os.environ.get(ENV_PACKAGE_INDEX) or os.environ.get("UV_INDEX_URL") or os.environ.get("PIP_INDEX_URL")
+    if chosen is None:
+        configured = subprocess.run([sys.executable, "-m", "pip", "config", "get", "global.index-url"],
+                                    capture_output=True, text=True, check=False)
+        chosen = configured.stdout.strip() if configured.returncode == 0 and configured.stdout.strip() else PYPI
+    return None if chosen == "offline" else chosen
+
+
 class EnvironmentBuilder:
     """Builds and caches environments under `cache_dir/envs`; uv's own cache is `cache_dir/uv`."""
 
-    def __init__(self, cache_dir: Path, wheelhouse: Path) -> None:
+    def __init__(self, cache_dir: Path, wheelhouse: Path, index_url: str | None = None) -> None:
         self._envs = cache_dir / "envs"
         self._uv_cache = cache_dir / "uv"
         self._wheelhouse = wheelhouse
+        self._index_url = index_url  # None: the wheelhouse only
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
 
@@ -153,8 +175,15 @@ class EnvironmentBuilder:
         self._uv("venv", "--quiet", "--python", str(python), str(target))
         requirements = target / "requirements.txt"
         requirements.write_text("\n".join(recipe.requirements) + "\n")
-        self._uv("pip", "install", "--quiet", "--offline", "--no-index", "--find-links", str(self._wheelhouse),
-                 "--python", str(target / "bin" / "python"), "-r", str(requirements))
+        install = ("pip", "install", "--quiet", "--find-links", str(self._wheelhouse),
+                   "--python", str(target / "bin" / "python"), "-r", str(requirements))
+        try:
+            self._uv(*install, "--offline", "--no-index")
+        except EnvironmentBuildError:
+            if self._index_url is None:
+                raise
+            logger.info("%s: not all in the wheelhouse; resolving from %s", requirements, self._index_url)
+            self._uv(*install, "--index-url", self._index_url)
         for source, destination in recipe.task_files:
             _copy(source, target / "task" / destination)
 
@@ -165,10 +194,12 @@ class EnvironmentBuilder:
         done = subprocess.run([uv.find_uv_bin(), *args], capture_output=True, text=True, env=env, check=False)
         if done.returncode != 0:
             message = " ".join(done.stderr.split())
+            where = (f"the wheelhouse {self._wheelhouse}, then {self._index_url}" if self._index_url else
+                     f"the wheelhouse {self._wheelhouse} only, offline (EMULATOR_PACKAGE_INDEX=offline)")
             raise EnvironmentBuildError(f"cannot build the function's environment: {message} (the emulator "
-                                        f"installs from the wheelhouse {self._wheelhouse} only, offline; add the "
-                                        "package there: `make install` fills it, `pip download -d "
-                                        f"{self._wheelhouse} PACKAGE==VERSION` adds one)")
+                                        f"installs from {where}; add the package to the wheelhouse: `make "
+                                        f"install` fills it, `pip download -d {self._wheelhouse} "
+                                        "PACKAGE==VERSION` adds one)")
 
     @contextlib.contextmanager
     def _exclusive(self, key: str) -> Iterator[None]:

@@ -1,6 +1,7 @@
 """Per-function environments and Dockerfiles, without an emulator: what goes into an environment, and errors."""
 
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -10,11 +11,13 @@ import pytest
 
 from emulator.dockerfile import ImageError, ImageRecipe, ImageSource, find_image, parse_image_map, read_image
 from emulator.lambda_runtime import (
+    DEFAULT_WHEELHOUSE,
     EnvironmentBuilder,
     EnvironmentBuildError,
     EnvironmentRecipe,
     RuntimeRefusedError,
     python_version,
+    user_package_index,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -126,3 +129,24 @@ def test_a_cache_hit_marks_the_environment_used(tmp_path):
     assert builder.prune(unused_days=14) == [] and target.is_dir()
     os.utime(target / ".complete", (month_ago, month_ago))
     assert builder.prune(unused_days=14) == [target] and not target.exists()
+
+
+def test_a_requirement_missing_from_the_wheelhouse_is_resolved_from_the_users_index(tmp_path):
+    """As a Docker build resolves it: here the user's index is a local folder index (offline), served by uv."""
+    index = tmp_path / "index"
+    (tmp_path / "empty-wheelhouse").mkdir()
+    wheel = next(DEFAULT_WHEELHOUSE.glob("six-*.whl"), None) or pytest.skip("no six wheel in the wheelhouse")
+    (index / "six").mkdir(parents=True)
+    shutil.copy(wheel, index / "six" / wheel.name)
+    (index / "six" / "index.html").write_text(f'<a href="{wheel.name}">{wheel.name}</a>')
+    builder = EnvironmentBuilder(tmp_path / "cache", tmp_path / "empty-wheelhouse", index_url=index.as_uri())
+    target = builder.build(EnvironmentRecipe(requirements=("six",)))
+    assert list((target / "lib").glob("python*/site-packages/six.py"))
+
+
+def test_the_users_index_comes_from_the_emulator_then_uv_then_pip(monkeypatch):
+    monkeypatch.setenv("PIP_INDEX_URL", "https://pip.example/simple")
+    monkeypatch.setenv("UV_INDEX_URL", "https://uv.example/simple")
+    assert user_package_index() == "https://uv.example/simple"
+    monkeypatch.setenv("EMULATOR_PACKAGE_INDEX", "offline")
+    assert user_package_index() is None
