@@ -71,8 +71,8 @@ class LambdaService:
             logger.warning("environments get their own TMPDIR only, not their own /tmp: %s",
                            self.private_tmp_unavailable)
         self._worker_settings = WorkerSettings(settings.base_env, settings.init_timeout_seconds, settings.tmp_root,
-                                        settings.cold_start, builder=settings.builder,
-                                        private_tmp=self.private_tmp_unavailable is None)
+                                               settings.cold_start, builder=settings.builder,
+                                               private_tmp=self.private_tmp_unavailable is None)
         self._telemetry = telemetry
         self._resolve = resolve
         self._supervisor = Supervisor()
@@ -83,12 +83,12 @@ class LambdaService:
         self._account = AccountConcurrency(settings.account_concurrency)
         self.events = AsyncInvoker(self.pool, telemetry, settings.async_retry_delays, settings.max_event_age_seconds)
 
-
     def isolation(self) -> dict[str, str]:
         """How functions are kept apart: their environments and their /tmp (for `python -m emulator status`)."""
         return {"function_environments": "isolated" if self._worker_settings.builder is not None else "project",
                 "private_tmp": "mount namespace per environment" if self._worker_settings.private_tmp else
                 f"off, TMPDIR per environment only ({self.private_tmp_unavailable})"}
+
     def pool(self, function_name: str) -> FunctionPool:
         """The pool for the function's current configuration; a changed function gets fresh environments."""
         spec = self._spec(function_name)
