@@ -22,6 +22,7 @@ from emulator.lambda_runtime.errors import (
 from emulator.lambda_runtime.logs import LogShipper, end_line, init_report_line, report_line, start_line
 from emulator.lambda_runtime.metrics import MetricsPublisher
 from emulator.lambda_runtime.spec import FunctionSpec, Runtime, WorkerSettings, function_runtime
+from emulator.lambda_runtime.supervisor import Supervisor
 from emulator.lambda_runtime.template import Template, TemplateLostError
 from emulator.lambda_runtime.workers import InvocationResult, Worker, spawn_launcher
 
@@ -60,8 +61,9 @@ class FunctionPool:
     """The environments of one function version, the concurrency slots they run in, and (fork mode) their template."""
 
     def __init__(self, spec: FunctionSpec, limit: int, settings: WorkerSettings, telemetry: Telemetry,
-                 account: AccountConcurrency) -> None:
+                 account: AccountConcurrency, supervisor: Supervisor) -> None:
         self.spec = spec
+        self._supervisor = supervisor
         self.limit = limit
         self._settings = settings
         self._telemetry = telemetry
@@ -133,13 +135,13 @@ class FunctionPool:
             self._function_runtime()
 
     def reap_idle(self, idle_seconds: float) -> int:
-        """Stops environments idle for longer than idle_seconds; returns how many."""
+        """Ends environments idle for longer than idle_seconds, without waiting (on the supervisor's loop)."""
         now = time.monotonic()
         with self._lock:
             stale = [w for w in self._idle if now - w.last_used > idle_seconds]
             self._idle = [w for w in self._idle if w not in stale]
         for worker in stale:
-            worker.kill()
+            worker.end_soon()
         return len(stale)
 
     def retire(self) -> None:
@@ -168,7 +170,7 @@ class FunctionPool:
             if not isinstance(runtime, Runtime):
                 return None, runtime
             return Worker(self.spec, self._settings, self._write_worker_line,
-                          spawn_launcher(self.spec, runtime)), None
+                          spawn_launcher(self.spec, runtime), self._supervisor), None
         for _ in range(2):  # a template that died is rebuilt once
             template = self._ready_template()
             if not isinstance(template, Template):
@@ -176,7 +178,8 @@ class FunctionPool:
             if template.init_error is not None:
                 return None, template.init_error
             try:
-                return Worker(self.spec, self._settings, self._write_worker_line, template.fork, restored=True), None
+                return Worker(self.spec, self._settings, self._write_worker_line, template.fork, self._supervisor,
+                              restored=True), None
             except TemplateLostError:
                 logger.warning("%s: its template process died; building a new one", self.spec.name)
         return None, {"errorType": EXIT_ERROR, "errorMessage": "Runtime exited during restore"}
@@ -203,7 +206,7 @@ class FunctionPool:
                 return current
             if current is not None and current.init_error is None:
                 current.close()
-            template = Template(self.spec, self._settings, runtime, self._write_template_line)
+            template = Template(self.spec, self._settings, runtime, self._write_template_line, self._supervisor)
             error = template.wait_ready(self._settings.init_timeout)
             self._telemetry.logs.write(self.spec, template.log_stream,
                                        init_report_line(template.init_duration_ms or 0.0, error is not None))

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from emulator.lambda_runtime.supervisor import Supervisor
+
 logger = logging.getLogger(__name__)
 
 API_PREFIX = "/2018-06-01/runtime"
@@ -44,7 +46,7 @@ class Invocation:
 class RuntimeApi:
     """Serves `/next`, `/response`, `/error`, `/init/error` and `/restore/*` for one environment on a loopback port."""
 
-    def __init__(self) -> None:
+    def __init__(self, supervisor: Supervisor) -> None:
         self.ready = threading.Event()
         self.init_error: dict[str, Any] | None = None
         self.first_poll_at: float | None = None
@@ -54,8 +56,9 @@ class RuntimeApi:
         self._closed = threading.Event()
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.api = self
-        self._thread = threading.Thread(target=self._server.serve_forever, name="runtime-api", daemon=True)
-        self._thread.start()
+        self._server.timeout = 0  # handle_request() on the loop: accept what is there, never wait
+        self._supervisor = supervisor
+        supervisor.watch(self._server.fileno(), self._server.handle_request)  # each connection then its own thread
 
     @property
     def address(self) -> str:
@@ -66,9 +69,10 @@ class RuntimeApi:
         self._pending.put(invocation)
 
     def close(self) -> None:
+        if self._closed.is_set():
+            return
         self._closed.set()
-        self._server.shutdown()
-        self._server.server_close()
+        self._supervisor.unwatch(self._server.fileno(), then=self._server.server_close)
 
     def next_invocation(self, caller_gone: Callable[[], bool]) -> Invocation | None:
         """Blocks until an invocation is submitted; None once the API is closed or the caller hung up.

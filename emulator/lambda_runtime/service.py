@@ -19,6 +19,7 @@ from emulator.lambda_runtime.errors import PayloadTooLargeError
 from emulator.lambda_runtime.packaging import EnvironmentBuilder
 from emulator.lambda_runtime.pool import AccountConcurrency, FunctionPool, Telemetry
 from emulator.lambda_runtime.spec import FunctionSpec, WorkerSettings, function_name_of, probe_private_tmp
+from emulator.lambda_runtime.supervisor import Supervisor
 from emulator.lambda_runtime.workers import InvocationResult
 
 logger = logging.getLogger(__name__)
@@ -70,23 +71,24 @@ class LambdaService:
             logger.warning("environments get their own TMPDIR only, not their own /tmp: %s",
                            self.private_tmp_unavailable)
         self._worker_settings = WorkerSettings(settings.base_env, settings.init_timeout_seconds, settings.tmp_root,
-                                        settings.cold_start, builder=settings.builder,
-                                        private_tmp=self.private_tmp_unavailable is None)
+                                               settings.cold_start, builder=settings.builder,
+                                               private_tmp=self.private_tmp_unavailable is None)
         self._telemetry = telemetry
         self._resolve = resolve
+        self._supervisor = Supervisor()
+        self._supervisor.every(min(5.0, settings.worker_idle_seconds), self._reap_idle)
         self._pools: dict[str, FunctionPool] = {}
         self._local_code: dict[str, LocalSource] = {}
         self._lock = threading.Lock()
         self._account = AccountConcurrency(settings.account_concurrency)
         self.events = AsyncInvoker(self.pool, telemetry, settings.async_retry_delays, settings.max_event_age_seconds)
-        self._stop = threading.Event()
-        threading.Thread(target=self._reap_forever, name="worker-reaper", daemon=True).start()
 
     def isolation(self) -> dict[str, str]:
         """How functions are kept apart: their environments and their /tmp (for `python -m emulator status`)."""
         return {"function_environments": "isolated" if self._worker_settings.builder is not None else "project",
                 "private_tmp": "mount namespace per environment" if self._worker_settings.private_tmp else
                 f"off, TMPDIR per environment only ({self.private_tmp_unavailable})"}
+
     def pool(self, function_name: str) -> FunctionPool:
         """The pool for the function's current configuration; a changed function gets fresh environments."""
         spec = self._spec(function_name)
@@ -100,7 +102,7 @@ class LambdaService:
             settings = self._worker_settings
             if spec.name in self._local_code:  # a broken edit fails until the next save, not on a timer
                 settings = replace(settings, init_retry_seconds=math.inf)
-            fresh = FunctionPool(spec, limit, settings, self._telemetry, self._account)
+            fresh = FunctionPool(spec, limit, settings, self._telemetry, self._account, self._supervisor)
             self._pools[spec.name] = fresh
         if current is not None:
             current.retire()
@@ -148,19 +150,19 @@ class LambdaService:
             return {name: pool.worker_count for name, pool in self._pools.items()}
 
     def stop(self) -> None:
-        self._stop.set()
+        """Stops the event queue and every environment; the supervisor ends once the last is reaped."""
         self.events.stop()
         with self._lock:
             pools = list(self._pools.values())
         for pool in pools:
             pool.retire()
+        self._supervisor.stop()
 
-    def _reap_forever(self) -> None:
-        while not self._stop.wait(min(5.0, self._settings.worker_idle_seconds)):
-            with self._lock:
-                pools = list(self._pools.values())
-            for pool in pools:
-                pool.reap_idle(self._settings.worker_idle_seconds)
+    def _reap_idle(self) -> None:
+        with self._lock:
+            pools = list(self._pools.values())
+        for pool in pools:
+            pool.reap_idle(self._settings.worker_idle_seconds)
 
 
 def _prune_environments(builder: EnvironmentBuilder, unused_days: float) -> None:

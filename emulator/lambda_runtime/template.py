@@ -17,6 +17,7 @@ from typing import IO, Any
 from emulator.lambda_runtime.errors import INIT_ERROR
 from emulator.lambda_runtime.snapshot_template import CONTROL_FD_ENV, MOUNT_KEEP_ENV, MOUNT_LOWER_ENV
 from emulator.lambda_runtime.spec import TEMPLATE_SCRIPT, FunctionSpec, Runtime, WorkerSettings, new_log_stream
+from emulator.lambda_runtime.supervisor import Supervisor
 from emulator.lambda_runtime.workers import OutputPump, environment_tmp
 
 _REPLY_BYTES = 1 << 16
@@ -32,7 +33,8 @@ class TemplateLostError(RuntimeError):
 class Template:
     """One function version's INIT, done once, in a process that forks execution environments on request."""
 
-    def __init__(self, spec: FunctionSpec, settings: WorkerSettings, runtime: Runtime, sink: LineSink) -> None:
+    def __init__(self, spec: FunctionSpec, settings: WorkerSettings, runtime: Runtime, sink: LineSink,
+                 supervisor: Supervisor) -> None:
         self.spec = spec
         self._private_tmp = settings.private_tmp
         self.log_stream = new_log_stream()
@@ -55,7 +57,7 @@ class Template:
         )
         theirs.close()
         assert self._process.stdout is not None
-        OutputPump(self._process.stdout, lambda line: sink(self.log_stream, line))
+        OutputPump(self._process.stdout, lambda line: sink(self.log_stream, line), supervisor)
 
     @property
     def pid(self) -> int:

@@ -21,6 +21,7 @@ from emulator.lambda_runtime.errors import EXIT_ERROR, INIT_ERROR, TIMEOUT_ERROR
 from emulator.lambda_runtime.runtime_api import Invocation, RuntimeApi
 from emulator.lambda_runtime.snapshot_template import MOUNT_TMP_ENV
 from emulator.lambda_runtime.spec import TEMPLATE_SCRIPT, FunctionSpec, Runtime, WorkerSettings, new_log_stream
+from emulator.lambda_runtime.supervisor import Supervisor
 
 logger = logging.getLogger(__name__)
 
@@ -30,18 +31,22 @@ _DRAIN_SECONDS = 0.1
 
 
 class OutputPump:
-    """Reads a process's output lines in a thread; `drain` waits until what it wrote so far has been handled.
+    """Reads a process's output lines on the supervisor's loop; `drain` waits until what it wrote so far has been
+    handled.
 
     An environment prints, then posts its answer: by the time the answer arrives every printed byte is in the
     pipe or already read, so "pipe empty and no chunk being handled" means the log tail is complete.
     """
 
-    def __init__(self, stream: IO[bytes], on_line: Callable[[str], None]) -> None:
+    def __init__(self, stream: IO[bytes], on_line: Callable[[str], None], supervisor: Supervisor) -> None:
         self._fd = stream.fileno()
         self._stream = stream
         self._on_line = on_line
+        self._supervisor = supervisor
+        self._partial = b""
         self._handling = threading.Event()
-        threading.Thread(target=self._run, daemon=True).start()
+        self._closed = threading.Event()
+        supervisor.watch(self._fd, self._read)
 
     def drain(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -49,22 +54,31 @@ class OutputPump:
             time.sleep(0.001)
 
     def _pending_bytes(self) -> int:
+        if self._closed.is_set():  # its number may belong to another file by now
+            return 0
         try:
             return struct.unpack("i", fcntl.ioctl(self._fd, termios.FIONREAD, b"\0\0\0\0"))[0]
         except OSError:  # closed: nothing more will come
             return 0
 
-    def _run(self) -> None:
-        partial = b""
-        while chunk := os.read(self._fd, 65536):
-            self._handling.set()
-            *lines, partial = (partial + chunk).split(b"\n")
-            for raw in lines:
-                self._on_line(raw.decode("utf-8", "replace"))
-            self._handling.clear()
-        if partial:
-            self._on_line(partial.decode("utf-8", "replace"))
-        self._stream.close()
+    def _read(self) -> None:
+        """What the pipe holds now (the loop saw it readable, so this does not block); at its end, the last line."""
+        try:
+            chunk = os.read(self._fd, 65536)
+        except OSError as exc:
+            logger.warning("output of an environment unreadable (%s): its remaining lines are lost", exc)
+            chunk = b""
+        if not chunk:
+            if self._partial:
+                self._on_line(self._partial.decode("utf-8", "replace"))
+            self._closed.set()
+            self._supervisor.unwatch(self._fd, then=self._stream.close)
+            return
+        self._handling.set()
+        *lines, self._partial = (self._partial + chunk).split(b"\n")
+        for raw in lines:
+            self._on_line(raw.decode("utf-8", "replace"))
+        self._handling.clear()
 
 
 class EnvironmentProcess(Protocol):
@@ -129,7 +143,7 @@ class Worker:
     """One execution environment: a runtime process (spawned, or forked from a template) and its own Runtime API."""
 
     def __init__(self, spec: FunctionSpec, settings: WorkerSettings, log_sink: LogSink, launch: Launch,
-                 restored: bool = False) -> None:
+                 supervisor: Supervisor, restored: bool = False) -> None:
         self.spec = spec
         self.restored = restored
         self.log_stream = new_log_stream()
@@ -140,12 +154,14 @@ class Worker:
         self.restore_duration_ms: float | None = None
         self.billed_restore_ms: float | None = None
         self._log_sink = log_sink
-        self._api = RuntimeApi()
+        self._supervisor = supervisor
+        self._api = RuntimeApi(supervisor)
         self._started_at = time.monotonic()
         self._exited = threading.Event()
         self._lock = threading.Lock()
         self._current: Invocation | None = None
         self._transcript: list[str] = []
+        self._release_at_exit = False
         try:
             self._process = launch({"AWS_LAMBDA_RUNTIME_API": self._api.address, "AWS_LAMBDA_LOG_STREAM_NAME":
                                     self.log_stream, **environment_tmp(self.tmp_dir, settings.private_tmp)})
@@ -153,8 +169,8 @@ class Worker:
             self._release()
             raise
         assert self._process.stdout is not None
-        self._output = OutputPump(self._process.stdout, self._on_output_line)
-        threading.Thread(target=self._watch_exit, daemon=True).start()
+        self._output = OutputPump(self._process.stdout, self._on_output_line, supervisor)
+        supervisor.watch_exit(self._process.pid, self._on_exit)
 
     @property
     def pid(self) -> int:
@@ -213,13 +229,30 @@ class Worker:
                                 undelivered=lost and not invocation.delivered)
 
     def kill(self) -> None:
-        """Stops the process (SIGKILL after a grace period) and its Runtime API."""
+        """Stops the process (SIGKILL after a grace period) and its Runtime API; not on the supervisor's loop,
+        which reaps the process this waits for."""
         if self._process.poll() is None:
             self._signal(signal.SIGTERM)
             if not self._exited.wait(_KILL_GRACE_SECONDS):
                 self._signal(signal.SIGKILL)
         self._exited.wait()
         self._release()
+
+    def end_soon(self) -> None:
+        """`kill` for the supervisor's loop, which must not wait: SIGTERM now, SIGKILL after the grace period, the
+        Runtime API and /tmp released once the process is reaped."""
+        with self._lock:
+            exited = self._exited.is_set()
+            self._release_at_exit = not exited
+        if exited:
+            self._release()
+            return
+        self._signal(signal.SIGTERM)
+        self._supervisor.call_later(_KILL_GRACE_SECONDS, self._kill_if_alive)
+
+    def _kill_if_alive(self) -> None:
+        if not self._exited.is_set():
+            self._signal(signal.SIGKILL)
 
     def _release(self) -> None:
         self._api.close()
@@ -242,14 +275,17 @@ class Worker:
             self._transcript.append(line)
         self._log_sink(self, line)
 
-    def _watch_exit(self) -> None:
+    def _on_exit(self) -> None:
+        """The supervisor saw the process exit: reaps it, fails the event it was running."""
         self._process.wait()  # the only wait without a timeout: it reaps the process
-        self._exited.set()
         with self._lock:
-            current = self._current
+            self._exited.set()
+            current, release = self._current, self._release_at_exit
         if current is not None:
             current.finish(error=self._exit_error())
         self._api.ready.set()
+        if release:
+            self._release()
 
     def _exit_error(self) -> dict[str, Any]:
         code = self._process.returncode
