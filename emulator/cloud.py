@@ -16,6 +16,7 @@ from emulator.config import DEFAULT_ACCOUNT, DUMMY_CREDENTIALS, EmulatorConfig, 
 from emulator.console.app import with_console
 from emulator.destinations import Destinations
 from emulator.hot_reload import CodeWatcher, LocalCode, local_code_of_stack
+from emulator.integrations import Integrations
 from emulator.lambda_runtime.event_sources import EventSourceMappings
 from emulator.lambda_runtime.invoker import LambdaService, Telemetry
 from emulator.lambda_runtime.logs import LogShipper
@@ -77,6 +78,7 @@ class LocalCloud:
         self._retention: Retention | None = None
         self._restored = False
         self._mappings: EventSourceMappings | None = None
+        self._integrations: Integrations | None = None
 
     @property
     def service(self) -> LambdaService:
@@ -99,6 +101,8 @@ class LocalCloud:
         destinations = Destinations(session.client, self._service.invoke_async)
         self._service.events.configure(self._hooks.async_config, destinations)
         self._hooks.install(self._service)
+        self._integrations = Integrations(session, self.service)
+        self._integrations.install()
         self._open_state()
         if config.template is not None:
             self.outputs = self._deploy_privately()
@@ -109,8 +113,11 @@ class LocalCloud:
         self._keep_state()
         self._mappings = EventSourceMappings(session.client("lambda"), session.client("sqs"), self.service.invoke)
         self._mappings.start()
+        self._integrations.start()
 
     def stop(self) -> None:
+        if self._integrations is not None:
+            self._integrations.stop()
         if self._mappings is not None:
             self._mappings.stop()
         if self._watcher is not None:

@@ -9,9 +9,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
-from emulator.aws import awslambda, cheroot, cloudwatch, core, logs, s3, sqs
+from emulator.aws import awslambda, cheroot, cloudwatch, core, events, logs, s3, sns, sqs
 from emulator.aws.awslambda import LambdaFunctions
 from emulator.aws.registry import Internal, PatchRegistry, verify
 from emulator.dockerfile import ImageSource
@@ -22,7 +23,7 @@ from emulator.state import StateStore
 def all_internals() -> list[Internal]:
     """Every internal registered, patched or only read."""
     return [*awslambda.INTERNALS, *s3.INTERNALS, *sqs.INTERNALS, *logs.INTERNALS, *cloudwatch.INTERNALS,
-            *core.INTERNALS, *cheroot.INTERNALS]
+            *core.INTERNALS, *cheroot.INTERNALS, *sns.INTERNALS, *events.INTERNALS]
 
 
 def verify_internals() -> None:
@@ -47,6 +48,19 @@ class MotoHooks:
         sqs.detach_lambda_mappings()
         core.register_cloudformation_types()
         self.functions.write_status()
+
+    def uninstall(self) -> None:
+        self._registry.uninstall()
+
+
+class IntegrationHooks:
+    """Services that call Lambda, calling it as AWS does: SNS subscriptions and EventBridge targets."""
+
+    def __init__(self) -> None:
+        self._registry = PatchRegistry()
+
+    def install(self, invoke_async: Callable[[str, bytes], object], deliveries: events.TargetDelivery) -> None:
+        self._registry.install([*sns.patches(invoke_async), *events.patches(deliveries)])
 
     def uninstall(self) -> None:
         self._registry.uninstall()
