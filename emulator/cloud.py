@@ -101,13 +101,14 @@ class LocalCloud:
         destinations = Destinations(session.client, self._service.invoke_async)
         self._service.events.configure(self._hooks.async_config, destinations)
         self._hooks.install(self._service)
-        self._integrations = Integrations(session, self.service)
+        self._integrations = Integrations(session, self.service, config.port)
         self._integrations.install()
         self._open_state()
         if config.template is not None:
             self.outputs = self._deploy_privately()
         self._server = ApiServer(config.host, config.port)
         self._server.wrap_app(lambda app: with_console(app, config, self.service.worker_counts))  # /_console/
+        self._server.wrap_app(self._integrations.front_doors)  # API Gateway, function URLs, the clock
         self._server.start()
         self._prepare_stack_functions()
         self._keep_state()

@@ -9,6 +9,7 @@ from typing import Any, Protocol
 from emulator.aws.events import TargetDelivery
 from emulator.aws.hooks import IntegrationHooks
 from emulator.clock import EmulatorClock
+from emulator.front_doors import WSGIApp, front_doors
 from emulator.schedules import Scheduler
 
 
@@ -16,22 +17,31 @@ class Session(Protocol):
     def client(self, service: str) -> Any: ...
 
 
-class AsyncInvoker(Protocol):
+class LambdaInvoker(Protocol):
+    def invoke(self, function_name: str, payload: bytes) -> Any: ...
+
     def invoke_async(self, function_name: str, payload: bytes) -> str: ...
 
 
 class Integrations:
     """install() before the stack is deployed (moto's services changed), start() once the endpoint serves."""
 
-    def __init__(self, session: Session, service: AsyncInvoker) -> None:
+    def __init__(self, session: Session, service: LambdaInvoker, port: int) -> None:
         self.clock = EmulatorClock()
+        self._port = port
+        self._apigateway = session.client("apigateway")
+        self._invoke = service.invoke
         self._deliveries = TargetDelivery(session.client, service.invoke_async)
         self._scheduler = Scheduler(session.client("events"), self._deliveries.submit, self.clock)
         self._hooks = IntegrationHooks()
         self._invoke_async = service.invoke_async
 
     def install(self) -> None:
-        self._hooks.install(self._invoke_async, self._deliveries)
+        self._hooks.install(self._invoke_async, self._deliveries, self._port)
+
+    def front_doors(self, app: WSGIApp) -> WSGIApp:
+        """moto's app behind API Gateway's and function URLs' HTTP endpoints (emulator/front_doors.py)."""
+        return front_doors(app, self._apigateway, self._invoke, self.clock)
 
     def start(self) -> None:
         self._deliveries.start()

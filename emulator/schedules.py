@@ -118,7 +118,9 @@ def _field(text: str, low: int, high: int, names: dict[str, int] | None = None) 
             first_text, _, last_text = span.partition("-")
             first = _value(first_text, low, high, names)
             last = _value(last_text, low, high, names) if last_text else (high if step else first)
-        values.update(range(first, last + 1, int(step) if step else 1))
+        span_values = list(range(first, last + 1)) if first <= last else [  # SAT-SUN wraps around
+            *range(first, high + 1), *range(low, last + 1)]
+        values.update(span_values[::int(step) if step else 1])
     return frozenset(values)
 
 

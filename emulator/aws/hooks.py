@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from emulator.aws import awslambda, cheroot, cloudwatch, core, events, logs, s3, sns, sqs
+from emulator.aws import awslambda, cheroot, cloudwatch, core, events, function_urls, logs, s3, sns, sqs
 from emulator.aws.awslambda import LambdaFunctions
 from emulator.aws.registry import Internal, PatchRegistry, verify
 from emulator.dockerfile import ImageSource
@@ -23,7 +23,8 @@ from emulator.state import StateStore
 def all_internals() -> list[Internal]:
     """Every internal registered, patched or only read."""
     return [*awslambda.INTERNALS, *s3.INTERNALS, *sqs.INTERNALS, *logs.INTERNALS, *cloudwatch.INTERNALS,
-            *core.INTERNALS, *cheroot.INTERNALS, *sns.INTERNALS, *events.INTERNALS]
+            *core.INTERNALS, *cheroot.INTERNALS, *sns.INTERNALS, *events.INTERNALS,
+            *function_urls.INTERNALS]
 
 
 def verify_internals() -> None:
@@ -54,13 +55,14 @@ class MotoHooks:
 
 
 class IntegrationHooks:
-    """Services that call Lambda, calling it as AWS does: SNS subscriptions and EventBridge targets."""
+    """Services that call Lambda, calling it as AWS does: SNS subscriptions, EventBridge targets, function URLs."""
 
     def __init__(self) -> None:
         self._registry = PatchRegistry()
 
-    def install(self, invoke_async: Callable[[str, bytes], object], deliveries: events.TargetDelivery) -> None:
-        self._registry.install([*sns.patches(invoke_async), *events.patches(deliveries)])
+    def install(self, invoke_async: Callable[[str, bytes], object], deliveries: events.TargetDelivery,
+                port: int) -> None:
+        self._registry.install([*sns.patches(invoke_async), *events.patches(deliveries), *function_urls.patches(port)])
 
     def uninstall(self) -> None:
         self._registry.uninstall()
