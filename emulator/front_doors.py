@@ -193,7 +193,7 @@ def proxy_event_v1(request: Request, route: Route) -> dict[str, Any]:
         "httpMethod": request.method,
         "headers": {name: value for name, value in request.headers.items()} or None,
         "multiValueHeaders": {name: request.headers.getlist(name) for name in _header_names(request)} or None,
-        "queryStringParameters": dict(request.args.items()) or None,
+        "queryStringParameters": {k: request.args.getlist(k)[-1] for k in request.args} or None,
         "multiValueQueryStringParameters": {k: request.args.getlist(k) for k in request.args} or None,
         "pathParameters": route.path_parameters or None,
         "stageVariables": route.stage_variables or None,

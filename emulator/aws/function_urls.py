@@ -41,8 +41,8 @@ def function_for_url(wanted: str) -> tuple[str, str] | None:
 
 
 def _local_url(original: Any, port: int) -> Any:
-    def init(config: FunctionUrlConfig, function: Any, settings: dict[str, Any]) -> None:
-        original(config, function, settings)
-        config.url = f"http://{url_id(config.url)}.lambda-url.{function.region}.{LOCAL_DOMAIN}:{port}/"
+    def init(url_config: FunctionUrlConfig, function: Any, config: dict[str, Any]) -> None:
+        original(url_config, function=function, config=config)
+        url_config.url = f"http://{url_id(url_config.url)}.lambda-url.{function.region}.{LOCAL_DOMAIN}:{port}/"
 
     return init
