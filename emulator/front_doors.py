@@ -26,12 +26,13 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
 from emulator.aws.function_urls import LOCAL_DOMAIN, function_for_url
 from emulator.clock import EmulatorClock
+from emulator.lambda_runtime.event_sources import Invoke
 
 CLOCK_PATH = "/_emulator/clock"
 _USER_REQUEST = re.compile(r"^/restapis/([^/]+)/([^/]+)/_user_request_(/.*)?$")
@@ -43,14 +44,6 @@ INTERNAL_ERROR = {"message": "Internal server error"}
 _V1_RESPONSE_KEYS = {"statusCode", "headers", "multiValueHeaders", "body", "isBase64Encoded"}
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
-
-
-class Invocation(Protocol):
-    payload: bytes | None
-    error: dict[str, Any] | None
-
-
-Invoke = Callable[[str, bytes], Invocation]
 
 
 @dataclass(frozen=True)
@@ -71,6 +64,9 @@ def front_doors(app: WSGIApp, apigateway: Any, invoke: Invoke, clock: EmulatorCl
     doors = _FrontDoors(apigateway, invoke, clock)
 
     def dispatch(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        path, host = environ.get("PATH_INFO", ""), environ.get("HTTP_HOST", "")
+        if path != CLOCK_PATH and "/_user_request_" not in path and LOCAL_DOMAIN not in host:
+            return app(environ, start_response)  # an AWS API call: no request parsing on moto's path
         response = doors.answer(Request(environ))
         if response is None:
             return app(environ, start_response)
