@@ -15,6 +15,7 @@ from emulator.aws.hooks import MotoHooks, StateHooks
 from emulator.config import DEFAULT_ACCOUNT, DUMMY_CREDENTIALS, EmulatorConfig, dummy_session
 from emulator.console.app import with_console
 from emulator.hot_reload import CodeWatcher, LocalCode, local_code_of_stack
+from emulator.integrations import Integrations
 from emulator.lambda_runtime import (
     Destinations,
     EnvironmentBuilder,
@@ -101,6 +102,7 @@ class LocalCloud:
         self._retention: Retention | None = None
         self._restored = False
         self._mappings: EventSourceMappings | None = None
+        self._integrations: Integrations | None = None
 
     @property
     def service(self) -> LambdaService:
@@ -121,18 +123,24 @@ class LocalCloud:
         destinations = Destinations(session.client, self._service.invoke_async)
         self._service.events.configure(self._hooks.async_config, destinations)
         self._hooks.install(self._service)
+        self._integrations = Integrations(session, self.service, config.port)
+        self._integrations.install()
         self._open_state()
         if config.template is not None:
             self.outputs = self._deploy_privately()
         self._server = ApiServer(config.host, config.port)
         self._server.wrap_app(lambda app: with_console(app, config, self.service.worker_counts))  # /_console/
+        self._server.wrap_app(self._integrations.front_doors)  # API Gateway, function URLs, the clock
         self._server.start()
         self._prepare_stack_functions()
         self._keep_state()
         self._mappings = EventSourceMappings(session.client("lambda"), session.client("sqs"), self.service.invoke)
         self._mappings.start()
+        self._integrations.start()
 
     def stop(self) -> None:
+        if self._integrations is not None:
+            self._integrations.stop()
         if self._mappings is not None:
             self._mappings.stop()
         if self._watcher is not None:

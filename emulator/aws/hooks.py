@@ -9,9 +9,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
-from emulator.aws import awslambda, awslambdaric, cheroot, cloudwatch, core, logs, s3, sqs
+from emulator.aws import awslambda, awslambdaric, cheroot, cloudwatch, core, events, function_urls, logs, s3, sns, sqs
 from emulator.aws.awslambda import LambdaFunctions
 from emulator.aws.lambda_platform import platform_mode
 from emulator.aws.registry import Internal, PatchRegistry, verify
@@ -23,7 +24,8 @@ from emulator.state import StateStore
 def all_internals() -> list[Internal]:
     """Every internal registered, patched or only read."""
     return [*awslambda.INTERNALS, *s3.INTERNALS, *sqs.INTERNALS, *logs.INTERNALS, *cloudwatch.INTERNALS,
-            *core.INTERNALS, *cheroot.INTERNALS, *awslambdaric.INTERNALS]
+            *core.INTERNALS, *cheroot.INTERNALS, *awslambdaric.INTERNALS, *sns.INTERNALS, *events.INTERNALS,
+            *function_urls.INTERNALS]
 
 
 def verify_internals() -> None:
@@ -49,6 +51,20 @@ class MotoHooks:
         sqs.detach_lambda_mappings()
         core.register_cloudformation_types()
         self.functions.write_status()
+
+    def uninstall(self) -> None:
+        self._registry.uninstall()
+
+
+class IntegrationHooks:
+    """Services that call Lambda, calling it as AWS does: SNS subscriptions, EventBridge targets, function URLs."""
+
+    def __init__(self) -> None:
+        self._registry = PatchRegistry()
+
+    def install(self, invoke_async: Callable[[str, bytes], object], deliveries: events.TargetDelivery,
+                port: int) -> None:
+        self._registry.install([*sns.patches(invoke_async), *events.patches(deliveries), *function_urls.patches(port)])
 
     def uninstall(self) -> None:
         self._registry.uninstall()

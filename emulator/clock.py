@@ -1,0 +1,32 @@
+"""The emulator's clock: real time plus an offset a test may advance (POST /_emulator/clock), so a scheduled rule
+that fires every minute or every day is seen firing without anyone sleeping that long."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+
+class EmulatorClock:
+    """UTC now, shifted by what `advance` added; waiters wake when it jumps."""
+
+    def __init__(self) -> None:
+        self._offset = timedelta()
+        self._changed = threading.Condition()
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self._offset
+
+    def advance(self, seconds: float) -> datetime:
+        """Moves the clock forward (never back: a schedule does not fire twice); returns the new now."""
+        if seconds < 0:
+            raise ValueError(f"the emulator's clock only moves forward; asked to advance {seconds} s")
+        with self._changed:
+            self._offset += timedelta(seconds=seconds)
+            self._changed.notify_all()
+        return self.now()
+
+    def sleep(self, seconds: float) -> None:
+        """Waits up to `seconds` of real time, less when the clock is advanced meanwhile."""
+        with self._changed:
+            self._changed.wait(seconds)

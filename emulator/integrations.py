@@ -1,0 +1,53 @@
+"""The AWS services that call Lambda, wired to our Lambda service as AWS wires them (docs/fidelity.md, "Services
+that call Lambda"): SNS subscriptions and EventBridge targets asynchronously, scheduled rules on the emulator's
+clock, and the HTTP front doors (API Gateway, function URLs) on the emulator's port."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from emulator.aws.events import TargetDelivery
+from emulator.aws.hooks import IntegrationHooks
+from emulator.clock import EmulatorClock
+from emulator.front_doors import WSGIApp, front_doors
+from emulator.schedules import Scheduler
+
+
+class Session(Protocol):
+    def client(self, service: str) -> Any: ...
+
+
+class LambdaInvoker(Protocol):
+    def invoke(self, function_name: str, payload: bytes) -> Any: ...
+
+    def invoke_async(self, function_name: str, payload: bytes) -> str: ...
+
+
+class Integrations:
+    """install() before the stack is deployed (moto's services changed), start() once the endpoint serves."""
+
+    def __init__(self, session: Session, service: LambdaInvoker, port: int) -> None:
+        self.clock = EmulatorClock()
+        self._port = port
+        self._apigateway = session.client("apigateway")
+        self._invoke = service.invoke
+        self._deliveries = TargetDelivery(session.client, service.invoke_async)
+        self._scheduler = Scheduler(session.client("events"), self._deliveries.submit, self.clock)
+        self._hooks = IntegrationHooks()
+        self._invoke_async = service.invoke_async
+
+    def install(self) -> None:
+        self._hooks.install(self._invoke_async, self._deliveries, self._port)
+
+    def front_doors(self, app: WSGIApp) -> WSGIApp:
+        """moto's app behind API Gateway's and function URLs' HTTP endpoints (emulator/front_doors.py)."""
+        return front_doors(app, self._apigateway, self._invoke, self.clock)
+
+    def start(self) -> None:
+        self._deliveries.start()
+        self._scheduler.start()
+
+    def stop(self) -> None:
+        self._scheduler.stop()
+        self._deliveries.stop()
+        self._hooks.uninstall()

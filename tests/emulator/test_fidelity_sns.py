@@ -1,0 +1,111 @@
+"""Fidelity, issue 26: SNS -> Lambda subscriptions as AWS runs them: Publish returns at once, the function runs
+asynchronously with SNS's record (https://docs.aws.amazon.com/lambda/latest/dg/with-sns.html), the subscription's
+filter policy honoured. Plain boto3: reruns against AWS."""
+
+import base64
+import json
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tests.emulator.conftest import receive_all
+from tests.emulator.fidelity import connected, unique
+
+pytestmark = pytest.mark.integration
+
+# Reports each event to $REPORT_QUEUE_URL, then sleeps $SLEEP seconds.
+REPORTING_SLEEPER = """
+import json, os, time, boto3
+_sqs = boto3.client("sqs")
+
+def lambda_handler(event, context):
+    _sqs.send_message(QueueUrl=os.environ["REPORT_QUEUE_URL"], MessageBody=json.dumps(event))
+    time.sleep(float(os.environ.get("SLEEP", "0")))
+"""
+
+
+@pytest.fixture(scope="module")
+def cloud(request):
+    with connected(request) as cloud:
+        yield cloud
+
+
+def _subscribed_function(cloud, sleep: float = 0, filter_policy: dict | None = None):
+    """A topic with a reporting function subscribed: (topic ARN, subscription ARN, report queue URL)."""
+    report_url, _ = cloud.queue()
+    function_arn = cloud.function(REPORTING_SLEEPER, env={"REPORT_QUEUE_URL": report_url, "SLEEP": str(sleep)})
+    sns = cloud.client("sns")
+    topic = sns.create_topic(Name=unique("fidelity"))["TopicArn"]
+    cloud._cleanups.append(lambda: sns.delete_topic(TopicArn=topic))
+    cloud.client("lambda").add_permission(FunctionName=function_arn, StatementId="sns", Action="lambda:InvokeFunction",
+                                          Principal="sns.amazonaws.com", SourceArn=topic)
+    attributes = {"FilterPolicy": json.dumps(filter_policy)} if filter_policy else {}
+    subscription = sns.subscribe(TopicArn=topic, Protocol="lambda", Endpoint=function_arn, Attributes=attributes,
+                                 ReturnSubscriptionArn=True)["SubscriptionArn"]
+    return topic, subscription, report_url
+
+
+def _events(cloud, report_url: str, expected: int, timeout: float | None = None) -> list[dict]:
+    messages = receive_all(cloud.client("sqs"), report_url, expected=expected, timeout=timeout or cloud.patience)
+    return [json.loads(m["Body"]) for m in messages]
+
+
+def test_the_publisher_returns_while_the_subscribed_function_still_sleeps(cloud):
+    topic, _, report_url = _subscribed_function(cloud, sleep=3)
+    sns = cloud.client("sns")
+    sns.publish(TopicArn=topic, Message="warm-up")  # a first publish may set up what later ones reuse
+    started = time.perf_counter()
+    for i in range(3):
+        sns.publish(TopicArn=topic, Message=f"message {i}")
+    elapsed = time.perf_counter() - started
+    assert elapsed < 1.5, f"three publishes took {elapsed:.2f} s: they waited for the 3 s function"
+    assert len(_events(cloud, report_url, expected=4)) == 4
+
+
+def test_the_record_carries_the_topic_the_subscription_and_the_message_as_published(cloud):
+    topic, subscription, report_url = _subscribed_function(cloud)
+    before = datetime.now(UTC)
+    message_id = cloud.client("sns").publish(
+        TopicArn=topic, Message="hello", Subject="greeting",
+        MessageAttributes={"color": {"DataType": "String", "StringValue": "red"},
+                           "size": {"DataType": "Number", "StringValue": "3"}})["MessageId"]
+    [event] = _events(cloud, report_url, expected=1)
+    [record] = event["Records"]
+    assert record["EventSource"] == "aws:sns"
+    assert record["EventVersion"] == "1.0"
+    assert record["EventSubscriptionArn"] == subscription
+    sns = record["Sns"]
+    assert sns["Type"] == "Notification"
+    assert sns["MessageId"] == message_id
+    assert sns["TopicArn"] == topic
+    assert sns["Subject"] == "greeting"
+    assert sns["Message"] == "hello"
+    assert sns["MessageAttributes"] == {"color": {"Type": "String", "Value": "red"},
+                                        "size": {"Type": "Number", "Value": "3"}}
+    stamp = datetime.strptime(sns["Timestamp"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    assert before - timedelta(seconds=5) <= stamp <= datetime.now(UTC) + timedelta(seconds=5)
+    assert sns["SignatureVersion"] in ("1", "2")
+    assert len(base64.b64decode(sns["Signature"])) >= 128
+    assert sns["SigningCertUrl"].startswith("https://sns.") and sns["SigningCertUrl"].endswith(".pem")
+    assert sns["UnsubscribeUrl"].endswith(f"SubscriptionArn={subscription}")
+
+
+def test_a_message_without_subject_or_attributes_has_a_null_subject_and_no_attributes(cloud):
+    topic, _, report_url = _subscribed_function(cloud)
+    cloud.client("sns").publish(TopicArn=topic, Message="plain")
+    [event] = _events(cloud, report_url, expected=1)
+    sns = event["Records"][0]["Sns"]
+    assert sns["Subject"] is None
+    assert sns["MessageAttributes"] == {}
+
+
+def test_the_filter_policy_decides_which_messages_reach_the_function(cloud):
+    topic, _, report_url = _subscribed_function(cloud, filter_policy={"color": ["blue"]})
+    sns = cloud.client("sns")
+    sns.publish(TopicArn=topic, Message="red one",
+                MessageAttributes={"color": {"DataType": "String", "StringValue": "red"}})
+    sns.publish(TopicArn=topic, Message="blue one",
+                MessageAttributes={"color": {"DataType": "String", "StringValue": "blue"}})
+    events = _events(cloud, report_url, expected=2, timeout=5)
+    assert [e["Records"][0]["Sns"]["Message"] for e in events] == ["blue one"]
