@@ -11,6 +11,7 @@ from __future__ import annotations
 TIMEOUT_ERROR = "Sandbox.Timedout"
 EXIT_ERROR = "Runtime.ExitError"
 INIT_ERROR = "Runtime.InitError"
+OUT_OF_MEMORY_ERROR = "Runtime.OutOfMemory"  # the environment passed its MemorySize and was killed
 THROTTLED = "TooManyRequestsException"
 
 RATE_EXCEEDED = "Rate Exceeded."  # AWS's message for a throttled invocation

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Protocol
 
-from emulator.lambda_runtime.errors import EXIT_ERROR, INIT_ERROR, TIMEOUT_ERROR
+from emulator.lambda_runtime.errors import EXIT_ERROR, INIT_ERROR, OUT_OF_MEMORY_ERROR, TIMEOUT_ERROR
 from emulator.lambda_runtime.runtime_api import Invocation, RuntimeApi
 from emulator.lambda_runtime.snapshot_template import MOUNT_TMP_ENV
 from emulator.lambda_runtime.spec import TEMPLATE_SCRIPT, FunctionSpec, Runtime, WorkerSettings, new_log_stream
@@ -28,6 +28,7 @@ logger = logging.getLogger(__name__)
 LogSink = Callable[["Worker", str], None]
 _KILL_GRACE_SECONDS = 2.0
 _DRAIN_SECONDS = 0.1
+_MEMORY_CHECK_SECONDS = 0.05  # how often a running event's environment is measured against its MemorySize
 
 
 class OutputPump:
@@ -211,7 +212,7 @@ class Worker:
             invocation.finish(error=self._exit_error())
         started = time.perf_counter()
         self._api.submit(invocation)
-        finished = invocation.done.wait(timeout)
+        finished, out_of_memory = self._wait_within_memory(invocation, time.monotonic() + timeout)
         duration_ms = (time.perf_counter() - started) * 1000.0
         self._output.drain(_DRAIN_SECONDS)
         with self._lock:
@@ -219,6 +220,10 @@ class Worker:
             lines = tuple(self._transcript)
         memory = self._max_memory_mb()
         self.last_used = time.monotonic()
+        if out_of_memory:
+            error = {"errorType": OUT_OF_MEMORY_ERROR,
+                     "errorMessage": f"RequestId: {request_id} Error: Runtime exited with error: signal: killed"}
+            return InvocationResult(request_id, None, error, duration_ms, None, self.spec.memory_mb, True, lines)
         if not finished:
             self.kill()
             error = {"errorType": TIMEOUT_ERROR, "errorMessage": f"Task timed out after {timeout:.2f} seconds"}
@@ -227,6 +232,22 @@ class Worker:
         response, error = invocation.response, invocation.error
         return InvocationResult(request_id, response, error, duration_ms, None, memory, lost, lines,
                                 undelivered=lost and not invocation.delivered)
+
+    def _wait_within_memory(self, invocation: Invocation, deadline: float) -> tuple[bool, bool]:
+        """Waits for the event until the deadline: (finished, killed for memory). As Lambda does, the environment is
+        killed (SIGKILL, no grace) once its resident memory passes the function's MemorySize."""
+        while not invocation.done.wait(min(_MEMORY_CHECK_SECONDS, max(0.0, deadline - time.monotonic()))):
+            if time.monotonic() >= deadline:
+                return False, False
+            if self._resident_mb() > self.spec.memory_mb:
+                self._signal(signal.SIGKILL)
+                self._exited.wait()
+                self._release()
+                return False, True
+        return True, False
+
+    def _resident_mb(self) -> int:
+        return _status_field_mb(self._process.pid, "VmRSS:")
 
     def kill(self) -> None:
         """Stops the process (SIGKILL after a grace period) and its Runtime API; not on the supervisor's loop,
@@ -293,11 +314,16 @@ class Worker:
         return {"errorType": EXIT_ERROR, "errorMessage": f"Runtime exited with error: {reason}"}
 
     def _max_memory_mb(self) -> int:
-        try:
-            status = Path(f"/proc/{self._process.pid}/status").read_text()
-        except OSError:
-            return 0
-        for line in status.splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) // 1024
+        return _status_field_mb(self._process.pid, "VmHWM:")
+
+
+def _status_field_mb(pid: int, field: str) -> int:
+    """A memory figure of /proc/PID/status in MB (0 when the process is gone)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
         return 0
+    for line in status.splitlines():
+        if line.startswith(field):
+            return int(line.split()[1]) // 1024
+    return 0

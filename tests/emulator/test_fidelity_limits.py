@@ -122,3 +122,16 @@ def test_a_library_amazon_linux_2_cannot_load_is_reported_in_the_functions_log(c
     events = cloud.client("logs").filter_log_events(logGroupName=f"/aws/lambda/{name}")["events"]
     lines = [e["message"] for e in events if e["message"].startswith("PLATFORM:")]
     assert len(lines) == 1 and "vendor/_rust.abi3.so" in lines[0] and "GLIBC_2.34" in lines[0]
+
+
+def test_a_handler_holding_more_than_its_memory_size_is_killed(cloud):
+    hog = ("import time\n\ndef lambda_handler(event, context):\n    held = bytearray(400 * 1024 * 1024)\n"
+           "    held[::4096] = b'x' * len(held[::4096])\n    time.sleep(2)\n    return len(held)\n")
+    function = cloud.function(hog, MemorySize=128)
+    response = cloud.client("lambda").invoke(FunctionName=function, Payload=b"{}")
+    error = json.loads(response["Payload"].read())
+    assert response["FunctionError"] == "Unhandled"
+    assert error["errorType"] == "Runtime.OutOfMemory"
+    assert "signal: killed" in error["errorMessage"]
+    assert cloud.client("lambda").invoke(FunctionName=cloud.function(HANDLERS["echo"], MemorySize=128),
+                                         Payload=b'{"ok": 1}')["Payload"].read() == b'{"ok": 1}'
