@@ -20,6 +20,7 @@ logger = logging.getLogger(__name__)
 
 ENV_STACK_NAME = "STACK_NAME"
 DEFAULT_STACK_NAME = "facepipe"
+DEFAULT_REGION = "us-east-1"  # where a stack goes when neither the environment nor a profile names a region
 ENV_VIDEOS_BUCKET = "VIDEOS_BUCKET"
 ENV_RESULTS_QUEUE_URL = "RESULTS_QUEUE_URL"
 OUTPUT_VIDEOS_BUCKET = "VideosBucket"

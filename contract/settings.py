@@ -3,10 +3,13 @@ constraints, unknown keys refused, and every bad value named in one error of the
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic.fields import FieldInfo
+
+_FROM_TEXT: ContextVar[bool] = ContextVar("settings_from_text", default=False)
 
 
 class Settings(BaseModel):
@@ -19,17 +22,18 @@ class Settings(BaseModel):
 
     def __init__(self, **values: Any) -> None:
         try:
-            super().__init__(**values)
+            self.__pydantic_validator__.validate_python(values, self_instance=self, strict=not _FROM_TEXT.get())
         except ValidationError as exc:
             raise self.invalid(describe(exc, type(self))) from None
 
     @classmethod
     def from_strings(cls, values: dict[str, Any]) -> Any:
-        """Settings from text values (e.g. environment variables), converted as JSON would ("3" -> 3, "0" -> False)."""
+        """Settings from text values (e.g. environment variables), converted leniently ("3" -> 3, "0" -> False)."""
+        token = _FROM_TEXT.set(True)
         try:
-            return cls.model_validate(values, strict=False)
-        except ValidationError as exc:
-            raise cls.invalid(describe(exc, cls)) from None
+            return cls(**values)
+        finally:
+            _FROM_TEXT.reset(token)
 
     @classmethod
     def default(cls, name: str) -> Any:

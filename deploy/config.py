@@ -10,11 +10,10 @@ from pathlib import Path
 
 import boto3
 
-from contract.aws import DEFAULT_STACK_NAME, ENV_STACK_NAME
+from contract.aws import DEFAULT_REGION, DEFAULT_STACK_NAME, ENV_STACK_NAME
 from deploy.errors import ConfigError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_REGION = "us-east-1"
 
 ENV_ENDPOINT_URL = "AWS_ENDPOINT_URL"
 ENV_REGION = "AWS_REGION"
