@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from contract.errors import BadKeyError
 
@@ -28,6 +28,8 @@ META_FRAME_INDEX = "frame-index"
 META_EXTRACTED_AT = "extracted-at"
 CLIP_METADATA = (META_DEVICE_ID, META_CAPTURED_AT, META_UPLOADED_AT)
 
+ONE_MS = timedelta(milliseconds=1)  # a stamp's resolution
+
 
 def utc_now() -> datetime:
     """The current time, timezone-aware UTC."""
@@ -43,6 +45,14 @@ def format_stamp(moment: datetime) -> str:
 def utc_stamp() -> str:
     """The current time as a contract stamp."""
     return format_stamp(utc_now())
+
+
+def next_capture_time(moment: datetime, previous: datetime | None) -> datetime:
+    """`moment`, or 1 ms past `previous` when its stamp would repeat or precede previous's: one device's clip keys
+    stay unique and in capture order."""
+    if previous is not None and format_stamp(moment) <= format_stamp(previous):
+        return previous + ONE_MS
+    return moment
 
 
 def parse_stamp(text: str) -> datetime:

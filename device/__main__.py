@@ -15,7 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from contract import LatencyStats, Result, format_stamp
+from contract import LabelsError, LatencyStats, Result, format_stamp, load_labels
 from contract.signals import on_stop_signals
 from device.camera import open_camera
 from device.config import (
@@ -113,7 +113,7 @@ def _record(args: argparse.Namespace) -> int:
     upload_config = UploadConfig(drain_timeout=args.drain_timeout)
     device_id = resolve_device_id(args.device_id)
     bucket = resolve_videos_bucket(args.bucket)
-    on_clip = ExpectedLabels(load_expected(args.labels), args.expected_out).add if args.labels else None
+    on_clip = ExpectedLabels(_labels(args.labels), args.expected_out).add if args.labels else None
     uploader = Uploader(
         make_client("s3"), bucket, device_id, resolve_spool_dir(args.spool), upload_config, _print_upload
     )
@@ -150,6 +150,14 @@ def _results(args: argparse.Namespace) -> int:
     expected = _expected_or_none(args.expected)
     console.print(summary_table(consumer.summary(expected), expected is not None))
     return 0
+
+
+def _labels(path: Path) -> dict[str, str]:
+    """The --labels file (contract.load_labels), its faults as the device's ConfigError."""
+    try:
+        return load_labels(path)
+    except LabelsError as exc:
+        raise ConfigError(str(exc)) from exc
 
 
 def _expected_or_none(path: Path | None) -> dict[str, str | None] | None:
