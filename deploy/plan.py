@@ -11,6 +11,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from contract.keys import MODEL_POINTER, MODELS_PREFIX
 from deploy.config import DeployConfig
 from deploy.prereqs import find_sam
 from deploy.sam import build_command, deploy_command, run_command
@@ -44,7 +45,7 @@ def deploy_steps(config: DeployConfig, session: Any, deployer: StackDeployer) ->
     seed = config.seed_dir
     steps.append(Step(
         f"seed the StudentsTable output from {seed / 'student_data.json'}; publish {seed / 'model'} to the "
-        "ModelsBucket output under models/<version>/ and point models/current.json at it",
+        f"ModelsBucket output under {MODELS_PREFIX}<version>/ and point {MODELS_PREFIX}{MODEL_POINTER} at it",
         partial(seed_stack, session, deployer, seed)))
     return steps
 

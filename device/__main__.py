@@ -16,6 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from contract import LabelsError, LatencyStats, Result, format_stamp, load_labels
+from contract.keys import VIDEOS_PREFIX
 from contract.signals import on_stop_signals
 from device.camera import open_camera
 from device.config import (
@@ -121,7 +122,7 @@ def _record(args: argparse.Namespace) -> int:
     stop = threading.Event()
     recorder = Recorder(camera, uploader, record_config, stop, on_clip)
     console.print(
-        f"recording {escape(args.camera)} as {device_id} → s3://{bucket}/videos/{device_id}/ "
+        f"recording {escape(args.camera)} as {device_id} → s3://{bucket}/{VIDEOS_PREFIX}{device_id}/ "
         f"(spool {uploader.spool_dir}); Ctrl-C stops after the current clip"
     )
     try:
