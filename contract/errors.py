@@ -19,3 +19,7 @@ class StackOutputsError(ContractError):
 
 class LabelsError(ContractError):
     """A labels file is unreadable or does not map video file names to person names."""
+
+
+class TemplateError(ContractError):
+    """The SAM template cannot be read, or does not say where a function's code is."""

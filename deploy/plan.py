@@ -42,6 +42,8 @@ def deploy_steps(config: DeployConfig, session: Any, deployer: StackDeployer) ->
             f"{config.template.name}, zip each function's folder (Image functions run as python3.11 zips) to the "
             "artifacts bucket, replace any stack of that name, wire the S3 -> Lambda notifications",
             partial(deployer.deploy, dict(config.parameters)))]
+    if not config.seed:
+        return steps
     seed = config.seed_dir
     steps.append(Step(
         f"seed the StudentsTable output from {seed / 'student_data.json'}; publish {seed / 'model'} to the "

@@ -13,8 +13,8 @@ import threading
 import time
 from pathlib import Path
 
+from contract.errors import ContractError
 from contract.signals import on_stop_signals
-from deploy.errors import DeployError
 from emulator import memtrace
 from emulator.allocator import tune_malloc
 from emulator.cloud import LocalCloud
@@ -208,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
         elif command == "env":
             info = read_ready(config)
             print("\n".join(f"export {k}={v}" for k, v in client_environment(info).items()))
-    except (EmulatorError, DeployError) as exc:
+    except (EmulatorError, ContractError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, ClassVar
@@ -99,6 +100,8 @@ class EmulatorConfig(Settings):
     stack_name: str = DEFAULT_STACK_NAME
     seed_dir: Path | None = PROJECT_ROOT / "fixtures"
     lambdas_dir: Path | None = None
+    # what puts `template` on the emulator through its endpoint, as onto AWS (emulator/stack_command.py)
+    stack_command: tuple[str, ...] = (sys.executable, "-m", "deploy", "aws")
     account_concurrency: int = Field(10, ge=1, le=1000)
     async_retry_delays: _RetryDelays = (0.5, 1.0)  # AWS retries an async event twice
     # AWS's MaximumEventAgeInSeconds range (Lambda API reference, PutFunctionEventInvokeConfig)

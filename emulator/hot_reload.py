@@ -11,7 +11,7 @@ from typing import Any
 
 import watchfiles
 
-from deploy.stack import function_code_uri, load_template
+from contract.template import function_code_uri, load_template
 from emulator.dockerfile import ImageSource, metadata_image, run_in_place
 from emulator.lambda_runtime.spec import FunctionSpec
 from emulator.packaging import EnvironmentRecipe, aws_runtime_requirements, python_version, requirement_lines
