@@ -14,7 +14,6 @@ from rich.markup import escape
 
 from contract import ContractError
 from contract.signals import interrupt, on_stop_signals
-from deploy.errors import DeployError
 from emulator.errors import EmulatorError
 from grader.config import RunSettings, load_thresholds
 from grader.errors import ConfigError, GraderError
@@ -37,7 +36,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with on_stop_signals(interrupt):  # SIGTERM cleans up as Ctrl-C does (the embedded emulator stops)
             return args.run(args)
-    except (GraderError, ContractError, EmulatorError, DeployError) as exc:
+    except (GraderError, ContractError, EmulatorError) as exc:
         console.print(f"[red]error:[/] {escape(str(exc))}")
         return EXIT_ERROR
     except KeyboardInterrupt:
