@@ -114,7 +114,7 @@ def test_unknown_settings_are_errors() -> None:
 
 
 def test_a_flag_is_not_a_number() -> None:
-    with pytest.raises(ConfigError, match="clips: .*got True"):
+    with pytest.raises(ConfigError, match=r"clips: .*got True"):
         RecordConfig(clips=True)
 
 
