@@ -135,7 +135,7 @@ class LocalCloud:
         else:
             deploy_stack(config, worker_environment(session.endpoint_url, config.region))
             outputs = stack_outputs(session.client("cloudformation"), config.stack_name)
-            logger.info("stack %s deployed (stack command) in %.2f s", config.stack_name, time.perf_counter() - started)
+            logger.info("stack %s deployed in %.2f s (stack command)", config.stack_name, time.perf_counter() - started)
         self._watch_local_code(local_code_of_stack(session, config.stack_name, config.template, overrides))
         return outputs
 
