@@ -52,7 +52,7 @@ def run_workload(outputs: dict[str, str], clips: int, spool: Path) -> list[float
     camera = FileCamera(VIDEOS, realtime=True, max_width=640)
     uploader = Uploader(make_client("s3"), outputs["VideosBucket"], "bench-pi", spool)
     try:
-        Recorder(camera, uploader, RecordConfig(0.5, clips)).run()
+        Recorder(camera, uploader, RecordConfig(clip_seconds=0.5, clips=clips)).run()
     finally:
         camera.close()
     deadline = time.monotonic() + 30

@@ -10,7 +10,6 @@ Run: `.venv/bin/python bench/bench_soak.py --minutes 10 --devices 4 --rate 4`.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import tempfile
 import threading
@@ -25,10 +24,19 @@ import cv2
 from rich.console import Console
 from rich.table import Table
 
-from contract import Result, format_stamp, frame_key, percentile, put_clip, utc_now
+from contract import (
+    LABELS_FILE,
+    Result,
+    format_stamp,
+    frame_key,
+    load_labels,
+    next_capture_time,
+    percentile,
+    put_clip,
+    utc_now,
+)
 from device import ClientConfig, ConsumerConfig, Delivery, ResultsConsumer
 from device.config import make_client
-from device.naming import ONE_MS
 from emulator import memtrace
 from emulator.config import PROJECT_ROOT
 from emulator.daemon import background_emulator, client_environment
@@ -36,7 +44,6 @@ from emulator.lambda_runtime import rss_kb, worker_processes
 from emulator.state import disk_use, state_root
 
 VIDEOS = PROJECT_ROOT / "fixtures" / "videos"
-LABELS_FILE = PROJECT_ROOT / "fixtures" / "labels.json"
 PI_RATE = 2.0  # clips per second: one 0.5 s clip after another
 MAX_EMULATOR_SLOPE = 0.5  # MiB/min after warm-up: issue 15's "flat memory"
 
@@ -105,7 +112,7 @@ class SoakReport:
 
 def cut_clips(folder: Path, seconds: float = 0.5, width: int = 640) -> list[tuple[bytes, str | None]]:
     """The first `seconds` of each fixture video at `width` px, as MP4 bytes, with the person it shows."""
-    labels = json.loads(LABELS_FILE.read_text())
+    labels = load_labels(PROJECT_ROOT / "fixtures" / LABELS_FILE)
     clips = []
     for video in sorted(VIDEOS.glob("*.mp4")):
         capture = cv2.VideoCapture(str(video))
@@ -197,7 +204,7 @@ class Soak:
         previous, count = None, 0
         while next_at - self._started < config.seconds:
             time.sleep(max(0.0, next_at - time.monotonic()))
-            captured = utc_now() if previous is None else max(utc_now(), previous + ONE_MS)
+            captured = next_capture_time(utc_now(), previous)
             stamp = format_stamp(captured)
             body, person = self._clips[(position + count) % len(self._clips)]
             with self._lock:

@@ -16,7 +16,7 @@ from contract.aws import (
     release_messages,
     stack_outputs,
 )
-from contract.errors import BadKeyError, ContractError, MalformedResultError, StackOutputsError
+from contract.errors import BadKeyError, ContractError, LabelsError, MalformedResultError, StackOutputsError
 from contract.keys import (
     ClipKey,
     FrameKey,
@@ -26,10 +26,12 @@ from contract.keys import (
     clip_metadata,
     format_stamp,
     frame_key,
+    next_capture_time,
     parse_stamp,
     utc_now,
     utc_stamp,
 )
+from contract.labels import LABELS_FILE, load_labels
 from contract.latency import LatencyStats, percentile
 from contract.result import SCHEMA, STATUSES, UNKNOWN, Origin, Outcome, Result, Student
 
@@ -37,6 +39,7 @@ __all__ = [
     "CLIENT_CONFIG",
     "DEFAULT_STACK_NAME",
     "ENV_STACK_NAME",
+    "LABELS_FILE",
     "SCHEMA",
     "STACK_OUTPUTS",
     "STATUSES",
@@ -46,6 +49,7 @@ __all__ = [
     "ContractError",
     "Endpoint",
     "FrameKey",
+    "LabelsError",
     "LatencyStats",
     "MalformedResultError",
     "Origin",
@@ -61,6 +65,8 @@ __all__ = [
     "format_stamp",
     "frame_key",
     "join_pollers",
+    "load_labels",
+    "next_capture_time",
     "parse_stamp",
     "percentile",
     "poll_until_stopped",

@@ -7,21 +7,33 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from contract.errors import StackOutputsError
 from contract.keys import clip_key, clip_metadata
 
+if TYPE_CHECKING:
+    import boto3
+
 logger = logging.getLogger(__name__)
 
 ENV_STACK_NAME = "STACK_NAME"
 DEFAULT_STACK_NAME = "facepipe"
+DEFAULT_REGION = "us-east-1"  # where a stack goes when neither the environment nor a profile names a region
 ENV_VIDEOS_BUCKET = "VIDEOS_BUCKET"
 ENV_RESULTS_QUEUE_URL = "RESULTS_QUEUE_URL"
+# A dead letter's SQS message attributes. AWS's are RequestID, ErrorCode and ErrorMessage "truncated to 1 KB"
+# (AWS Lambda Developer Guide, "Dead-letter queues": https://docs.aws.amazon.com/lambda/latest/dg/dlq.html);
+# FunctionName and ApproximateInvokeCount are ours, for whoever reads the queue.
+DLQ_REQUEST_ID = "RequestID"
+DLQ_ERROR_CODE = "ErrorCode"
+DLQ_ERROR_MESSAGE = "ErrorMessage"
+DLQ_FUNCTION_NAME = "FunctionName"
+DLQ_INVOKE_COUNT = "ApproximateInvokeCount"
+DLQ_MESSAGE_LIMIT = 1024
 OUTPUT_VIDEOS_BUCKET = "VideosBucket"
 OUTPUT_FRAMES_BUCKET = "FramesBucket"
 OUTPUT_MODELS_BUCKET = "ModelsBucket"
@@ -143,3 +155,15 @@ def join_pollers(threads: Sequence[threading.Thread], timeout: float, queue_url:
         logger.warning("%d poll(s) of %s still open after %.0f s: the next message may be delayed by its visibility "
                        "timeout", still_open, queue_url, timeout)
     return still_open
+
+
+def dead_letter_attributes(error_code: str | int, error_message: str, function_name: str
+                           ) -> dict[str, dict[str, str]]:
+    """The MessageAttributes of a dead letter: the error's code (a Number when it is an HTTP status, as Lambda's
+    own are), its message cut to 1 KB, the function that failed."""
+    return {
+        DLQ_ERROR_CODE: {"DataType": "Number" if isinstance(error_code, int) else "String",
+                         "StringValue": str(error_code)},
+        DLQ_ERROR_MESSAGE: {"DataType": "String", "StringValue": error_message[:DLQ_MESSAGE_LIMIT]},
+        DLQ_FUNCTION_NAME: {"DataType": "String", "StringValue": function_name},
+    }

@@ -15,3 +15,11 @@ class MalformedResultError(ContractError):
 
 class StackOutputsError(ContractError):
     """A stack's outputs cannot be read or lack one the contract names."""
+
+
+class LabelsError(ContractError):
+    """A labels file is unreadable or does not map video file names to person names."""
+
+
+class TemplateError(ContractError):
+    """The SAM template cannot be read, or does not say where a function's code is."""

@@ -5,18 +5,24 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from contract.errors import BadKeyError
+
+# Key prefixes: what the bucket notifications, the IAM policies (template.yaml) and every reader and writer agree on.
+VIDEOS_PREFIX = "videos/"
+FRAMES_PREFIX = "frames/"
+MODELS_PREFIX = "models/"
+MODEL_POINTER = "current.json"  # models/current.json names the current version's prefix, models/<version>/
 
 STAMP_PATTERN = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z"
 DEVICE_ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"
 # A key's stamp segment: the device's stamps, and anything else safe in a key (clips uploaded by hand).
 _KEY_STAMP_PATTERN = r"[A-Za-z0-9:._+-]{1,64}"
 DEVICE_ID_RE = re.compile(rf"^{DEVICE_ID_PATTERN}$")
-CLIP_KEY_RE = re.compile(rf"^videos/(?P<device>{DEVICE_ID_PATTERN})/(?P<stamp>{_KEY_STAMP_PATTERN})\.mp4$")
+CLIP_KEY_RE = re.compile(rf"^{VIDEOS_PREFIX}(?P<device>{DEVICE_ID_PATTERN})/(?P<stamp>{_KEY_STAMP_PATTERN})\.mp4$")
 FRAME_KEY_RE = re.compile(
-    rf"^frames/(?P<device>{DEVICE_ID_PATTERN})/(?P<stamp>{_KEY_STAMP_PATTERN})/(?P<index>\d{{1,6}})\.png$"
+    rf"^{FRAMES_PREFIX}(?P<device>{DEVICE_ID_PATTERN})/(?P<stamp>{_KEY_STAMP_PATTERN})/(?P<index>\d{{1,6}})\.png$"
 )
 
 # S3 user metadata (lower-case keys) of a clip; a frame carries the clip's plus the last three.
@@ -27,6 +33,8 @@ META_CLIP_KEY = "clip-key"
 META_FRAME_INDEX = "frame-index"
 META_EXTRACTED_AT = "extracted-at"
 CLIP_METADATA = (META_DEVICE_ID, META_CAPTURED_AT, META_UPLOADED_AT)
+
+ONE_MS = timedelta(milliseconds=1)  # a stamp's resolution
 
 
 def utc_now() -> datetime:
@@ -43,6 +51,14 @@ def format_stamp(moment: datetime) -> str:
 def utc_stamp() -> str:
     """The current time as a contract stamp."""
     return format_stamp(utc_now())
+
+
+def next_capture_time(moment: datetime, previous: datetime | None) -> datetime:
+    """`moment`, or 1 ms past `previous` when its stamp would repeat or precede previous's: one device's clip keys
+    stay unique and in capture order."""
+    if previous is not None and format_stamp(moment) <= format_stamp(previous):
+        return previous + ONE_MS
+    return moment
 
 
 def parse_stamp(text: str) -> datetime:
@@ -65,12 +81,12 @@ def check_device_id(device_id: str) -> str:
 
 def clip_key(device_id: str, stamp: str) -> str:
     """The S3 key of a clip: videos/<device-id>/<capture stamp>.mp4."""
-    return f"videos/{device_id}/{stamp}.mp4"
+    return f"{VIDEOS_PREFIX}{device_id}/{stamp}.mp4"
 
 
 def frame_key(device_id: str, stamp: str, index: int) -> str:
     """The S3 key of a clip's frame: frames/<device-id>/<clip stamp>/<index, 4 digits>.png."""
-    return f"frames/{device_id}/{stamp}/{index:04d}.png"
+    return f"{FRAMES_PREFIX}{device_id}/{stamp}/{index:04d}.png"
 
 
 @dataclass(frozen=True)

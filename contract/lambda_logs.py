@@ -1,8 +1,17 @@
-"""AWS Lambda's platform log lines (REPORT, INIT_REPORT), as the grader, the bench and the console read them."""
+"""Log lines: AWS Lambda's platform lines (REPORT, INIT_REPORT), as the grader, the bench and the console read them,
+and the classifier's `classified frame` line, which the classifier writes and the console reads."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
+
+from contract.errors import MalformedResultError
+from contract.result import Result
+
+CLASSIFIED_FRAME = "classified frame"  # the message of the classifier's per-frame log line (a JSON line)
 
 
 @dataclass(frozen=True)
@@ -62,3 +71,25 @@ def parse_init_report(message: str) -> float | None:
 def _number(text: str) -> float:
     """'12.34 ms' → 12.34."""
     return float(text.split()[0])
+
+
+def classified_frame_fields(results: Sequence[Result]) -> dict[str, Any]:
+    """The fields the classifier's `classified frame` line carries beside its message: the frame's results whole."""
+    return {"statuses": [r.status for r in results], "names": [r.name for r in results],
+            "results": [r.to_dict() for r in results]}
+
+
+def classified_results(message: str) -> list[Result]:
+    """The results of a `classified frame` JSON log line; [] for any other line; MalformedResultError if unreadable."""
+    if CLASSIFIED_FRAME not in message:  # most lines: skip them without parsing
+        return []
+    try:
+        line = json.loads(message)
+    except json.JSONDecodeError as exc:
+        raise MalformedResultError(f"a {CLASSIFIED_FRAME!r} line that is not JSON: {exc}") from exc
+    if not isinstance(line, dict) or line.get("message") != CLASSIFIED_FRAME:
+        return []
+    results = line.get("results")
+    if not isinstance(results, list):
+        raise MalformedResultError(f"a {CLASSIFIED_FRAME!r} line without a results list")
+    return [Result.from_dict(result) for result in results]

@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError, WaiterError
 
+from contract.errors import ContractError
 from deploy.config import DeployConfig, parse_parameters
 from deploy.errors import DeployError
 from deploy.run import deploy_stack, destroy_stack
@@ -21,11 +23,24 @@ def _parser() -> argparse.ArgumentParser:
     aws.add_argument("--parameter", action="append", default=[], metavar="KEY=VALUE",
                      help="template parameter override (repeatable), e.g. ClassifierReservedConcurrency=5")
     destroy = sub.add_parser("destroy", help="empty the stack's buckets and delete it; say what stays behind")
+    aws.add_argument("--template", type=Path, help="SAM template (default template.yaml)")
+    aws.add_argument("--lambdas", type=Path, help="endpoint only: run DIR/<function folder> instead of the template's")
+    seeding = aws.add_mutually_exclusive_group()
+    seeding.add_argument("--seed", type=Path, help="folder with student_data.json and model/ (default fixtures)")
+    seeding.add_argument("--no-seed", action="store_true", help="deploy the stack without seeding it")
     for command in (aws, destroy):
         command.add_argument("--dry-run", action="store_true", help="check and print the plan; change nothing")
         command.add_argument("--stack-name", help="default $STACK_NAME, else facepipe")
         command.add_argument("--region", help="default $AWS_REGION, $AWS_DEFAULT_REGION, the profile's, else us-east-1")
     return parser
+
+
+def _stack_options(args: argparse.Namespace) -> dict[str, object]:
+    """`aws`'s template, other handlers and seeding (None: the config's default); `destroy` has none of them."""
+    paths = {"template": "template", "lambdas_dir": "lambdas", "seed_dir": "seed"}
+    options: dict[str, object] = {key: getattr(args, flag, None) for key, flag in paths.items()}
+    options = {key: value.resolve() if isinstance(value, Path) else value for key, value in options.items()}
+    return {**options, "seed": not getattr(args, "no_seed", False)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,12 +50,13 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(chatty).setLevel(logging.WARNING)
     try:
         config = DeployConfig.from_env(stack_name=args.stack_name, region=args.region, dry_run=args.dry_run,
-                                       parameters=parse_parameters(getattr(args, "parameter", [])))
+                                       parameters=parse_parameters(getattr(args, "parameter", [])),
+                                       **_stack_options(args))
         if args.command == "aws":
             deploy_stack(config)
         else:
             destroy_stack(config)
-    except (DeployError, FacerecError, ClientError, BotoCoreError, WaiterError) as exc:
+    except (DeployError, ContractError, FacerecError, ClientError, BotoCoreError, WaiterError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0

@@ -10,11 +10,10 @@ from pathlib import Path
 
 import boto3
 
-from contract.aws import DEFAULT_STACK_NAME, ENV_STACK_NAME
+from contract.aws import DEFAULT_REGION, DEFAULT_STACK_NAME, ENV_STACK_NAME
 from deploy.errors import ConfigError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_REGION = "us-east-1"
 
 ENV_ENDPOINT_URL = "AWS_ENDPOINT_URL"
 ENV_REGION = "AWS_REGION"
@@ -36,6 +35,8 @@ class DeployConfig:
     endpoint_url: str | None = None
     template: Path = PROJECT_ROOT / "template.yaml"
     seed_dir: Path = PROJECT_ROOT / "fixtures"
+    seed: bool = True  # False: the stack only, e.g. for a stack to seed by hand
+    lambdas_dir: Path | None = None  # an endpoint only: run DIR/<function folder> in the template's place
     parameters: dict[str, str] = field(default_factory=dict)
     dry_run: bool = False
 
@@ -45,6 +46,8 @@ class DeployConfig:
                               "starting with a letter (it prefixes the S3 bucket names)")
         if not self.template.is_file():
             raise ConfigError(f"no template at {self.template}")
+        if self.lambdas_dir is not None and self.on_aws:
+            raise ConfigError("other handlers (--lambdas) deploy to an endpoint only: set AWS_ENDPOINT_URL")
 
     @property
     def on_aws(self) -> bool:

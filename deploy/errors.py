@@ -1,5 +1,7 @@
 """Errors the deploy raises; each message says what to do next."""
 
+from contract.errors import TemplateError as UnreadableTemplateError
+
 
 class DeployError(Exception):
     """Base class for every deploy error."""
@@ -13,8 +15,8 @@ class PrerequisiteError(DeployError):
     """Something the deploy needs is missing: credentials, the SAM CLI, Docker, Lambda concurrency."""
 
 
-class TemplateError(DeployError):
-    """The stack template cannot be translated or deployed."""
+class TemplateError(DeployError, UnreadableTemplateError):
+    """The stack template cannot be translated or deployed (or, as contract.template says, read)."""
 
 
 class CommandError(DeployError):

@@ -11,6 +11,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from contract.keys import MODEL_POINTER, MODELS_PREFIX
 from deploy.config import DeployConfig
 from deploy.prereqs import find_sam
 from deploy.sam import build_command, deploy_command, run_command
@@ -41,10 +42,12 @@ def deploy_steps(config: DeployConfig, session: Any, deployer: StackDeployer) ->
             f"{config.template.name}, zip each function's folder (Image functions run as python3.11 zips) to the "
             "artifacts bucket, replace any stack of that name, wire the S3 -> Lambda notifications",
             partial(deployer.deploy, dict(config.parameters)))]
+    if not config.seed:
+        return steps
     seed = config.seed_dir
     steps.append(Step(
         f"seed the StudentsTable output from {seed / 'student_data.json'}; publish {seed / 'model'} to the "
-        "ModelsBucket output under models/<version>/ and point models/current.json at it",
+        f"ModelsBucket output under {MODELS_PREFIX}<version>/ and point {MODELS_PREFIX}{MODEL_POINTER} at it",
         partial(seed_stack, session, deployer, seed)))
     return steps
 

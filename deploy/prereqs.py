@@ -9,8 +9,8 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
+from contract.template import load_template
 from deploy.config import SAM_CLI_VERSION, SAM_VENV, DeployConfig
-from deploy.stack import load_template
 
 UNRESERVED_MINIMUM = 10  # Lambda keeps at least this many concurrent executions unreserved per account
 SAM_INSTALL_HINT = (

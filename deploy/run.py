@@ -12,6 +12,7 @@ import boto3
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from contract.template import code_overrides
 from deploy.config import DeployConfig
 from deploy.errors import PrerequisiteError
 from deploy.plan import Step, deploy_steps, destroy_steps, leftovers
@@ -24,7 +25,8 @@ logger = logging.getLogger(__name__)
 def deploy_stack(config: DeployConfig, out: TextIO = sys.stdout) -> dict[str, str] | None:
     """Deploys and seeds the stack, then prints its outputs and the exports; None for a dry run."""
     session = boto3.Session(region_name=config.region)
-    deployer = StackDeployer(session, config.stack_name, config.template)
+    overrides = code_overrides(config.template, config.lambdas_dir) if config.lambdas_dir else None
+    deployer = StackDeployer(session, config.stack_name, config.template, overrides)
     missing = _require(check_prerequisites(config, session), config)
     steps = deploy_steps(config, session, deployer)
     if config.dry_run:

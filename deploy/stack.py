@@ -19,25 +19,16 @@ from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import ClientError
 from samtranslator.parser.parser import Parser
 from samtranslator.translator.translator import Translator
-from samtranslator.yaml_helper import yaml_parse
 
 from contract import STACK_OUTPUTS
 from contract.aws import OUTPUT_MODELS_BUCKET, OUTPUT_STUDENTS_TABLE
+from contract.template import function_code_uri, load_template
 from deploy.errors import TemplateError
 
 logger = logging.getLogger(__name__)
 
 _CODE_URI_SKIP = {"__pycache__", ".pytest_cache"}
-EMULATOR_CODE_URI = "EmulatorCodeUri"
 EMULATOR_RUNTIME = "python3.11"
-
-
-def load_template(path: Path) -> dict[str, Any]:
-    """Reads a SAM template (short-form tags such as !Ref are expanded)."""
-    try:
-        return yaml_parse(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise TemplateError(f"cannot read template {path}: {exc}") from exc
 
 
 def translate(sam: dict[str, Any], region: str, parameters: dict[str, str] | None = None) -> dict[str, Any]:
@@ -166,20 +157,6 @@ class StackDeployer:
                        for o in page.get("Versions", []) + page.get("DeleteMarkers", [])]
             if objects:
                 self._s3.delete_objects(Bucket=bucket, Delete={"Objects": objects})
-
-
-def function_code_uri(logical_id: str, resource: dict[str, Any]) -> str | None:
-    """The folder the emulator zips for a SAM function (CodeUri, or an Image function's EmulatorCodeUri)."""
-    properties = resource.get("Properties", {})
-    if resource.get("Type") != "AWS::Serverless::Function":
-        return None
-    if properties.get("PackageType") != "Image":
-        return properties.get("CodeUri")
-    code_uri = resource.get("Metadata", {}).get(EMULATOR_CODE_URI)
-    if not isinstance(code_uri, str):
-        raise TemplateError(f"{logical_id} is an Image function without Metadata.{EMULATOR_CODE_URI}: "
-                            "the emulator (no Docker) needs the handler folder to run it as a zip")
-    return code_uri
 
 
 def _as_zip_function(logical_id: str, properties: dict[str, Any]) -> None:

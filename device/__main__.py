@@ -4,11 +4,10 @@ import argparse
 import logging
 import signal
 import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
 from pathlib import Path
-from types import FrameType
 
 from rich.console import Console
 from rich.logging import RichHandler
@@ -16,7 +15,9 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from contract import LatencyStats, Result, format_stamp
+from contract import LabelsError, LatencyStats, Result, format_stamp, load_labels
+from contract.keys import VIDEOS_PREFIX
+from contract.signals import on_stop_signals
 from device.camera import open_camera
 from device.config import (
     ConsumerConfig,
@@ -64,7 +65,7 @@ def _parser() -> argparse.ArgumentParser:
 def _add_record(parser: argparse.ArgumentParser) -> None:
     """Options of `record`."""
     parser.add_argument("--camera", required=True, help="picamera2, or file:PATH (a video or a folder of videos)")
-    parser.add_argument("--clip-seconds", type=float, default=RecordConfig.clip_seconds, help="clip length")
+    parser.add_argument("--clip-seconds", type=float, default=RecordConfig.default("clip_seconds"), help="clip length")
     parser.add_argument("--clips", type=int, help="stop after this many clips (default: until Ctrl-C)")
     parser.add_argument("--device-id", help="default: $DEVICE_ID, else the host name")
     parser.add_argument("--spool", type=Path, help="spool root (default: $DEVICE_SPOOL_DIR or ~/.cache/...)")
@@ -81,7 +82,7 @@ def _add_record(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--drain-timeout",
         type=float,
-        default=UploadConfig.drain_timeout,
+        default=UploadConfig.default("drain_timeout"),
         help="seconds to keep uploading the spool after recording stops",
     )
     parser.set_defaults(run=_record)
@@ -94,11 +95,12 @@ def _add_results(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--expected", type=Path, help="JSON {frame key | clip key | clip file name: name}")
     parser.add_argument("--max-results", type=int, help="stop after this many results")
     parser.add_argument("--idle-timeout", type=float, help="stop after this many seconds without a message")
-    parser.add_argument("--wait-time", type=int, default=ConsumerConfig.wait_time_seconds, help="long poll (s)")
+    parser.add_argument("--wait-time", type=int, default=ConsumerConfig.default("wait_time_seconds"),
+                        help="long poll (s)")
     parser.add_argument(
         "--visibility-timeout",
         type=int,
-        default=ConsumerConfig.visibility_timeout,
+        default=ConsumerConfig.default("visibility_timeout"),
         help="seconds before an unreported message comes back",
     )
     parser.set_defaults(run=_results)
@@ -108,11 +110,11 @@ def _record(args: argparse.Namespace) -> int:
     """`record`: camera → spool → S3 until --clips or Ctrl-C."""
     if (args.labels is None) != (args.expected_out is None):
         raise ConfigError("--labels and --expected-out go together")
-    record_config = RecordConfig(args.clip_seconds, args.clips)
+    record_config = RecordConfig(clip_seconds=args.clip_seconds, clips=args.clips)
     upload_config = UploadConfig(drain_timeout=args.drain_timeout)
     device_id = resolve_device_id(args.device_id)
     bucket = resolve_videos_bucket(args.bucket)
-    on_clip = ExpectedLabels(load_expected(args.labels), args.expected_out).add if args.labels else None
+    on_clip = ExpectedLabels(_labels(args.labels), args.expected_out).add if args.labels else None
     uploader = Uploader(
         make_client("s3"), bucket, device_id, resolve_spool_dir(args.spool), upload_config, _print_upload
     )
@@ -120,7 +122,7 @@ def _record(args: argparse.Namespace) -> int:
     stop = threading.Event()
     recorder = Recorder(camera, uploader, record_config, stop, on_clip)
     console.print(
-        f"recording {escape(args.camera)} as {device_id} → s3://{bucket}/videos/{device_id}/ "
+        f"recording {escape(args.camera)} as {device_id} → s3://{bucket}/{VIDEOS_PREFIX}{device_id}/ "
         f"(spool {uploader.spool_dir}); Ctrl-C stops after the current clip"
     )
     try:
@@ -149,6 +151,14 @@ def _results(args: argparse.Namespace) -> int:
     expected = _expected_or_none(args.expected)
     console.print(summary_table(consumer.summary(expected), expected is not None))
     return 0
+
+
+def _labels(path: Path) -> dict[str, str]:
+    """The --labels file (contract.load_labels), its faults as the device's ConfigError."""
+    try:
+        return load_labels(path)
+    except LabelsError as exc:
+        raise ConfigError(str(exc)) from exc
 
 
 def _expected_or_none(path: Path | None) -> dict[str, str | None] | None:
@@ -222,25 +232,16 @@ def _print_upload(clip: UploadedClip) -> None:
     )
 
 
-@contextmanager
-def _stop_on_signals(stop: threading.Event, message: str) -> Iterator[None]:
-    """First Ctrl-C (or SIGTERM) sets `stop`; a second one aborts. Main thread only."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
+def _stop_on_signals(stop: threading.Event, message: str) -> AbstractContextManager[None]:
+    """First Ctrl-C (or SIGTERM) sets `stop`; a second one aborts."""
 
-    def handle(signum: int, frame: FrameType | None) -> None:
+    def handle(signum: signal.Signals) -> None:
         if stop.is_set():
             raise KeyboardInterrupt
         console.print(f"[yellow]{message} (Ctrl-C again to abort)[/]")
         stop.set()
 
-    previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+    return on_stop_signals(handle)
 
 
 def _setup_logging(verbose: bool) -> None:

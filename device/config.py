@@ -1,4 +1,4 @@
-"""Device settings: env var names (defined here only), bounded frozen dataclasses, resource names.
+"""Device settings: env var names (defined here only), bounded settings models (contract.settings), resource names.
 
 Resource names resolve as docs/contracts.md says: explicit argument > environment variable >
 the CloudFormation stack's Outputs (stack `$STACK_NAME`, default `facepipe`). Clients are created
@@ -9,13 +9,13 @@ import os
 import re
 import socket
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import NoRegionError
+from pydantic import Field, model_validator
 
 import contract
 from contract.aws import (
@@ -26,7 +26,7 @@ from contract.aws import (
     OUTPUT_RESULTS_QUEUE_URL,
     OUTPUT_VIDEOS_BUCKET,
 )
-from contract.settings import check_bounds as contract_check_bounds
+from contract.settings import Settings
 from device.errors import ConfigError
 from device.naming import check_device_id
 
@@ -36,25 +36,17 @@ ENV_SPOOL_DIR = "DEVICE_SPOOL_DIR"
 DEFAULT_SPOOL_DIR = Path.home() / ".cache" / "facepipe" / "spool"
 
 
-def check_bounds(name: str, value: float | None, low: float, high: float) -> None:
-    """The contract's bounds check, failing with the device's ConfigError."""
-    contract_check_bounds(name, value, low, high, ConfigError)
+class _DeviceSettings(Settings):
+    invalid: ClassVar[type[Exception]] = ConfigError
 
 
-@dataclass(frozen=True)
-class ClientConfig:
+class ClientConfig(_DeviceSettings):
     """Retry and timeout settings shared by every boto3 client the device creates (seconds)."""
 
-    max_attempts: int = 3
-    connect_timeout: float = 3.0
-    read_timeout: float = 30.0
-    max_pool_connections: int = 10
-
-    def __post_init__(self) -> None:
-        check_bounds("max_attempts", self.max_attempts, 1, 10)
-        check_bounds("connect_timeout", self.connect_timeout, 0.1, 60)
-        check_bounds("read_timeout", self.read_timeout, 1, 300)
-        check_bounds("max_pool_connections", self.max_pool_connections, 1, 1000)
+    max_attempts: int = Field(3, ge=1, le=10)
+    connect_timeout: float = Field(3.0, ge=0.1, le=60)
+    read_timeout: float = Field(30.0, ge=1, le=300)
+    max_pool_connections: int = Field(10, ge=1, le=1000)
 
     def botocore(self) -> Config:
         """The botocore Config: standard retry mode with this many attempts and these timeouts."""
@@ -63,52 +55,38 @@ class ClientConfig:
         )
 
 
-@dataclass(frozen=True)
-class RecordConfig:
+class RecordConfig(_DeviceSettings):
     """How long each clip lasts (seconds) and how many to record (None: until stopped)."""
 
-    clip_seconds: float = 0.5
-    clips: int | None = None
-
-    def __post_init__(self) -> None:
-        check_bounds("clip_seconds", self.clip_seconds, 0.1, 60)
-        check_bounds("clips", self.clips, 1, 10_000_000)
+    clip_seconds: float = Field(0.5, ge=0.1, le=60)
+    clips: int | None = Field(None, ge=1, le=10_000_000)
 
 
-@dataclass(frozen=True)
-class UploadConfig:
+class UploadConfig(_DeviceSettings):
     """Retry backoff (doubles from initial to max), spool rescan interval and drain time on stop (s)."""
 
-    backoff_initial: float = 0.5
-    backoff_max: float = 30.0
-    poll_interval: float = 1.0
-    drain_timeout: float = 10.0
+    backoff_initial: float = Field(0.5, ge=0.01, le=60)
+    backoff_max: float = Field(30.0, le=600)
+    poll_interval: float = Field(1.0, ge=0.01, le=60)
+    drain_timeout: float = Field(10.0, ge=0, le=3600)
 
-    def __post_init__(self) -> None:
-        check_bounds("backoff_initial", self.backoff_initial, 0.01, 60)
-        check_bounds("backoff_max", self.backoff_max, self.backoff_initial, 600)
-        check_bounds("poll_interval", self.poll_interval, 0.01, 60)
-        check_bounds("drain_timeout", self.drain_timeout, 0, 3600)
+    @model_validator(mode="after")
+    def _backoff_grows(self) -> "UploadConfig":
+        if self.backoff_max < self.backoff_initial:
+            raise ValueError(f"backoff_max ({self.backoff_max}) must be at least backoff_initial "
+                             f"({self.backoff_initial})")
+        return self
 
 
-@dataclass(frozen=True)
-class ConsumerConfig:
+class ConsumerConfig(_DeviceSettings):
     """SQS polling (seconds), stop conditions, and how often a malformed message may come back."""
 
-    wait_time_seconds: int = 20
-    visibility_timeout: int = 10
-    max_messages: int = 10
-    max_results: int | None = None
-    idle_timeout: float | None = None
-    max_malformed_receives: int = 5
-
-    def __post_init__(self) -> None:
-        check_bounds("wait_time_seconds", self.wait_time_seconds, 0, 20)
-        check_bounds("visibility_timeout", self.visibility_timeout, 0, 43200)
-        check_bounds("max_messages", self.max_messages, 1, 10)
-        check_bounds("max_results", self.max_results, 1, 10_000_000)
-        check_bounds("idle_timeout", self.idle_timeout, 0.1, 86400)
-        check_bounds("max_malformed_receives", self.max_malformed_receives, 1, 1000)
+    wait_time_seconds: int = Field(20, ge=0, le=20)
+    visibility_timeout: int = Field(10, ge=0, le=43200)
+    max_messages: int = Field(10, ge=1, le=10)
+    max_results: int | None = Field(None, ge=1, le=10_000_000)
+    idle_timeout: float | None = Field(None, ge=0.1, le=86400)
+    max_malformed_receives: int = Field(5, ge=1, le=1000)
 
 
 def make_client(service: str, config: ClientConfig | None = None) -> Any:

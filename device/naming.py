@@ -1,14 +1,12 @@
 """The spool's file names; capture stamps and S3 keys are the contract's (docs/contracts.md, "Keys")."""
 
 import re
-from datetime import timedelta
 
 import contract
 from contract.keys import STAMP_PATTERN
 from device.errors import ConfigError
 
 SPOOL_NAME_RE = re.compile(rf"^({STAMP_PATTERN})\.mp4$")
-ONE_MS = timedelta(milliseconds=1)
 
 
 def check_device_id(device_id: str) -> str:

@@ -9,10 +9,9 @@ from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
-from contract import clip_key, format_stamp, frame_key
+from contract import ClipKey, clip_key, format_stamp, next_capture_time
 from device.camera import Camera, ClipInfo
 from device.config import RecordConfig
-from device.naming import ONE_MS
 from device.uploader import Uploader
 
 logger = logging.getLogger(__name__)
@@ -60,7 +59,7 @@ class Recorder:
         spool.mkdir(parents=True, exist_ok=True)
         temp = spool / RECORDING_NAME
         info = self._camera.record_clip(temp, self._config.clip_seconds)
-        captured_at = self._unique(info.captured_at)
+        captured_at = self._last = next_capture_time(info.captured_at, self._last)
         stamp = format_stamp(captured_at)
         final = spool / f"{stamp}.mp4"
         os.replace(temp, final)
@@ -71,12 +70,6 @@ class Recorder:
             self._on_clip(info, clip_key(self._uploader.device_id, stamp))
         return info
 
-    def _unique(self, captured_at: datetime) -> datetime:
-        """The capture time, moved 1 ms past the previous clip's if it would repeat its name."""
-        if self._last is not None and format_stamp(captured_at) <= format_stamp(self._last):
-            captured_at = self._last + ONE_MS
-        self._last = captured_at
-        return captured_at
 
 
 class ExpectedLabels:
@@ -100,9 +93,9 @@ class ExpectedLabels:
             if len({s for _, s in labelled}) == 1 and len(labelled) == len(info.sources):
                 self._expected[key] = self._labels[labelled[0][1]]
             else:
-                device_id, stamp = key.split("/")[1], Path(key).stem
+                clip = ClipKey.parse(key)
                 for index, source in labelled:
-                    self._expected[frame_key(device_id, stamp, index)] = self._labels[source]
+                    self._expected[clip.frame_key(index)] = self._labels[source]
             self._write()
 
     def _write(self) -> None:

@@ -11,15 +11,14 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
-from types import FrameType
 
-from deploy.errors import DeployError
+from contract.errors import ContractError
+from contract.signals import on_stop_signals
 from emulator import memtrace
 from emulator.allocator import tune_malloc
 from emulator.cloud import LocalCloud
-from emulator.config import ENV_IMAGES, EmulatorConfig
+from emulator.config import ENV_IMAGES, ENV_PORT, ENV_TEMPLATE, EmulatorConfig
 from emulator.console.cli import register_commands
 from emulator.daemon import (
     ENV_STOP_WITH_PID,
@@ -40,13 +39,16 @@ logger = logging.getLogger("emulator")
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m emulator", description=__doc__)
     sub = parser.add_subparsers(dest="command")
+    default = EmulatorConfig.default
     for name, text in (("serve", "run in the foreground (default)"), ("up", "start in the background and wait")):
         command = sub.add_parser(name, help=text)
-        command.add_argument("--port", type=int, help="default 4566 or $EMULATOR_PORT")
-        command.add_argument("--template", type=Path, help="SAM template to deploy (default template.yaml)")
+        command.add_argument("--port", type=int, help=f"default {default('port')} or ${ENV_PORT}")
+        command.add_argument("--template", type=Path,
+                             help=f"SAM template to deploy (default {default('template')} or ${ENV_TEMPLATE})")
         command.add_argument("--no-stack", action="store_true", help="start the APIs only, deploy nothing")
         command.add_argument("--lambdas", type=Path, help="run handlers from DIR/<function folder> instead of ours")
-        command.add_argument("--seed", type=Path, help="folder with student_data.json and model/ (default fixtures)")
+        command.add_argument("--seed", type=Path,
+                             help=f"folder with student_data.json and model/ (default {default('seed_dir')})")
         command.add_argument("--image", action="append", default=[], metavar="URI=DOCKERFILE[:CONTEXT]",
                              help="run ImageUri URI from this Dockerfile (repeatable; adds to $EMULATOR_IMAGES)")
         command.add_argument("--fresh", action="store_true", help="start empty: delete the saved state first")
@@ -102,24 +104,18 @@ def _serve(config: EmulatorConfig) -> None:
             logger.info("emulator stopped in %.2f s", time.perf_counter() - stopping)
 
 
-@contextlib.contextmanager
-def _stopped_by_signals(running: threading.Event, stop: threading.Event) -> Iterator[None]:
+def _stopped_by_signals(running: threading.Event, stop: threading.Event) -> contextlib.AbstractContextManager[None]:
     """SIGTERM or SIGINT: once running, set `stop`; while still starting, abort the start (exit 128 + signal)."""
 
-    def handle(signum: int, frame: FrameType | None) -> None:
+    def handle(signum: signal.Signals) -> None:
         if running.is_set() or stop.is_set():  # running, or already aborting the start: let the stop go on
             stop.set()
             return
         stop.set()
-        logger.info("%s while starting: stopping", signal.Signals(signum).name)
+        logger.info("%s while starting: stopping", signum.name)
         raise SystemExit(128 + signum)
 
-    previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+    return on_stop_signals(handle)
 
 
 def _kill_lambda_processes_left() -> None:
@@ -212,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
         elif command == "env":
             info = read_ready(config)
             print("\n".join(f"export {k}={v}" for k, v in client_environment(info).items()))
-    except (EmulatorError, DeployError) as exc:
+    except (EmulatorError, ContractError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0

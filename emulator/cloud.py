@@ -5,11 +5,10 @@ from __future__ import annotations
 import logging
 import os
 import time
-from pathlib import Path
 from typing import Any
 
-from deploy.errors import TemplateError
-from deploy.stack import StackDeployer, function_code_uri, load_template, seed_stack
+from contract import StackOutputsError, stack_outputs
+from contract.template import code_overrides
 from emulator.api_server import ApiServer
 from emulator.aws.hooks import MotoHooks, StateHooks
 from emulator.config import DEFAULT_ACCOUNT, DUMMY_CREDENTIALS, EmulatorConfig, dummy_session
@@ -29,6 +28,7 @@ from emulator.lambda_runtime import (
 )
 from emulator.ports import ensure_port_free
 from emulator.retention import Retention
+from emulator.stack_command import deploy_stack
 from emulator.state import StateStore, state_root
 
 logger = logging.getLogger(__name__)
@@ -39,11 +39,11 @@ class EndpointSession:
 
     def __init__(self, endpoint_url: str, region: str) -> None:
         self._session = dummy_session(region)
-        self._endpoint_url = endpoint_url
+        self.endpoint_url = endpoint_url
         self.region_name = region
 
     def client(self, service: str) -> Any:
-        return self._session.client(service, endpoint_url=self._endpoint_url)
+        return self._session.client(service, endpoint_url=self.endpoint_url)
 
 
 def worker_environment(endpoint_url: str, region: str) -> dict[str, str]:
@@ -70,20 +70,6 @@ def lambda_settings(config: EmulatorConfig) -> LambdaSettings:
         max_event_age_seconds=config.max_event_age_seconds,
         worker_idle_seconds=config.worker_idle_seconds,
     )
-
-
-def code_overrides(template: Path, lambdas_dir: Path) -> dict[str, Path]:
-    """Maps each function to `lambdas_dir/<its CodeUri folder name>`, where that folder exists."""
-    overrides = {}
-    for logical_id, resource in load_template(template).get("Resources", {}).items():
-        code_uri = function_code_uri(logical_id, resource)
-        if isinstance(code_uri, str):
-            candidate = lambdas_dir / Path(code_uri).name
-            if candidate.is_dir():
-                overrides[logical_id] = candidate
-    if not overrides:
-        raise TemplateError(f"{lambdas_dir} has none of the template's function folders")
-    return overrides
 
 
 class LocalCloud:
@@ -177,18 +163,25 @@ class LocalCloud:
         assert config.template is not None
         started = time.perf_counter()
         overrides = code_overrides(config.template, config.lambdas_dir) if config.lambdas_dir else None
-        deployer = StackDeployer(session, config.stack_name, config.template, overrides)
-        if self._restored and deployer.exists():
-            outputs = deployer.outputs()
+        outputs = self._restored_outputs(session)
+        if outputs is not None:
             logger.info("stack %s restored from %s (not redeployed, not re-seeded)", config.stack_name,
                         state_root(config.state_dir))
         else:
-            outputs = deployer.deploy()
-            if config.seed_dir is not None:
-                seed_stack(session, deployer, config.seed_dir)
-            logger.info("stack %s deployed in %.2f s", config.stack_name, time.perf_counter() - started)
+            deploy_stack(config, worker_environment(session.endpoint_url, config.region))
+            outputs = stack_outputs(session.client("cloudformation"), config.stack_name)
+            logger.info("stack %s deployed in %.2f s (stack command)", config.stack_name, time.perf_counter() - started)
         self._watch_local_code(local_code_of_stack(session, config.stack_name, config.template, overrides))
         return outputs
+
+    def _restored_outputs(self, session: EndpointSession) -> dict[str, str] | None:
+        """The outputs of the stack restored with the saved state; None when there is none to reuse."""
+        if not self._restored:
+            return None
+        try:
+            return stack_outputs(session.client("cloudformation"), self.config.stack_name)
+        except StackOutputsError:
+            return None
 
     def _open_state(self) -> None:
         """State on disk (emulator/state.py): S3 bodies and log events as files; the last snapshot restored."""

@@ -1,16 +1,18 @@
-"""Emulator settings: defaults, bounds and the environment variables that override them."""
+"""Emulator settings: defaults, bounds (contract.settings) and the environment variables that override them."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
-from dataclasses import dataclass, field
+import sys
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated, ClassVar
 
 import boto3
+from pydantic import BeforeValidator, Field, NonNegativeFloat, field_validator
 
-from deploy.config import DEFAULT_REGION, DEFAULT_STACK_NAME, ENV_STACK_NAME, PROJECT_ROOT
+from contract.aws import DEFAULT_REGION, DEFAULT_STACK_NAME, ENV_STACK_NAME
+from contract.settings import Settings
 from emulator.dockerfile import ImageSource, parse_image_map
 from emulator.errors import ConfigError
 from emulator.lambda_runtime import COLD_START_MODES, DEFAULT_CACHE_DIR, DEFAULT_WHEELHOUSE, FUNCTION_ENV_MODES
@@ -33,8 +35,8 @@ ENV_SNAPSHOT_SECONDS = "EMULATOR_SNAPSHOT_SECONDS"
 ENV_RETENTION_SWEEP_SECONDS = "EMULATOR_RETENTION_SWEEP_SECONDS"
 ENV_METRICS_RETENTION_DAYS = "EMULATOR_METRICS_RETENTION_DAYS"
 ENV_FUNCTION_ENV_DAYS = "EMULATOR_FUNCTION_ENV_DAYS"
-_TRUE, _FALSE = frozenset({"1", "true", "yes", "on"}), frozenset({"0", "false", "no", "off"})
 
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PORT = 4566
 DEFAULT_ACCOUNT = "123456789012"
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -51,105 +53,103 @@ def dummy_session(region: str = DEFAULT_REGION) -> boto3.Session:
                          aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"], region_name=region)
 
 
-def _flag(name: str, text: str) -> bool:
-    value = text.strip().lower()
-    if value not in _TRUE | _FALSE:
-        raise ConfigError(f"{name} must be 1 or 0, got {text!r}")
-    return value in _TRUE
+def _comma_separated(value: object) -> object:
+    """`0.5,1.0` (EMULATOR_ASYNC_RETRY_DELAYS) -> ('0.5', '1.0'); anything else as it is."""
+    return tuple(part.strip() for part in value.split(",") if part.strip()) if isinstance(value, str) else value
 
 
-def _floats(text: str) -> tuple[float, ...]:
-    try:
-        return tuple(float(part) for part in text.split(",") if part.strip())
-    except ValueError as exc:
-        raise ConfigError(f"{ENV_RETRY_DELAYS} must be comma-separated seconds, got {text!r}") from exc
+def _image_map(value: object) -> object:
+    """`URI=DOCKERFILE[:CONTEXT],...` (EMULATOR_IMAGES) -> {uri: source}, paths relative to here."""
+    return parse_image_map(value, Path.cwd()) if isinstance(value, str) else value
 
 
-_FROM_ENV: tuple[tuple[str, str, Callable[[str], object]], ...] = (  # variable, field, conversion
-    (ENV_HOST, "host", str),
-    (ENV_PORT, "port", int),
-    (ENV_TEMPLATE, "template", Path),
-    (ENV_STACK_NAME, "stack_name", str),
-    (ENV_ACCOUNT_CONCURRENCY, "account_concurrency", int),
-    (ENV_RETRY_DELAYS, "async_retry_delays", _floats),
-    (ENV_IDLE_SECONDS, "worker_idle_seconds", float),
-    (ENV_MAX_EVENT_AGE, "max_event_age_seconds", float),
-    (ENV_COLD_START, "cold_start", str),
-    (ENV_PERSISTENCE, "persist", lambda text: _flag(ENV_PERSISTENCE, text)),
-    (ENV_SNAPSHOT_SECONDS, "snapshot_seconds", float),
-    (ENV_RETENTION_SWEEP_SECONDS, "retention_sweep_seconds", float),
-    (ENV_METRICS_RETENTION_DAYS, "metrics_retention_days", float),
-    (ENV_FUNCTION_ENV_DAYS, "function_env_days", float),
-    (ENV_STATE_DIR, "state_dir", Path),
-    (ENV_FUNCTION_ENVS, "function_envs", str),
-    (ENV_CACHE_DIR, "cache_dir", Path),
-    (ENV_WHEELHOUSE, "wheelhouse", Path),
-    (ENV_IMAGES, "images", lambda text: parse_image_map(text, Path.cwd())),
-)
+_FROM_ENV = {  # variable -> field; pydantic converts the text as the field's type says
+    ENV_HOST: "host",
+    ENV_PORT: "port",
+    ENV_TEMPLATE: "template",
+    ENV_STACK_NAME: "stack_name",
+    ENV_ACCOUNT_CONCURRENCY: "account_concurrency",
+    ENV_RETRY_DELAYS: "async_retry_delays",
+    ENV_IDLE_SECONDS: "worker_idle_seconds",
+    ENV_MAX_EVENT_AGE: "max_event_age_seconds",
+    ENV_COLD_START: "cold_start",
+    ENV_PERSISTENCE: "persist",
+    ENV_SNAPSHOT_SECONDS: "snapshot_seconds",
+    ENV_RETENTION_SWEEP_SECONDS: "retention_sweep_seconds",
+    ENV_METRICS_RETENTION_DAYS: "metrics_retention_days",
+    ENV_FUNCTION_ENV_DAYS: "function_env_days",
+    ENV_STATE_DIR: "state_dir",
+    ENV_FUNCTION_ENVS: "function_envs",
+    ENV_CACHE_DIR: "cache_dir",
+    ENV_WHEELHOUSE: "wheelhouse",
+    ENV_IMAGES: "images",
+}
+_RetryDelays = Annotated[tuple[NonNegativeFloat, NonNegativeFloat], BeforeValidator(_comma_separated)]
 
 
-@dataclass(frozen=True)
-class EmulatorConfig:
+class EmulatorConfig(Settings):
     """How the local cloud runs; every field can be set from the environment (`from_env`)."""
 
+    invalid: ClassVar[type[Exception]] = ConfigError
+
     host: str = "127.0.0.1"
-    port: int = DEFAULT_PORT
+    port: int = Field(DEFAULT_PORT, ge=0, le=65535)
     region: str = DEFAULT_REGION
     template: Path | None = PROJECT_ROOT / "template.yaml"
     stack_name: str = DEFAULT_STACK_NAME
     seed_dir: Path | None = PROJECT_ROOT / "fixtures"
     lambdas_dir: Path | None = None
-    account_concurrency: int = 10
-    async_retry_delays: tuple[float, ...] = (0.5, 1.0)
-    max_event_age_seconds: float = 600.0
-    worker_idle_seconds: float = 300.0
-    init_timeout_seconds: float = 10.0
-    state_dir: Path = field(default_factory=lambda: PROJECT_ROOT / ".emulator")
+    # what puts `template` on the emulator through its endpoint, as onto AWS (emulator/stack_command.py)
+    stack_command: tuple[str, ...] = (sys.executable, "-m", "deploy", "aws")
+    account_concurrency: int = Field(10, ge=1, le=1000)
+    async_retry_delays: _RetryDelays = (0.5, 1.0)  # AWS retries an async event twice
+    # AWS's MaximumEventAgeInSeconds range (Lambda API reference, PutFunctionEventInvokeConfig)
+    max_event_age_seconds: float = Field(600.0, ge=60, le=21600)
+    worker_idle_seconds: float = Field(300.0, gt=0)
+    init_timeout_seconds: float = Field(10.0, gt=0)
+    state_dir: Path = PROJECT_ROOT / ".emulator"
     cold_start: str = "fork"
     function_envs: str = "isolated"
     cache_dir: Path = DEFAULT_CACHE_DIR
     wheelhouse: Path = DEFAULT_WHEELHOUSE
-    images: dict[str, ImageSource] = field(default_factory=dict)
+    images: Annotated[dict[str, ImageSource], BeforeValidator(_image_map)] = Field(default_factory=dict)
     persist: bool = True  # state under state_dir/state/ survives restarts (EMULATOR_PERSISTENCE=0: start empty)
-    snapshot_seconds: float = 10.0
-    retention_sweep_seconds: float = 60.0
-    metrics_retention_days: float = 3.0
-    function_env_days: float = 14.0  # cached function environments unused this long are removed at start
+    snapshot_seconds: float = Field(10.0, gt=0)
+    retention_sweep_seconds: float = Field(60.0, gt=0)
+    metrics_retention_days: float = Field(3.0, gt=0)
+    function_env_days: float = Field(14.0, gt=0)  # cached function environments unused this long are removed at start
 
-    def __post_init__(self) -> None:
-        if self.host not in LOOPBACK_HOSTS:
-            raise ConfigError(f"the emulator binds loopback only; {self.host!r} is not a loopback address")
-        if not 0 <= self.port <= 65535:
-            raise ConfigError(f"port {self.port} is out of range")
-        if not 1 <= self.account_concurrency <= 1000:
-            raise ConfigError("account concurrency must be between 1 and 1000")
-        if len(self.async_retry_delays) != 2 or min(self.async_retry_delays) < 0:
-            raise ConfigError("async retries: exactly two non-negative delays (AWS retries twice)")
-        if self.cold_start not in COLD_START_MODES:
-            raise ConfigError(f"{ENV_COLD_START} must be one of {', '.join(COLD_START_MODES)}, got {self.cold_start!r}")
-        if self.function_envs not in FUNCTION_ENV_MODES:
-            raise ConfigError(f"{ENV_FUNCTION_ENVS} must be one of {', '.join(FUNCTION_ENV_MODES)}, "
-                              f"got {self.function_envs!r}")
-        if min(self.snapshot_seconds, self.retention_sweep_seconds, self.metrics_retention_days,
-               self.function_env_days) <= 0:
-            raise ConfigError("snapshot period, retention sweep period, metrics retention and function environment "
-                              "retention must be positive")
+    @field_validator("host")
+    @classmethod
+    def _loopback_only(cls, host: str) -> str:
+        if host not in LOOPBACK_HOSTS:
+            raise ValueError(f"the emulator binds loopback only; {host!r} is not a loopback address")
+        return host
+
+    @field_validator("cold_start")
+    @classmethod
+    def _known_cold_start(cls, mode: str) -> str:
+        return _one_of(ENV_COLD_START, mode, COLD_START_MODES)
+
+    @field_validator("function_envs")
+    @classmethod
+    def _known_function_envs(cls, mode: str) -> str:
+        return _one_of(ENV_FUNCTION_ENVS, mode, FUNCTION_ENV_MODES)
 
     @property
     def endpoint_url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
     @classmethod
-    def from_env(cls, environ: os._Environ[str] | dict[str, str] | None = None, **overrides: object) -> EmulatorConfig:
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> EmulatorConfig:
         """Defaults, then environment variables, then explicit keyword overrides."""
         env = os.environ if environ is None else environ
-        values = {name: _converted(key, env[key], convert) for key, name, convert in _FROM_ENV if key in env}
+        values: dict[str, object] = {name: env[key] for key, name in _FROM_ENV.items() if key in env}
         values.update(overrides)
-        return cls(**values)  # type: ignore[arg-type]
+        return cls.from_strings(values)
 
 
-def _converted(variable: str, text: str, convert: Callable[[str], Any]) -> Any:
-    try:
-        return convert(text)
-    except ValueError as exc:
-        raise ConfigError(f"{variable}={text!r} is not valid: {exc}") from None
+def _one_of(variable: str, mode: str, modes: tuple[str, ...]) -> str:
+    if mode not in modes:
+        raise ValueError(f"{variable} must be one of {', '.join(modes)}, got {mode!r}")
+    return mode

@@ -13,5 +13,9 @@ class NotRunningError(EmulatorError):
     """No emulator answers where one was expected."""
 
 
+class StackDeployError(EmulatorError):
+    """The stack command (deploy/ by default) could not put the stack on the emulator."""
+
+
 class PortInUseError(EmulatorError):
     """The port the emulator should listen on is taken by another program."""

@@ -11,7 +11,7 @@ from typing import Any
 
 import watchfiles
 
-from deploy.stack import function_code_uri, load_template
+from contract.template import function_code_uri, load_template
 from emulator.dockerfile import ImageSource, metadata_image, run_in_place
 from emulator.lambda_runtime import (
     EnvironmentRecipe,

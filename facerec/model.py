@@ -12,12 +12,12 @@ import math
 import re
 import zipfile
 from dataclasses import asdict, dataclass, field, replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
 
+from contract.keys import utc_stamp
 from facerec.config import Config
 from facerec.detectors import DETECTORS
 from facerec.embedding import EMBEDDING_DIM, EMBEDDING_MODEL_ID, normalise
@@ -164,7 +164,7 @@ def save_model(model: FaceModel, model_dir: str | Path) -> FaceModel:
     np.save(directory / GALLERY_FILE, np.ascontiguousarray(model.gallery, np.float32), allow_pickle=False)
     manifest = _manifest(model, directory)
     saved = replace(model, version=content_version(manifest),
-                    created_at=datetime.now(UTC).isoformat(timespec="seconds"))
+                    created_at=utc_stamp())
     manifest.update(version=saved.version, created_at=saved.created_at)
     (directory / MANIFEST).write_text(_dump(manifest))
     log.info("saved model %s to %s", saved.version, directory)

@@ -7,19 +7,19 @@ import logging
 import shutil
 import tempfile
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from contract.keys import MODEL_POINTER, MODELS_PREFIX, utc_stamp
 from facerec.errors import ModelError, StoreError
 from facerec.model import ARTIFACT_FILES, VERSION_RE, load_model
 
 log = logging.getLogger(__name__)
 
-DEFAULT_PREFIX = "models"
-POINTER = "current.json"
+DEFAULT_PREFIX = MODELS_PREFIX.removesuffix("/")
+POINTER = MODEL_POINTER
 
 
 def publish_model(s3: Any, bucket: str, model_dir: str | Path, prefix: str = DEFAULT_PREFIX,
@@ -32,7 +32,7 @@ def publish_model(s3: Any, bucket: str, model_dir: str | Path, prefix: str = DEF
     model = load_model(directory)
     version_prefix = f"{prefix}/{model.version}/"
     pointer = {"version": model.version, "prefix": version_prefix, "files": list(ARTIFACT_FILES),
-               "published_at": datetime.now(UTC).isoformat(timespec="seconds")}
+               "published_at": utc_stamp()}
     try:
         for name in ARTIFACT_FILES:
             s3.upload_file(str(directory / name), bucket, version_prefix + name, Callback=uploaded)

@@ -13,7 +13,7 @@ from rich.logging import RichHandler
 from rich.markup import escape
 
 from contract import ContractError
-from deploy.errors import DeployError
+from contract.signals import interrupt, on_stop_signals
 from emulator.errors import EmulatorError
 from grader.config import RunSettings, load_thresholds
 from grader.errors import ConfigError, GraderError
@@ -34,8 +34,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         handlers=[RichHandler(console=console, show_path=False)],
     )
     try:
-        return args.run(args)
-    except (GraderError, ContractError, EmulatorError, DeployError) as exc:
+        with on_stop_signals(interrupt):  # SIGTERM cleans up as Ctrl-C does (the embedded emulator stops)
+            return args.run(args)
+    except (GraderError, ContractError, EmulatorError) as exc:
         console.print(f"[red]error:[/] {escape(str(exc))}")
         return EXIT_ERROR
     except KeyboardInterrupt:
@@ -49,20 +50,23 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
     run = commands.add_parser("run", help="grade the pipeline (or a submission's handlers)")
-    run.add_argument("--workload", default="course", help="course, clips, or a folder of videos with labels.json")
-    run.add_argument("--count", type=int, default=RunSettings.count, help="uploads")
-    run.add_argument("--rate", type=float, help=f"uploads per second (default 1; clips: {CLIPS_RATE:g})")
-    run.add_argument("--burst", type=int, default=RunSettings.burst,
-                     help="uploads started together at the beginning, to test scale-out (default 4)")
+    default = RunSettings.default
+    run.add_argument("--workload", default=default("workload"),
+                     help="course, clips, or a folder of videos with labels.json")
+    run.add_argument("--count", type=int, default=default("count"), help="uploads")
+    run.add_argument("--rate", type=float,
+                     help=f"uploads per second (default {default('rate'):g}; clips: {CLIPS_RATE:g})")
+    run.add_argument("--burst", type=int, default=default("burst"),
+                     help="uploads started together at the beginning, to test scale-out (default %(default)s)")
     target = run.add_mutually_exclusive_group()
     target.add_argument("--endpoint", help="AWS API endpoint URL (default: $AWS_ENDPOINT_URL, else AWS)")
     target.add_argument("--emulator", action="store_true", help="start an embedded emulator for this run")
     run.add_argument("--lambdas", type=Path, help="with --emulator: run DIR/frame_extractor, DIR/face_classifier")
     run.add_argument("--template", type=Path, help="with --emulator: deploy this SAM template instead")
-    run.add_argument("--timeout", type=float, default=RunSettings.timeout, help="seconds to wait after the last upload")
-    run.add_argument("--settle", type=float, default=RunSettings.settle, help="quiet seconds before ending early")
+    run.add_argument("--timeout", type=float, default=default("timeout"), help="seconds to wait after the last upload")
+    run.add_argument("--settle", type=float, default=default("settle"), help="quiet seconds before ending early")
     run.add_argument("--metrics-wait", type=float, help="seconds to wait for CloudWatch (default 20 local, 300 AWS)")
-    run.add_argument("--device-id", default=RunSettings.device_id, help="device id in the clip keys")
+    run.add_argument("--device-id", default=default("device_id"), help="device id in the clip keys")
     run.add_argument("--students", type=Path, default=COURSE_STUDENTS, help="student records to judge against")
     run.add_argument("--thresholds", type=Path, help="JSON or YAML file overriding rubric thresholds")
     run.add_argument("--out", type=Path, help="report folder (default reports/<UTC time>/; also reports/latest/)")
@@ -74,10 +78,10 @@ def _run(args: argparse.Namespace) -> int:
     """`run`: build the workload, grade it on the target, write and summarise the reports."""
     if (args.lambdas or args.template) and not args.emulator:
         raise ConfigError("--lambdas and --template run a submission on the embedded emulator: add --emulator")
-    rate = args.rate if args.rate is not None else (CLIPS_RATE if args.workload == "clips" else 1.0)
+    rate = args.rate if args.rate is not None else _default_rate(args.workload)
     settings = RunSettings(
-        args.workload, args.count, rate, args.timeout, args.settle, args.metrics_wait, args.device_id, out=args.out,
-        burst=args.burst,
+        workload=args.workload, count=args.count, rate=rate, timeout=args.timeout, settle=args.settle,
+        metrics_wait=args.metrics_wait, device_id=args.device_id, out=args.out, burst=args.burst,
     )
     thresholds = load_thresholds(args.thresholds)
     with tempfile.TemporaryDirectory(prefix="grader-work-") as work_dir:
@@ -88,6 +92,11 @@ def _run(args: argparse.Namespace) -> int:
             paths = write_reports(outcome, settings.out or default_out_dir())
     print_summary(console, outcome, paths)
     return EXIT_PASSED if outcome.passed else EXIT_FAILED
+
+
+def _default_rate(workload: str) -> float:
+    """Uploads per second when --rate is not given: the clips workload has its own."""
+    return CLIPS_RATE if workload == "clips" else RunSettings.default("rate")
 
 
 def _target(args: argparse.Namespace) -> AbstractContextManager[Target]:

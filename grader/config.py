@@ -1,14 +1,14 @@
 """Grader settings: env var names (defined here only), rubric thresholds and run settings, bounded."""
 
 import json
-import math
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
+from pydantic import Field, model_validator
 
 from contract import StackOutputsError, stack_outputs
 from contract.aws import (
@@ -21,7 +21,7 @@ from contract.aws import (
     OUTPUT_RESULTS_QUEUE_URL,
     OUTPUT_VIDEOS_BUCKET,
 )
-from contract.settings import check_bounds
+from contract.settings import Settings
 from grader.errors import ConfigError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -40,44 +40,21 @@ _RESOURCES = (
 )
 
 
-def _check(name: str, value: float, low: float, high: float) -> None:
-    """Raise the grader's ConfigError unless value is a number with low <= value <= high (None included)."""
-    if value is None:
-        raise ConfigError(f"{name} must be a number between {low} and {high}, got None")
-    check_bounds(name, value, low, high, ConfigError)
+class _GraderSettings(Settings):
+    invalid: ClassVar[type[Exception]] = ConfigError
 
 
-@dataclass(frozen=True)
-class Thresholds:
+class Thresholds(_GraderSettings):
     """Rubric limits as the course's graders score (ms, fractions, counts); latency percentile 100: every request."""
 
-    latency_limit_ms: float = 3000.0
-    latency_percentile: float = 100.0
-    min_answered_fraction: float = 1.0
-    min_correct_fraction: float = 1.0
-    max_extractor_avg_duration_ms: float = 2000.0
-    max_classifier_avg_duration_ms: float = 10000.0
-    min_max_concurrency: int = 3
-    max_contract_violations: int = 0
-
-    def __post_init__(self) -> None:
-        _check("latency_limit_ms", self.latency_limit_ms, 1, 3_600_000)
-        _check("latency_percentile", self.latency_percentile, 1, 100)
-        _check("min_answered_fraction", self.min_answered_fraction, 0, 1)
-        _check("min_correct_fraction", self.min_correct_fraction, 0, 1)
-        _check("max_extractor_avg_duration_ms", self.max_extractor_avg_duration_ms, 1, 900_000)
-        _check("max_classifier_avg_duration_ms", self.max_classifier_avg_duration_ms, 1, 900_000)
-        _check("min_max_concurrency", self.min_max_concurrency, 0, 10_000)
-        _check("max_contract_violations", self.max_contract_violations, 0, 1_000_000)
-
-    @classmethod
-    def from_mapping(cls, data: Mapping[str, Any]) -> "Thresholds":
-        """Thresholds from a mapping; unknown keys are errors."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ConfigError(f"unknown threshold(s) {unknown}; known: {sorted(known)}")
-        return cls(**data)
+    latency_limit_ms: float = Field(3000.0, ge=1, le=3_600_000)
+    latency_percentile: float = Field(100.0, ge=1, le=100)
+    min_answered_fraction: float = Field(1.0, ge=0, le=1)
+    min_correct_fraction: float = Field(1.0, ge=0, le=1)
+    max_extractor_avg_duration_ms: float = Field(2000.0, ge=1, le=900_000)
+    max_classifier_avg_duration_ms: float = Field(10000.0, ge=1, le=900_000)
+    min_max_concurrency: int = Field(3, ge=0, le=10_000)
+    max_contract_violations: int = Field(0, ge=0, le=1_000_000)
 
 
 def load_thresholds(path: Path | None) -> Thresholds:
@@ -91,11 +68,10 @@ def load_thresholds(path: Path | None) -> Thresholds:
         raise ConfigError(f"cannot read thresholds from {path}: {exc}") from exc
     if not isinstance(data, dict):
         raise ConfigError(f"{path} must hold a mapping of threshold names to values")
-    return Thresholds.from_mapping(data)
+    return Thresholds(**{str(key): value for key, value in data.items()})
 
 
-@dataclass(frozen=True)
-class RunSettings:
+class RunSettings(_GraderSettings):
     """One grading run: workload size, opening burst, upload rate (/s), waits (s) and where reports go.
 
     The first `burst` uploads start together (a scale-out test: the rubric's concurrency line), the rest
@@ -103,29 +79,22 @@ class RunSettings:
     """
 
     workload: str = "course"
-    count: int = 100
-    rate: float = 1.0
-    timeout: float = 60.0
-    settle: float = 1.0
-    metrics_wait: float | None = None
+    count: int = Field(100, ge=1, le=10_000)
+    rate: float = Field(1.0, ge=0.01, le=100)
+    timeout: float = Field(60.0, ge=0.5, le=86_400)
+    settle: float = Field(1.0, ge=0, le=600)
+    metrics_wait: float | None = Field(None, ge=0, le=3600)
     device_id: str = "grader"
-    receive_threads: int = 2
-    upload_threads: int = 8
+    receive_threads: int = Field(2, ge=1, le=50)
+    upload_threads: int = Field(8, ge=1, le=64)
     out: Path | None = None
-    burst: int = 4
+    burst: int = Field(4, ge=1)
 
-    def __post_init__(self) -> None:
-        _check("count", self.count, 1, 10_000)
-        _check("rate", self.rate, 0.01, 100)
-        _check("timeout", self.timeout, 0.5, 86_400)
-        _check("settle", self.settle, 0, 600)
-        if self.metrics_wait is not None:
-            _check("metrics_wait", self.metrics_wait, 0, 3600)
-        _check("receive_threads", self.receive_threads, 1, 50)
-        _check("upload_threads", self.upload_threads, 1, 64)
-        _check("burst", self.burst, 1, self.upload_threads)
-        if not math.isfinite(self.rate):
-            raise ConfigError("rate must be finite")
+    @model_validator(mode="after")
+    def _burst_fits_the_upload_threads(self) -> "RunSettings":
+        if self.burst > self.upload_threads:
+            raise ValueError(f"burst ({self.burst}) must be at most upload_threads ({self.upload_threads})")
+        return self
 
 
 @dataclass(frozen=True)

@@ -94,7 +94,7 @@ def to_json(outcome: Outcome) -> dict[str, Any]:
             "limit": outcome.thresholds.latency_limit_ms,
         },
         "rubric": [asdict(line) for line in outcome.rubric],
-        "thresholds": asdict(outcome.thresholds),
+        "thresholds": outcome.thresholds.model_dump(),
         "metrics": {role: _metrics_json(m) for role, m in outcome.metrics.items()},
         "per_video": [asdict(row) for row in per_video(verdict)],
         "issues": [asdict(issue) for issue in verdict.issues],

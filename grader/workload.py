@@ -15,14 +15,14 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from contract import Student
+from contract import LABELS_FILE, Student, load_labels
 from grader.config import FIXTURES
 from grader.errors import WorkloadError
 
 logger = logging.getLogger(__name__)
 
 COURSE_VIDEOS = FIXTURES / "videos"
-COURSE_LABELS = FIXTURES / "labels.json"
+COURSE_LABELS = FIXTURES / LABELS_FILE
 COURSE_STUDENTS = FIXTURES / "student_data.json"
 COURSE_MISSING_NUMBER = 3
 COURSE_REMAPPED = {"test_100.mp4": "test_2.mp4"}
@@ -40,14 +40,6 @@ class WorkItem:
     path: Path
     source: str
     persons: tuple[str, ...]
-
-
-def load_labels(path: Path) -> dict[str, str]:
-    """A labels file: JSON {video file name: person name}."""
-    data = _read_json(path)
-    if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
-        raise WorkloadError(f"{path} must map video file names to person names")
-    return data
 
 
 def load_students(path: Path) -> dict[str, Student]:
@@ -81,10 +73,10 @@ def course_workload(count: int, videos_dir: Path = COURSE_VIDEOS, labels_path: P
 
 def folder_workload(folder: Path, count: int) -> list[WorkItem]:
     """A folder's labelled videos (labels.json beside them) in name order, repeated to `count` uploads."""
-    labels = load_labels(folder / "labels.json")
+    labels = load_labels(folder / LABELS_FILE)
     videos = sorted(labels)
     if not videos:
-        raise WorkloadError(f"{folder / 'labels.json'} labels no video")
+        raise WorkloadError(f"{folder / LABELS_FILE} labels no video")
     _require_files(folder, videos)
     items = []
     for index in range(count):

@@ -95,6 +95,7 @@ UPDATE_EVENT_INVOKE_CONFIG = Internal(LambdaBackend, "update_function_event_invo
 STORED_FUNCTIONS = Internal(LambdaStorage, "__init__", ("self",), source="self._functions")
 CREATE_MAPPING = Internal(LambdaBackend, "create_event_source_mapping", ("self", "spec"),
                           source="queue.lambda_event_source_mappings[esm.function_arn] = esm")
+CONFIGURATION = Internal(LambdaFunction, "get_configuration", ("self", "on_create"))
 CREATE_FUNCTION = Internal(LambdaBackend, "create_function", ("self", "spec"))
 UPDATE_CODE = Internal(LambdaBackend, "update_function_code", ("self", "function_name", "qualifier", "body"))
 UPDATE_FUNCTION_CONFIGURATION = Internal(LambdaBackend, "update_function_configuration",
@@ -105,7 +106,7 @@ VISIBILITY_TOO_SHORT = "Queue visibility timeout: {queue} seconds is less than F
 
 INTERNALS = (INVOKE, FUNCTION_INIT, UPDATE_CONFIGURATION, SET_CODE, FUNCTION_FROM_TEMPLATE, PUT_EVENT_INVOKE_CONFIG,
              UPDATE_EVENT_INVOKE_CONFIG, STORED_FUNCTIONS, CREATE_MAPPING, CREATE_FUNCTION, UPDATE_CODE,
-             UPDATE_FUNCTION_CONFIGURATION, PUBLISH_LAYER)
+             UPDATE_FUNCTION_CONFIGURATION, PUBLISH_LAYER, CONFIGURATION)
 
 
 def function_count() -> int:
@@ -174,6 +175,7 @@ class LambdaFunctions:
             Patch(UPDATE_CODE, _limited_code_update),
             Patch(UPDATE_FUNCTION_CONFIGURATION, _limited_configuration_update),
             Patch(PUBLISH_LAYER, _limited_layer),
+            Patch(CONFIGURATION, _configuration_with_dead_letter_config),
         ]
 
     def resolve(self, function: str) -> FunctionSpec:
@@ -452,6 +454,20 @@ def _polled_event_source_mapping(original: Any) -> Any:
         return mapping
 
     return create
+
+
+def _configuration_with_dead_letter_config(original: Any) -> Any:
+    """GetFunctionConfiguration (and every answer that carries it) names the function's DeadLetterConfig, as AWS's
+    does; moto leaves it out."""
+
+    def get_configuration(fn: LambdaFunction, on_create: bool = False) -> dict[str, Any]:
+        config: dict[str, Any] = original(fn, on_create)
+        target = _dead_letter_arn(fn)
+        if target:
+            config["DeadLetterConfig"] = {"TargetArn": target}
+        return config
+
+    return get_configuration
 
 
 def _limited_create(original: Any) -> Any:

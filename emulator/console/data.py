@@ -7,7 +7,6 @@ recent frames and their results come from the classifier's log lines; only the D
 
 from __future__ import annotations
 
-import json
 import logging
 import struct
 import threading
@@ -35,7 +34,7 @@ from contract.aws import (
     OUTPUT_FRAMES_BUCKET,
     OUTPUT_STUDENTS_TABLE,
 )
-from contract.lambda_logs import parse_init_report, parse_report_line
+from contract.lambda_logs import classified_results, parse_init_report, parse_report_line
 from emulator.console.tail import LogEvent, LogTail, log_group
 
 logger = logging.getLogger(__name__)
@@ -369,7 +368,7 @@ class ConsoleData:
             return []
         frames: dict[str, FrameView] = {}
         for event in classifier.events:
-            results = classified_results(event["message"])
+            results = _logged_results(event["message"])
             if results:
                 frames[results[0].frame_key] = _frame_view(results, event["timestamp"])
         newest = sorted(frames.values(), key=lambda f: f.logged_at, reverse=True)
@@ -386,14 +385,11 @@ class ConsoleData:
         return self._sizes.get(key)
 
 
-def classified_results(message: str) -> list[Result]:
-    """The results a classifier's `classified frame` log line carries; [] for any other line."""
-    if '"classified frame"' not in message:
-        return []
+def _logged_results(message: str) -> list[Result]:
+    """The results of a classifier's `classified frame` line; [] (and a warning) for one it cannot read."""
     try:
-        line = json.loads(message)
-        return [Result.from_dict(result) for result in line.get("results", [])] if isinstance(line, dict) else []
-    except (json.JSONDecodeError, MalformedResultError) as exc:
+        return classified_results(message)
+    except MalformedResultError as exc:
         logger.warning("console: a classified-frame line it cannot read: %s", exc)
         return []
 

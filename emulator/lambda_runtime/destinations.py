@@ -15,11 +15,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from contract.aws import DLQ_INVOKE_COUNT, DLQ_REQUEST_ID, dead_letter_attributes
 from emulator.lambda_runtime.errors import EmulatorError
 
 SUCCESS = "Success"
 RETRIES_EXHAUSTED = "RetriesExhausted"
 EVENT_AGE_EXCEEDED = "EventAgeExceeded"
+# A dead letter's ErrorCode is "the 3-digit HTTP status code" of the last attempt (a Number attribute):
+# https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html#invocation-dlq
+FUNCTION_ERROR_STATUS, THROTTLED_STATUS = 200, 429
 AWS_MAX_RETRY_ATTEMPTS = 2
 _EVENT_DETAIL_TYPES = {True: "Lambda Function Invocation Result - Success",
                        False: "Lambda Function Invocation Result - Failure"}
@@ -109,11 +113,9 @@ class Destinations:
         """The bare event with AWS's DLQ attributes to an SQS queue or SNS topic (raises on a delivery failure)."""
         error = outcome.error or {}
         attributes = {
-            "RequestID": {"DataType": "String", "StringValue": request_id},
-            "ErrorCode": {"DataType": "String", "StringValue": str(error.get("errorType", outcome.condition))},
-            "ErrorMessage": {"DataType": "String", "StringValue": str(error.get("errorMessage", ""))[:1024]},
-            "ApproximateInvokeCount": {"DataType": "Number", "StringValue": str(outcome.invoke_count)},
-            "FunctionName": {"DataType": "String", "StringValue": function_name},
+            DLQ_REQUEST_ID: {"DataType": "String", "StringValue": request_id},
+            **dead_letter_attributes(dead_letter_status(outcome), str(error.get("errorMessage", "")), function_name),
+            DLQ_INVOKE_COUNT: {"DataType": "Number", "StringValue": str(outcome.invoke_count)},
         }
         body = event.decode("utf-8", "replace")
         service = _service(target)
@@ -134,3 +136,9 @@ def _service(arn: str) -> str:
     if len(parts) < 6 or parts[0] != "arn":
         raise EmulatorError(f"{arn!r} is not an ARN")
     return parts[2]
+
+
+def dead_letter_status(outcome: Outcome) -> int:
+    """The HTTP status of the last attempt: 200 when the function ran and failed, 429 when it was never let run."""
+    return FUNCTION_ERROR_STATUS if outcome.invoke_count else THROTTLED_STATUS
+

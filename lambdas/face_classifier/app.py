@@ -18,6 +18,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from results import ModelCache, face_outcomes, send_results, student_lookup
 
 from contract import CLIENT_CONFIG, BadKeyError, FrameKey, Origin, Outcome, Result, utc_now
+from contract.lambda_logs import CLASSIFIED_FRAME, classified_frame_fields
 from facerec import FacerecError, ImageError, identify, load_image
 from facerec.pipeline import load_weights
 
@@ -82,8 +83,7 @@ def classify_frame(record: S3EventRecord, frame: FrameKey) -> int:
         for outcome in outcomes
     ]
     send_results(sqs, RESULTS_QUEUE_URL, results)
-    logger.info("classified frame", extra={"statuses": [r.status for r in results], "names": [r.name for r in results],
-                                           "results": [r.to_dict() for r in results]})  # the console's frame strip
+    logger.info(CLASSIFIED_FRAME, extra=classified_frame_fields(results))  # the console's frame strip
     metrics.add_metric(name="FacesClassified", unit=MetricUnit.Count, value=len(results))
     return len(results)
 

@@ -19,6 +19,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from frames import ENV_FRAMES_PER_CLIP, BadClipError, FrameSelection, Limits, extract_frames
 
 from contract import CLIENT_CONFIG, BadKeyError, ClipKey, carried_metadata, utc_stamp
+from contract.aws import dead_letter_attributes
 from contract.keys import META_CLIP_KEY, META_EXTRACTED_AT, META_FRAME_INDEX
 
 logger = Logger()
@@ -71,9 +72,5 @@ def reject(record: S3EventRecord, reason: str) -> None:
     sqs.send_message(
         QueueUrl=os.environ["DEAD_LETTER_QUEUE_URL"],
         MessageBody=json.dumps({"Records": [record.raw_event]}),
-        MessageAttributes={
-            "ErrorCode": {"DataType": "String", "StringValue": "BadClip"},
-            "ErrorMessage": {"DataType": "String", "StringValue": reason[:1024]},
-            "FunctionName": {"DataType": "String", "StringValue": os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "")},
-        },
+        MessageAttributes=dead_letter_attributes("BadClip", reason, os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "")),
     )

@@ -1,7 +1,10 @@
-"""Package boundaries (issue 13): judging loads no image or tensor library; the emulator none of the pipeline."""
+"""Package boundaries (issues 13, 20): judging loads no image or tensor library; the emulator none of the pipeline,
+nor the deploy that seeds it (the stack is put on the emulator from outside, through its endpoint)."""
 
+import ast
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -34,3 +37,25 @@ def test_the_face_library_names_strangers_with_the_contracts_label() -> None:
     import facerec
 
     assert facerec.UNKNOWN == contract.UNKNOWN
+
+
+def imported_packages(path: Path) -> set[str]:
+    """Top-level packages a module's import statements name, wherever they stand (late imports included)."""
+    packages = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            packages |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            packages.add(node.module.split(".")[0])
+    return packages
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "emulator").rglob("*.py")), ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_emulator_module_imports_the_deploy_or_the_face_library(path: Path) -> None:
+    assert imported_packages(path) & {"deploy", "facerec"} == set()
+
+
+def test_the_import_walk_sees_late_imports(tmp_path: Path) -> None:
+    module = tmp_path / "late.py"
+    module.write_text("def seed():\n    from facerec.store import publish_model\n    import deploy.stack\n")
+    assert imported_packages(module) == {"facerec", "deploy"}

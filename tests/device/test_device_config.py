@@ -109,5 +109,20 @@ def test_settings_out_of_bounds_are_rejected(make: Any, field: str) -> None:
 
 
 def test_unknown_settings_are_errors() -> None:
-    with pytest.raises(TypeError):
+    with pytest.raises(ConfigError, match="clip_second: unknown setting"):
         RecordConfig(clip_second=0.5)  # type: ignore[call-arg]
+
+
+def test_a_flag_is_not_a_number() -> None:
+    with pytest.raises(ConfigError, match=r"clips: .*got True"):
+        RecordConfig(clips=True)
+
+
+def test_the_cli_defaults_are_the_settings_defaults() -> None:
+    from device.__main__ import _parser
+
+    record = _parser().parse_args(["record", "--camera", "file:x"])
+    results = _parser().parse_args(["results"])
+    assert (record.clip_seconds, record.drain_timeout) == (RecordConfig().clip_seconds, UploadConfig().drain_timeout)
+    assert (results.wait_time, results.visibility_timeout) == (
+        ConsumerConfig().wait_time_seconds, ConsumerConfig().visibility_timeout)

@@ -60,7 +60,7 @@ def test_a_failing_async_event_is_retried_twice_then_lands_in_the_dlq(emulator, 
     assert len(attempts) == 3
     [dead] = receive_all(sqs, dlq_url, expected=1, MessageAttributeNames=["All"])
     attributes = dead["MessageAttributes"]
-    assert attributes["ErrorCode"]["StringValue"] == "ValueError"
+    assert attributes["ErrorCode"] == {"DataType": "Number", "StringValue": "200"}  # AWS: the HTTP status
     assert attributes["ErrorMessage"]["StringValue"] == "boom"
     assert attributes["ApproximateInvokeCount"]["StringValue"] == "3"
     assert json.loads(dead["Body"])["Records"][0]["s3"]["bucket"]["name"] == bucket

@@ -219,6 +219,8 @@ def test_sns_and_eventbridge_destinations_and_an_sns_dead_letter_topic(cloud):
     lam.update_function_configuration(FunctionName=failing,
                                       DeadLetterConfig={"TargetArn": cloud.topic_to(dlq_queue)})
     lam.get_waiter("function_updated_v2").wait(FunctionName=failing)
+    assert lam.get_function_configuration(FunctionName=failing)["DeadLetterConfig"]["TargetArn"].startswith(
+        "arn:aws:sns:")
     lam.put_function_event_invoke_config(FunctionName=failing, MaximumRetryAttempts=0,
                                          DestinationConfig={"OnFailure": {"Destination": cloud.topic_to(topic_queue)}})
     echo = cloud.function(HANDLERS["echo"])

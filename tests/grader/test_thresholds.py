@@ -27,9 +27,9 @@ def test_json_and_yaml_files_override_single_thresholds(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ('{"latency_limt_ms": 1}', r"unknown threshold\(s\) \['latency_limt_ms'\]"),
+        ('{"latency_limt_ms": 1}', "latency_limt_ms: unknown setting"),
         ('{"min_correct_fraction": 1.5}', "min_correct_fraction must be a number between 0 and 1"),
-        ('{"min_max_concurrency": true}', "min_max_concurrency must be a number"),
+        ('{"min_max_concurrency": true}', "min_max_concurrency: input should be a valid integer"),
         ("[1, 2]", "must hold a mapping"),
         ("{", "cannot read thresholds"),
     ],
@@ -47,3 +47,17 @@ def test_run_settings_are_bounded() -> None:
         RunSettings(rate=1000)
     with pytest.raises(ConfigError, match="count"):
         RunSettings(count=0)
+
+
+def test_the_burst_cannot_outnumber_the_upload_threads() -> None:
+    with pytest.raises(ConfigError, match=r"burst \(9\) must be at most upload_threads \(8\)"):
+        RunSettings(burst=9)
+
+
+def test_the_cli_defaults_are_the_run_settings_defaults() -> None:
+    from grader.__main__ import _default_rate, _parser
+
+    args = _parser().parse_args(["run"])
+    assert (args.workload, args.count, args.burst, args.timeout, args.settle, args.device_id, _default_rate("course")) \
+        == (RunSettings().workload, RunSettings().count, RunSettings().burst, RunSettings().timeout,
+            RunSettings().settle, RunSettings().device_id, RunSettings().rate)

@@ -18,6 +18,7 @@ import pytest
 
 import contract
 from contract import clip_metadata, utc_stamp
+from contract.aws import DLQ_ERROR_CODE, DLQ_ERROR_MESSAGE, DLQ_INVOKE_COUNT
 from tests.conftest import FIXTURES, RunningEmulator
 from tests.emulator.conftest import lam  # noqa: F401  (the IAM role the emulator tests' functions run as)
 from tests.pipeline.conftest import LABELS, ResultCollector, upload_clip
@@ -78,8 +79,8 @@ def _dead_letter(message: dict[str, Any]) -> DeadLetter:
     attributes = {name: value["StringValue"] for name, value in message.get("MessageAttributes", {}).items()}
     records = json.loads(message["Body"]).get("Records") or [{}]
     key = unquote_plus(records[0].get("s3", {}).get("object", {}).get("key", ""))
-    count = attributes.get("ApproximateInvokeCount")
-    return DeadLetter(key, attributes.get("ErrorCode", ""), attributes.get("ErrorMessage", ""),
+    count = attributes.get(DLQ_INVOKE_COUNT)
+    return DeadLetter(key, attributes.get(DLQ_ERROR_CODE, ""), attributes.get(DLQ_ERROR_MESSAGE, ""),
                       int(count) if count else None, message["Body"])
 
 

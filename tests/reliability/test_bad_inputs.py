@@ -235,7 +235,7 @@ def test_a_huge_failing_event_reaches_the_dlq_whole_after_two_retries(emulator, 
     emulator.client("lambda").invoke(FunctionName=emulator.outputs["FrameExtractorFunction"],
                                      InvocationType="Event", Payload=payload)
     [letter] = dead_letters.wait_for(key)
-    assert (letter.error_code, letter.invoke_count, letter.body.encode()) == ("NoSuchKey", 3, payload)
+    assert (letter.error_code, letter.invoke_count, letter.body.encode()) == ("200", 3, payload)  # AWS: the HTTP status
     assert_good_clip_answered(emulator, results, device)
 
 
@@ -297,6 +297,6 @@ def test_a_broken_model_fails_clearly_into_the_dlq_and_a_good_one_recovers(emula
         [letter] = dead_letters.wait_for(clip.replace("videos/", "frames/", 1)[:-4] + "/0000.png", timeout=30)
     finally:
         publish_model(s3, bucket, FIXTURES / "model")
-    assert (letter.error_code, letter.invoke_count) == ("StoreError", 3)
+    assert (letter.error_code, letter.invoke_count) == ("200", 3)  # AWS: the HTTP status
     assert manifest["version"] in letter.error_message and reason in letter.error_message
     assert_good_clip_answered(emulator, results, device)

@@ -80,7 +80,8 @@ def test_the_device_spool_keeps_every_clip_across_an_emulator_restart(emulator, 
                             uploaded.append)
         camera = FileCamera(FIXTURES / "videos" / GOOD_VIDEO, max_width=640)
         cleanup.callback(camera.close)
-        recorder = Recorder(camera, uploader, RecordConfig(0.5), on_clip=lambda info, key: recorded.append(key))
+        recorder = Recorder(camera, uploader, RecordConfig(clip_seconds=0.5),
+                            on_clip=lambda info, key: recorded.append(key))
         recording = threading.Thread(target=recorder.run)
         recording.start()
         cleanup.callback(recording.join, 30)
