@@ -16,7 +16,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from facerec.store import publish_model
 from tests.conftest import FIXTURES, RunningEmulator, endpoint_target, start_emulator
-from tests.emulator.conftest import log_messages
+from tests.emulator.conftest import TRUST, log_messages
 
 pytestmark = pytest.mark.integration
 
@@ -50,7 +50,8 @@ def _leave_things_behind(running: RunningEmulator) -> dict[str, Any]:
     in_flight = sqs.receive_message(QueueUrl=outputs["ResultsQueueUrl"], VisibilityTimeout=600)["Messages"]
     running.client("dynamodb").put_item(TableName=outputs["StudentsTable"],
                                         Item={"name": {"S": "ada"}, "major": {"S": "maths"}, "year": {"S": "1"}})
-    role = running.client("iam").create_role(RoleName="kept-role", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    iam = running.client("iam")
+    role = iam.create_role(RoleName="kept-role", AssumeRolePolicyDocument=json.dumps(TRUST))["Role"]["Arn"]
     running.client("lambda").create_function(
         FunctionName="kept-function", Runtime="python3.11", Role=role, Handler="app.handler",
         Code={"ZipFile": _zip("def handler(event, context):\n    return {'kept': event}\n")})
