@@ -21,6 +21,7 @@ import base64
 import copy
 import json
 import logging
+import random
 import shutil
 import tempfile
 import time
@@ -31,8 +32,10 @@ from datetime import date
 from io import BytesIO
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from moto.awslambda.models import LambdaBackend, LambdaFunction, LambdaStorage, lambda_backends
+from moto.awslambda.responses import LambdaResponse
 from moto.awslambda.utils import get_backend
 from moto.core.exceptions import JsonRESTError
 from moto.iam.exceptions import NotFoundException as IAMNotFoundException
@@ -65,6 +68,7 @@ from emulator.lambda_runtime import (
     extract_zip,
     layer_folder,
     merged_opt,
+    qualified_name_of,
 )
 from emulator.lambda_runtime import interpreter as python_interpreter
 
@@ -85,6 +89,8 @@ INVOKE = Internal(LambdaFunction, "invoke", ("self", "body", "request_headers", 
 FUNCTION_INIT = Internal(LambdaFunction, "__init__", ("self", "account_id", "spec", "region", "version"),
                          source="self.code_bytes")
 UPDATE_CONFIGURATION = Internal(LambdaFunction, "update_configuration", ("self", "config_updates"))
+BACKEND_INVOKE = Internal(LambdaBackend, "invoke", ("self", "function_name", "qualifier", "body", "headers",
+                                                    "response_headers"))
 SET_CODE = Internal(LambdaFunction, "_set_function_code", ("self", "updated_spec"), source="self.code_bytes")
 FUNCTION_FROM_TEMPLATE = Internal(LambdaFunction, "create_from_cloudformation_json",
                                   ("cls", "resource_name", "cloudformation_json", "account_id"))
@@ -95,6 +101,7 @@ UPDATE_EVENT_INVOKE_CONFIG = Internal(LambdaBackend, "update_function_event_invo
 STORED_FUNCTIONS = Internal(LambdaStorage, "__init__", ("self",), source="self._functions")
 CREATE_MAPPING = Internal(LambdaBackend, "create_event_source_mapping", ("self", "spec"),
                           source="queue.lambda_event_source_mappings[esm.function_arn] = esm")
+INVOKE_REQUEST = Internal(LambdaResponse, "invoke", ("self",), source='qualifier = self._get_param("qualifier")')
 CONFIGURATION = Internal(LambdaFunction, "get_configuration", ("self", "on_create"))
 CREATE_FUNCTION = Internal(LambdaBackend, "create_function", ("self", "spec"))
 UPDATE_CODE = Internal(LambdaBackend, "update_function_code", ("self", "function_name", "qualifier", "body"))
@@ -106,7 +113,7 @@ VISIBILITY_TOO_SHORT = "Queue visibility timeout: {queue} seconds is less than F
 
 INTERNALS = (INVOKE, FUNCTION_INIT, UPDATE_CONFIGURATION, SET_CODE, FUNCTION_FROM_TEMPLATE, PUT_EVENT_INVOKE_CONFIG,
              UPDATE_EVENT_INVOKE_CONFIG, STORED_FUNCTIONS, CREATE_MAPPING, CREATE_FUNCTION, UPDATE_CODE,
-             UPDATE_FUNCTION_CONFIGURATION, PUBLISH_LAYER, CONFIGURATION)
+             UPDATE_FUNCTION_CONFIGURATION, PUBLISH_LAYER, CONFIGURATION, BACKEND_INVOKE, INVOKE_REQUEST)
 
 
 def function_count() -> int:
@@ -176,6 +183,8 @@ class LambdaFunctions:
             Patch(UPDATE_FUNCTION_CONFIGURATION, _limited_configuration_update),
             Patch(PUBLISH_LAYER, _limited_layer),
             Patch(CONFIGURATION, _configuration_with_dead_letter_config),
+            Patch(BACKEND_INVOKE, _routing_by_alias_weights),
+            Patch(INVOKE_REQUEST, _reading_the_qualifier),
         ]
 
     def resolve(self, function: str) -> FunctionSpec:
@@ -200,7 +209,7 @@ class LambdaFunctions:
     def _function(self, function: str) -> LambdaFunction:
         account, region, name = self._split(function)
         try:
-            return get_backend(account, region).get_function(name)
+            return get_backend(account, region).get_function(name)  # `name:qualifier` resolves the qualifier
         except JsonRESTError as exc:
             raise EmulatorError(f"function {function} does not exist") from exc
 
@@ -230,7 +239,7 @@ class LambdaFunctions:
         except Exception as exc:  # anything else is the service's own failure, answered as AWS answers one
             logger.exception("invoking %s failed inside the emulator", fn.function_name)
             raise ServiceException(f"The emulator could not run {fn.function_name}: {exc}") from exc
-        response_headers["x-amz-executed-version"] = "$LATEST"
+        response_headers["x-amz-executed-version"] = str(fn.version)
         response_headers["x-amz-log-result"] = base64.b64encode("\n".join(result.log_lines)[-4096:].encode()).decode()
         error = result.error or limits.oversized_response(len(result.payload or b""))
         if error is not None:
@@ -239,9 +248,10 @@ class LambdaFunctions:
         return result.payload or b"null"
 
     def _split(self, function: str) -> tuple[str, str, str]:
+        """(account, region, `name[:qualifier]`) of a function name or ARN."""
         if function.startswith("arn:"):
             parts = function.split(":")
-            return parts[4], parts[3], parts[6]
+            return parts[4], parts[3], ":".join(parts[6:8])
         return self._account, self._region, function
 
     def _spec(self, fn: LambdaFunction) -> FunctionSpec:
@@ -267,6 +277,7 @@ class LambdaFunctions:
             runtime=runtime,
             recipe=recipe,
             opt_dir=self._layers(fn),
+            version=str(fn.version),
         )
         dockerfile: ImageSource | None = getattr(fn, _DOCKERFILE_ATTRIBUTE, None)
         return spec if dockerfile is None or image is not None else run_in_place(spec, dockerfile)
@@ -454,6 +465,53 @@ def _polled_event_source_mapping(original: Any) -> Any:
         return mapping
 
     return create
+
+
+def _reading_the_qualifier(original: Any) -> Any:
+    """Invoke's `?Qualifier=` (what boto3 sends for Qualifier=) is read; moto asks for a lower-case `qualifier` and
+    so ran $LATEST for every qualified invoke. The qualifier is put where moto also looks: `FunctionName:qualifier`."""
+
+    def invoke(response: LambdaResponse) -> Any:
+        qualifier = (response.querystring.get("Qualifier") or [None])[0]
+        head, name, tail = response.path.rsplit("/", 2)
+        if qualifier and ":" not in unquote(name).removeprefix("arn:").split("function:")[-1]:
+            response.path = f"{head}/{name}:{qualifier}/{tail}"
+        return original(response)
+
+    return invoke
+
+
+def _routing_by_alias_weights(original: Any) -> Any:
+    """Invoke of an alias with `RoutingConfig.AdditionalVersionWeights` runs each extra version with its weight and
+    the alias's own version otherwise (https://docs.aws.amazon.com/lambda/latest/dg/configuring-alias-routing.html).
+    moto resolves an alias to its own version only."""
+
+    def invoke(backend: LambdaBackend, function_name: str, qualifier: str | None, body: Any, headers: Any,
+               response_headers: Any) -> Any:
+        name, _, named_qualifier = qualified_name_of(function_name).partition(":")
+        alias_name = qualifier or named_qualifier
+        if alias_name and not alias_name.isdigit() and alias_name != "$LATEST":
+            version = _weighted_version(backend, name, alias_name)
+            if version is not None:
+                return original(backend, name, version, body, headers, response_headers)
+        return original(backend, function_name, qualifier, body, headers, response_headers)
+
+    return invoke
+
+
+def _weighted_version(backend: LambdaBackend, function_name: str, alias_name: str) -> str | None:
+    """A version drawn by the alias's routing weights, None when the alias has none (or does not exist)."""
+    try:
+        alias = backend.get_alias(alias_name, function_name)
+    except JsonRESTError:
+        return None
+    weights = (alias.routing_config or {}).get("AdditionalVersionWeights") or {}
+    draw = random.random()
+    for version, weight in weights.items():
+        draw -= float(weight)
+        if draw < 0:
+            return str(version)
+    return str(alias.function_version) if weights else None
 
 
 def _configuration_with_dead_letter_config(original: Any) -> Any:

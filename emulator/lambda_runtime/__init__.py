@@ -32,7 +32,7 @@ from emulator.lambda_runtime.packaging import (
 from emulator.lambda_runtime.pool import Telemetry
 from emulator.lambda_runtime.procs import rss_kb, worker_processes
 from emulator.lambda_runtime.service import LambdaService, LambdaSettings, LocalSource
-from emulator.lambda_runtime.spec import COLD_START_MODES, FUNCTION_ENV_MODES, FunctionSpec
+from emulator.lambda_runtime.spec import COLD_START_MODES, FUNCTION_ENV_MODES, FunctionSpec, qualified_name_of
 
 __all__ = [
     "AWS_MAX_RETRY_ATTEMPTS",
@@ -65,6 +65,7 @@ __all__ = [
     "layer_folder",
     "merged_opt",
     "python_version",
+    "qualified_name_of",
     "requirement_lines",
     "rss_kb",
     "user_package_index",

@@ -57,15 +57,17 @@ class Outcome:
 
 def invocation_record(function_arn: str, request_id: str, event: bytes, outcome: Outcome) -> dict[str, Any]:
     """AWS's invocation record; an event that never ran (it aged out while throttled) has no response part."""
+    parts = function_arn.split(":")
+    version = parts[7] if len(parts) > 7 else "$LATEST"
     record: dict[str, Any] = {
         "version": "1.0",
         "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-        "requestContext": {"requestId": request_id, "functionArn": f"{function_arn}:$LATEST",
+        "requestContext": {"requestId": request_id, "functionArn": ":".join([*parts[:7], version]),
                            "condition": outcome.condition, "approximateInvokeCount": outcome.invoke_count},
         "requestPayload": _json_or_text(event),
     }
     if outcome.invoke_count:
-        context: dict[str, Any] = {"statusCode": 200, "executedVersion": "$LATEST"}
+        context: dict[str, Any] = {"statusCode": 200, "executedVersion": version}
         if outcome.error is not None:
             context["functionError"] = "Unhandled"
         record["responseContext"] = context

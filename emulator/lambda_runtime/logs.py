@@ -16,8 +16,8 @@ console = logging.getLogger("emulator.lambda")
 LogRecord = tuple[str, str, int, str]  # (group, stream, epoch ms, message)
 
 
-def start_line(request_id: str) -> str:
-    return f"START RequestId: {request_id} Version: $LATEST"
+def start_line(request_id: str, version: str) -> str:
+    return f"START RequestId: {request_id} Version: {version}"
 
 
 def end_line(request_id: str) -> str:

@@ -235,7 +235,7 @@ class FunctionPool:
     def _run(self, worker: Worker, payload: bytes, cold: bool) -> InvocationResult:
         request_id = str(uuid.uuid4())
         init_error = worker.wait_ready(self._settings.init_timeout) if cold else None
-        self._telemetry.logs.write(self.spec, worker.log_stream, start_line(request_id))
+        self._telemetry.logs.write(self.spec, worker.log_stream, start_line(request_id, self.spec.version))
         if init_error is not None:
             result = InvocationResult(request_id, None, init_error, 0.0, worker.init_duration_ms, 0, True)
         else:
@@ -256,7 +256,7 @@ class FunctionPool:
         request_id = str(uuid.uuid4())
         template = self._template
         stream = template.log_stream if template is not None else "init-failures"
-        self._telemetry.logs.write(self.spec, stream, start_line(request_id))
+        self._telemetry.logs.write(self.spec, stream, start_line(request_id, self.spec.version))
         return self._report(stream, InvocationResult(request_id, None, error, 0.0, None, 0, True))
 
     def _report(self, stream: str, result: InvocationResult) -> InvocationResult:
@@ -266,7 +266,8 @@ class FunctionPool:
         for line in closing:
             self._telemetry.logs.write(self.spec, stream, line)
         self._telemetry.metrics.invocation(self.spec.name, result.duration_ms, result.error is not None)
-        return replace(result, log_lines=(start_line(result.request_id), *result.log_lines, *closing))
+        opening = start_line(result.request_id, self.spec.version)
+        return replace(result, log_lines=(opening, *result.log_lines, *closing))
 
     def _return_worker(self, worker: Worker, reusable: bool) -> None:
         with self._lock:

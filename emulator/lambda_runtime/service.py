@@ -18,7 +18,7 @@ from emulator.lambda_runtime.async_events import AsyncInvoker
 from emulator.lambda_runtime.errors import PayloadTooLargeError
 from emulator.lambda_runtime.packaging import EnvironmentBuilder
 from emulator.lambda_runtime.pool import AccountConcurrency, FunctionPool, Telemetry
-from emulator.lambda_runtime.spec import FunctionSpec, WorkerSettings, function_name_of, probe_private_tmp
+from emulator.lambda_runtime.spec import FunctionSpec, WorkerSettings, probe_private_tmp, qualified_name_of
 from emulator.lambda_runtime.supervisor import Supervisor
 from emulator.lambda_runtime.workers import InvocationResult
 
@@ -93,7 +93,7 @@ class LambdaService:
         """The pool for the function's current configuration; a changed function gets fresh environments."""
         spec = self._spec(function_name)
         with self._lock:
-            current = self._pools.get(spec.name)
+            current = self._pools.get(spec.qualified_name)
             if current is not None and current.spec == spec:
                 return current
             limit = self._settings.account_concurrency
@@ -103,7 +103,7 @@ class LambdaService:
             if spec.name in self._local_code:  # a broken edit fails until the next save, not on a timer
                 settings = replace(settings, init_retry_seconds=math.inf)
             fresh = FunctionPool(spec, limit, settings, self._telemetry, self._account, self._supervisor)
-            self._pools[spec.name] = fresh
+            self._pools[spec.qualified_name] = fresh
         if current is not None:
             current.retire()
         return fresh
@@ -143,7 +143,7 @@ class LambdaService:
 
     def invoke_async(self, function_name: str, payload: bytes) -> str:
         _check_payload(payload, MAX_ASYNC_PAYLOAD_BYTES, "Event")
-        return self.events.submit(function_name_of(function_name), payload)
+        return self.events.submit(qualified_name_of(function_name), payload)
 
     def worker_counts(self) -> dict[str, int]:
         with self._lock:

@@ -25,6 +25,9 @@ TEMPLATE_SCRIPT = Path(__file__).with_name("snapshot_template.py")
 _HOST_TMP = Path("/tmp")  # noqa: S108 - what a private /tmp hides
 
 
+LATEST = "$LATEST"
+
+
 @dataclass(frozen=True)
 class WorkerSettings:
     """What every environment starts from: the environment, the init time limit, where /tmp lives, how it starts.
@@ -59,22 +62,28 @@ class FunctionSpec:
     runtime: str = "python3.11"
     recipe: EnvironmentRecipe | None = None  # None: the packages of AWS's runtime only (a zip function)
     opt_dir: Path | None = None  # the function's layers, merged in order (its /opt)
+    version: str = LATEST  # a published version runs its own code and configuration
 
     @property
     def log_group(self) -> str:
         return f"/aws/lambda/{self.name}"
 
+    @property
+    def qualified_name(self) -> str:
+        """`name` for $LATEST, `name:VERSION` for a published version: one pool (and snapshot) each."""
+        return self.name if self.version == LATEST else f"{self.name}:{self.version}"
 
-def function_name_of(name_or_arn: str) -> str:
-    """`my-fn` or `arn:aws:lambda:<region>:<account>:function:my-fn[:qualifier]` -> `my-fn`."""
+
+def qualified_name_of(name_or_arn: str) -> str:
+    """`my-fn[:qualifier]` or `arn:aws:lambda:<region>:<account>:function:my-fn[:qualifier]` -> `my-fn[:qualifier]`."""
     if name_or_arn.startswith("arn:"):
-        return name_or_arn.split(":")[6]
+        return ":".join(name_or_arn.split(":")[6:8])
     return name_or_arn
 
 
-def new_log_stream() -> str:
-    """A fresh stream name in AWS's shape: `YYYY/MM/DD/[$LATEST]<32 hex>`."""
-    return f"{datetime.now(UTC):%Y/%m/%d}/[$LATEST]{secrets.token_hex(16)}"
+def new_log_stream(version: str = LATEST) -> str:
+    """A fresh stream name in AWS's shape: `YYYY/MM/DD/[$LATEST]<32 hex>` (the version in the brackets)."""
+    return f"{datetime.now(UTC):%Y/%m/%d}/[{version}]{secrets.token_hex(16)}"
 
 
 @dataclass(frozen=True)
@@ -146,7 +155,7 @@ def function_environment(spec: FunctionSpec, base_env: dict[str, str]) -> dict[s
             "_HANDLER": spec.handler,
             "AWS_LAMBDA_FUNCTION_NAME": spec.name,
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
-            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_FUNCTION_VERSION": spec.version,
             "AWS_LAMBDA_LOG_GROUP_NAME": spec.log_group,
             "LAMBDA_TASK_ROOT": str(spec.code_dir),
             "LAMBDA_RUNTIME_DIR": str(spec.code_dir),

@@ -37,7 +37,7 @@ class Template:
                  supervisor: Supervisor) -> None:
         self.spec = spec
         self._private_tmp = settings.private_tmp
-        self.log_stream = new_log_stream()
+        self.log_stream = new_log_stream(spec.version)
         self.tmp_dir = settings.tmp_root / f"{spec.name}-template-{self.log_stream[-12:]}"
         self.tmp_dir.mkdir(parents=True)
         self.init_duration_ms: float | None = None

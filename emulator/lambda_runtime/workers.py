@@ -147,7 +147,7 @@ class Worker:
                  supervisor: Supervisor, restored: bool = False) -> None:
         self.spec = spec
         self.restored = restored
-        self.log_stream = new_log_stream()
+        self.log_stream = new_log_stream(spec.version)
         self.tmp_dir = settings.tmp_root / f"{spec.name}-{self.log_stream[-12:]}"  # each environment its own /tmp
         self.tmp_dir.mkdir(parents=True)
         self.last_used = time.monotonic()
