@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from facerec.cohort_norm import TARGET_FAR
 from facerec.config import DEFAULT, Config
 from facerec.detectors import DETECTORS
 from facerec.errors import EnrolmentError, FacerecError
@@ -56,6 +57,9 @@ def _parser() -> argparse.ArgumentParser:
     enroll.add_argument("--plot", type=Path, help="write the threshold evidence plot (PNG)")
     _add_cohort(enroll, "store this impostor cohort (strangers/, pairs/NAME/) with the model and calibrate "
                 "against it")
+    enroll.add_argument("--target-far", type=_share, default=TARGET_FAR, metavar="SHARE",
+                        help="with a cohort: the share of its strangers the limit may name, cross-validated "
+                        f"(default {TARGET_FAR})")
     enroll.set_defaults(run=_enroll)
 
     identify = commands.add_parser("identify", help="one JSON line per face found in images or videos")
@@ -161,7 +165,7 @@ def _calibrated(model: FaceModel, base: FaceModel | None, args: argparse.Namespa
     if args.cohort is None and (base is None or not base.cohort.active):
         return model
     photos = _cohort_photos(args, model.config) if args.cohort else stored_photos(base)
-    model, report = with_cohort(model, photos)
+    model, report = with_cohort(model, photos, args.target_far)
     _print_cohort(report, args.det, f"enrolment cohort {args.cohort or 'of ' + str(args.add)}")
     return model
 
@@ -194,6 +198,14 @@ def _print_cohort(report: CohortReport, det: Path | None, title: str) -> None:
     if det:
         plot_det(report, det, title)
         out.print(f"DET plot written to {det}")
+
+
+def _share(text: str) -> float:
+    """A number in (0, 1) for argparse."""
+    value = float(text)
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"a share between 0 and 1, not {text}")
+    return value
 
 
 def _interval(bounds: list[float] | None) -> str:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from facerec.cohort_norm import COHORT_K, CohortNorm, pairwise_distance
+from facerec.cohort_norm import COHORT_K, TARGET_FAR, CohortNorm, normalised_score, pairwise_distance
 from facerec.config import DEFAULT, Config
 from facerec.detectors import DETECTORS
 from facerec.embedding import EMBEDDING_DIM
@@ -131,7 +131,6 @@ def _write_cache(cache: Path, known: dict[str, np.ndarray | None], config: Confi
              found=np.array([known[n] is not None for n in names]), detector_id=DETECTORS[config.detector].id)
 
 
-TARGET_FAR = 0.005  # strangers named: at most 0.5 % on the cross-validated cohort (issue 24)
 FOLDS = 5  # a stranger is scored by a cohort made of the other folds, never one that holds them
 Z95 = 1.959964
 
@@ -159,6 +158,7 @@ class CohortReport:
     pairs: Trials
     hubs: tuple[str, ...]  # "person (session): n strangers within the distance limits, m within all"
     threshold: float
+    target: float  # the false-accept rate the limit was chosen for
 
     def rates(self) -> dict:
         """Strangers named (false-accept rate) and pairs named, with 95 % Wilson intervals."""
@@ -179,7 +179,7 @@ class CohortReport:
 
     def to_dict(self) -> dict:
         """JSON-ready: the limit, the rule, the rates and the hubs."""
-        return {"limit": _round(self.limit), "rule": self.rule, "folds": FOLDS, "target_far": TARGET_FAR,
+        return {"limit": _round(self.limit), "rule": self.rule, "folds": FOLDS, "target_far": self.target,
                 **self.rates(), "hubs": list(self.hubs)}
 
 
@@ -198,7 +198,7 @@ def wilson(hits: int, trials: int, z: float = Z95) -> list[float] | None:
     share = hits / trials
     centre = (share + z * z / (2 * trials)) / (1 + z * z / trials)
     half = z * np.sqrt(share * (1 - share) / trials + z * z / (4 * trials * trials)) / (1 + z * z / trials)
-    return [round(max(0.0, centre - half), 4), round(min(1.0, centre + half), 4)]
+    return [round(float(max(0.0, centre - half)), 4), round(float(min(1.0, centre + half)), 4)]
 
 
 def calibrate(model: FaceModel, photos: CohortPhotos, limit: float | None = None,
@@ -227,7 +227,7 @@ def calibrate(model: FaceModel, photos: CohortPhotos, limit: float | None = None
     within = strangers.named(model.threshold, limit)
     for template, named in zip(templates, within, strict=True):
         hub_counts[(int(template), "all")] += int(named)
-    return CohortReport(limit, rule, strangers, pairs, _hubs(model, hub_counts), model.threshold)
+    return CohortReport(limit, rule, strangers, pairs, _hubs(model, hub_counts), model.threshold, target)
 
 
 def choose_limit(scores_within: np.ndarray, strangers: int, target: float) -> tuple[float, str]:
@@ -263,9 +263,9 @@ def _pair_trials(model: FaceModel, pairs: np.ndarray) -> Trials:
         templates, probes = pairs[:, enrolled], pairs[:, probe]
         own = np.linalg.norm(probes - templates, axis=1)
         nearest_other = pairwise_distance(probes, model.gallery).min(axis=1, initial=np.inf)
-        spread = model.cohort.spread(probes) * model.cohort.spread(templates)
+        normalised = normalised_score(own, model.cohort.spread(probes), model.cohort.spread(templates))
         named = own < nearest_other
-        parts.append(Trials(np.where(named, own, np.inf), np.where(named, own / np.sqrt(spread), np.inf)))
+        parts.append(Trials(np.where(named, own, np.inf), np.where(named, normalised, np.inf)))
     return Trials(*(np.concatenate([getattr(t, name) for t in parts]) for name in ("distance", "normalised")))
 
 
@@ -297,7 +297,7 @@ def plot_det(report: CohortReport, path: str | Path, title: str) -> Path:
     axes.plot(max(rates["false_accept_rate"], 1e-4), max(1 - rates["pair_genuine_rate"], 1e-4), "ko",
               label=f"model: {rates['false_accept_rate']:.2%} strangers named, "
                     f"{rates['pair_genuine_rate']:.1%} pairs named")
-    axes.axvline(TARGET_FAR, color="grey", linestyle=":", label=f"target {TARGET_FAR:.1%} strangers named")
+    axes.axvline(report.target, color="grey", linestyle=":", label=f"target {report.target:.1%} strangers named")
     axes.set(xscale="log", yscale="log", xlabel=f"strangers named (n={len(report.strangers.distance)}, "
              f"{FOLDS}-fold)", ylabel=f"cross-session pairs missed (n={len(report.pairs.distance)})", title=title)
     axes.grid(True, which="both", alpha=0.3)
@@ -309,9 +309,10 @@ def plot_det(report: CohortReport, path: str | Path, title: str) -> Path:
     return path
 
 
-def with_cohort(model: FaceModel, photos: CohortPhotos) -> tuple[FaceModel, CohortReport]:
+def with_cohort(model: FaceModel, photos: CohortPhotos, target: float = TARGET_FAR
+                ) -> tuple[FaceModel, CohortReport]:
     """The model with the cohort stored, its limit chosen by cross-validation, and the report in its evidence."""
-    report = calibrate(model, photos)
+    report = calibrate(model, photos, target=target)
     cohort = CohortNorm.fit(photos.strangers, model.gallery, COHORT_K, report.limit)
     evidence = {**model.info.get("evidence", {}), "cohort": report.to_dict()}
     return replace(model, cohort=cohort, info={**model.info, "evidence": evidence}), report

@@ -20,12 +20,18 @@ import numpy as np
 
 from facerec.embedding import EMBEDDING_DIM
 
+TARGET_FAR = 0.005  # by default the limit may name 0.5 % of the cohort's strangers, cross-validated (issue 24)
 COHORT_K = 30  # nearest cohort faces averaged into a spread (chosen among 1, 10, 30 by measurement: docs/facerec.md)
 
 
 def pairwise_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Euclidean distances between the rows of two sets of unit vectors, (len(a), len(b))."""
     return np.sqrt(np.maximum(2.0 - 2.0 * (a @ b.T), 0.0))
+
+
+def normalised_score(distance: np.ndarray, probe_spread: np.ndarray, template_spread: np.ndarray) -> np.ndarray:
+    """The distance over the geometric mean of the probe's and the template's spreads."""
+    return distance / np.sqrt(probe_spread * template_spread)
 
 
 @dataclass(frozen=True, eq=False)
@@ -60,7 +66,7 @@ class CohortNorm:
         cohort."""
         if not self.active or not len(vectors):
             return np.zeros(len(distance), np.float32)
-        return distance / np.sqrt(self.spread(vectors) * self.template_spread[templates])
+        return normalised_score(distance, self.spread(vectors), self.template_spread[templates])
 
     def to_dict(self) -> dict:
         """As model.json stores it under threshold.cohort."""
