@@ -144,12 +144,16 @@ def _enroll(args: argparse.Namespace) -> int:
     from facerec.model import load_model, save_model
 
     base = load_model(args.add) if args.add else None
+    config = _enrol_config(args.detector, base)
+    cohort = _enrolment_cohort(args, base, config)
     with _embedding_progress() as progress:
         result = enroll(args.sources, _mapping(args.labels), _mapping(args.session),
-                        FrameWindow.parse(args.frames, args.every), base, _enrol_config(args.detector, base),
-                        _progress(progress, progress.add_task("embedding", total=None)))
+                        FrameWindow.parse(args.frames, args.every), base, config,
+                        _progress(progress, progress.add_task("embedding", total=None)), cohort, args.target_far)
     _print_enrolment(result)
-    model = save_model(_calibrated(result.model, base, args), args.out)
+    if result.cohort is not None:
+        _print_cohort(result.cohort, args.det, f"enrolment cohort {args.cohort or 'of ' + str(args.add)}")
+    model = save_model(result.model, args.out)
     if args.plot:
         plot_tradeoff(result.distances, model.threshold, args.plot, f"enrolment evidence, model {model.version}",
                       result.evidence, model.ratio_guard)
@@ -158,16 +162,13 @@ def _enroll(args: argparse.Namespace) -> int:
     return 0
 
 
-def _calibrated(model: FaceModel, base: FaceModel | None, args: argparse.Namespace) -> FaceModel:
-    """With --cohort (or adding to a model that has one): the cohort stored and its limit chosen; printed."""
-    from facerec.cohort import stored_photos, with_cohort
+def _enrolment_cohort(args: argparse.Namespace, base: FaceModel | None, config: Config) -> CohortPhotos | None:
+    """--cohort's photos; else, adding to a model that has a cohort, that cohort (its limit is chosen again)."""
+    from facerec.cohort import stored_photos
 
-    if args.cohort is None and (base is None or not base.cohort.active):
-        return model
-    photos = _cohort_photos(args, model.config) if args.cohort else stored_photos(base)
-    model, report = with_cohort(model, photos, args.target_far)
-    _print_cohort(report, args.det, f"enrolment cohort {args.cohort or 'of ' + str(args.add)}")
-    return model
+    if args.cohort is not None:
+        return _cohort_photos(args, config)
+    return stored_photos(base) if base is not None and base.cohort.active else None
 
 
 def _cohort_photos(args: argparse.Namespace, config: Config) -> CohortPhotos:
@@ -193,6 +194,10 @@ def _print_cohort(report: CohortReport, det: Path | None, title: str) -> None:
     out.print(f"  cross-session pairs named {rates['pairs_named']} of {rates['pair_trials']} "
               f"({_pct(rates['pair_genuine_rate'])}, 95 % interval {_interval(rates['pair_genuine_rate_ci95'])}; "
               f"{rates['pairs_named_by_distance_alone']} by the distance rules alone)")
+    if rates["course_cross_session_samples"]:
+        out.print(f"  enrolment's cross-session samples named {rates['course_cross_session_named']} of "
+                  f"{rates['course_cross_session_samples']} ({rates['course_cross_session_named_by_distance_alone']} "
+                  "by the distance rules alone)")
     for hub in report.hubs:
         out.print(f"  hub: {hub}")
     if det:

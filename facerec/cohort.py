@@ -20,6 +20,7 @@ from facerec.config import DEFAULT, Config
 from facerec.detectors import DETECTORS
 from facerec.embedding import EMBEDDING_DIM
 from facerec.errors import EnrolmentError, FacerecError
+from facerec.evidence import Distances
 from facerec.imageio import load_image
 from facerec.model import FaceModel, accepted, scores
 from facerec.pipeline import preprocess
@@ -156,6 +157,7 @@ class CohortReport:
     rule: str
     strangers: Trials
     pairs: Trials
+    course: Trials  # the enrolment's cross-session genuine samples (empty unless enrolling)
     hubs: tuple[str, ...]  # "person (session): n strangers within the distance limits, m within all"
     threshold: float
     target: float  # the false-accept rate the limit was chosen for
@@ -166,6 +168,7 @@ class CohortReport:
         named = int(self.pairs.named(self.threshold, self.limit).sum())
         before = int(self.strangers.named(self.threshold, np.inf).sum())
         pairs_before = int(self.pairs.named(self.threshold, np.inf).sum())
+        course = int(self.course.named(self.threshold, self.limit).sum())
         return {
             "strangers": len(self.strangers.distance), "strangers_named": accepts,
             "false_accept_rate": _rate(accepts, len(self.strangers.distance)),
@@ -175,6 +178,8 @@ class CohortReport:
             "pair_genuine_rate": _rate(named, len(self.pairs.distance)),
             "pair_genuine_rate_ci95": wilson(named, len(self.pairs.distance)),
             "pairs_named_by_distance_alone": pairs_before,
+            "course_cross_session_samples": len(self.course.distance), "course_cross_session_named": course,
+            "course_cross_session_named_by_distance_alone": int(self.course.named(self.threshold, np.inf).sum()),
         }
 
     def to_dict(self) -> dict:
@@ -201,10 +206,13 @@ def wilson(hits: int, trials: int, z: float = Z95) -> list[float] | None:
     return [round(float(max(0.0, centre - half)), 4), round(float(min(1.0, centre + half)), 4)]
 
 
-def calibrate(model: FaceModel, photos: CohortPhotos, limit: float | None = None,
-              target: float = TARGET_FAR) -> CohortReport:
+def calibrate(model: FaceModel, photos: CohortPhotos, limit: float | None = None, target: float = TARGET_FAR,
+              course: Distances | None = None) -> CohortReport:
     """Score every stranger and pair with a cohort built from the other folds' strangers; choose the cohort limit
-    (the largest normalised score keeping the cross-validated false-accept rate within `target`) unless given."""
+    (the largest normalised score keeping the cross-validated false-accept rate within `target`) unless given.
+
+    `course`: the enrolment's held-out evidence with normalised scores, reported as the course's cross-session
+    genuine samples (they are no cohort member, so the whole cohort judged them)."""
     folds = np.arange(len(photos.strangers)) % FOLDS
     pair_folds = np.arange(len(photos.pairs)) % FOLDS
     stranger_parts, pair_parts, hub_counts = [], [], Counter()
@@ -227,7 +235,18 @@ def calibrate(model: FaceModel, photos: CohortPhotos, limit: float | None = None
     within = strangers.named(model.threshold, limit)
     for template, named in zip(templates, within, strict=True):
         hub_counts[(int(template), "all")] += int(named)
-    return CohortReport(limit, rule, strangers, pairs, _hubs(model, hub_counts), model.threshold, target)
+    return CohortReport(limit, rule, strangers, pairs, _course_trials(model, course), _hubs(model, hub_counts),
+                        model.threshold, target)
+
+
+def _course_trials(model: FaceModel, course: Distances | None) -> Trials:
+    """Cross-session genuine samples named right within the distance limits, with their normalised scores."""
+    if course is None or len(course.genuine_normalised) != len(course.genuine):
+        return Trials(np.zeros(0), np.zeros(0))
+    within = course.correct & course.genuine_accepted(model.threshold, model.ratio_guard)
+    rows = course.cross_session
+    return Trials(np.where(within, course.genuine, np.inf)[rows], np.where(within, course.genuine_normalised,
+                                                                           np.inf)[rows])
 
 
 def choose_limit(scores_within: np.ndarray, strangers: int, target: float) -> tuple[float, str]:
@@ -278,6 +297,14 @@ def _hubs(model: FaceModel, counts: Counter) -> tuple[str, ...]:
                  in sorted(rows, key=lambda row: (-row[0], row[2])))
 
 
+def _det_curve(strangers: np.ndarray, genuine: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Strangers named and genuine samples missed at every score cut (floored at 1e-4 for the log axes)."""
+    cuts = np.unique(np.concatenate([strangers[np.isfinite(strangers)], genuine[np.isfinite(genuine)]]))
+    far = (strangers[None, :] <= cuts[:, None]).mean(axis=1)
+    miss = 1 - (genuine[None, :] <= cuts[:, None]).mean(axis=1)
+    return np.maximum(far, 1e-4), np.maximum(miss, 1e-4)
+
+
 def plot_det(report: CohortReport, path: str | Path, title: str) -> Path:
     """Write a DET plot (PNG): pairs missed against strangers named, for the distance alone and for the
     cohort-normalised score at the model's distance limits, with the operating point."""
@@ -286,22 +313,23 @@ def plot_det(report: CohortReport, path: str | Path, title: str) -> Path:
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
 
-    figure, axes = plt.subplots(figsize=(6.4, 5.2), dpi=100)
-    for name, strangers, pairs in (("distance", report.strangers.distance, report.pairs.distance),
-                                   ("cohort-normalised", report.strangers.normalised, report.pairs.normalised)):
-        cuts = np.unique(np.concatenate([strangers[np.isfinite(strangers)], pairs[np.isfinite(pairs)]]))
-        far = (strangers[None, :] <= cuts[:, None]).mean(axis=1)
-        miss = 1 - (pairs[None, :] <= cuts[:, None]).mean(axis=1)
-        axes.plot(np.maximum(far, 1e-4), np.maximum(miss, 1e-4), label=f"{name} score")
+    figure, axes = plt.subplots(figsize=(7.2, 5.6), dpi=100)
+    genuine_sets = [(f"LFW pairs (n={len(report.pairs.distance)})", report.pairs, "-")]
+    if len(report.course.distance):
+        genuine_sets.append((f"course cross-session (n={len(report.course.distance)})", report.course, "--"))
+    for genuine_name, genuine, style in genuine_sets:
+        for score, colour in (("distance", "tab:blue"), ("normalised", "tab:orange")):
+            far, miss = _det_curve(getattr(report.strangers, score), getattr(genuine, score))
+            axes.plot(far, miss, style, color=colour, label=f"{genuine_name}, {score} score")
     rates = report.rates()
     axes.plot(max(rates["false_accept_rate"], 1e-4), max(1 - rates["pair_genuine_rate"], 1e-4), "ko",
               label=f"model: {rates['false_accept_rate']:.2%} strangers named, "
                     f"{rates['pair_genuine_rate']:.1%} pairs named")
     axes.axvline(report.target, color="grey", linestyle=":", label=f"target {report.target:.1%} strangers named")
     axes.set(xscale="log", yscale="log", xlabel=f"strangers named (n={len(report.strangers.distance)}, "
-             f"{FOLDS}-fold)", ylabel=f"cross-session pairs missed (n={len(report.pairs.distance)})", title=title)
+             f"{FOLDS}-fold)", ylabel="genuine samples missed", title=title)
     axes.grid(True, which="both", alpha=0.3)
-    axes.legend(fontsize=8, loc="upper right")
+    axes.legend(fontsize=8, loc="lower left")
     figure.tight_layout()
     path = Path(path)
     figure.savefig(path)
@@ -309,10 +337,10 @@ def plot_det(report: CohortReport, path: str | Path, title: str) -> Path:
     return path
 
 
-def with_cohort(model: FaceModel, photos: CohortPhotos, target: float = TARGET_FAR
-                ) -> tuple[FaceModel, CohortReport]:
+def with_cohort(model: FaceModel, photos: CohortPhotos, target: float = TARGET_FAR,
+                course: Distances | None = None) -> tuple[FaceModel, CohortReport]:
     """The model with the cohort stored, its limit chosen by cross-validation, and the report in its evidence."""
-    report = calibrate(model, photos, target=target)
+    report = calibrate(model, photos, target=target, course=course)
     cohort = CohortNorm.fit(photos.strangers, model.gallery, COHORT_K, report.limit)
     evidence = {**model.info.get("evidence", {}), "cohort": report.to_dict()}
     return replace(model, cohort=cohort, info={**model.info, "evidence": evidence}), report

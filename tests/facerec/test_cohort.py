@@ -10,10 +10,10 @@ import cv2
 import numpy as np
 import pytest
 
-from facerec.cohort import FOLDS, CohortPhotos, calibrate, choose_limit, wilson, with_cohort
+from facerec.cohort import FOLDS, CohortPhotos, calibrate, choose_limit, read_cohort, wilson, with_cohort
 from facerec.cohort_norm import CohortNorm
 from facerec.embedding import normalise
-from facerec.errors import ModelError
+from facerec.errors import EnrolmentError, ModelError
 from facerec.model import COHORT_FILE, UNKNOWN, FaceModel, classify, load_model, save_model, scores
 from facerec.pipeline import preprocess
 
@@ -95,3 +95,21 @@ def test_the_boy_beside_vin_diesel_is_unknown_with_a_margin(model, frame_at, qua
     assert sorted(names) == [UNKNOWN, "vin_diesel"]
     boy = names.index(UNKNOWN)
     assert scores(vectors, model).normalised[boy] > 1.05 * model.cohort.limit
+
+
+def test_cohort_folder_is_embedded_once_then_read_from_the_cache(tmp_path, frame_at):
+    root = tmp_path / "cohort"
+    for folder, video, position in (("strangers", "test_2.mp4", 0.5), ("strangers", "test_7.mp4", 0.5),
+                                    ("pairs/ann", "test_8.mp4", 0.2), ("pairs/ann", "test_8.mp4", 0.9)):
+        (root / folder).mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(root / folder / f"{video}-{position}.jpg"), frame_at(video, position))
+    (root / "strangers" / "blank.png").write_bytes(cv2.imencode(".png", np.zeros((80, 80, 3), np.uint8))[1].tobytes())
+    embedded: list[str] = []
+    first = read_cohort(root, cache=tmp_path / "cache.npz", progress=lambda path: embedded.append(path.name))
+    again = read_cohort(root, cache=tmp_path / "cache.npz", progress=lambda path: embedded.append(path.name))
+    assert len(embedded) == 5  # the second reading embeds nothing
+    assert first.strangers.shape == (2, 128) and first.pairs.shape == (1, 2, 128) and first.pair_names == ("ann",)
+    assert first.missing == ("strangers/blank.png",)
+    assert np.array_equal(first.strangers, again.strangers) and np.array_equal(first.pairs, again.pairs)
+    with pytest.raises(EnrolmentError, match="no strangers/ folder"):
+        read_cohort(root / "pairs")
