@@ -145,7 +145,7 @@ def _enroll(args: argparse.Namespace) -> int:
 
     base = load_model(args.add) if args.add else None
     config = _enrol_config(args.detector, base)
-    cohort = _enrolment_cohort(args, base, config)
+    cohort = _cohort_photos(args, config) if args.cohort else None
     with _embedding_progress() as progress:
         result = enroll(args.sources, _mapping(args.labels), _mapping(args.session),
                         FrameWindow.parse(args.frames, args.every), base, config,
@@ -160,15 +160,6 @@ def _enroll(args: argparse.Namespace) -> int:
         out.print(f"evidence plot written to {args.plot}")
     out.print(f"model {model.version} written to {args.out}")
     return 0
-
-
-def _enrolment_cohort(args: argparse.Namespace, base: FaceModel | None, config: Config) -> CohortPhotos | None:
-    """--cohort's photos; else, adding to a model that has a cohort, that cohort (its limit is chosen again)."""
-    from facerec.cohort import stored_photos
-
-    if args.cohort is not None:
-        return _cohort_photos(args, config)
-    return stored_photos(base) if base is not None and base.cohort.active else None
 
 
 def _cohort_photos(args: argparse.Namespace, config: Config) -> CohortPhotos:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from facerec.cohort import CohortPhotos, CohortReport, with_cohort
+from facerec.cohort import CohortPhotos, CohortReport, stored_photos, with_cohort
 from facerec.cohort_norm import TARGET_FAR, CohortNorm
 from facerec.config import DEFAULT, Config
 from facerec.errors import EnrolmentError
@@ -72,7 +72,7 @@ def enroll(sources: Iterable[str | Path], labels: dict[str, str] | None = None,
 
     `labels` and `sessions` map file names to person and session names; `frames` picks each video's frames.
     With a `cohort` (facerec.cohort.read_cohort) the model stores it and a limit on the normalised score that names
-    at most `target_far` of its strangers, cross-validated.
+    at most `target_far` of its strangers, cross-validated; adding to a model that has a cohort keeps that one.
     """
     if add_to is not None and config != add_to.config:
         raise EnrolmentError(f"adding to model {add_to.version} needs its settings (detector "
@@ -87,6 +87,8 @@ def enroll(sources: Iterable[str | Path], labels: dict[str, str] | None = None,
         enrolled = merge(from_model(add_to), enrolled)
         description["added_to"] = {"version": add_to.version,
                                    "sources": add_to.info.get("enrolment", {}).get("sources")}
+        if cohort is None and add_to.cohort.active:
+            cohort = stored_photos(add_to)
     return train(enrolled, config, description, cohort, target_far)
 
 

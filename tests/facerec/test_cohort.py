@@ -113,3 +113,12 @@ def test_cohort_folder_is_embedded_once_then_read_from_the_cache(tmp_path, frame
     assert np.array_equal(first.strangers, again.strangers) and np.array_equal(first.pairs, again.pairs)
     with pytest.raises(EnrolmentError, match="no strangers/ folder"):
         read_cohort(root / "pairs")
+
+
+def test_adding_to_a_model_keeps_its_cohort_and_chooses_the_limit_again(model, fixtures_dir):
+    from facerec.enroll import enroll
+
+    result = enroll([str(fixtures_dir / "encoding")], add_to=model, config=model.config)
+    assert np.array_equal(result.model.cohort.embeddings, model.cohort.embeddings)
+    assert result.cohort is not None and result.model.cohort.limit == result.cohort.limit < math.inf
+    assert result.model.info["evidence"]["cohort"]["pair_trials"] == 0  # the stored cohort holds no pairs
