@@ -1,4 +1,5 @@
-"""Benchmark facerec: cold model load, per-frame latency (640x480, one core), enrolment time per person.
+"""Benchmark facerec: cold model load, per-frame latency (640x480, one core) and the share of classification and
+the impostor cohort in it, enrolment time per person.
 
 Run: .venv/bin/python bench/bench_facerec.py [--model fixtures/model] [--repeat 5]
 Prints medians next to the targets of issue 3. Wall time suffers from other load on a shared machine;
@@ -97,10 +98,37 @@ def bench_frame(model_dir: Path) -> list[tuple]:
         detect_faces(frame, model.config)
         detect.append(time.thread_time() - start)
         assert len(faces) >= 1
+    classify_cost, cohort_cost = bench_classify(model, frames)
     return [(f"per 640x480 frame, identify, wall ({len(frames)} frames)", statistics.median(wall) * 1000, "ms",
              120),
             ("per 640x480 frame, identify, thread CPU time", statistics.median(cpu) * 1000, "ms", 120),
-            ("  of which detection (CPU time)", statistics.median(detect) * 1000, "ms", None)]
+            ("  of which detection (CPU time)", statistics.median(detect) * 1000, "ms", None),
+            ("  of which classification (CPU time)", classify_cost * 1000, "ms", None),
+            ("    of which cohort normalisation (CPU time)", cohort_cost * 1000, "ms", None)]
+
+
+def bench_classify(model, frames: list) -> tuple[float, float]:
+    """Median CPU seconds of classify() per frame (faces already embedded), and how much of it the cohort adds:
+    the same with the model's cohort removed (1000 rounds each, interleaved)."""
+    from dataclasses import replace
+
+    import numpy as np
+
+    from facerec.cohort_norm import NO_COHORT
+    from facerec.model import classify
+    from facerec.pipeline import preprocess
+
+    vectors = [np.stack([face.embedding for face in preprocess(frame, model.config)]) for frame in frames]
+    bare = replace(model, cohort=NO_COHORT)
+    rounds = {"cohort": [], "bare": []}
+    for _ in range(1000 // len(frames) + 1):
+        for name, judged in (("cohort", model), ("bare", bare)):
+            start = time.thread_time()
+            for faces in vectors:
+                classify(faces, judged)
+            rounds[name].append((time.thread_time() - start) / len(vectors))
+    with_cohort, without = statistics.median(rounds["cohort"]), statistics.median(rounds["bare"])
+    return with_cohort, with_cohort - without
 
 
 def _frames_640x480():

@@ -15,12 +15,14 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from facerec.cohort_norm import TARGET_FAR
 from facerec.config import DEFAULT, Config
 from facerec.detectors import DETECTORS
 from facerec.errors import EnrolmentError, FacerecError
 from facerec.sources import FrameWindow, Reading, Sample
 
 if TYPE_CHECKING:
+    from facerec.cohort import CohortPhotos, CohortReport
     from facerec.enroll import EnrolmentResult
     from facerec.model import FaceModel
 
@@ -53,6 +55,11 @@ def _parser() -> argparse.ArgumentParser:
     enroll.add_argument("--detector", choices=sorted(DETECTORS),
                         help=f"face detector (default {DEFAULT.detector}; with --add, the model's)")
     enroll.add_argument("--plot", type=Path, help="write the threshold evidence plot (PNG)")
+    _add_cohort(enroll, "store this impostor cohort (strangers/, pairs/NAME/) with the model and calibrate "
+                "against it")
+    enroll.add_argument("--target-far", type=_share, default=TARGET_FAR, metavar="SHARE",
+                        help="with a cohort: the share of its strangers the limit may name, cross-validated "
+                        f"(default {TARGET_FAR})")
     enroll.set_defaults(run=_enroll)
 
     identify = commands.add_parser("identify", help="one JSON line per face found in images or videos")
@@ -66,6 +73,8 @@ def _parser() -> argparse.ArgumentParser:
     _add_sources(evaluate)
     evaluate.add_argument("--plot", type=Path, help="write the known-vs-unknown trade-off curve (PNG)")
     evaluate.add_argument("--json", type=Path, help="also write the summary as JSON")
+    _add_cohort(evaluate, "also measure strangers named and cross-session pairs named on this cohort folder, "
+                "cross-validated")
     evaluate.set_defaults(run=_evaluate)
 
     publish = commands.add_parser("publish", help="upload a model to S3 and point models/current.json at it")
@@ -74,6 +83,13 @@ def _parser() -> argparse.ArgumentParser:
     publish.add_argument("--prefix", default="models")
     publish.set_defaults(run=_publish)
     return parser
+
+
+def _add_cohort(parser: argparse.ArgumentParser, purpose: str) -> None:
+    parser.add_argument("--cohort", type=Path, metavar="DIR", help=purpose)
+    parser.add_argument("--cohort-cache", type=Path, metavar="FILE",
+                        help="embeddings of the cohort's photos kept between runs (default build/facerec-cache/)")
+    parser.add_argument("--det", type=Path, help="with --cohort: write the DET plot (PNG)")
 
 
 def _add_sources(parser: argparse.ArgumentParser) -> None:
@@ -128,18 +144,68 @@ def _enroll(args: argparse.Namespace) -> int:
     from facerec.model import load_model, save_model
 
     base = load_model(args.add) if args.add else None
+    config = _enrol_config(args.detector, base)
+    cohort = _cohort_photos(args, config) if args.cohort else None
     with _embedding_progress() as progress:
         result = enroll(args.sources, _mapping(args.labels), _mapping(args.session),
-                        FrameWindow.parse(args.frames, args.every), base, _enrol_config(args.detector, base),
-                        _progress(progress, progress.add_task("embedding", total=None)))
-    model = save_model(result.model, args.out)
+                        FrameWindow.parse(args.frames, args.every), base, config,
+                        _progress(progress, progress.add_task("embedding", total=None)), cohort, args.target_far)
     _print_enrolment(result)
+    if result.cohort is not None:
+        _print_cohort(result.cohort, args.det, f"enrolment cohort {args.cohort or 'of ' + str(args.add)}")
+    model = save_model(result.model, args.out)
     if args.plot:
         plot_tradeoff(result.distances, model.threshold, args.plot, f"enrolment evidence, model {model.version}",
                       result.evidence, model.ratio_guard)
         out.print(f"evidence plot written to {args.plot}")
     out.print(f"model {model.version} written to {args.out}")
     return 0
+
+
+def _cohort_photos(args: argparse.Namespace, config: Config) -> CohortPhotos:
+    from facerec.cohort import default_cache, read_cohort
+
+    cache = args.cohort_cache or default_cache(args.cohort, config)
+    with Progress(SpinnerColumn(), TextColumn("embedding cohort photo {task.description}"), console=err) as progress:
+        task = progress.add_task("", total=None)
+        photos = read_cohort(args.cohort, config, cache, lambda path: progress.update(task, description=path.name))
+    out.print(f"cohort {args.cohort}: {len(photos.strangers)} strangers, {len(photos.pairs)} pairs "
+              f"(embeddings cached in {cache}); no face in {len(photos.missing)} photos")
+    return photos
+
+
+def _print_cohort(report: CohortReport, det: Path | None, title: str) -> None:
+    from facerec.cohort import plot_det
+
+    rates = report.rates()
+    out.print(f"cohort limit {_num(report.limit)}: {report.rule}")
+    out.print(f"  strangers named {rates['strangers_named']} of {rates['strangers']} "
+              f"({_pct(rates['false_accept_rate'])}, 95 % interval {_interval(rates['false_accept_rate_ci95'])}; "
+              f"{rates['strangers_named_by_distance_alone']} by the distance rules alone)")
+    out.print(f"  cross-session pairs named {rates['pairs_named']} of {rates['pair_trials']} "
+              f"({_pct(rates['pair_genuine_rate'])}, 95 % interval {_interval(rates['pair_genuine_rate_ci95'])}; "
+              f"{rates['pairs_named_by_distance_alone']} by the distance rules alone)")
+    if rates["course_cross_session_samples"]:
+        out.print(f"  enrolment's cross-session samples named {rates['course_cross_session_named']} of "
+                  f"{rates['course_cross_session_samples']} ({rates['course_cross_session_named_by_distance_alone']} "
+                  "by the distance rules alone)")
+    for hub in report.hubs:
+        out.print(f"  hub: {hub}")
+    if det:
+        plot_det(report, det, title)
+        out.print(f"DET plot written to {det}")
+
+
+def _share(text: str) -> float:
+    """A number in (0, 1) for argparse."""
+    value = float(text)
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"a share between 0 and 1, not {text}")
+    return value
+
+
+def _interval(bounds: list[float] | None) -> str:
+    return "-" if bounds is None else f"{_pct(bounds[0])} - {_pct(bounds[1])}"
 
 
 def _enrol_config(detector: str | None, base: FaceModel | None) -> Config:
@@ -242,6 +308,11 @@ def _evaluate(args: argparse.Namespace) -> int:
         for session, row in model.info["metrics"]["cross_session_by_held_out_session"].items():
             out.print(f"  held-out session {session}: {_pct(row['accuracy'])} of {row['samples']} named")
     _print_summary(summary, model.labels)
+    if args.cohort:
+        from facerec.cohort import calibrate
+
+        _print_cohort(calibrate(model, _cohort_photos(args, model.config), model.cohort.limit), args.det,
+                      f"model {model.version} on cohort {args.cohort}")
     if args.plot:
         plot_tradeoff(tradeoff_inputs(results, model), model.threshold, args.plot,
                       f"model {model.version} on {' '.join(args.sources)} (frames {args.frames})",

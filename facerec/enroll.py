@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from facerec.cohort import CohortPhotos, CohortReport, stored_photos, with_cohort
+from facerec.cohort_norm import TARGET_FAR, CohortNorm
 from facerec.config import DEFAULT, Config
 from facerec.errors import EnrolmentError
 from facerec.evidence import Distances, Evidence, choose_threshold, named_share
@@ -59,14 +61,18 @@ class EnrolmentResult:
     rejections: list[Rejection]
     evidence: Evidence
     distances: Distances
+    cohort: CohortReport | None = None  # the cohort limit and what it achieves, when enrolled with a cohort
 
 
 def enroll(sources: Iterable[str | Path], labels: dict[str, str] | None = None,
            sessions: dict[str, str] | None = None, frames: FrameWindow = ALL_FRAMES, add_to: FaceModel | None = None,
-           config: Config = DEFAULT, progress: Callable[[Sample], None] | None = None) -> EnrolmentResult:
+           config: Config = DEFAULT, progress: Callable[[Sample], None] | None = None,
+           cohort: CohortPhotos | None = None, target_far: float = TARGET_FAR) -> EnrolmentResult:
     """Enrol the people of `sources` (see facerec.sources), or add them to `add_to`; save with save_model.
 
     `labels` and `sessions` map file names to person and session names; `frames` picks each video's frames.
+    With a `cohort` (facerec.cohort.read_cohort) the model stores it and a limit on the normalised score that names
+    at most `target_far` of its strangers, cross-validated; adding to a model that has a cohort keeps that one.
     """
     if add_to is not None and config != add_to.config:
         raise EnrolmentError(f"adding to model {add_to.version} needs its settings (detector "
@@ -81,7 +87,9 @@ def enroll(sources: Iterable[str | Path], labels: dict[str, str] | None = None,
         enrolled = merge(from_model(add_to), enrolled)
         description["added_to"] = {"version": add_to.version,
                                    "sources": add_to.info.get("enrolment", {}).get("sources")}
-    return train(enrolled, config, description)
+        if cohort is None and add_to.cohort.active:
+            cohort = stored_photos(add_to)
+    return train(enrolled, config, description, cohort, target_far)
 
 
 def quality_problem(faces: list[Face], config: Config = DEFAULT) -> str | None:
@@ -140,8 +148,10 @@ def _embed(sample: Sample, config: Config) -> tuple[np.ndarray | None, str | Non
     return (None, problem) if problem else (faces[0].embedding, None)
 
 
-def train(enrolled: Enrolled, config: Config = DEFAULT, description: dict | None = None) -> EnrolmentResult:
-    """Measure held-out genuine and leave-one-person-out stranger distances, choose the threshold, fit on all.
+def train(enrolled: Enrolled, config: Config = DEFAULT, description: dict | None = None,
+          cohort: CohortPhotos | None = None, target_far: float = TARGET_FAR) -> EnrolmentResult:
+    """Measure held-out genuine and leave-one-person-out stranger distances, choose the threshold, fit on all;
+    with a cohort, choose the cohort limit too (facerec.cohort.calibrate).
 
     `description` (sources, frame window, ...) is stored in model.json under "enrolment".
     """
@@ -152,7 +162,8 @@ def train(enrolled: Enrolled, config: Config = DEFAULT, description: dict | None
     targets = np.array([labels.index(x) for x in enrolled.labels])
     sessions = np.array(enrolled.sessions, dtype=str)
     model = fit(vectors, targets, labels, 1.0, config, sessions=sessions)
-    distances = validation_distances(vectors, targets, sessions, labels, config, model)
+    strangers = None if cohort is None else cohort.strangers
+    distances = validation_distances(vectors, targets, sessions, labels, config, model, strangers)
     evidence = choose_threshold(distances, labels)
     if evidence.without_cross_session:
         log.warning("%s: %s (enrol them from a second session: another video or photo set)",
@@ -167,7 +178,10 @@ def train(enrolled: Enrolled, config: Config = DEFAULT, description: dict | None
     model = replace(model, threshold=evidence.threshold, ratio_guard=evidence.guard)
     metrics = _metrics(model, vectors, targets, distances, evidence)
     model = replace(model, info={"enrolment": enrolment, "metrics": metrics, "evidence": evidence.to_dict()})
-    return EnrolmentResult(model, Counter(enrolled.labels), enrolled.rejections, evidence, distances)
+    report = None
+    if cohort is not None:
+        model, report = with_cohort(model, cohort, target_far, distances)
+    return EnrolmentResult(model, Counter(enrolled.labels), enrolled.rejections, evidence, distances, report)
 
 
 def holdouts(targets: np.ndarray, sessions: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -194,21 +208,24 @@ def holdouts(targets: np.ndarray, sessions: np.ndarray) -> list[tuple[np.ndarray
 
 
 def validation_distances(vectors: np.ndarray, targets: np.ndarray, sessions: np.ndarray, labels: tuple[str, ...],
-                         config: Config, model: FaceModel) -> Distances:
-    """Held-out genuine samples scored by models fitted without them; strangers by leave-one-person-out."""
+                         config: Config, model: FaceModel, cohort: np.ndarray | None = None) -> Distances:
+    """Held-out genuine samples scored by models fitted without them (normalised against `cohort` embeddings
+    too, when given); strangers by leave-one-person-out."""
     parts = []
     for held, cross in holdouts(targets, sessions):
         split = fit(vectors[~held], targets[~held], labels, 1.0, config, sessions=sessions[~held])
+        if cohort is not None:
+            split = replace(split, cohort=CohortNorm.fit(cohort, split.gallery))
         found = scores(vectors[held], split)
         parts.append((found.distance, found.predicted == targets[held], targets[held], sessions[held], cross[held],
-                      found.ratio))
+                      found.ratio, found.normalised))
     strangers, pairs, ratios = _strangers(model, vectors, targets)
     if not parts:
         return replace(Distances.empty(), strangers=strangers, stranger_pairs=pairs, stranger_ratio=ratios)
-    genuine, correct, people, held_sessions, cross, genuine_ratio = (
+    genuine, correct, people, held_sessions, cross, genuine_ratio, normalised = (
         np.concatenate(column) for column in zip(*parts, strict=True))
     return Distances(genuine, correct, np.array(labels)[people], held_sessions, cross, strangers, pairs,
-                     genuine_ratio, ratios)
+                     genuine_ratio, ratios, normalised if cohort is not None else np.zeros(0))
 
 
 def _strangers(model: FaceModel, vectors: np.ndarray, targets: np.ndarray

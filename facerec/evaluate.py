@@ -30,23 +30,28 @@ class FrameScore:
     predicted: str | None
     distance: float
     ratio: float  # model.Scores.ratio of the best face
+    normalised: float  # model.Scores.normalised of the best face
     lopo_predicted: str | None  # the answer with the true person taken out of the model (None if not enrolled)
     lopo_distance: float
     lopo_ratio: float
+    lopo_normalised: float
 
 
 @dataclass(frozen=True)
 class Limits:
-    """The two limits a name must be within: distance, and the distance ratio for guarded people."""
+    """The limits a name must be within: distance, the distance ratio for guarded people, the cohort-normalised
+    score."""
 
     threshold: float
     guard: RatioGuard = NO_RATIO_GUARD
+    cohort_limit: float = math.inf
 
-    def answer(self, predicted: str | None, distance: float, ratio: float) -> str:
+    def answer(self, predicted: str | None, distance: float, ratio: float, normalised: float) -> str:
         """The frame's answer: the best face's person within the limits, else unknown; NO_FACE without faces."""
         if predicted is None:
             return NO_FACE
-        return predicted if accepted(distance, ratio, self.threshold, self.guard.limits(predicted)) else UNKNOWN
+        within = accepted(distance, ratio, self.threshold, self.guard.limits(predicted), normalised, self.cohort_limit)
+        return predicted if within else UNKNOWN
 
 
 def score_samples(samples: Iterable[Sample], model: FaceModel,
@@ -69,7 +74,7 @@ def _score(sample: Sample, model: FaceModel) -> FrameScore:
         vectors = np.zeros((0, 128), np.float32)
     best = _best(vectors, model, None)
     enrolled = sample.label in model.labels and len(model.labels) > 1
-    lopo = _best(vectors, model, sample.label) if enrolled else (None, math.inf, math.inf)
+    lopo = _best(vectors, model, sample.label) if enrolled else (None, math.inf, math.inf, math.inf)
     cross = sample.label in model.labels and sample.session not in enrolled_sessions(model)[sample.label]
     return FrameScore(sample.label, sample.origin, sample.frame, sample.session, cross, len(vectors), *best, *lopo)
 
@@ -84,26 +89,27 @@ def enrolled_sessions(model: FaceModel) -> dict[str, set[str]]:
             for label in model.labels}
 
 
-def _best(vectors: np.ndarray, model: FaceModel, exclude: str | None) -> tuple[str | None, float, float]:
-    """The face nearest its predicted person: that person, the distance and the ratio."""
+def _best(vectors: np.ndarray, model: FaceModel, exclude: str | None) -> tuple[str | None, float, float, float]:
+    """The face nearest its predicted person: that person, the distance, the ratio and the normalised score."""
     if not len(vectors):
-        return None, math.inf, math.inf
+        return None, math.inf, math.inf, math.inf
     found = scores(vectors, model, exclude)
     best = int(found.distance.argmin())
-    return model.labels[found.predicted[best]], float(found.distance[best]), float(found.ratio[best])
+    return (model.labels[found.predicted[best]], float(found.distance[best]), float(found.ratio[best]),
+            float(found.normalised[best]))
 
 
 def summarise(results: list[FrameScore], model: FaceModel, threshold: float | None = None) -> dict:
     """Accuracy, per-person precision/recall, per-source majority, unknown rejection and a confusion count."""
-    limits = Limits(model.threshold if threshold is None else threshold, model.ratio_guard)
+    limits = Limits(model.threshold if threshold is None else threshold, model.ratio_guard, model.cohort.limit)
     known = [r for r in results if r.label in model.labels]
     strangers = [r for r in results if r.label not in model.labels]
-    answers = [limits.answer(r.predicted, r.distance, r.ratio) for r in results]
+    answers = [limits.answer(r.predicted, r.distance, r.ratio, r.normalised) for r in results]
     confusion = Counter((r.label if r.label in model.labels else UNKNOWN, a)
                         for r, a in zip(results, answers, strict=True))
-    lopo = [limits.answer(r.lopo_predicted, r.lopo_distance, r.lopo_ratio) == UNKNOWN for r in known
+    lopo = [limits.answer(r.lopo_predicted, r.lopo_distance, r.lopo_ratio, r.lopo_normalised) == UNKNOWN for r in known
             if r.lopo_predicted is not None]
-    named = [limits.answer(r.predicted, r.distance, r.ratio) == r.label for r in known]
+    named = [limits.answer(r.predicted, r.distance, r.ratio, r.normalised) == r.label for r in known]
     cross = [r.cross_session for r in known]
     return {
         "threshold": limits.threshold,
@@ -134,14 +140,16 @@ def _share(named: list[bool], cross: list[bool], flag: bool) -> float | None:
 
 
 def tradeoff_inputs(results: list[FrameScore], model: FaceModel) -> Distances:
-    """Known frames (same- and cross-session) and strangers (given + leave-one-person-out) for the curve."""
+    """Known frames (same- and cross-session) and strangers (given + leave-one-person-out) for the curve; a face
+    beyond the cohort limit counts as infinitely far (unknown at any distance)."""
     known = [r for r in results if r.label in model.labels]
-    given = [(r.distance, r.label, r.predicted, r.ratio) for r in results
+    given = [(_within_cohort(r.distance, r.normalised, model), r.label, r.predicted, r.ratio) for r in results
              if r.label not in model.labels and r.predicted]
-    left_out = [(r.lopo_distance, r.label, r.lopo_predicted, r.lopo_ratio) for r in known
-                if r.lopo_predicted is not None]
+    left_out = [(_within_cohort(r.lopo_distance, r.lopo_normalised, model), r.label, r.lopo_predicted, r.lopo_ratio)
+                for r in known if r.lopo_predicted is not None]
     strangers = given + left_out
-    return Distances(genuine=np.array([r.distance for r in known], dtype=np.float64),
+    return Distances(genuine=np.array([_within_cohort(r.distance, r.normalised, model) for r in known],
+                                      dtype=np.float64),
                      correct=np.array([r.predicted == r.label for r in known], dtype=bool),
                      people=np.array([r.label for r in known], dtype=str),
                      sessions=np.array([r.session for r in known], dtype=str),
@@ -150,6 +158,10 @@ def tradeoff_inputs(results: list[FrameScore], model: FaceModel) -> Distances:
                      stranger_pairs=np.array([(who, whom) for _, who, whom, _ in strangers], dtype=str).reshape(-1, 2),
                      genuine_ratio=np.array([r.ratio for r in known], dtype=np.float64),
                      stranger_ratio=np.array([ratio for _, _, _, ratio in strangers], dtype=np.float64))
+
+
+def _within_cohort(distance: float, normalised: float, model: FaceModel) -> float:
+    return distance if normalised <= model.cohort.limit else math.inf
 
 
 def _per_person(confusion: Counter, labels: tuple[str, ...]) -> dict[str, dict]:

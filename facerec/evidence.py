@@ -44,6 +44,8 @@ class Distances:
     # model.Scores.ratio of each genuine (n,) and stranger (k,) sample; empty when not recorded (no ratio limit)
     genuine_ratio: np.ndarray = field(default_factory=lambda: np.zeros(0))
     stranger_ratio: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    # model.Scores.normalised of each genuine sample against an impostor cohort; empty without one
+    genuine_normalised: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     def has_ratios(self) -> bool:
         """Whether every sample's ratio, and whom each stranger was taken for, was recorded."""

@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from contract.keys import utc_stamp
+from facerec.cohort_norm import NO_COHORT, CohortNorm
 from facerec.config import Config
 from facerec.detectors import DETECTORS
 from facerec.embedding import EMBEDDING_DIM, EMBEDDING_MODEL_ID, normalise
@@ -28,8 +29,9 @@ log = logging.getLogger(__name__)
 FORMAT = "facerec-model"
 FORMAT_VERSION = 2  # 2: head.npz instead of a torch head.pt; exemplar sessions; threshold tails
 UNKNOWN = "unknown"
-MANIFEST, HEAD_FILE, GALLERY_FILE = "model.json", "head.npz", "gallery.npy"
-ARTIFACT_FILES = (MANIFEST, HEAD_FILE, GALLERY_FILE)
+MANIFEST, HEAD_FILE, GALLERY_FILE, COHORT_FILE = "model.json", "head.npz", "gallery.npy", "cohort.npy"
+ARTIFACT_FILES = (MANIFEST, HEAD_FILE, GALLERY_FILE, COHORT_FILE)
+ARRAY_FILES = ARTIFACT_FILES[1:]
 VERSION_RE = re.compile(r"^[0-9a-f]{16}$")
 INFO_KEYS = ("metrics", "evidence", "enrolment")  # descriptive, kept at top level
 
@@ -43,13 +45,15 @@ class Match(NamedTuple):
 
 
 class Scores(NamedTuple):
-    """Per embedding: the head's pick, its probability, the distance to that person's nearest template, and the
-    ratio of that distance to the distance to anyone else's nearest template (near 1: as close to someone else)."""
+    """Per embedding: the head's pick, its probability, the distance to that person's nearest template, the
+    ratio of that distance to the distance to anyone else's nearest template (near 1: as close to someone else),
+    and the distance normalised against the impostor cohort (cohort_norm; 0 without a cohort)."""
 
     predicted: np.ndarray
     probability: np.ndarray
     distance: np.ndarray
     ratio: np.ndarray
+    normalised: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -88,6 +92,7 @@ class FaceModel:
     version: str = ""
     created_at: str = ""
     ratio_guard: RatioGuard = NO_RATIO_GUARD
+    cohort: CohortNorm = NO_COHORT
 
 
 def classify(embeddings: np.ndarray, model: FaceModel, threshold: float | None = None,
@@ -97,22 +102,24 @@ def classify(embeddings: np.ndarray, model: FaceModel, threshold: float | None =
     found = scores(embeddings, model, exclude)
     names = [model.labels[c] for c in found.predicted]
     ratio_limits = model.ratio_guard.limits(np.array(names, dtype=str))
-    return [_match(name, p, d, r, limit, float(r_limit)) for name, p, d, r, r_limit
-            in zip(names, found.probability, found.distance, found.ratio, ratio_limits, strict=True)]
+    return [_match(name, p, d, float(r_limit), limit, Margins(r, n, model.cohort.limit)) for name, p, d, r, n, r_limit
+            in zip(names, found.probability, found.distance, found.ratio, found.normalised, ratio_limits, strict=True)]
 
 
 def accepted(distance: np.ndarray | float, ratio: np.ndarray | float, threshold: float,
-             ratio_limit: np.ndarray | float = math.inf) -> np.ndarray:
-    """Named rather than unknown: near enough to the predicted person and, where guarded, distinctly nearer them
-    than anyone else."""
-    return (np.asarray(distance) <= threshold) & (np.asarray(ratio) <= ratio_limit)
+             ratio_limit: np.ndarray | float = math.inf, normalised: np.ndarray | float = 0.0,
+             cohort_limit: float = math.inf) -> np.ndarray:
+    """Named rather than unknown: near enough to the predicted person, where guarded distinctly nearer them than
+    anyone else, and near enough for that template and face once both are normalised against the cohort."""
+    return ((np.asarray(distance) <= threshold) & (np.asarray(ratio) <= ratio_limit)
+            & (np.asarray(normalised) <= cohort_limit))
 
 
 def scores(embeddings: np.ndarray, model: FaceModel, exclude: str | None = None) -> Scores:
     """Score embeddings against the head and the gallery; `exclude` drops one person as if never enrolled."""
     vectors = normalise(embeddings)
     logits = vectors @ model.weight.T + model.bias
-    per_label = _distance_per_label(vectors, model)
+    per_label, nearest = _distance_per_label(vectors, model)
     if exclude is not None:
         logits[:, model.labels.index(exclude)] = -np.inf
         per_label[:, model.labels.index(exclude)] = np.inf
@@ -122,28 +129,42 @@ def scores(embeddings: np.ndarray, model: FaceModel, exclude: str | None = None)
     best = probabilities.argmax(axis=1)
     rows = np.arange(len(best))
     distance = per_label[rows, best]
+    normalised = model.cohort.normalised(vectors, distance, nearest[rows, best])
     per_label[rows, best] = np.inf
     runner_up = per_label.min(axis=1, initial=np.inf)
     ratio = np.divide(distance, runner_up, out=np.zeros_like(distance), where=np.isfinite(runner_up))
-    return Scores(best, probabilities[rows, best], distance, ratio)
+    return Scores(best, probabilities[rows, best], distance, ratio, normalised)
 
 
-def _distance_per_label(vectors: np.ndarray, model: FaceModel) -> np.ndarray:
+def _distance_per_label(vectors: np.ndarray, model: FaceModel) -> tuple[np.ndarray, np.ndarray]:
+    """Each person's nearest template: the distance and the template's gallery index, (faces, people) each."""
     distances = np.linalg.norm(vectors[:, None, :] - model.gallery[None, :, :], axis=2)
     per_label = np.full((len(vectors), len(model.labels)), np.inf, dtype=np.float32)
+    nearest = np.zeros((len(vectors), len(model.labels)), dtype=np.int64)
     for index in range(len(model.labels)):
-        members = model.gallery_labels == index
-        if members.any() and len(vectors):
-            per_label[:, index] = distances[:, members].min(axis=1)
-    return per_label
+        members = np.flatnonzero(model.gallery_labels == index)
+        if len(members) and len(vectors):
+            closest = distances[:, members].argmin(axis=1)
+            nearest[:, index] = members[closest]
+            per_label[:, index] = distances[np.arange(len(vectors)), nearest[:, index]]
+    return per_label, nearest
 
 
-def _match(label: str, probability: float, distance: float, ratio: float, threshold: float,
-           ratio_limit: float) -> Match:
-    """Confidence: head probability x the lower of two logistics, of the distance and of the ratio margins (each
-    0.5 at its limit); for unknown, 1 - that."""
-    agreement = min(_logistic(distance, threshold), _logistic(ratio, ratio_limit))
-    if accepted(distance, ratio, threshold, ratio_limit):
+class Margins(NamedTuple):
+    """A face's ratio and cohort-normalised score, with the cohort limit (the ratio limit depends on the name)."""
+
+    ratio: float
+    normalised: float
+    cohort_limit: float
+
+
+def _match(label: str, probability: float, distance: float, ratio_limit: float, threshold: float,
+           margins: Margins) -> Match:
+    """Confidence: head probability x the lowest of three logistics, of the distance, ratio and normalised-score
+    margins (each 0.5 at its limit); for unknown, 1 - that."""
+    agreement = min(_logistic(distance, threshold), _logistic(margins.ratio, ratio_limit),
+                    _logistic(margins.normalised, margins.cohort_limit))
+    if accepted(distance, margins.ratio, threshold, ratio_limit, margins.normalised, margins.cohort_limit):
         return Match(label, float(probability * agreement), float(distance))
     return Match(UNKNOWN, float(1.0 - agreement), float(distance))
 
@@ -162,6 +183,7 @@ def save_model(model: FaceModel, model_dir: str | Path) -> FaceModel:
     np.savez(directory / HEAD_FILE, weight=np.asarray(model.weight, np.float32),
              bias=np.asarray(model.bias, np.float32))
     np.save(directory / GALLERY_FILE, np.ascontiguousarray(model.gallery, np.float32), allow_pickle=False)
+    np.save(directory / COHORT_FILE, model.cohort.embeddings, allow_pickle=False)
     manifest = _manifest(model, directory)
     saved = replace(model, version=content_version(manifest),
                     created_at=utc_stamp())
@@ -185,8 +207,9 @@ def _manifest(model: FaceModel, directory: Path) -> dict[str, Any]:
         "head": {"file": HEAD_FILE, "kind": "linear-softmax"},
         "gallery": {"file": GALLERY_FILE, "labels": [int(i) for i in model.gallery_labels],
                     "session_names": sessions, "sessions": [sessions.index(s) for s in model.gallery_sessions]},
-        "threshold": {"distance": model.threshold, **_ratio_entry(model.ratio_guard)},
-        "files": {name: _sha256(directory / name) for name in (HEAD_FILE, GALLERY_FILE)},
+        "threshold": {"distance": model.threshold, **_ratio_entry(model.ratio_guard),
+                      **({"cohort": model.cohort.to_dict()} if model.cohort.active else {})},
+        "files": {name: _sha256(directory / name) for name in ARRAY_FILES},
         **{key: model.info[key] for key in INFO_KEYS if key in model.info},
     }
 
@@ -233,6 +256,7 @@ def _build(directory: Path, manifest: dict[str, Any]) -> FaceModel:
     if not 0 < threshold <= 2:
         raise ModelError(f"{directory}: threshold {threshold} outside (0, 2]")
     guard = _ratio_guard(manifest["threshold"].get("ratio"), labels, directory)
+    cohort = _cohort(directory, manifest["threshold"].get("cohort"), gallery)
     config = Config.from_dict(manifest["config"])
     if config.detector not in DETECTORS:
         raise ModelError(f"{directory}: unknown detector {config.detector!r}")
@@ -241,7 +265,7 @@ def _build(directory: Path, manifest: dict[str, Any]) -> FaceModel:
                     DETECTORS[config.detector].id)
     info = {key: manifest[key] for key in INFO_KEYS if key in manifest}
     return FaceModel(labels, state["weight"], state["bias"], gallery, gallery_labels, threshold, gallery_sessions,
-                     config, info, manifest["version"], manifest.get("created_at", ""), guard)
+                     config, info, manifest["version"], manifest.get("created_at", ""), guard, cohort)
 
 
 def _ratio_guard(entry: dict[str, Any] | None, labels: tuple[str, ...], directory: Path) -> RatioGuard:
@@ -253,6 +277,23 @@ def _ratio_guard(entry: dict[str, Any] | None, labels: tuple[str, ...], director
     if not set(guard.people) <= set(labels):
         raise ModelError(f"{directory}: ratio limit for people not enrolled: {sorted(set(guard.people) - set(labels))}")
     return guard
+
+
+def _cohort(directory: Path, entry: dict[str, Any] | None, gallery: np.ndarray) -> CohortNorm:
+    embeddings = _load_arrays(directory / COHORT_FILE)
+    if not isinstance(embeddings, np.ndarray) or embeddings.ndim != 2 or embeddings.shape[1] != EMBEDDING_DIM \
+            or embeddings.dtype != np.float32 or not np.isfinite(embeddings).all():
+        raise ModelError(f"{directory}: {COHORT_FILE} must be finite float32 (n, {EMBEDDING_DIM})")
+    if (entry is None) != (len(embeddings) == 0) or (entry and entry["faces"] != len(embeddings)):
+        raise ModelError(f"{directory}: {COHORT_FILE} holds {len(embeddings)} faces, model.json's threshold.cohort "
+                         f"says {entry and entry['faces']}")
+    if entry is None:
+        return NO_COHORT
+    limit = math.inf if entry["limit"] is None else float(entry["limit"])
+    if not limit > 0 or not 1 <= int(entry["k"]) <= len(embeddings):
+        raise ModelError(f"{directory}: cohort limit {limit} must be above 0 and k {entry['k']} within 1.."
+                         f"{len(embeddings)}")
+    return CohortNorm.fit(embeddings, gallery, int(entry["k"]), limit)
 
 
 def _read_manifest(directory: Path) -> dict[str, Any]:
@@ -285,7 +326,7 @@ def _check_files(directory: Path, manifest: dict[str, Any]) -> None:
     hashes = manifest.get("files")
     if not isinstance(hashes, dict):
         raise ModelError(f"{directory}: manifest lists no file checksums")
-    for name in (HEAD_FILE, GALLERY_FILE):
+    for name in ARRAY_FILES:
         path = directory / name
         if not path.is_file():
             raise ModelError(f"{directory}: missing {name}")

@@ -44,7 +44,7 @@ def test_numpy_forward_matches_torch(trained, course_encoding):
     vectors = course_encoding[1]
     with torch.no_grad():
         expected = torch.softmax(head(torch.from_numpy(vectors)), dim=1).numpy()
-    predicted, probability, _, _ = scores(vectors, model)
+    predicted, probability, *_ = scores(vectors, model)
     assert np.array_equal(predicted, expected.argmax(axis=1))
     assert np.allclose(probability, expected.max(axis=1), atol=1e-5)
 

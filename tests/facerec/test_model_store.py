@@ -34,7 +34,7 @@ def test_publish_writes_files_then_pointer(s3, model_dir):
     assert pointer["version"] == version and pointer["prefix"] == f"models/{version}/"
     keys = {o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET)["Contents"]}
     assert keys == {"models/current.json"} | {f"models/{version}/{n}" for n in ARTIFACT_FILES}
-    assert set(ARTIFACT_FILES) == {"model.json", "head.npz", "gallery.npy"}
+    assert set(ARTIFACT_FILES) == {"model.json", "head.npz", "gallery.npy", "cohort.npy"}
     stored = json.loads(s3.get_object(Bucket=BUCKET, Key="models/current.json")["Body"].read())
     assert stored["version"] == version
 

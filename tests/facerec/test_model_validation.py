@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from facerec import ModelError, load_model
-from facerec.model import GALLERY_FILE, HEAD_FILE, MANIFEST, content_version
+from facerec.model import ARRAY_FILES, GALLERY_FILE, HEAD_FILE, MANIFEST, content_version
 
 
 @pytest.fixture
@@ -48,8 +48,8 @@ def test_corrupt_head_with_matching_checksum_is_still_refused(copy):
     import hashlib
 
     (copy / HEAD_FILE).write_bytes(b"not a zip")
-    _rewrite_manifest(copy, files={HEAD_FILE: hashlib.sha256(b"not a zip").hexdigest(),
-                                   GALLERY_FILE: hashlib.sha256((copy / GALLERY_FILE).read_bytes()).hexdigest()})
+    _rewrite_manifest(copy, files={name: hashlib.sha256((copy / name).read_bytes()).hexdigest()
+                                   for name in ARRAY_FILES})
     with pytest.raises(ModelError, match="not a readable numpy file"):
         load_model(copy)
 
@@ -59,7 +59,7 @@ def test_a_pickled_head_is_refused_unread(copy):
 
     np.savez(copy / HEAD_FILE, weight=np.array([object()], dtype=object), bias=np.zeros(11, np.float32))
     _rewrite_manifest(copy, files={name: hashlib.sha256((copy / name).read_bytes()).hexdigest()
-                                   for name in (HEAD_FILE, GALLERY_FILE)})
+                                   for name in ARRAY_FILES})
     with pytest.raises(ModelError, match="not a readable numpy file"):
         load_model(copy)
 
