@@ -278,6 +278,7 @@ class LambdaFunctions:
             recipe=recipe,
             opt_dir=self._layers(fn),
             version=str(fn.version),
+            ephemeral_storage_mb=int(fn.ephemeral_storage),
         )
         dockerfile: ImageSource | None = getattr(fn, _DOCKERFILE_ATTRIBUTE, None)
         return spec if dockerfile is None or image is not None else run_in_place(spec, dockerfile)

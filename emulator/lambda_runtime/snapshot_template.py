@@ -43,6 +43,7 @@ _MAX_MESSAGE = 1 << 20
 # has its own Runtime API, so the template keeps it unimported and each environment imports it after the fork.
 _NATIVE_CLIENT = "runtime_client"
 MOUNT_TMP_ENV = "_EMULATOR_MOUNT_TMP"
+MOUNT_TMP_MB_ENV = "_EMULATOR_MOUNT_TMP_MB"  # the function's EphemeralStorage: /tmp is a tmpfs of that size
 MOUNT_LOWER_ENV = "_EMULATOR_MOUNT_LOWER"
 MOUNT_OPT_ENV = "_EMULATOR_MOUNT_OPT"
 MOUNT_KEEP_ENV = "_EMULATOR_MOUNT_KEEP"
@@ -173,6 +174,7 @@ def _send(control: socket.socket, message: dict[str, Any]) -> None:
 def private_mounts() -> None:
     """Enters a mount namespace with this environment's own /tmp (and /opt), as the emulator's variables say."""
     tmp = os.environ.pop(MOUNT_TMP_ENV, None)
+    size_mb = os.environ.pop(MOUNT_TMP_MB_ENV, None)
     lower = os.environ.pop(MOUNT_LOWER_ENV, None)
     opt = os.environ.pop(MOUNT_OPT_ENV, None)
     keep = [p for p in os.environ.pop(MOUNT_KEEP_ENV, "").split(os.pathsep) if p]
@@ -181,6 +183,8 @@ def private_mounts() -> None:
     _check(_libc().unshare(_CLONE_NEWNS), "unshare(CLONE_NEWNS)")
     _mount(None, "/", None, _MS_REC | _MS_PRIVATE)
     kept = [(path, os.open(path, os.O_PATH)) for path in keep]
+    if size_mb is not None:  # what the environment writes to /tmp lives in a tmpfs of EphemeralStorage's size
+        _mount("tmpfs", tmp, "tmpfs", 0, f"size={int(size_mb)}m,mode=1777")
     if lower is None:
         _mount(tmp, _TMP, None, _MS_BIND)
     else:

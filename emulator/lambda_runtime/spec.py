@@ -63,6 +63,7 @@ class FunctionSpec:
     recipe: EnvironmentRecipe | None = None  # None: the packages of AWS's runtime only (a zip function)
     opt_dir: Path | None = None  # the function's layers, merged in order (its /opt)
     version: str = LATEST  # a published version runs its own code and configuration
+    ephemeral_storage_mb: int = 512  # the size of its /tmp
 
     @property
     def log_group(self) -> str:

@@ -44,7 +44,7 @@ class Template:
         self.init_error: dict[str, Any] | None = None
         self._lock = threading.Lock()
         self._control, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        env = {**runtime.env, **environment_tmp(self.tmp_dir, settings.private_tmp),
+        env = {**runtime.env, **environment_tmp(self.tmp_dir, settings.private_tmp, spec.ephemeral_storage_mb),
                CONTROL_FD_ENV: str(theirs.fileno()), "AWS_LAMBDA_INITIALIZATION_TYPE": "snap-start",
                "AWS_LAMBDA_LOG_STREAM_NAME": self.log_stream,
                "AWS_LAMBDA_RUNTIME_API": "127.0.0.1:9"}  # never called: each fork gets its own

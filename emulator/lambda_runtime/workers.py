@@ -19,7 +19,7 @@ from typing import IO, Any, Protocol
 
 from emulator.lambda_runtime.errors import EXIT_ERROR, INIT_ERROR, OUT_OF_MEMORY_ERROR, TIMEOUT_ERROR
 from emulator.lambda_runtime.runtime_api import Invocation, RuntimeApi
-from emulator.lambda_runtime.snapshot_template import MOUNT_TMP_ENV
+from emulator.lambda_runtime.snapshot_template import MOUNT_TMP_ENV, MOUNT_TMP_MB_ENV
 from emulator.lambda_runtime.spec import TEMPLATE_SCRIPT, FunctionSpec, Runtime, WorkerSettings, new_log_stream
 from emulator.lambda_runtime.supervisor import Supervisor
 
@@ -97,9 +97,12 @@ class EnvironmentProcess(Protocol):
 Launch = Callable[[dict[str, str]], EnvironmentProcess]  # the environment's own variables -> its process
 
 
-def environment_tmp(folder: Path, private: bool) -> dict[str, str]:
-    """An environment's /tmp: `folder` mounted on /tmp (a private mount namespace), else TMPDIR=folder."""
-    return {MOUNT_TMP_ENV: str(folder), "TMPDIR": "/tmp"} if private else {"TMPDIR": str(folder)}  # noqa: S108
+def environment_tmp(folder: Path, private: bool, size_mb: int) -> dict[str, str]:
+    """An environment's /tmp: a tmpfs of `size_mb` over `folder`, mounted on /tmp (a private mount namespace), else
+    TMPDIR=folder (no size limit: `status` says private /tmp is off)."""
+    if not private:
+        return {"TMPDIR": str(folder)}
+    return {MOUNT_TMP_ENV: str(folder), MOUNT_TMP_MB_ENV: str(size_mb), "TMPDIR": "/tmp"}  # noqa: S108
 
 
 def spawn_launcher(spec: FunctionSpec, runtime: Runtime) -> Launch:
@@ -165,7 +168,8 @@ class Worker:
         self._release_at_exit = False
         try:
             self._process = launch({"AWS_LAMBDA_RUNTIME_API": self._api.address, "AWS_LAMBDA_LOG_STREAM_NAME":
-                                    self.log_stream, **environment_tmp(self.tmp_dir, settings.private_tmp)})
+                                    self.log_stream, **environment_tmp(self.tmp_dir, settings.private_tmp,
+                                                                     spec.ephemeral_storage_mb)})
         except BaseException:
             self._release()
             raise

@@ -135,3 +135,33 @@ def test_a_handler_holding_more_than_its_memory_size_is_killed(cloud):
     assert "signal: killed" in error["errorMessage"]
     assert cloud.client("lambda").invoke(FunctionName=cloud.function(HANDLERS["echo"], MemorySize=128),
                                          Payload=b'{"ok": 1}')["Payload"].read() == b'{"ok": 1}'
+
+
+TMP_WRITER = """import errno, os
+
+def lambda_handler(event, context):
+    chunk = b"x" * (1024 * 1024)
+    written = 0
+    try:
+        with open("/tmp/big.bin", "wb") as handle:
+            for _ in range(event["mb"]):
+                handle.write(chunk)
+                written += 1
+            handle.flush()
+    except OSError as exc:
+        return {"errno": exc.errno, "written_mb": written}
+    finally:
+        if os.path.exists("/tmp/big.bin"):
+            os.remove("/tmp/big.bin")
+    return {"errno": 0, "written_mb": written}
+"""
+
+
+def test_tmp_holds_what_ephemeral_storage_says(cloud):
+    lam = cloud.client("lambda")
+    default = cloud.function(TMP_WRITER, MemorySize=256)
+    answer = json.loads(lam.invoke(FunctionName=default, Payload=b'{"mb": 600}')["Payload"].read())
+    assert answer["errno"] == 28 and answer["written_mb"] < 520  # ENOSPC: "No space left on device"
+    larger = cloud.function(TMP_WRITER, MemorySize=256, EphemeralStorage={"Size": 1024})
+    assert json.loads(lam.invoke(FunctionName=larger, Payload=b'{"mb": 600}')["Payload"].read()) == {
+        "errno": 0, "written_mb": 600}
