@@ -43,6 +43,8 @@ _MAX_MESSAGE = 1 << 20
 # has its own Runtime API, so the template keeps it unimported and each environment imports it after the fork.
 _NATIVE_CLIENT = "runtime_client"
 MOUNT_TMP_ENV = "_EMULATOR_MOUNT_TMP"
+MOUNT_TASK_ENV = "_EMULATOR_MOUNT_TASK"  # the function's code folder, bind-mounted on /var/task
+TASK_ROOT = "/var/task"
 MOUNT_TMP_MB_ENV = "_EMULATOR_MOUNT_TMP_MB"  # the function's EphemeralStorage: /tmp is a tmpfs of that size
 MOUNT_LOWER_ENV = "_EMULATOR_MOUNT_LOWER"
 MOUNT_OPT_ENV = "_EMULATOR_MOUNT_OPT"
@@ -175,6 +177,7 @@ def private_mounts() -> None:
     """Enters a mount namespace with this environment's own /tmp (and /opt), as the emulator's variables say."""
     tmp = os.environ.pop(MOUNT_TMP_ENV, None)
     size_mb = os.environ.pop(MOUNT_TMP_MB_ENV, None)
+    task = os.environ.pop(MOUNT_TASK_ENV, None)
     lower = os.environ.pop(MOUNT_LOWER_ENV, None)
     opt = os.environ.pop(MOUNT_OPT_ENV, None)
     keep = [p for p in os.environ.pop(MOUNT_KEEP_ENV, "").split(os.pathsep) if p]
@@ -198,10 +201,21 @@ def private_mounts() -> None:
         os.close(fd)
     if opt is not None:
         _mount(opt, "/opt", None, _MS_BIND)
+    if task is not None:
+        _task_root(task)
     if lower is None:  # a forked environment's namespace is a copy of its template's: already read-only there
         for path in filter(None, (os.environ.get("LAMBDA_TASK_ROOT"), opt and "/opt")):
             _read_only(path)
     sys.path_importer_cache.clear()  # sys.path entries under /opt or /tmp were looked at before they existed
+
+
+def _task_root(code: str) -> None:
+    """The function's code at /var/task, the working directory and first import path, as on AWS: no host path shows
+    in a module's __file__ or a traceback."""
+    os.makedirs(TASK_ROOT, exist_ok=True)  # an empty folder on the host; the code is mounted only in here
+    _mount(code, TASK_ROOT, None, _MS_BIND)
+    os.chdir(TASK_ROOT)
+    sys.path[0] = TASK_ROOT  # it was the code folder's host path (see __main__ below)
 
 
 def _read_only(path: str) -> None:

@@ -17,7 +17,7 @@ from emulator.lambda_runtime.packaging import (
     aws_runtime_requirements,
     python_version,
 )
-from emulator.lambda_runtime.snapshot_template import MOUNT_KEEP_ENV, MOUNT_OPT_ENV
+from emulator.lambda_runtime.snapshot_template import MOUNT_KEEP_ENV, MOUNT_OPT_ENV, MOUNT_TASK_ENV, TASK_ROOT
 
 COLD_START_MODES = ("fork", "spawn")
 FUNCTION_ENV_MODES = ("isolated", "project")
@@ -99,7 +99,8 @@ def function_runtime(spec: FunctionSpec, settings: WorkerSettings) -> Runtime:
     """The interpreter and variables of the function's environments; builds its environment if it must."""
     version = python_version(spec.runtime)
     env = dict(settings.base_env)
-    path = [str(spec.code_dir)]
+    task_root = TASK_ROOT if settings.private_tmp else str(spec.code_dir)  # the code at /var/task, as on AWS
+    path = [task_root]
     if settings.builder is None:
         python = Path(sys.executable)
         path += filter(None, [settings.base_env.get("PYTHONPATH")])
@@ -124,7 +125,9 @@ def function_runtime(spec: FunctionSpec, settings: WorkerSettings) -> Runtime:
         # under /tmp (a CI checkout) must stay visible
         env[MOUNT_KEEP_ENV] = os.pathsep.join(_under_host_tmp([settings.tmp_root, spec.code_dir,
                                                                 python.parent.parent, spec.opt_dir]))
-    env = function_environment(spec, env)
+    env = function_environment(spec, env, task_root)
+    if settings.private_tmp:
+        env[MOUNT_TASK_ENV] = str(spec.code_dir)
     env["PYTHONPATH"] = os.pathsep.join(path)
     return Runtime(python, env)
 
@@ -147,7 +150,7 @@ def probe_private_tmp() -> str | None:
     return None if probe.returncode == 0 else probe.stderr.strip() or f"exit status {probe.returncode}"
 
 
-def function_environment(spec: FunctionSpec, base_env: dict[str, str]) -> dict[str, str]:
+def function_environment(spec: FunctionSpec, base_env: dict[str, str], task_root: str) -> dict[str, str]:
     """The variables every environment of the function has; each adds its Runtime API, log stream and TMPDIR."""
     env = dict(base_env)
     env.update(spec.environment)
@@ -158,15 +161,15 @@ def function_environment(spec: FunctionSpec, base_env: dict[str, str]) -> dict[s
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
             "AWS_LAMBDA_FUNCTION_VERSION": spec.version,
             "AWS_LAMBDA_LOG_GROUP_NAME": spec.log_group,
-            "LAMBDA_TASK_ROOT": str(spec.code_dir),
-            "LAMBDA_RUNTIME_DIR": str(spec.code_dir),
+            "LAMBDA_TASK_ROOT": task_root,
+            "LAMBDA_RUNTIME_DIR": task_root,
             "AWS_EXECUTION_ENV": f"AWS_Lambda_{spec.runtime}",
             "PYTHONUNBUFFERED": "1",
         }
     )
     # AWS's defaults for variables a function may set itself: UTC whatever the host's zone, and the task root's
     # lib/ on the loader path (a zip may ship native libraries there)
-    loader_path = [env.get("LD_LIBRARY_PATH"), str(spec.code_dir / "lib")]
+    loader_path = [env.get("LD_LIBRARY_PATH"), f"{task_root}/lib"]
     defaults = {"TZ": ":UTC", "LD_LIBRARY_PATH": os.pathsep.join(filter(None, loader_path))}
     env.update({key: value for key, value in defaults.items() if key not in spec.environment})
     return env

@@ -145,3 +145,15 @@ def test_each_environment_has_its_own_tmp(cloud):
     assert answers[0]["lines"] != answers[1]["lines"]
     if ENV_ENDPOINT not in os.environ:  # the embedded emulator's host is this machine: its /tmp is untouched
         assert (host_file.read_bytes() if host_file.exists() else None) == before
+
+
+def test_the_code_is_at_var_task_and_no_host_path_shows(cloud):
+    source = ("import os, traceback\n\ndef lambda_handler(event, context):\n"
+              "    try:\n        raise ValueError('where')\n"
+              "    except ValueError:\n        trace = traceback.format_exc()\n"
+              "    return {'root': os.environ['LAMBDA_TASK_ROOT'], 'cwd': os.getcwd(), 'file': __file__,\n"
+              "            'own_code': open('/var/task/app.py').read().startswith('import os'), 'trace': trace}\n")
+    answer = json.loads(cloud.client("lambda").invoke(FunctionName=cloud.function(source))["Payload"].read())
+    assert (answer["root"], answer["cwd"], answer["file"], answer["own_code"]) == (
+        "/var/task", "/var/task", "/var/task/app.py", True)
+    assert 'File "/var/task/app.py"' in answer["trace"]
