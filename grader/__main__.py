@@ -15,6 +15,7 @@ from rich.markup import escape
 from contract import ContractError
 from deploy.errors import DeployError
 from emulator.errors import EmulatorError
+from grader.classroom import ClassSettings, grade_class
 from grader.config import RunSettings, load_thresholds
 from grader.errors import ConfigError, GraderError
 from grader.report import default_out_dir, print_summary, write_reports
@@ -67,7 +68,34 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--thresholds", type=Path, help="JSON or YAML file overriding rubric thresholds")
     run.add_argument("--out", type=Path, help="report folder (default reports/<UTC time>/; also reports/latest/)")
     run.set_defaults(run=_run)
+    _class_parser(commands)
     return parser
+
+
+def _class_parser(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    """`class`: every submission of a folder, each in its own account of one emulator."""
+    grade_class = commands.add_parser("class", help="grade a folder of submissions (each with a grading.toml)")
+    grade_class.add_argument("submissions", type=Path, help="folder of submission folders")
+    grade_class.add_argument("--out", type=Path, required=True, help="DIR/<student>/report.*, grades.csv, index.html")
+    grade_class.add_argument("--parallel", type=int, default=ClassSettings.parallel, help="submissions at once")
+    grade_class.add_argument("--timeout", type=float, default=ClassSettings.timeout,
+                             help="seconds per submission, deploy included")
+    grade_class.add_argument("--count", type=int, default=ClassSettings.count, help="uploads per submission")
+    grade_class.add_argument("--rate", type=float, default=ClassSettings.rate, help="uploads per second")
+    grade_class.add_argument("--answer-timeout", type=float, default=ClassSettings.answer_timeout,
+                             help="seconds to wait for answers after the last upload")
+    grade_class.set_defaults(run=_class)
+
+
+def _class(args: argparse.Namespace) -> int:
+    """`class`: grade them all, print where the gradebook is; 0 unless a setup error stopped the run."""
+    settings = ClassSettings(parallel=args.parallel, timeout=args.timeout, count=args.count, rate=args.rate,
+                             answer_timeout=args.answer_timeout)
+    summaries = grade_class(args.submissions, args.out, settings, console)
+    graded = sum(s.stage == "graded" for s in summaries)
+    console.print(f"{graded} of {len(summaries)} graded; gradebook {args.out / 'grades.csv'}, "
+                  f"page {args.out / 'index.html'}")
+    return EXIT_PASSED
 
 
 def _run(args: argparse.Namespace) -> int:
