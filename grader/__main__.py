@@ -84,13 +84,18 @@ def _class_parser(commands: "argparse._SubParsersAction[argparse.ArgumentParser]
     grade_class.add_argument("--rate", type=float, default=ClassSettings.rate, help="uploads per second")
     grade_class.add_argument("--answer-timeout", type=float, default=ClassSettings.answer_timeout,
                              help="seconds to wait for answers after the last upload")
+    grade_class.add_argument("--deploy-timeout", type=float, default=ClassSettings.deploy_timeout,
+                             help="seconds a deploy command may run")
+    grade_class.add_argument("--thresholds", type=Path, help="JSON or YAML file overriding rubric thresholds")
     grade_class.set_defaults(run=_class)
 
 
 def _class(args: argparse.Namespace) -> int:
     """`class`: grade them all, print where the gradebook is; 0 unless a setup error stopped the run."""
+    load_thresholds(args.thresholds)  # a bad file stops the run before any submission is graded
     settings = ClassSettings(parallel=args.parallel, timeout=args.timeout, count=args.count, rate=args.rate,
-                             answer_timeout=args.answer_timeout)
+                             answer_timeout=args.answer_timeout, deploy_timeout=args.deploy_timeout,
+                             thresholds=str(args.thresholds.resolve()) if args.thresholds else None)
     summaries = grade_class(args.submissions, args.out, settings, console)
     graded = sum(s.stage == "graded" for s in summaries)
     console.print(f"{graded} of {len(summaries)} graded; gradebook {args.out / 'grades.csv'}, "

@@ -36,10 +36,10 @@ STDERR_TAIL = 2000
 
 
 def find_submissions(root: Path) -> list[Path]:
-    """Every visible sub-folder of root, in name order; ConfigError when there is none."""
+    """Every sub-folder of root not starting with . or _ (shared code), in name order; ConfigError if none."""
     if not root.is_dir():
         raise ConfigError(f"{root} is not a folder of submissions")
-    folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
     if not folders:
         raise ConfigError(f"{root} holds no submission folder (each needs a {MANIFEST})")
     return folders

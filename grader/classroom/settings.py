@@ -30,7 +30,8 @@ PROPORTIONAL = {"completeness": "answered", "correctness": "correct"}
 @dataclass(frozen=True)
 class ClassSettings:
     """A class run: submissions graded at once, and per submission its wall-clock limit (s) and the limits of its
-    deploy command (CPU s, address space MiB, seconds), plus the workload (uploads, uploads/s, answer wait s)."""
+    deploy command (CPU s, address space MiB, seconds), the workload (uploads, uploads/s, answer wait s) and a
+    rubric thresholds file (grader.config.load_thresholds; None: the defaults)."""
 
     parallel: int = 2
     timeout: float = 600.0
@@ -42,6 +43,7 @@ class ClassSettings:
     burst: int = 4
     answer_timeout: float = 60.0
     metrics_wait: float = 20.0
+    thresholds: str | None = None
 
     def __post_init__(self) -> None:
         for name, low, high in (

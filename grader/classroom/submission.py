@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, WaiterError
 from rich.console import Console
 
 from contract import ContractError, Endpoint, StackOutputsError, stack_outputs
@@ -20,7 +20,7 @@ from grader.classroom.sandbox import CommandResult, Limits, minimal_environment,
 from grader.classroom.scoring import points
 from grader.classroom.settings import REGION, SECRET_KEY, ClassSettings
 from grader.classroom.wiring import CourseWiring
-from grader.config import FIXTURES, PROJECT_ROOT, RunSettings, Stack, Thresholds
+from grader.config import FIXTURES, PROJECT_ROOT, RunSettings, Stack, load_thresholds
 from grader.errors import GraderError
 from grader.report import to_json, write_reports
 from grader.run import QueueWiring, Target, Wiring, grade
@@ -33,7 +33,7 @@ DEPLOY_LOG = "deploy.log"
 GRADING_LOG = "grading.log"
 IAM_PREFIX = "IAM:"
 IAM_LINES_KEPT = 20
-STAGES = ("manifest", "deploy", "resources", "grading", "timeout", "crashed", "graded")
+ACTIVE_WAIT_SECONDS = 60
 
 
 @dataclass
@@ -159,6 +159,7 @@ def resolve(manifest: Manifest, endpoint: Endpoint) -> tuple[Target, Wiring]:
         names[1] = _queue_url(endpoint, names[1]) if names[1] else f"s3://{manifest.name(resources.output_bucket)}/"
         stack = Stack(*names)
     check_exists(endpoint, stack, manifest.name(resources.output_bucket) if resources.output_bucket else None)
+    wait_active(endpoint, (stack.frame_extractor, stack.face_classifier))
     description = f"{endpoint.url} as account {endpoint.session.get_credentials().access_key}"
     target = Target(endpoint, stack, description, True, submission=manifest.student)
     if resources.upload_keys == "course" and resources.output_bucket:
@@ -177,6 +178,17 @@ def check_exists(endpoint: Endpoint, stack: Stack, output_bucket: str | None) ->
     if missing:
         raise GraderError(f"not found in account {endpoint.session.get_credentials().access_key}: "
                           + ", ".join(missing) + " (wrong names in grading.toml or the deploy?)")
+
+
+def wait_active(endpoint: Endpoint, functions: tuple[str, ...]) -> None:
+    """Wait until the functions are Active, as on AWS after a deploy (a function is Pending while it is set up:
+    https://docs.aws.amazon.com/lambda/latest/dg/functions-states.html); GraderError if one fails."""
+    waiter = endpoint.client("lambda").get_waiter("function_active_v2")
+    for function in functions:
+        try:
+            waiter.wait(FunctionName=function, WaiterConfig={"Delay": 1, "MaxAttempts": ACTIVE_WAIT_SECONDS})
+        except WaiterError as exc:
+            raise GraderError(f"function {function!r} did not become Active: {exc}") from exc
 
 
 def iam_warnings(endpoint: Endpoint, functions: tuple[str, ...]) -> list[str]:
@@ -209,7 +221,8 @@ def _grade(summary: Summary, target: Target, wiring: Wiring, out_dir: Path, sett
                       "grader", out=out_dir, burst=settings.burst)
     with (out_dir / GRADING_LOG).open("w") as log:
         console = Console(file=log, width=120, force_terminal=False)
-        outcome = grade(run, Thresholds(), course_workload(settings.count), target, COURSE_STUDENTS, console, wiring)
+        thresholds = load_thresholds(Path(settings.thresholds) if settings.thresholds else None)
+        outcome = grade(run, thresholds, course_workload(settings.count), target, COURSE_STUDENTS, console, wiring)
     write_reports(outcome, out_dir, out_dir)
     document = to_json(outcome)
     summary.stage, summary.points, summary.passed = "graded", points(document), outcome.passed
