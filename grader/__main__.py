@@ -15,7 +15,8 @@ from rich.markup import escape
 from contract import ContractError
 from deploy.errors import DeployError
 from emulator.errors import EmulatorError
-from grader.classroom import ClassSettings, grade_class
+from grader.classroom import ClassSettings, grade_class, only_summary
+from grader.classroom.settings import POINTS, SLUGS
 from grader.config import RunSettings, load_thresholds
 from grader.errors import ConfigError, GraderError
 from grader.report import default_out_dir, print_summary, write_reports
@@ -88,6 +89,10 @@ def _class_parser(commands: "argparse._SubParsersAction[argparse.ArgumentParser]
                              help="seconds a deploy command may run")
     grade_class.add_argument("--thresholds", type=Path, help="JSON or YAML file overriding rubric thresholds")
     grade_class.set_defaults(run=_class)
+    line = commands.add_parser("line", help="exit 0 if a class run's only submission earned a rubric line's points")
+    line.add_argument("out", type=Path, help="the --out folder of a class run of one submission")
+    line.add_argument("line", choices=list(SLUGS), help="the rubric line")
+    line.set_defaults(run=_line)
 
 
 def _class(args: argparse.Namespace) -> int:
@@ -128,6 +133,15 @@ def _target(args: argparse.Namespace) -> AbstractContextManager[Target]:
     if args.emulator:
         return embedded_emulator(args.lambdas, args.template)
     return environment_target(args.endpoint)
+
+
+def _line(args: argparse.Namespace) -> int:
+    """`line`: one autograding step of GitHub Classroom (grader/classroom/classroom.yml) per rubric line."""
+    summary, line = only_summary(args.out), SLUGS[args.line]
+    earned = summary.points.get(line, 0.0)
+    console.print(f"{summary.student}: {line} {earned:g} of {POINTS[line]:g} ({escape(summary.stage)}: "
+                  f"{escape(summary.note)})")
+    return EXIT_PASSED if earned >= POINTS[line] else EXIT_FAILED
 
 
 if __name__ == "__main__":

@@ -6,6 +6,6 @@
 from grader.classroom.manifest import Manifest, load_manifest
 from grader.classroom.runner import grade_class
 from grader.classroom.settings import ClassSettings, account_id
-from grader.classroom.submission import Summary
+from grader.classroom.submission import Summary, only_summary
 
-__all__ = ["ClassSettings", "Manifest", "Summary", "account_id", "grade_class", "load_manifest"]
+__all__ = ["ClassSettings", "Manifest", "Summary", "account_id", "grade_class", "load_manifest", "only_summary"]

@@ -23,6 +23,9 @@ POINTS = {
     "max ConcurrentExecutions": 5.0,
     "message contract": 10.0,
 }
+# Short names of the lines, for `python -m grader line OUT SLUG` (one GitHub Classroom step each).
+SLUGS = dict(zip(("completeness", "correctness", "latency", "extractor-duration", "classifier-duration",
+                  "concurrency", "contract"), POINTS, strict=True))
 # Lines measured as a fraction of the uploads earn their points in proportion; the others all or nothing.
 PROPORTIONAL = {"completeness": "answered", "correctness": "correct"}
 

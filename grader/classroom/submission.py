@@ -66,6 +66,14 @@ class Summary:
         return cls(**data)
 
 
+def only_summary(out: Path) -> Summary:
+    """The summary of a class run of exactly one submission (a student's own repository on GitHub Classroom)."""
+    paths = sorted(out.glob(f"*/{SUMMARY}"))
+    if len(paths) != 1:
+        raise GraderError(f"{out} holds {len(paths)} submission summaries; expected the one of a single submission")
+    return Summary.read(paths[0])
+
+
 def account_endpoint(account: str, endpoint_url: str) -> Endpoint:
     """Clients acting as the account: its id is the access key id (LocalStack's convention)."""
     session = boto3.Session(aws_access_key_id=account, aws_secret_access_key=SECRET_KEY, region_name=REGION)
