@@ -14,7 +14,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from grader.classroom.settings import POINTS
+from grader.classroom.settings import POINTS, PROPORTIONAL
 from grader.classroom.submission import Summary
 
 GRADES_CSV = "grades.csv"
@@ -48,13 +48,23 @@ def write_gradebook(summaries: Sequence[Summary], out: Path) -> dict[str, Path]:
 
 def render_index(summaries: Sequence[Summary]) -> str:
     """The class page: histogram of totals (PNG inlined), counts per stage, a row per student."""
-    stages = Counter("wrong answers" if s.stage == "graded" and not s.passed else s.stage for s in summaries)
+    stages = Counter(where_it_stopped(s) for s in summaries)
     rows = [{"student": s.student, "total": f"{s.total:g}", "stage": s.stage, "note": s.note, "iam": s.iam,
              "report": s.report, "seconds": f"{s.seconds:.0f}"} for s in sorted(summaries, key=lambda s: s.student)]
     return _TEMPLATES.get_template("index.html.j2").render(
         histogram=base64.b64encode(histogram([s.total for s in summaries])).decode(),
         stages=sorted(stages.items()), rows=rows, count=len(summaries),
         with_iam=sum(bool(s.iam) for s in summaries), lines=list(POINTS.items()))
+
+
+def where_it_stopped(summary: Summary) -> str:
+    """The page's "what failed where" bucket of one submission."""
+    if summary.stage != "graded":
+        return summary.stage
+    if summary.passed:
+        return "graded: every line passed"
+    full = all(summary.points.get(line, 0) >= POINTS[line] for line in PROPORTIONAL)
+    return "graded: other rubric lines failed" if full else "graded: wrong or missing answers"
 
 
 def histogram(totals: Sequence[float]) -> bytes:

@@ -43,3 +43,4 @@ def test_grades_csv_has_a_row_per_student_and_the_page_a_link_per_graded_one(tmp
     page = paths["html"].read_text()
     assert 'href="ann/report.html"' in page and "data:image/png;base64," in page
     assert "IAM: s3:PutObject denied" in page and "<td>deploy</td>" in page
+    assert "<td>graded: every line passed</td>" in page
