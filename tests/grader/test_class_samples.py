@@ -99,7 +99,9 @@ def test_the_hostile_submission_sees_nothing_of_the_others(graded: Path) -> None
     others = ("correct01", "slow03", "crashing04", "noperm05", "toolarge06", "wrongnames02")
     assert "PEEK setup sees buckets" in setup and handler, "the hostile sample did not run its probes"
     assert not [o for o in others if o in setup], setup
-    assert not [line for line in handler if any(o in line for o in others)], handler
+    listed = [line for line in handler if any(o in line for o in others) and "refused" not in line]
+    assert any("PEEK bucket correct01-input: ['refused" in line for line in handler), handler
+    assert not listed, listed
 
 
 @pytest.mark.slow

@@ -2,7 +2,7 @@
 `<id>-output`, a role, functions `<id>-video-splitting` and `<id>-face-recognition`, the input bucket's trigger.
 
 `python setup_2024.py [--input-suffix input] [--behaviour correct|slow|crash] [--policy full|no-output-put]
-[--pad-mb N] [--peek]` (run from a sample's folder; STUDENT_ID and the AWS settings come from the grader).
+[--pad-mb N] [--peek CLASSMATE]` (run from a sample's folder; STUDENT_ID and the AWS settings come from the grader).
 """
 
 import argparse
@@ -25,7 +25,7 @@ def main() -> None:
     parser.add_argument("--behaviour", default="correct")
     parser.add_argument("--policy", default="full")
     parser.add_argument("--pad-mb", type=int, default=0, help="a dependency of N MB (unzipped) in the package")
-    parser.add_argument("--peek", action="store_true", help="list every bucket it can see, from setup and handler")
+    parser.add_argument("--peek", metavar="CLASSMATE", help="list every bucket it can see, and the classmate's")
     args = parser.parse_args()
     student = os.environ["STUDENT_ID"]
     s3, iam, lam = boto3.client("s3"), boto3.client("iam"), boto3.client("lambda")
@@ -43,7 +43,7 @@ def main() -> None:
         FunctionName=f"{student}-face-recognition", Runtime="python3.11", Role=role, Code={"ZipFile": code},
         Handler="face_recognition.lambda_handler", Timeout=30, MemorySize=512,
         Environment={"Variables": {"OUTPUT_BUCKET": buckets["output"], "SAMPLE_BEHAVIOUR": args.behaviour,
-                                   **({"SAMPLE_PEEK": "1"} if args.peek else {})}})["FunctionArn"]
+                                   **({"SAMPLE_PEEK": args.peek} if args.peek else {})}})["FunctionArn"]
     splitting = lam.create_function(
         FunctionName=f"{student}-video-splitting", Runtime="python3.11", Role=role, Code={"ZipFile": code},
         Handler="video_splitting.lambda_handler", Timeout=30, MemorySize=512,
