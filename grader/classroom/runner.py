@@ -33,6 +33,7 @@ logger = logging.getLogger(__name__)
 
 STEPS = ("deploy", "resources", "grading")
 STDERR_TAIL = 2000
+WORKER_LOG = "worker.log"
 
 
 def find_submissions(root: Path) -> list[Path]:
@@ -88,11 +89,14 @@ def grade_class(root: Path, out: Path, settings: ClassSettings, console: Console
 
 def _run_worker(folder: Path, out: Path, account: str, endpoint: str, settings: ClassSettings, progress: Progress,
                 task: TaskID) -> Summary:
-    """The worker process for one submission, killed (with its group) at the time limit."""
+    """The worker process for one submission, killed (with its group) at the time limit; its stderr (warnings,
+    a crash's traceback) in DIR/<student>/worker.log."""
     progress.start_task(task)
     command = [sys.executable, "-m", "grader.classroom.worker", str(folder.resolve()), "--out", str(out.resolve()),
                "--account", account, "--endpoint", endpoint, "--settings", json.dumps(asdict(settings))]
-    with tempfile.TemporaryFile() as stderr:
+    log = out / _student(folder) / WORKER_LOG
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("w+b") as stderr:
         process = subprocess.Popen(command, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=stderr, text=True,
                                    start_new_session=True)
         reader = threading.Thread(target=_follow, args=(process, progress, task, folder.name), daemon=True)

@@ -4,6 +4,7 @@ grade it with grader.run.grade, write its report and summary.json, delete its fu
 import json
 import logging
 import os
+import shutil
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -112,7 +113,7 @@ def grade_submission(folder: Path, out_root: Path, account: str, endpoint_url: s
         progress("grading")
         _grade(summary, target, wiring, out_dir, settings)
         summary.iam = iam_warnings(endpoint, (target.stack.frame_extractor, target.stack.face_classifier))
-        delete_functions(endpoint, (target.stack.frame_extractor, target.stack.face_classifier))
+        clean_up(endpoint, target.stack, manifest)
     except (GraderError, ContractError) as exc:
         summary.note = str(exc)
     finally:
@@ -130,11 +131,16 @@ class Progress:
 
 def deploy(manifest: Manifest, folder: Path, out_dir: Path, account: str, endpoint_url: str,
            settings: ClassSettings) -> CommandResult:
-    """Run the manifest's deploy command (or our SAM deploy of its template) inside the limits, in its folder."""
+    """Run the manifest's deploy command (or our SAM deploy of its template) inside the limits, in its folder, with
+    a TMPDIR of its own (removed after)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     env = account_environment(account, endpoint_url, manifest.student)
     limits = Limits(settings.deploy_cpu_seconds, settings.deploy_memory_mib, settings.deploy_timeout)
-    return run_limited(deploy_command(manifest), folder, env, limits, out_dir / DEPLOY_LOG, out_dir / "tmp")
+    tmp_dir = out_dir / "tmp"
+    try:
+        return run_limited(deploy_command(manifest), folder, env, limits, out_dir / DEPLOY_LOG, tmp_dir)
+    finally:
+        shutil.rmtree(tmp_dir, ignore_errors=True)
 
 
 def deploy_command(manifest: Manifest) -> list[str]:
@@ -213,14 +219,29 @@ def iam_warnings(endpoint: Endpoint, functions: tuple[str, ...]) -> list[str]:
     return [line for line in dict.fromkeys(lines) if line.startswith(IAM_PREFIX)][:IAM_LINES_KEPT]
 
 
-def delete_functions(endpoint: Endpoint, functions: tuple[str, ...]) -> None:
-    """Delete the graded functions (their environments end; the emulator's memory is freed for the next)."""
+def clean_up(endpoint: Endpoint, stack: Stack, manifest: Manifest) -> None:
+    """After grading: delete the graded functions (their environments end, their memory is freed) and empty the
+    buckets the workload filled (videos, frames and answers would otherwise fill the class emulator's disk)."""
     client = endpoint.client("lambda")
-    for function in functions:
+    for function in (stack.frame_extractor, stack.face_classifier):
         try:
             client.delete_function(FunctionName=function)
         except (ClientError, BotoCoreError) as exc:
             logger.warning("could not delete %s after grading: %s", function, exc)
+    output = manifest.name(manifest.resources.output_bucket) if manifest.resources.output_bucket else None
+    for bucket in (b for b in (stack.bucket, output) if b):
+        try:
+            _empty(endpoint.client("s3"), bucket)
+        except (ClientError, BotoCoreError) as exc:
+            logger.warning("could not empty %s after grading: %s", bucket, exc)
+
+
+def _empty(s3: Any, bucket: str) -> None:
+    """Delete every object of a bucket, a page (at most 1,000 keys, DeleteObjects' limit) at a time."""
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+        keys = [{"Key": obj["Key"]} for obj in page.get("Contents", [])]
+        if keys:
+            s3.delete_objects(Bucket=bucket, Delete={"Objects": keys, "Quiet": True})
 
 
 def _grade(summary: Summary, target: Target, wiring: Wiring, out_dir: Path, settings: ClassSettings) -> None:

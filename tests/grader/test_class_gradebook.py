@@ -3,6 +3,9 @@
 import csv
 from pathlib import Path
 
+import pytest
+
+from grader.__main__ import main
 from grader.classroom.gradebook import csv_header, write_gradebook
 from grader.classroom.scoring import points
 from grader.classroom.settings import POINTS
@@ -44,3 +47,15 @@ def test_grades_csv_has_a_row_per_student_and_the_page_a_link_per_graded_one(tmp
     assert 'href="ann/report.html"' in page and "data:image/png;base64," in page
     assert "IAM: s3:PutObject denied" in page and "<td>deploy</td>" in page
     assert "<td>graded: every line passed</td>" in page
+
+
+@pytest.mark.parametrize(("line", "code"), [("completeness", 0), ("correctness", 1), ("latency", 1)])
+def test_grader_line_passes_a_classroom_step_only_for_a_line_at_full_points(tmp_path: Path, line: str,
+                                                                            code: int) -> None:
+    earned = points(document(10, 7, failed=("correctness", "latency")))
+    Summary("ann", "/s/ann", "100000000001", "graded", "", earned).write(tmp_path / "ann")
+    assert main(["line", str(tmp_path), line]) == code
+
+
+def test_grader_line_needs_exactly_one_submission(tmp_path: Path) -> None:
+    assert main(["line", str(tmp_path), "correctness"]) == 2
