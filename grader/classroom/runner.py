@@ -1,0 +1,171 @@
+"""The class run: one emulator, a worker process per submission (its own account), `parallel` at a time, each
+stopped at the time limit; then the gradebook."""
+
+import json
+import logging
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import asdict
+from pathlib import Path
+from typing import IO
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+
+from emulator.config import EmulatorConfig
+from emulator.daemon import LOG_FILE, free_loopback_port, stop_background
+from grader.classroom.gradebook import write_gradebook
+from grader.classroom.manifest import fallback_student, load_manifest
+from grader.classroom.sandbox import kill_group
+from grader.classroom.settings import MANIFEST, ClassSettings, account_id
+from grader.classroom.submission import SUMMARY, Summary
+from grader.config import PROJECT_ROOT
+from grader.errors import ConfigError, GraderError
+from grader.run import start_emulator
+
+logger = logging.getLogger(__name__)
+
+STEPS = ("deploy", "resources", "grading")
+STDERR_TAIL = 2000
+WORKER_LOG = "worker.log"
+
+
+def find_submissions(root: Path) -> list[Path]:
+    """Every sub-folder of root not starting with . or _ (shared code), in name order; ConfigError if none."""
+    if not root.is_dir():
+        raise ConfigError(f"{root} is not a folder of submissions")
+    folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
+    if not folders:
+        raise ConfigError(f"{root} holds no submission folder (each needs a {MANIFEST})")
+    return folders
+
+
+@contextmanager
+def class_emulator() -> Iterator[tuple[str, Path]]:
+    """One emulator with no stack of its own for the whole class: (endpoint, its log file)."""
+    state_dir = Path(tempfile.mkdtemp(prefix="grader-class-"))
+    config = EmulatorConfig.from_env(port=free_loopback_port(), state_dir=state_dir)
+    try:
+        info = start_emulator(config, ["--no-stack", "--fresh"])
+        yield info["endpoint"], state_dir / LOG_FILE
+    finally:
+        stop_background(config)
+        shutil.rmtree(state_dir, ignore_errors=True)
+
+
+def grade_class(root: Path, out: Path, settings: ClassSettings, console: Console) -> list[Summary]:
+    """Grade every submission under root into out; write grades.csv and index.html; return the summaries."""
+    folders = find_submissions(root)
+    out.mkdir(parents=True, exist_ok=True)
+    duplicates = _duplicate_students(folders)
+    with class_emulator() as (endpoint, log), _progress(console) as progress:
+        overall = progress.add_task("[bold]class", total=len(folders))
+        tasks = {folder: progress.add_task(folder.name, total=len(STEPS) + 1, start=False) for folder in folders}
+
+        def one(indexed: tuple[int, Path]) -> Summary:
+            index, folder = indexed
+            if folder in duplicates:
+                summary = Summary(fallback_student(folder), str(folder), account_id(index), note=duplicates[folder])
+            else:
+                summary = _run_worker(folder, out, account_id(index), endpoint, settings, progress, tasks[folder])
+            progress.update(tasks[folder], completed=len(STEPS) + 1,
+                            description=f"{folder.name}: {summary.stage} {summary.total:g}")
+            progress.advance(overall)
+            return summary
+
+        with ThreadPoolExecutor(settings.parallel, thread_name_prefix="submission") as pool:
+            summaries = list(pool.map(one, enumerate(folders)))
+        if log.is_file():
+            shutil.copy2(log, out / "emulator.log")
+    write_gradebook(summaries, out)
+    return summaries
+
+
+def _run_worker(folder: Path, out: Path, account: str, endpoint: str, settings: ClassSettings, progress: Progress,
+                task: TaskID) -> Summary:
+    """The worker process for one submission, killed (with its group) at the time limit; its stderr (warnings,
+    a crash's traceback) in DIR/<student>/worker.log."""
+    progress.start_task(task)
+    command = [sys.executable, "-m", "grader.classroom.worker", str(folder.resolve()), "--out", str(out.resolve()),
+               "--account", account, "--endpoint", endpoint, "--settings", json.dumps(asdict(settings))]
+    log = out / _student(folder) / WORKER_LOG
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("w+b") as stderr:
+        process = subprocess.Popen(command, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=stderr, text=True,
+                                   start_new_session=True)
+        reader = threading.Thread(target=_follow, args=(process, progress, task, folder.name), daemon=True)
+        reader.start()
+        try:
+            process.wait(settings.timeout)
+            timed_out = False
+        except subprocess.TimeoutExpired:
+            timed_out = True
+        kill_group(process.pid)
+        process.wait()
+        reader.join()
+        return _summary_of(folder, out, account, timed_out, settings.timeout, _tail(stderr))
+
+
+def _summary_of(folder: Path, out: Path, account: str, timed_out: bool, limit: float, stderr: str) -> Summary:
+    """The worker's summary.json; a timeout or a crash (no summary) overrides or stands in for it."""
+    student = _student(folder)
+    path = out / student / SUMMARY
+    summary = Summary.read(path) if path.is_file() else Summary(student, str(folder), account)
+    if timed_out:
+        summary.stage, summary.note = "timeout", f"not graded within {limit:.0f} s (stopped while in {summary.stage})"
+        summary.points, summary.passed = {}, False
+    elif not path.is_file():
+        summary.stage, summary.note = "crashed", f"the grading process ended without a summary: {stderr[-300:]}"
+    summary.write(out / student)
+    return summary
+
+
+def _follow(process: subprocess.Popen[str], progress: Progress, task: TaskID, name: str) -> None:
+    """Advance the submission's bar on each stage line the worker prints."""
+    for line in process.stdout or ():
+        try:
+            stage = json.loads(line)["stage"]
+        except (ValueError, KeyError, TypeError):
+            logger.debug("%s: %s", name, line.rstrip())
+            continue
+        progress.update(task, completed=STEPS.index(stage) + 1 if stage in STEPS else 0,
+                        description=f"{name}: {stage}")
+
+
+def _duplicate_students(folders: Sequence[Path]) -> dict[Path, str]:
+    """Folders whose manifest names a student an earlier folder already named, with the reason."""
+    seen: dict[str, Path] = {}
+    duplicates = {}
+    for folder in folders:
+        student = _student(folder)
+        if student in seen:
+            duplicates[folder] = f"student {student!r} is also {seen[student].name}: not graded twice"
+        seen.setdefault(student, folder)
+    return duplicates
+
+
+def _student(folder: Path) -> str:
+    """The manifest's student id, or the folder's name when the manifest is unreadable."""
+    try:
+        return load_manifest(folder).student
+    except GraderError:
+        return fallback_student(folder)
+
+
+def _tail(stream: IO[bytes]) -> str:
+    stream.seek(0)
+    return stream.read()[-STDERR_TAIL:].decode(errors="replace")
+
+
+@contextmanager
+def _progress(console: Console) -> Iterator[Progress]:
+    columns = (TextColumn("{task.description:<40}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+               TimeElapsedColumn())
+    with Progress(*columns, console=console) as progress:
+        yield progress
