@@ -11,7 +11,6 @@ import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import asdict
 from pathlib import Path
 from typing import IO
 
@@ -93,7 +92,7 @@ def _run_worker(folder: Path, out: Path, account: str, endpoint: str, settings: 
     a crash's traceback) in DIR/<student>/worker.log."""
     progress.start_task(task)
     command = [sys.executable, "-m", "grader.classroom.worker", str(folder.resolve()), "--out", str(out.resolve()),
-               "--account", account, "--endpoint", endpoint, "--settings", json.dumps(asdict(settings))]
+               "--account", account, "--endpoint", endpoint, "--settings", settings.model_dump_json()]
     log = out / _student(folder) / WORKER_LOG
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("w+b") as stderr:

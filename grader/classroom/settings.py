@@ -1,11 +1,13 @@
 """Class grading settings: parallelism, limits per submission, account ids and the points of each rubric line.
 
-Kept apart from grader/config.py (the single-run settings); bounds use the same check.
+Kept apart from grader/config.py (the single-run settings), in the same settings style (contract.settings).
 """
 
-from dataclasses import dataclass
+from typing import ClassVar
 
-from contract.settings import check_bounds
+from pydantic import Field
+
+from contract.settings import Settings
 from grader.errors import ConfigError
 
 MANIFEST = "grading.toml"
@@ -30,41 +32,28 @@ SLUGS = dict(zip(("completeness", "correctness", "latency", "extractor-duration"
 PROPORTIONAL = {"completeness": "answered", "correctness": "correct"}
 
 
-@dataclass(frozen=True)
-class ClassSettings:
+class ClassSettings(Settings):
     """A class run: submissions graded at once, and per submission its wall-clock limit (s) and the limits of its
     deploy command (CPU s, address space MiB, seconds), the workload (uploads, uploads/s, answer wait s) and a
     rubric thresholds file (grader.config.load_thresholds; None: the defaults)."""
 
-    parallel: int = 2
-    timeout: float = 600.0
-    deploy_timeout: float = 300.0
-    deploy_cpu_seconds: int = 120
-    deploy_memory_mib: int = 2048
-    count: int = 100
-    rate: float = 1.0
-    burst: int = 4
-    answer_timeout: float = 60.0
-    metrics_wait: float = 20.0
-    thresholds: str | None = None
+    invalid: ClassVar[type[Exception]] = ConfigError
 
-    def __post_init__(self) -> None:
-        for name, low, high in (
-            ("parallel", 1, 64),
-            ("timeout", 5, 86_400),
-            ("deploy_timeout", 1, 3600),
-            ("deploy_cpu_seconds", 1, 3600),
-            ("deploy_memory_mib", 64, 65_536),
-            ("count", 1, 10_000),
-            ("rate", 0.01, 100),
-            ("burst", 1, 8),
-            ("answer_timeout", 0.5, 3600),
-            ("metrics_wait", 0, 3600),
-        ):
-            check_bounds(name, getattr(self, name), low, high, ConfigError)
+    parallel: int = Field(2, ge=1, le=64)
+    timeout: float = Field(600.0, ge=5, le=86_400)
+    deploy_timeout: float = Field(300.0, ge=1, le=3600)
+    deploy_cpu_seconds: int = Field(120, ge=1, le=3600)
+    deploy_memory_mib: int = Field(2048, ge=64, le=65_536)
+    count: int = Field(100, ge=1, le=10_000)
+    rate: float = Field(1.0, ge=0.01, le=100)
+    burst: int = Field(4, ge=1, le=8)
+    answer_timeout: float = Field(60.0, ge=0.5, le=3600)
+    metrics_wait: float = Field(20.0, ge=0, le=3600)
+    thresholds: str | None = None
 
 
 def account_id(index: int) -> str:
     """The 12-digit account id (and access key id, LocalStack's convention) of the index-th submission."""
-    check_bounds("submission index", index, 0, 899_999_999_998, ConfigError)
+    if isinstance(index, bool) or not 0 <= index <= 899_999_999_998:
+        raise ConfigError(f"submission index must be between 0 and 899999999998, got {index!r}")
     return f"{FIRST_ACCOUNT + index:012d}"
