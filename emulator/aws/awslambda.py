@@ -24,6 +24,7 @@ import logging
 import random
 import shutil
 import tempfile
+import threading
 import time
 import zipfile
 from collections.abc import Callable
@@ -79,6 +80,7 @@ _IMAGE_ATTRIBUTE = "_emulator_image"
 _DOCKERFILE_ATTRIBUTE = "_emulator_template_dockerfile"
 _CODE_ATTRIBUTES = ("code", "code_bytes", "code_size", "code_sha_256", "code_digest", _IMAGE_ATTRIBUTE,
                     _DOCKERFILE_ATTRIBUTE)
+CREATING, UPDATING = "creating", "updating"
 NOT_A_ZIP = "Could not unzip uploaded file. Please check your file, then try to upload again."
 IMAGE_UNMAPPED = ("The local emulator runs container image functions from their Dockerfile, and ImageUri {uri} maps "
                   "to none. Map it when starting the emulator: EMULATOR_IMAGES='{uri}=path/to/Dockerfile[:context]' "
@@ -165,6 +167,8 @@ class LambdaFunctions:
         self._account = default_account
         self._region = default_region
         self._service: LambdaService | None = None
+        self._pending: dict[str, str] = {}  # function ARN -> CREATING or UPDATING while its environment is made
+        self._pending_lock = threading.Lock()
 
     def patches(self, service: LambdaService) -> list[Patch]:
         self._service = service
@@ -178,14 +182,56 @@ class LambdaFunctions:
             Patch(PUT_EVENT_INVOKE_CONFIG, _replacing_event_invoke_config),
             Patch(UPDATE_EVENT_INVOKE_CONFIG, lambda _: _merging_event_invoke_config),
             Patch(CREATE_MAPPING, _polled_event_source_mapping),
-            Patch(CREATE_FUNCTION, _limited_create),
-            Patch(UPDATE_CODE, _limited_code_update),
+            Patch(CREATE_FUNCTION, lambda original: self._preparing(_limited_create(original), CREATING)),
+            Patch(UPDATE_CODE, lambda original: self._preparing(_limited_code_update(original), UPDATING)),
             Patch(UPDATE_FUNCTION_CONFIGURATION, _limited_configuration_update),
             Patch(PUBLISH_LAYER, _limited_layer),
-            Patch(CONFIGURATION, _configuration_with_dead_letter_config),
+            Patch(CONFIGURATION, lambda original: self._with_state(_configuration_with_dead_letter_config(original))),
             Patch(BACKEND_INVOKE, _routing_by_alias_weights),
             Patch(INVOKE_REQUEST, _reading_the_qualifier),
         ]
+
+    def _preparing(self, change: Callable[..., Any], kind: str) -> Callable[..., Any]:
+        """CreateFunction / UpdateFunctionCode as on AWS: the call returns while the function's environment is made
+        (INIT of its snapshot) in the background; until then its State is Pending (LastUpdateStatus InProgress), so
+        the first event does not pay for it (https://docs.aws.amazon.com/lambda/latest/dg/functions-states.html)."""
+
+        def changed(backend: LambdaBackend, *args: Any, **kwargs: Any) -> Any:
+            result = change(backend, *args, **kwargs)
+            named = kwargs.get("function_name") or (args[0] if args and isinstance(args[0], str) else None)
+            fn = backend.get_function(named or (kwargs.get("spec") or args[0])["FunctionName"])
+            with self._pending_lock:
+                self._pending[fn.function_arn] = kind
+            threading.Thread(target=self._prepare, args=(fn.function_arn,), name=f"prepare-{fn.function_name}",
+                             daemon=True).start()
+            return result
+
+        return changed
+
+    def _prepare(self, function_arn: str) -> None:
+        assert self._service is not None
+        try:
+            self._service.prepare([function_arn])
+        except (EmulatorError, OSError):  # its first event reports what went wrong, as Init errors are on AWS
+            logger.exception("%s could not be prepared ahead of its first event", function_arn)
+        finally:
+            with self._pending_lock:
+                self._pending.pop(function_arn, None)
+
+    def _with_state(self, configuration: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
+        def get_configuration(fn: LambdaFunction, on_create: bool = False) -> dict[str, Any]:
+            config = configuration(fn, on_create)
+            with self._pending_lock:
+                kind = self._pending.get(fn.function_arn)
+            if kind == CREATING:
+                config.update(State="Pending", StateReason="The function is being created.",
+                              StateReasonCode="Creating")
+            elif kind == UPDATING:
+                config.update(LastUpdateStatus="InProgress", LastUpdateStatusReason="The function is being updated.",
+                              LastUpdateStatusReasonCode="Updating")
+            return config
+
+        return get_configuration
 
     def resolve(self, function: str) -> FunctionSpec:
         """A function name or ARN -> its current spec, with its code unpacked to a local folder."""

@@ -2,6 +2,7 @@
 
 import io
 import json
+import uuid
 import zipfile
 
 import pytest
@@ -9,7 +10,7 @@ from botocore.exceptions import ClientError
 
 from tests.emulator.conftest import receive_all
 from tests.emulator.fidelity import connected, emulator_only
-from tests.emulator.functions import HANDLERS
+from tests.emulator.functions import HANDLERS, zip_handler
 
 pytestmark = pytest.mark.integration
 
@@ -250,3 +251,17 @@ def test_an_event_whose_function_cannot_start_is_retried_then_reaches_on_failure
     assert record["requestContext"]["approximateInvokeCount"] == 3
     assert record["requestPayload"] == {"n": 4}
     assert record["responsePayload"]["errorType"] == "ServiceException"
+
+
+def test_a_new_function_is_pending_until_its_environment_is_ready(cloud):
+    lam = cloud.client("lambda")
+    created = lam.create_function(FunctionName=f"pending-{uuid.uuid4().hex[:8]}", Runtime="python3.11",
+                                  Handler="app.lambda_handler", Role=cloud.role_arn,
+                                  Code={"ZipFile": zip_handler(HANDLERS["echo"])})
+    cloud._cleanups.append(lambda: lam.delete_function(FunctionName=created["FunctionName"]))
+    assert created["State"] == "Pending"  # AWS answers CreateFunction before the function can run
+    lam.get_waiter("function_active_v2").wait(FunctionName=created["FunctionName"])
+    assert lam.get_function_configuration(FunctionName=created["FunctionName"])["State"] == "Active"
+    lam.update_function_code(FunctionName=created["FunctionName"], ZipFile=zip_handler(HANDLERS["echo"] + "\n"))
+    lam.get_waiter("function_updated_v2").wait(FunctionName=created["FunctionName"])
+    assert lam.get_function_configuration(FunctionName=created["FunctionName"])["LastUpdateStatus"] == "Successful"
