@@ -82,14 +82,16 @@ def _class_parser(commands: "argparse._SubParsersAction[argparse.ArgumentParser]
     grade_class = commands.add_parser("class", help="grade a folder of submissions (each with a grading.toml)")
     grade_class.add_argument("submissions", type=Path, help="folder of submission folders")
     grade_class.add_argument("--out", type=Path, required=True, help="DIR/<student>/report.*, grades.csv, index.html")
-    grade_class.add_argument("--parallel", type=int, default=ClassSettings.parallel, help="submissions at once")
-    grade_class.add_argument("--timeout", type=float, default=ClassSettings.timeout,
+    grade_class.add_argument("--parallel", type=int, default=ClassSettings.default("parallel"),
+                             help="submissions at once")
+    grade_class.add_argument("--timeout", type=float, default=ClassSettings.default("timeout"),
                              help="seconds per submission, deploy included")
-    grade_class.add_argument("--count", type=int, default=ClassSettings.count, help="uploads per submission")
-    grade_class.add_argument("--rate", type=float, default=ClassSettings.rate, help="uploads per second")
-    grade_class.add_argument("--answer-timeout", type=float, default=ClassSettings.answer_timeout,
+    grade_class.add_argument("--count", type=int, default=ClassSettings.default("count"),
+                             help="uploads per submission")
+    grade_class.add_argument("--rate", type=float, default=ClassSettings.default("rate"), help="uploads per second")
+    grade_class.add_argument("--answer-timeout", type=float, default=ClassSettings.default("answer_timeout"),
                              help="seconds to wait for answers after the last upload")
-    grade_class.add_argument("--deploy-timeout", type=float, default=ClassSettings.deploy_timeout,
+    grade_class.add_argument("--deploy-timeout", type=float, default=ClassSettings.default("deploy_timeout"),
                              help="seconds a deploy command may run")
     grade_class.add_argument("--thresholds", type=Path, help="JSON or YAML file overriding rubric thresholds")
     grade_class.set_defaults(run=_class)
