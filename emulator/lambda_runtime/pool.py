@@ -107,10 +107,11 @@ class FunctionPool:
 
     def run_reserved(self, payload: bytes) -> InvocationResult:
         """Runs one event in a slot claimed by try_reserve, and gives the slot back."""
+        accepted_at = time.time()  # a warm environment's deadline counts from here, as Lambda's from the request
         try:
             worker = self._take_idle()
             if worker is not None:
-                result = self._run(worker, payload, cold=False)
+                result = self._run(worker, payload, cold=False, accepted_at=accepted_at)
                 if not result.undelivered:
                     return result
                 logger.info("%s: an idle environment died before taking its event; a new one takes it",
@@ -232,14 +233,14 @@ class FunctionPool:
     def _write_template_line(self, stream: str, line: str) -> None:
         self._telemetry.logs.write(self.spec, stream, line)
 
-    def _run(self, worker: Worker, payload: bytes, cold: bool) -> InvocationResult:
+    def _run(self, worker: Worker, payload: bytes, cold: bool, accepted_at: float | None = None) -> InvocationResult:
         request_id = str(uuid.uuid4())
-        init_error = worker.wait_ready(self._settings.init_timeout) if cold else None
+        init_error = worker.wait_ready(self._settings.init_timeout) if cold else None  # INIT is not in the timeout
         self._telemetry.logs.write(self.spec, worker.log_stream, start_line(request_id, self.spec.version))
         if init_error is not None:
             result = InvocationResult(request_id, None, init_error, 0.0, worker.init_duration_ms, 0, True)
         else:
-            result = worker.invoke(request_id, payload)
+            result = worker.invoke(request_id, payload, accepted_at)
             if result.undelivered and not cold:
                 worker.kill()
                 return result

@@ -204,10 +204,11 @@ class Worker:
             self.init_duration_ms = (ready_at - self._started_at) * 1000.0
         return None
 
-    def invoke(self, request_id: str, payload: bytes) -> InvocationResult:
-        """Runs one event; kills the process when the function's timeout passes."""
+    def invoke(self, request_id: str, payload: bytes, accepted_at: float | None = None) -> InvocationResult:
+        """Runs one event; kills the process when the function's timeout passes, counted from `accepted_at` (when
+        the service took the event; default now), so the handler starts with less than the whole timeout left."""
         timeout = self.spec.timeout_seconds
-        deadline_ms = int((time.time() + timeout) * 1000)
+        deadline_ms = int(((accepted_at or time.time()) + timeout) * 1000)
         invocation = Invocation(request_id, payload, self.spec.arn, deadline_ms)
         with self._lock:
             self._current = invocation

@@ -157,3 +157,4 @@ def test_the_code_is_at_var_task_and_no_host_path_shows(cloud):
     assert (answer["root"], answer["cwd"], answer["file"], answer["own_code"]) == (
         "/var/task", "/var/task", "/var/task/app.py", True)
     assert 'File "/var/task/app.py"' in answer["trace"]
+
