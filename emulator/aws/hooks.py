@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from emulator.aws import awslambda, cheroot, cloudwatch, core, logs, s3, sqs
+from emulator.aws import accounts, awslambda, cheroot, cloudwatch, core, logs, s3, sqs
 from emulator.aws.awslambda import LambdaFunctions
 from emulator.aws.registry import Internal, PatchRegistry, verify
 from emulator.dockerfile import ImageSource
@@ -21,8 +21,8 @@ from emulator.state import StateStore
 
 def all_internals() -> list[Internal]:
     """Every internal registered, patched or only read."""
-    return [*awslambda.INTERNALS, *s3.INTERNALS, *sqs.INTERNALS, *logs.INTERNALS, *cloudwatch.INTERNALS,
-            *core.INTERNALS, *cheroot.INTERNALS]
+    return [*accounts.INTERNALS, *awslambda.INTERNALS, *s3.INTERNALS, *sqs.INTERNALS, *logs.INTERNALS,
+            *cloudwatch.INTERNALS, *core.INTERNALS, *cheroot.INTERNALS]
 
 
 def verify_internals() -> None:
@@ -42,7 +42,8 @@ class MotoHooks:
 
     def install(self, service: LambdaService) -> None:
         verify(all_internals())
-        patches = [*self.functions.patches(service), *s3.notification_patches(service.invoke_async), *sqs.patches()]
+        patches = [*self.functions.patches(service), *s3.notification_patches(service.invoke_async), *sqs.patches(),
+                   *accounts.patches()]
         self._registry.install(patches, core.settings())
         sqs.detach_lambda_mappings()
         core.register_cloudformation_types()
