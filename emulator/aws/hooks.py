@@ -1,7 +1,8 @@
 """The emulator's changes to moto, installed and removed as two groups through one PatchRegistry each.
 
 - `MotoHooks`: AWS's behaviour (Lambda runs on our service, S3 events as AWS sends them, SQS's deduplication
-  window and locking, AWS's managed policies, our CloudFormation types);
+  window and locking, AWS's managed policies, our CloudFormation types, accounts from access keys, each function's
+  role session and every principal's calls evaluated);
 - `StateHooks`: moto's state on disk and its memory flat (object bodies and log events in files, untracked models).
 
 `verify_internals` checks every internal the emulator touches, patched or only read.
@@ -11,17 +12,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from emulator.aws import accounts, awslambda, cheroot, cloudwatch, core, logs, s3, sqs
+from emulator.aws import accounts, awslambda, cheroot, cloudwatch, core, iam, logs, s3, sqs
 from emulator.aws.awslambda import LambdaFunctions
 from emulator.aws.registry import Internal, PatchRegistry, verify
 from emulator.dockerfile import ImageSource
+from emulator.iam_policy import CALLS_FOLDER, CallLog
 from emulator.lambda_runtime.invoker import LambdaService
 from emulator.state import StateStore
 
 
 def all_internals() -> list[Internal]:
     """Every internal registered, patched or only read."""
-    return [*accounts.INTERNALS, *awslambda.INTERNALS, *s3.INTERNALS, *sqs.INTERNALS, *logs.INTERNALS,
+    return [*accounts.INTERNALS, *iam.INTERNALS, *awslambda.INTERNALS, *s3.INTERNALS, *sqs.INTERNALS, *logs.INTERNALS,
             *cloudwatch.INTERNALS, *core.INTERNALS, *cheroot.INTERNALS]
 
 
@@ -35,7 +37,9 @@ class MotoHooks:
 
     def __init__(self, code_cache: Path, default_account: str, default_region: str, cache_dir: Path | None = None,
                  images: dict[str, ImageSource] | None = None, status_file: Path | None = None) -> None:
-        self.functions = LambdaFunctions(code_cache, default_account, default_region, cache_dir, images, status_file)
+        self.iam = iam.Authorizer(iam.RoleSessions(), CallLog(code_cache.parent / CALLS_FOLDER))
+        self.functions = LambdaFunctions(code_cache, default_account, default_region, cache_dir, images, status_file,
+                                         self.iam.sessions)
         self._registry = PatchRegistry()
         self.resolve = self.functions.resolve
         self.async_config = self.functions.async_config
@@ -43,7 +47,7 @@ class MotoHooks:
     def install(self, service: LambdaService) -> None:
         verify(all_internals())
         patches = [*self.functions.patches(service), *s3.notification_patches(service.invoke_async), *sqs.patches(),
-                   *accounts.patches()]
+                   *accounts.patches(), *self.iam.patches()]
         self._registry.install(patches, core.settings())
         sqs.detach_lambda_mappings()
         core.register_cloudformation_types()
