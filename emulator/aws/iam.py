@@ -75,6 +75,9 @@ _ACTION_NAMES = {
            "ListObjectVersions": "ListBucketVersions", "ListBuckets": "ListAllMyBuckets", "HeadObject": "GetObject",
            "ListMultipartUploads": "ListBucketMultipartUploads", "DeleteObjects": "DeleteObject"},
     "lambda": {"Invoke": "InvokeFunction"},
+    # https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-batch-api.html
+    "sqs": {"SendMessageBatch": "SendMessage", "DeleteMessageBatch": "DeleteMessage",
+            "ChangeMessageVisibilityBatch": "ChangeMessageVisibility"},
 }
 ALWAYS_ALLOWED = frozenset({"sts:GetCallerIdentity"})  # "No permissions are required" (STS API reference)
 _SIGNING_NAMES = {"monitoring": "cloudwatch", "email": "ses"}  # SigV4 service name -> IAM prefix
@@ -196,6 +199,7 @@ class Authorizer:
         if denial is None:
             return
         if self.mode == "enforce":
+            logger.warning("%s%s (refused: %s=enforce)", WARNING_PREFIX, denial.message, ENV_IAM)
             raise access_denied(response, denial)
         self._warn(denial)
 
@@ -285,8 +289,10 @@ def _document(policy: Any) -> str:
     moto's IAMPolicy evaluates, with what moto would get wrong taken out (see the module's docstring)."""
     if isinstance(policy, Policy):
         text = next(version.document for version in policy.versions if version.is_default)
+    elif isinstance(policy, dict) and "policy_document" in policy:  # a user's or group's inline policy
+        text = policy["policy_document"]
     else:
-        text = policy if isinstance(policy, str) else policy["policy_document"]
+        text = policy  # a role's inline policy: its text, or (from a CloudFormation template) the document itself
     document = json.loads(text) if isinstance(text, str) else dict(text)
     statements = document.get("Statement", [])
     statements = [statements] if isinstance(statements, dict) else statements

@@ -42,8 +42,8 @@ def enforcing(tmp_path_factory):
     running.stop()
 
 
-def writer(cloud, *policy_arns, inline=None):
-    """A function running WRITER whose role has these managed policies (and an inline one): (name, role ARN)."""
+def writer(cloud, *policy_arns, inline=None, source=WRITER):
+    """A function running `source` whose role has these managed policies (and an inline one): (name, role ARN)."""
     iam = cloud.client("iam")
     role = cloud.role()
     for arn in policy_arns:
@@ -52,7 +52,7 @@ def writer(cloud, *policy_arns, inline=None):
         iam.put_role_policy(RoleName=role, PolicyName="inline", PolicyDocument=json.dumps(inline))
         cloud._cleanups.append(lambda: iam.delete_role_policy(RoleName=role, PolicyName="inline"))
     role_arn = iam.get_role(RoleName=role)["Role"]["Arn"]
-    return cloud.function(WRITER, Role=role_arn).split(":")[6], role_arn
+    return cloud.function(source, Role=role_arn).split(":")[6], role_arn
 
 
 def invoke(cloud, function, event):
@@ -141,3 +141,13 @@ def test_a_pi_user_limited_to_videos_uploads_there_and_nowhere_else(enforcing):
     assert refused.value.response["Error"]["Message"] == (
         f"User: arn:aws:iam::123456789012:user/{user} is not authorized to perform: s3:PutObject on resource: "
         f"arn:aws:s3:::{bucket}/frames/pi-1/0.png because no identity-based policy allows the s3:PutObject action")
+
+
+def test_a_batch_send_needs_only_sqs_send_message(enforcing):
+    url, arn = enforcing.queue()
+    sender = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": arn}]}
+    source = ("import boto3\ndef lambda_handler(event, context):\n"
+              "    return boto3.client('sqs').send_message_batch(QueueUrl=event['url'], Entries=[\n"
+              "        {'Id': '1', 'MessageBody': 'a'}])['Successful'][0]['Id']\n")
+    function, _ = writer(enforcing, inline=sender, source=source)
+    assert invoke(enforcing, function, {"url": url}) == (None, "1")
