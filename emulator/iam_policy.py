@@ -2,8 +2,8 @@
 (`python -m emulator policy FUNCTION`), ready for a template's `Policies:` or a setup script.
 
 Calls are kept as JSON lines under the state folder (`iam/<account>/<function>.jsonl`), each action and resource
-once. The policy grants exactly the actions called; resources are the ARNs called, except that S3 objects under
-one prefix and a log group's streams become one wildcard each (a function writes a new key per event).
+once. The policy grants exactly the actions called; resources are the ARNs called, except that an S3 object in a
+folder becomes that folder's `*` and a log stream its group's (a function reads and writes a new key per event).
 """
 
 from __future__ import annotations
@@ -66,20 +66,17 @@ def least_privilege_policy(calls: list[tuple[str, str]]) -> dict[str, Any]:
 
 
 def _narrowest_patterns(resources: set[str]) -> set[str]:
-    """S3 objects sharing a bucket and first key segment -> `bucket/segment/*`; log streams -> their group's `:*`."""
-    grouped: dict[str, set[str]] = defaultdict(set)
+    """An S3 object in a folder -> `bucket/folder/*` (each event writes or reads a new key there); a log stream ->
+    its group's `:*`; anything else as called."""
     patterns = set()
     for resource in resources:
-        if resource.startswith("arn:aws:s3:::") and "/" in resource:
-            bucket, _, key = resource.partition("/")
-            segment = key.split("/")[0]
-            grouped[f"{bucket}/{segment}/*" if "/" in key else f"{bucket}/*"].add(resource)
+        bucket, _, key = resource.partition("/") if resource.startswith("arn:aws:s3:::") else (resource, "", "")
+        if "/" in key:
+            patterns.add(f"{bucket}/{key.split('/')[0]}/*")
         elif ":log-stream:" in resource:
             patterns.add(resource.split(":log-stream:")[0] + ":*")
         else:
             patterns.add(resource)
-    for pattern, members in grouped.items():
-        patterns.update(members if len(members) == 1 else {pattern})
     return patterns
 
 

@@ -33,14 +33,14 @@ def test_a_session_is_reused_until_an_hour_before_it_expires_then_renewed():
 
 def test_the_policy_groups_actions_by_resources_and_keeps_resources_as_narrow_as_the_calls():
     calls = [("s3:PutObject", "arn:aws:s3:::out/frames/a/0.png"), ("s3:PutObject", "arn:aws:s3:::out/frames/b/1.png"),
-             ("s3:GetObject", "arn:aws:s3:::in/videos/x.mp4"),
+             ("s3:GetObject", "arn:aws:s3:::in/videos/x.mp4"), ("s3:GetObject", "arn:aws:s3:::in/x"),
              ("dynamodb:GetItem", "arn:aws:dynamodb:us-east-1:123456789012:table/students"),
              ("sqs:SendMessage", "arn:aws:sqs:us-east-1:123456789012:results.fifo"),
              ("sqs:GetQueueUrl", "arn:aws:sqs:us-east-1:123456789012:results.fifo")]
     assert least_privilege_policy(calls)["Statement"] == [
         {"Effect": "Allow", "Action": ["dynamodb:GetItem"],
          "Resource": ["arn:aws:dynamodb:us-east-1:123456789012:table/students"]},
-        {"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": ["arn:aws:s3:::in/videos/x.mp4"]},
+        {"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": ["arn:aws:s3:::in/videos/*", "arn:aws:s3:::in/x"]},
         {"Effect": "Allow", "Action": ["s3:PutObject"], "Resource": ["arn:aws:s3:::out/frames/*"]},
         {"Effect": "Allow", "Action": ["sqs:GetQueueUrl", "sqs:SendMessage"],
          "Resource": ["arn:aws:sqs:us-east-1:123456789012:results.fifo"]},
