@@ -18,7 +18,8 @@ emulator/aws/resource_policy.py: bucket, queue, topic and function policies; mot
 (https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_access-denied.html).
 What it does not cover: conditions in identity policies (an Allow with a Condition counts as allowing, a Deny
 with one as not denying: moto's condition support is for trust policies), `NotResource` (such statements are
-left out), permissions boundaries, session policies, SCPs, cross-account access, signature checks. The emulator's
+left out), permissions boundaries, session policies, SCPs, cross-account access, signatures (a session key with
+another token is refused in enforce mode, as AWS's InvalidClientTokenId). The emulator's
 dummy keys, 12-digit account keys and keys it never issued are the account's administrator: never evaluated.
 
 Each evaluated call of a function's role is recorded (action and resource, once each) for
@@ -39,7 +40,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from moto.core.authorization import ActionAuthenticatorMixin
-from moto.core.exceptions import AccessDeniedError, JsonRESTError
+from moto.core.exceptions import AccessDeniedError, InvalidClientTokenIdError, JsonRESTError
 from moto.core.responses import BaseResponse
 from moto.iam.access_control import CreateAccessKeyFailure, IAMPolicy, PermissionResult, create_access_key
 from moto.iam.models import Policy
@@ -80,6 +81,7 @@ _ACTION_NAMES = {
             "ChangeMessageVisibilityBatch": "ChangeMessageVisibility"},
 }
 ALWAYS_ALLOWED = frozenset({"sts:GetCallerIdentity"})  # "No permissions are required" (STS API reference)
+_JSON_SERVICES = frozenset({"lambda", "dynamodb", "logs"})
 _SIGNING_NAMES = {"monitoring": "cloudwatch", "email": "ses"}  # SigV4 service name -> IAM prefix
 _LAMBDA_PATH = re.compile(r"/functions/([^/]+)")
 
@@ -211,7 +213,9 @@ class Authorizer:
             access_key = create_access_key(account_id=response.current_account,
                                            partition=get_partition(response.region), access_key_id=key,
                                            headers=response.headers)
-        except CreateAccessKeyFailure:
+        except CreateAccessKeyFailure as failure:
+            if failure.reason == "InvalidToken" and self.mode == "enforce":
+                raise invalid_token(response) from failure  # a key it issued, with another session's token
             return None  # a key the emulator never issued: the account's administrator
         session = self.sessions.session_of(key)
         names = (access_key.arn,)
@@ -261,16 +265,31 @@ def access_denied(response: BaseResponse, denial: Denial) -> Exception:
     service = denial.action.split(":")[0]
     if service == "s3":
         return S3ClientError("AccessDenied", denial.message)
-    if service in ("lambda", "dynamodb", "logs"):
-        error_json = JsonRESTError("AccessDeniedException", denial.message)
-        error_json.code = 403 if service == "lambda" else 400
-        return error_json
-    if "json" in str(response.headers.get("Content-Type", "")):
-        error_json = JsonRESTError("AccessDenied", denial.message)
-        error_json.code = 403
-        return error_json
+    if service in _JSON_SERVICES:
+        return _json_error("AccessDeniedException", denial.message, 403 if service == "lambda" else 400)
+    if _speaks_json(response):
+        return _json_error("AccessDenied", denial.message, 403)
     user, _, rest = denial.message.partition(" is not authorized to perform: ")
     return AccessDeniedError(user_arn=user.removeprefix("User: "), action=rest)
+
+
+def invalid_token(response: BaseResponse) -> Exception:
+    """AWS's answer to a session key sent with a token that is not its own."""
+    if response.service_name == "s3":
+        return S3ClientError("InvalidToken", "The provided token is malformed or otherwise invalid.")
+    if _speaks_json(response) or _signing_service(response) in _JSON_SERVICES:
+        return _json_error("InvalidClientTokenId", "The security token included in the request is invalid.", 403)
+    return InvalidClientTokenIdError()
+
+
+def _speaks_json(response: BaseResponse) -> bool:
+    return "json" in str(response.headers.get("Content-Type", ""))
+
+
+def _json_error(code: str, message: str, status: int) -> JsonRESTError:
+    error = JsonRESTError(code, message)
+    error.code = status
+    return error
 
 
 def _identity_verdict(policies: tuple[str, ...], action: str, resource: str) -> PermissionResult:

@@ -151,3 +151,17 @@ def test_a_batch_send_needs_only_sqs_send_message(enforcing):
               "        {'Id': '1', 'MessageBody': 'a'}])['Successful'][0]['Id']\n")
     function, _ = writer(enforcing, inline=sender, source=source)
     assert invoke(enforcing, function, {"url": url}) == (None, "1")
+
+
+def test_a_session_key_with_another_sessions_token_is_refused(enforcing):
+    iam, sts = enforcing.client("iam"), enforcing.client("sts")
+    role = enforcing.role()
+    role_arn = iam.get_role(RoleName=role)["Role"]["Arn"]
+    first = sts.assume_role(RoleArn=role_arn, RoleSessionName="first")["Credentials"]
+    second = sts.assume_role(RoleArn=role_arn, RoleSessionName="second")["Credentials"]
+    mixed = boto3.client("sqs", endpoint_url=enforcing.endpoint_url, region_name=REGION,
+                         aws_access_key_id=first["AccessKeyId"], aws_secret_access_key=first["SecretAccessKey"],
+                         aws_session_token=second["SessionToken"])
+    with pytest.raises(mixed.exceptions.ClientError) as refused:
+        mixed.list_queues()
+    assert refused.value.response["Error"]["Code"] == "InvalidClientTokenId"
