@@ -9,11 +9,12 @@ import pytest
 from emulator.config import DEFAULT_ACCOUNT
 from tests.emulator.conftest import TRUST
 from tests.emulator.fidelity import REGION, emulator_only, unique
-from tests.emulator.functions import HANDLERS, zip_handler
+from tests.emulator.functions import zip_handler
 
 pytestmark = [pytest.mark.integration, emulator_only]
 
 ALICE, BOB = "111111111111", "222222222222"
+OWNER = "import os\n\ndef lambda_handler(event, context):\n    return os.environ['OWNER']\n"
 
 
 def account(emulator, account_id):
@@ -56,11 +57,14 @@ def test_two_accounts_keep_functions_of_the_same_name_apart(emulator):
         role = client("iam").create_role(RoleName=unique("role"), AssumeRolePolicyDocument=json.dumps(TRUST))
         arns[account_id] = client("lambda").create_function(
             FunctionName=name, Runtime="python3.11", Handler="app.lambda_handler", Role=role["Role"]["Arn"],
-            Code={"ZipFile": zip_handler(HANDLERS["echo"])},
+            Code={"ZipFile": zip_handler(OWNER)},
             Environment={"Variables": {"OWNER": account_id}})["FunctionArn"]
     assert arns[ALICE].split(":")[4] == ALICE and arns[BOB].split(":")[4] == BOB
     bob = account(emulator, BOB)("lambda")
     assert bob.get_function(FunctionName=name)["Configuration"]["Environment"]["Variables"]["OWNER"] == BOB
+    for account_id in (BOB, ALICE, BOB):
+        payload = account(emulator, account_id)("lambda").invoke(FunctionName=name)["Payload"].read()
+        assert json.loads(payload) == account_id
     default = emulator.client("lambda")
     with pytest.raises(default.exceptions.ResourceNotFoundException):
         default.get_function(FunctionName=name)
