@@ -30,6 +30,7 @@ from emulator.daemon import (
 )
 from emulator.dockerfile import parse_image_map
 from emulator.errors import EmulatorError, NotRunningError
+from emulator.iam_policy import register_policy_command
 from emulator.lambda_runtime import worker_processes
 from emulator.state import disk_use, read_summary, reset, state_root
 
@@ -58,6 +59,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("outputs", help="print the stack outputs as one JSON object")
     sub.add_parser("env", help="print shell exports that point boto3 at the emulator")
     register_commands(sub)  # issue 14: logs, invoke
+    register_policy_command(sub)  # issue 22
     return parser
 
 

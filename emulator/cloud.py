@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
+from collections.abc import Callable
 from typing import Any
+
+import boto3
 
 from contract import StackOutputsError, stack_outputs
 from contract.template import code_overrides
@@ -44,6 +48,26 @@ class EndpointSession:
 
     def client(self, service: str) -> Any:
         return self._session.client(service, endpoint_url=self.endpoint_url)
+
+
+def account_clients(endpoint_url: str, region: str, service: str) -> Callable[[str], Any]:
+    """A boto3 client of `service` per account ("" or DEFAULT_ACCOUNT: the emulator's dummy keys; another account's
+    12-digit id as its access key, the emulator's convention), made once each: function logs and metrics go to the
+    function's own account."""
+    clients: dict[str, Any] = {}
+    lock = threading.Lock()
+
+    def client(account: str) -> Any:
+        with lock:
+            if account not in clients:
+                keys = DUMMY_CREDENTIALS if account in ("", DEFAULT_ACCOUNT) else {
+                    "AWS_ACCESS_KEY_ID": account, "AWS_SECRET_ACCESS_KEY": DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"]}
+                clients[account] = boto3.Session(aws_access_key_id=keys["AWS_ACCESS_KEY_ID"],
+                                                 aws_secret_access_key=keys["AWS_SECRET_ACCESS_KEY"],
+                                                 region_name=region).client(service, endpoint_url=endpoint_url)
+            return clients[account]
+
+    return client
 
 
 def worker_environment(endpoint_url: str, region: str) -> dict[str, str]:
@@ -102,7 +126,8 @@ class LocalCloud:
         config = self.config
         ensure_port_free(config.host, config.port)
         session = EndpointSession(config.endpoint_url, config.region)
-        self._telemetry = Telemetry(LogShipper(session.client("logs")), MetricsPublisher(session.client("cloudwatch")))
+        self._telemetry = Telemetry(LogShipper(account_clients(config.endpoint_url, config.region, "logs")),
+                                    MetricsPublisher(account_clients(config.endpoint_url, config.region, "cloudwatch")))
         self._hooks = MotoHooks(config.state_dir / "code", DEFAULT_ACCOUNT, config.region, config.cache_dir,
                                 config.images, config.state_dir / "runtime.json")
         self._service = LambdaService(lambda_settings(config), self._telemetry, self._hooks.resolve)

@@ -12,7 +12,8 @@
 - `LambdaBackend.put_function_event_invoke_config`: moto appends each put and reads the first; AWS replaces;
 - `LambdaBackend.update_function_event_invoke_config`: moto replaces; AWS changes only the settings named.
 
-`LambdaFunctions` resolves moto's stored functions into the FunctionSpecs our service runs.
+`LambdaFunctions` resolves moto's stored functions into the FunctionSpecs our service runs, each with the
+credentials of its role's session (emulator/aws/iam.py), which override the emulator's dummy keys.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ from moto.s3.models import s3_backends
 
 from emulator.aws import lambda_limits as limits
 from emulator.aws import sqs
+from emulator.aws.iam import RoleSessions
 from emulator.aws.lambda_platform import PlatformFinding, check_zip, platform_mode
 from emulator.aws.registry import Internal, Patch
 from emulator.dockerfile import (
@@ -158,8 +160,10 @@ class LambdaFunctions:
     patches that route moto's Lambda API to our service."""
 
     def __init__(self, code_cache: Path, default_account: str, default_region: str, cache_dir: Path | None = None,
-                 images: dict[str, ImageSource] | None = None, status_file: Path | None = None) -> None:
+                 images: dict[str, ImageSource] | None = None, status_file: Path | None = None,
+                 sessions: RoleSessions | None = None) -> None:
         self._code_cache = code_cache
+        self._sessions = sessions or RoleSessions()
         self._cache_dir = cache_dir or code_cache.parent / "cache"
         self._images = images or {}
         self._status_file = status_file
@@ -309,6 +313,7 @@ class LambdaFunctions:
             handler, runtime = image.recipe.handler(fn.image_config.cmd), f"python{image.recipe.python}"
             code_dir, recipe = image.task_root, image.recipe.environment()
             environment = {**dict(image.recipe.env), **environment}
+        environment.update(self._sessions.credentials(fn.role, fn.function_name, fn.account_id, fn.region))
         spec = FunctionSpec(
             name=fn.function_name,
             arn=fn.function_arn,

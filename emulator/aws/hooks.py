@@ -1,7 +1,8 @@
 """The emulator's changes to moto, installed and removed as two groups through one PatchRegistry each.
 
 - `MotoHooks`: AWS's behaviour (Lambda runs on our service, S3 events as AWS sends them, SQS's deduplication
-  window and locking, AWS's managed policies, our CloudFormation types);
+  window and locking, AWS's managed policies, our CloudFormation types, accounts from access keys, each function's
+  role session and every principal's calls evaluated);
 - `StateHooks`: moto's state on disk and its memory flat (object bodies and log events in files, untracked models).
 
 `verify_internals` checks every internal the emulator touches, patched or only read.
@@ -12,20 +13,35 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from emulator.aws import awslambda, awslambdaric, cheroot, cloudwatch, core, events, function_urls, logs, s3, sns, sqs
+from emulator.aws import (
+    accounts,
+    awslambda,
+    awslambdaric,
+    cheroot,
+    cloudwatch,
+    core,
+    events,
+    function_urls,
+    iam,
+    logs,
+    s3,
+    sns,
+    sqs,
+)
 from emulator.aws.awslambda import LambdaFunctions
 from emulator.aws.lambda_platform import platform_mode
 from emulator.aws.registry import Internal, PatchRegistry, verify
 from emulator.dockerfile import ImageSource
+from emulator.iam_policy import CALLS_FOLDER, CallLog
 from emulator.lambda_runtime import LambdaService
 from emulator.state import StateStore
 
 
 def all_internals() -> list[Internal]:
     """Every internal registered, patched or only read."""
-    return [*awslambda.INTERNALS, *s3.INTERNALS, *sqs.INTERNALS, *logs.INTERNALS, *cloudwatch.INTERNALS,
-            *core.INTERNALS, *cheroot.INTERNALS, *awslambdaric.INTERNALS, *sns.INTERNALS, *events.INTERNALS,
-            *function_urls.INTERNALS]
+    return [*accounts.INTERNALS, *iam.INTERNALS, *awslambda.INTERNALS, *s3.INTERNALS, *sqs.INTERNALS,
+            *logs.INTERNALS, *cloudwatch.INTERNALS, *core.INTERNALS, *cheroot.INTERNALS, *awslambdaric.INTERNALS,
+            *sns.INTERNALS, *events.INTERNALS, *function_urls.INTERNALS]
 
 
 def verify_internals() -> None:
@@ -38,7 +54,9 @@ class MotoHooks:
 
     def __init__(self, code_cache: Path, default_account: str, default_region: str, cache_dir: Path | None = None,
                  images: dict[str, ImageSource] | None = None, status_file: Path | None = None) -> None:
-        self.functions = LambdaFunctions(code_cache, default_account, default_region, cache_dir, images, status_file)
+        self.iam = iam.Authorizer(iam.RoleSessions(), CallLog(code_cache.parent / CALLS_FOLDER))
+        self.functions = LambdaFunctions(code_cache, default_account, default_region, cache_dir, images, status_file,
+                                         self.iam.sessions)
         self._registry = PatchRegistry()
         self.resolve = self.functions.resolve
         self.async_config = self.functions.async_config
@@ -46,7 +64,8 @@ class MotoHooks:
     def install(self, service: LambdaService) -> None:
         verify(all_internals())
         platform_mode()  # a bad EMULATOR_PLATFORM_CHECK stops the start, not a CreateFunction
-        patches = [*self.functions.patches(service), *s3.notification_patches(service.invoke_async), *sqs.patches()]
+        patches = [*self.functions.patches(service), *s3.notification_patches(service.invoke_async), *sqs.patches(),
+                   *accounts.patches(), *self.iam.patches()]
         self._registry.install(patches, core.settings())
         sqs.detach_lambda_mappings()
         core.register_cloudformation_types()

@@ -1,4 +1,5 @@
-"""Does a resource policy let an AWS service act on the resource for a given source? (S3 -> Lambda/SQS/SNS.)
+"""Does a resource policy let an AWS service act on the resource for a given source (S3 -> Lambda/SQS/SNS), or an
+IAM principal act on it (`principal_verdict`)?
 
 AWS's evaluation, reduced to what a service principal's request needs
 (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html): an explicit Deny that
@@ -35,6 +36,36 @@ def service_allowed(policy: str | Mapping[str, Any] | None, service: str, action
     return any(s.get("Effect") == "Allow" for s in matching)
 
 
+def principal_verdict(policy: str | Mapping[str, Any] | None, principal_arns: tuple[str, ...], action: str,
+                      resource: str) -> str | None:
+    """"Deny" when a statement naming one of the principal's ARNs (or `*`) denies the action on the resource,
+    else "Allow" when one allows it, else None. Conditions hold only for keys this request can answer (none)."""
+    document = json.loads(policy) if isinstance(policy, str) else (policy or {})
+    statements = document.get("Statement", [])
+    statements = [statements] if isinstance(statements, Mapping) else statements
+    matching = [s for s in statements if _names_principal(s.get("Principal"), principal_arns)
+                and _covers_action(s, action) and _covers_resource(s, resource)
+                and _conditions_hold(s.get("Condition") or {}, {})]
+    effects = {s.get("Effect") for s in matching}
+    return "Deny" if "Deny" in effects else "Allow" if "Allow" in effects else None
+
+
+def _names_principal(principal: Any, arns: tuple[str, ...]) -> bool:
+    if principal == "*":
+        return True
+    if not isinstance(principal, Mapping):
+        return False
+    named = principal.get("AWS", [])
+    named = [named] if isinstance(named, str) else named
+    return "*" in named or any(arn in named for arn in arns)
+
+
+def _covers_resource(statement: Mapping[str, Any], resource: str) -> bool:
+    if "NotResource" in statement:
+        return not _any_pattern(statement["NotResource"], resource, case_sensitive=True)
+    return _any_pattern(statement.get("Resource", "*"), resource, case_sensitive=True)
+
+
 def _matches(statement: Mapping[str, Any], service: str, action: str, context: dict[str, str]) -> bool:
     return (_names_service(statement.get("Principal"), service) and _covers_action(statement, action)
             and _conditions_hold(statement.get("Condition") or {}, context))
@@ -55,9 +86,12 @@ def _covers_action(statement: Mapping[str, Any], action: str) -> bool:
     return _any_pattern(statement.get("Action", []), action)
 
 
-def _any_pattern(patterns: str | list[str], action: str) -> bool:
+def _any_pattern(patterns: str | list[str], value: str, case_sensitive: bool = False) -> bool:
+    """Actions match case-insensitively, resource ARNs case-sensitively."""
     patterns = [patterns] if isinstance(patterns, str) else patterns
-    return any(fnmatchcase(action.lower(), pattern.lower()) for pattern in patterns)
+    if case_sensitive:
+        return any(fnmatchcase(value, pattern) for pattern in patterns)
+    return any(fnmatchcase(value.lower(), pattern.lower()) for pattern in patterns)
 
 
 def _conditions_hold(conditions: Mapping[str, Any], context: dict[str, str]) -> bool:

@@ -8,12 +8,12 @@ import time
 from collections import defaultdict
 from typing import Any
 
-from emulator.lambda_runtime.shipper import BackgroundShipper
+from emulator.lambda_runtime.shipper import AccountClients, BackgroundShipper, account_of
 from emulator.lambda_runtime.workers import FunctionSpec, InvocationResult
 
 console = logging.getLogger("emulator.lambda")
 
-LogRecord = tuple[str, str, int, str]  # (group, stream, epoch ms, message)
+LogRecord = tuple[str, str, str, int, str]  # (account, group, stream, epoch ms, message)
 
 
 def start_line(request_id: str, version: str) -> str:
@@ -50,28 +50,29 @@ def init_report_line(init_duration_ms: float, failed: bool) -> str:
 class LogShipper(BackgroundShipper[LogRecord]):
     """Writes each function's lines to the console and ships them to `/aws/lambda/<fn>`."""
 
-    def __init__(self, logs_client: Any) -> None:
-        self._client = logs_client
-        self._known_streams: set[tuple[str, str]] = set()
+    def __init__(self, clients: AccountClients) -> None:
+        self._clients = clients
+        self._known_streams: set[tuple[str, str, str]] = set()
         super().__init__()
 
     def write(self, spec: FunctionSpec, stream: str, message: str) -> None:
         console.info("[%s] %s", spec.name, message)
-        self.put((spec.log_group, stream, int(time.time() * 1000), message))
+        self.put((account_of(spec.arn), spec.log_group, stream, int(time.time() * 1000), message))
 
     def ship(self, batch: list[LogRecord]) -> None:
-        by_stream: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
-        for group, stream, timestamp, message in batch:
-            by_stream[(group, stream)].append({"timestamp": timestamp, "message": message})
-        for (group, stream), events in by_stream.items():
-            self._ensure_stream(group, stream)
-            self._client.put_log_events(logGroupName=group, logStreamName=stream, logEvents=events)
+        by_stream: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
+        for account, group, stream, timestamp, message in batch:
+            by_stream[(account, group, stream)].append({"timestamp": timestamp, "message": message})
+        for (account, group, stream), events in by_stream.items():
+            self._ensure_stream(account, group, stream)
+            self._clients(account).put_log_events(logGroupName=group, logStreamName=stream, logEvents=events)
 
-    def _ensure_stream(self, group: str, stream: str) -> None:
-        if (group, stream) in self._known_streams:
+    def _ensure_stream(self, account: str, group: str, stream: str) -> None:
+        if (account, group, stream) in self._known_streams:
             return
-        existing = self._client.describe_log_groups(logGroupNamePrefix=group)["logGroups"]
+        client = self._clients(account)
+        existing = client.describe_log_groups(logGroupNamePrefix=group)["logGroups"]
         if not any(g["logGroupName"] == group for g in existing):
-            self._client.create_log_group(logGroupName=group)
-        self._client.create_log_stream(logGroupName=group, logStreamName=stream)
-        self._known_streams.add((group, stream))
+            client.create_log_group(logGroupName=group)
+        client.create_log_stream(logGroupName=group, logStreamName=stream)
+        self._known_streams.add((account, group, stream))

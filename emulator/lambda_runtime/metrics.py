@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import UTC, datetime
 from typing import Any
 
-from emulator.lambda_runtime.shipper import BackgroundShipper
+from emulator.lambda_runtime.shipper import AccountClients, BackgroundShipper, account_of, function_name_of
 
 NAMESPACE = "AWS/Lambda"
 _MAX_DATA_PER_CALL = 1000
 
 
-class MetricsPublisher(BackgroundShipper[dict[str, Any]]):
+class MetricsPublisher(BackgroundShipper[tuple[str, dict[str, Any]]]):
     """Invocations, Errors, Duration, Throttles, DeadLetterErrors, DestinationDeliveryFailures, ConcurrentExecutions."""
 
-    def __init__(self, cloudwatch_client: Any) -> None:
-        self._client = cloudwatch_client
+    def __init__(self, clients: AccountClients) -> None:
+        self._clients = clients
         super().__init__()
 
     def invocation(self, function_name: str, duration_ms: float, failed: bool) -> None:
@@ -34,14 +35,21 @@ class MetricsPublisher(BackgroundShipper[dict[str, Any]]):
 
     def concurrency(self, function_name: str, in_flight: int, account_in_flight: int) -> None:
         self._datum(function_name, "ConcurrentExecutions", in_flight, "Count")
-        self.put(_datum("ConcurrentExecutions", account_in_flight, "Count", []))
+        self.put((account_of(function_name), _datum("ConcurrentExecutions", account_in_flight, "Count", [])))
 
-    def ship(self, batch: list[dict[str, Any]]) -> None:
-        for start in range(0, len(batch), _MAX_DATA_PER_CALL):
-            self._client.put_metric_data(Namespace=NAMESPACE, MetricData=batch[start : start + _MAX_DATA_PER_CALL])
+    def ship(self, batch: list[tuple[str, dict[str, Any]]]) -> None:
+        by_account: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for account, datum in batch:
+            by_account[account].append(datum)
+        for account, data in by_account.items():
+            for start in range(0, len(data), _MAX_DATA_PER_CALL):
+                self._clients(account).put_metric_data(Namespace=NAMESPACE,
+                                                       MetricData=data[start : start + _MAX_DATA_PER_CALL])
 
-    def _datum(self, function_name: str, name: str, value: float, unit: str) -> None:
-        self.put(_datum(name, value, unit, [{"Name": "FunctionName", "Value": function_name}]))
+    def _datum(self, function: str, name: str, value: float, unit: str) -> None:
+        """`function`: a name, or an ARN whose account the datum goes to (its dimension is the name alone)."""
+        dimensions = [{"Name": "FunctionName", "Value": function_name_of(function)}]
+        self.put((account_of(function), _datum(name, value, unit, dimensions)))
 
 
 def _datum(name: str, value: float, unit: str, dimensions: list[dict[str, str]]) -> dict[str, Any]:

@@ -91,9 +91,9 @@ class FunctionPool:
                 self._in_flight += 1
                 in_flight, throttled = self._in_flight, False
         if throttled:
-            self._telemetry.metrics.throttle(self.spec.name)
+            self._telemetry.metrics.throttle(self.spec.arn)
             return False
-        self._telemetry.metrics.concurrency(self.spec.name, in_flight, self._account.in_flight)
+        self._telemetry.metrics.concurrency(self.spec.arn, in_flight, self._account.in_flight)
         return True
 
     def invoke(self, payload: bytes) -> InvocationResult:
@@ -266,7 +266,7 @@ class FunctionPool:
         closing += [end_line(result.request_id), report_line(self.spec, result)]
         for line in closing:
             self._telemetry.logs.write(self.spec, stream, line)
-        self._telemetry.metrics.invocation(self.spec.name, result.duration_ms, result.error is not None)
+        self._telemetry.metrics.invocation(self.spec.arn, result.duration_ms, result.error is not None)
         opening = start_line(result.request_id, self.spec.version)
         return replace(result, log_lines=(opening, *result.log_lines, *closing))
 

@@ -18,7 +18,7 @@ from emulator.lambda_runtime.async_events import AsyncInvoker
 from emulator.lambda_runtime.errors import PayloadTooLargeError
 from emulator.lambda_runtime.packaging import EnvironmentBuilder
 from emulator.lambda_runtime.pool import AccountConcurrency, FunctionPool, Telemetry
-from emulator.lambda_runtime.spec import FunctionSpec, WorkerSettings, probe_private_tmp, qualified_name_of
+from emulator.lambda_runtime.spec import FunctionSpec, WorkerSettings, probe_private_tmp
 from emulator.lambda_runtime.supervisor import Supervisor
 from emulator.lambda_runtime.workers import InvocationResult
 
@@ -93,7 +93,7 @@ class LambdaService:
         """The pool for the function's current configuration; a changed function gets fresh environments."""
         spec = self._spec(function_name)
         with self._lock:
-            current = self._pools.get(spec.qualified_name)
+            current = self._pools.get(spec.arn)
             if current is not None and current.spec == spec:
                 return current
             limit = self._settings.account_concurrency
@@ -103,7 +103,7 @@ class LambdaService:
             if spec.name in self._local_code:  # a broken edit fails until the next save, not on a timer
                 settings = replace(settings, init_retry_seconds=math.inf)
             fresh = FunctionPool(spec, limit, settings, self._telemetry, self._account, self._supervisor)
-            self._pools[spec.qualified_name] = fresh
+            self._pools[spec.arn] = fresh
         if current is not None:
             current.retire()
         return fresh
@@ -124,8 +124,9 @@ class LambdaService:
     def reload(self, function_name: str, files_changed: int) -> None:
         """A saved change: idle environments and the snapshot go now, busy ones after their event."""
         with self._lock:
-            pool = self._pools.pop(function_name, None)
-        if pool is not None:
+            reloaded = [arn for arn, pool in self._pools.items() if pool.spec.name == function_name]
+            pools = [self._pools.pop(arn) for arn in reloaded]
+        for pool in pools:
             pool.retire()
         logger.warning("reloaded %s (%d files changed)", function_name, files_changed)
         self.prepare([function_name])
@@ -143,11 +144,11 @@ class LambdaService:
 
     def invoke_async(self, function_name: str, payload: bytes) -> str:
         _check_payload(payload, MAX_ASYNC_PAYLOAD_BYTES, "Event")
-        return self.events.submit(qualified_name_of(function_name), payload)
+        return self.events.submit(function_name, payload)
 
     def worker_counts(self) -> dict[str, int]:
         with self._lock:
-            return {name: pool.worker_count for name, pool in self._pools.items()}
+            return {pool.spec.qualified_name: pool.worker_count for pool in self._pools.values()}
 
     def stop(self) -> None:
         """Stops the event queue and every environment; the supervisor ends once the last is reaped."""

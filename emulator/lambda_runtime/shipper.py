@@ -6,13 +6,27 @@ import logging
 import queue
 import threading
 from abc import ABC, abstractmethod
-from typing import Generic, TypeVar
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 logger = logging.getLogger(__name__)
 
 Record = TypeVar("Record")
+
+
+AccountClients = Callable[[str], Any]  # an account id ("" for the emulator's default) -> a boto3 client there
+
+
+def account_of(function: str) -> str:
+    """The account of a function ARN, "" (the emulator's default account) for a plain name."""
+    return function.split(":")[4] if function.startswith("arn:") else ""
+
+
+def function_name_of(function: str) -> str:
+    """The bare name of a function name, `name:qualifier` or ARN."""
+    return function.split(":")[6] if function.startswith("arn:") else function.split(":")[0]
 
 
 class BackgroundShipper(ABC, Generic[Record]):

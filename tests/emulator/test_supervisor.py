@@ -104,8 +104,8 @@ def test_idle_environments_are_reaped_and_stop_ends_the_loop(tmp_path: Path, mot
     spec = FunctionSpec("idle-fn", "arn:aws:lambda:us-east-1:123456789012:function:idle-fn", "app.handler", code,
                         timeout_seconds=10, memory_mb=128)
     session = dummy_session()
-    telemetry = Telemetry(LogShipper(session.client("logs", endpoint_url=moto_endpoint)),
-                          MetricsPublisher(session.client("cloudwatch", endpoint_url=moto_endpoint)))
+    logs, cloudwatch = (session.client(s, endpoint_url=moto_endpoint) for s in ("logs", "cloudwatch"))
+    telemetry = Telemetry(LogShipper(lambda account: logs), MetricsPublisher(lambda account: cloudwatch))
     env = {**os.environ, "AWS_ENDPOINT_URL": moto_endpoint}
     settings = LambdaSettings(base_env=env, tmp_root=tmp_path / "tmp", init_timeout_seconds=30, cold_start=cold_start,
                               builder=None, function_env_days=14, account_concurrency=2, async_retry_delays=(0, 0),

@@ -1,0 +1,70 @@
+"""Issue 23 item 2: one emulator, many accounts. A request signed with a 12-digit access key id is that account's
+(LocalStack's convention); the emulator's dummy keys are the default account. Plain boto3."""
+
+import json
+
+import boto3
+import pytest
+
+from emulator.config import DEFAULT_ACCOUNT
+from tests.emulator.conftest import TRUST
+from tests.emulator.fidelity import REGION, emulator_only, unique
+from tests.emulator.functions import zip_handler
+
+pytestmark = [pytest.mark.integration, emulator_only]
+
+ALICE, BOB = "111111111111", "222222222222"
+OWNER = "import os\n\ndef lambda_handler(event, context):\n    return os.environ['OWNER']\n"
+
+
+def account(emulator, account_id):
+    def client(service):
+        return boto3.client(service, endpoint_url=emulator.endpoint, region_name=REGION,
+                            aws_access_key_id=account_id, aws_secret_access_key="any-secret")
+    return client
+
+
+def test_each_key_is_its_own_account_and_the_dummy_keys_the_default(emulator):
+    assert account(emulator, ALICE)("sts").get_caller_identity()["Account"] == ALICE
+    assert emulator.client("sts").get_caller_identity()["Account"] == DEFAULT_ACCOUNT
+
+
+def test_two_accounts_keep_queues_of_the_same_name_apart(emulator):
+    name = unique("shared")
+    alice, bob = account(emulator, ALICE)("sqs"), account(emulator, BOB)("sqs")
+    alice_url = alice.create_queue(QueueName=name)["QueueUrl"]
+    bob_url = bob.create_queue(QueueName=name)["QueueUrl"]
+    assert ALICE in alice_url and BOB in bob_url
+    alice.send_message(QueueUrl=alice_url, MessageBody="for alice")
+    assert "Messages" not in bob.receive_message(QueueUrl=bob_url, WaitTimeSeconds=0)
+    assert name not in " ".join(emulator.client("sqs").list_queues(QueueNamePrefix=name).get("QueueUrls", []))
+
+
+def test_an_account_does_not_list_another_accounts_buckets(emulator):
+    alice, bob = account(emulator, ALICE)("s3"), account(emulator, BOB)("s3")
+    bucket = unique("alice")  # bucket names are global on AWS: another account gets BucketAlreadyExists
+    alice.create_bucket(Bucket=bucket)
+    assert bucket in {b["Name"] for b in alice.list_buckets()["Buckets"]}
+    assert bucket not in {b["Name"] for b in bob.list_buckets()["Buckets"]}
+    assert bucket not in {b["Name"] for b in emulator.client("s3").list_buckets()["Buckets"]}
+
+
+def test_two_accounts_keep_functions_of_the_same_name_apart(emulator):
+    name = unique("shared")
+    arns = {}
+    for account_id in (ALICE, BOB):
+        client = account(emulator, account_id)
+        role = client("iam").create_role(RoleName=unique("role"), AssumeRolePolicyDocument=json.dumps(TRUST))
+        arns[account_id] = client("lambda").create_function(
+            FunctionName=name, Runtime="python3.11", Handler="app.lambda_handler", Role=role["Role"]["Arn"],
+            Code={"ZipFile": zip_handler(OWNER)},
+            Environment={"Variables": {"OWNER": account_id}})["FunctionArn"]
+    assert arns[ALICE].split(":")[4] == ALICE and arns[BOB].split(":")[4] == BOB
+    bob = account(emulator, BOB)("lambda")
+    assert bob.get_function(FunctionName=name)["Configuration"]["Environment"]["Variables"]["OWNER"] == BOB
+    for account_id in (BOB, ALICE, BOB):
+        payload = account(emulator, account_id)("lambda").invoke(FunctionName=name)["Payload"].read()
+        assert json.loads(payload) == account_id
+    default = emulator.client("lambda")
+    with pytest.raises(default.exceptions.ResourceNotFoundException):
+        default.get_function(FunctionName=name)
