@@ -83,6 +83,7 @@ _DOCKERFILE_ATTRIBUTE = "_emulator_template_dockerfile"
 _CODE_ATTRIBUTES = ("code", "code_bytes", "code_size", "code_sha_256", "code_digest", _IMAGE_ATTRIBUTE,
                     _DOCKERFILE_ATTRIBUTE)
 CREATING, UPDATING = "creating", "updating"
+_request = threading.local()  # per API thread: when the Invoke being served was taken
 NOT_A_ZIP = "Could not unzip uploaded file. Please check your file, then try to upload again."
 IMAGE_UNMAPPED = ("The local emulator runs container image functions from their Dockerfile, and ImageUri {uri} maps "
                   "to none. Map it when starting the emulator: EMULATOR_IMAGES='{uri}=path/to/Dockerfile[:context]' "
@@ -283,7 +284,7 @@ class LambdaFunctions:
             if invocation_type == "Event":
                 self._service.invoke_async(fn.function_arn, payload or b"{}")
                 return b""
-            result = self._service.invoke(fn.function_arn, payload or b"{}")
+            result = self._service.invoke(fn.function_arn, payload or b"{}", getattr(_request, "accepted_at", None))
         except ThrottledError as exc:
             raise TooManyRequestsException(str(exc), exc.reason) from exc
         except Exception as exc:  # anything else is the service's own failure, answered as AWS answers one
@@ -524,6 +525,7 @@ def _reading_the_qualifier(original: Any) -> Any:
     so ran $LATEST for every qualified invoke. The qualifier is put where moto also looks: `FunctionName:qualifier`."""
 
     def invoke(response: LambdaResponse) -> Any:
+        _request.accepted_at = time.time()  # the function's deadline counts from the request, not its handler start
         qualifier = (response.querystring.get("Qualifier") or [None])[0]
         head, name, tail = response.path.rsplit("/", 2)
         if qualifier and ":" not in unquote(name).removeprefix("arn:").split("function:")[-1]:

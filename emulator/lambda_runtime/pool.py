@@ -96,18 +96,19 @@ class FunctionPool:
         self._telemetry.metrics.concurrency(self.spec.arn, in_flight, self._account.in_flight)
         return True
 
-    def invoke(self, payload: bytes) -> InvocationResult:
+    def invoke(self, payload: bytes, accepted_at: float | None = None) -> InvocationResult:
         """A synchronous invocation: raises ThrottledError when no slot is free."""
         if not self.try_reserve():
             reserved = self.spec.reserved_concurrency is not None
             logger.info("%s throttled: %s concurrency limit %d reached", self.spec.name,
                         "its reserved" if reserved else "the account's", self.limit)
             raise ThrottledError(RESERVED_LIMIT_REASON if reserved else ACCOUNT_LIMIT_REASON)
-        return self.run_reserved(payload)
+        return self.run_reserved(payload, accepted_at)
 
-    def run_reserved(self, payload: bytes) -> InvocationResult:
-        """Runs one event in a slot claimed by try_reserve, and gives the slot back."""
-        accepted_at = time.time()  # a warm environment's deadline counts from here, as Lambda's from the request
+    def run_reserved(self, payload: bytes, accepted_at: float | None = None) -> InvocationResult:
+        """Runs one event in a slot claimed by try_reserve, and gives the slot back. A warm environment's deadline
+        counts from `accepted_at` (when the Invoke request was taken; default now), as Lambda's does."""
+        accepted_at = accepted_at or time.time()
         try:
             worker = self._take_idle()
             if worker is not None:

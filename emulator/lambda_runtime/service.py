@@ -138,9 +138,10 @@ class LambdaService:
             return local.applied_to(spec)
         return spec
 
-    def invoke(self, function_name: str, payload: bytes) -> InvocationResult:
+    def invoke(self, function_name: str, payload: bytes, accepted_at: float | None = None) -> InvocationResult:
+        """A synchronous invoke; `accepted_at`: when the request was taken (the function's deadline counts from it)."""
         _check_payload(payload, MAX_SYNC_PAYLOAD_BYTES, "RequestResponse")
-        return self.pool(function_name).invoke(payload)
+        return self.pool(function_name).invoke(payload, accepted_at)
 
     def invoke_async(self, function_name: str, payload: bytes) -> str:
         _check_payload(payload, MAX_ASYNC_PAYLOAD_BYTES, "Event")

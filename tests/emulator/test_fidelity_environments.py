@@ -158,3 +158,4 @@ def test_the_code_is_at_var_task_and_no_host_path_shows(cloud):
         "/var/task", "/var/task", "/var/task/app.py", True)
     assert 'File "/var/task/app.py"' in answer["trace"]
 
+
