@@ -46,6 +46,7 @@ from moto.iam.access_control import CreateAccessKeyFailure, IAMPolicy, Permissio
 from moto.iam.models import Policy
 from moto.logs.models import logs_backends
 from moto.s3.exceptions import S3ClientError
+from moto.s3.models import s3_backends
 from moto.sts.models import sts_backends
 from moto.utilities.utils import get_partition
 
@@ -187,6 +188,7 @@ class Authorizer:
     def _gate(self, response: BaseResponse, resource: str) -> None:
         if self.mode == "off":
             return
+        self._refuse_other_accounts(response, resource)
         principal = self._principal(response)
         if principal is None:
             return
@@ -204,6 +206,28 @@ class Authorizer:
             logger.warning("%s%s (refused: %s=enforce)", WARNING_PREFIX, denial.message, ENV_IAM)
             raise access_denied(response, denial)
         self._warn(denial)
+
+    def _refuse_other_accounts(self, response: BaseResponse, resource: str) -> None:
+        """A request for a resource another account owns (a bucket: S3's names are global; a queue, topic or function
+        by its URL or ARN) is refused unless that resource's policy grants the caller's account, whatever the mode
+        but `off`: it is no missing permission a caller could add to its own role, and it is what keeps accounts
+        (a class's submissions) apart. Cross-account access needs the resource's policy on AWS too:
+        https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies-cross-account-resource-access.html
+        The emulator's own dummy keys (its operator) are not held to it."""
+        if response.get_access_key() == DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"]:
+            return
+        action, resources = request_of(response, resource)
+        for arn in resources:
+            owner = owner_account(arn)
+            caller = response.current_account
+            if owner is None or owner == caller:
+                continue
+            names = (f"arn:aws:iam::{caller}:root", caller)
+            if principal_verdict(resource_policy(_policy_holder(arn, owner)), names, action, arn) != "Allow":
+                denial = Denial(Principal(f"arn:aws:iam::{caller}:root", names, (), caller, None), action, arn,
+                                f"because no resource-based policy allows the {action} action")
+                logger.warning("%s%s (another account's bucket)", WARNING_PREFIX, denial.message)
+                raise access_denied(response, denial)
 
     def _principal(self, response: BaseResponse) -> Principal | None:
         key = response.get_access_key()
@@ -389,3 +413,14 @@ def _append_log_line(session: RoleSession, line: str) -> None:
         backend.create_log_stream(group, stream)
     backend.put_log_events(group, stream, [{"timestamp": int(datetime.now(UTC).timestamp() * 1000),
                                            "message": line}])
+
+
+def owner_account(arn: str) -> str | None:
+    """The account that owns the resource an ARN names: a bucket's owner (S3's names are global), else the ARN's
+    account; None when it names none (`*`, a bucket that does not exist)."""
+    if arn.startswith("arn:aws:s3:::"):
+        owner = s3_backends.bucket_accounts.get(arn.removeprefix("arn:aws:s3:::").split("/", 1)[0])
+        return None if owner is None else owner[1]
+    parts = arn.split(":")
+    return parts[4] if len(parts) > 5 and parts[4].isdigit() else None
+

@@ -246,8 +246,9 @@ def _empty(s3: Any, bucket: str) -> None:
 
 def _grade(summary: Summary, target: Target, wiring: Wiring, out_dir: Path, settings: ClassSettings) -> None:
     """Run the course workload, write report.{json,html}, fill the summary's points and note."""
-    run = RunSettings("course", settings.count, settings.rate, settings.answer_timeout, 1.0, settings.metrics_wait,
-                      "grader", out=out_dir, burst=settings.burst)
+    run = RunSettings(workload="course", count=settings.count, rate=settings.rate, timeout=settings.answer_timeout,
+                      settle=1.0, metrics_wait=settings.metrics_wait, device_id="grader", out=out_dir,
+                      burst=settings.burst)
     with (out_dir / GRADING_LOG).open("w") as log:
         console = Console(file=log, width=120, force_terminal=False)
         thresholds = load_thresholds(Path(settings.thresholds) if settings.thresholds else None)

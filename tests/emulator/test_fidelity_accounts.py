@@ -68,3 +68,19 @@ def test_two_accounts_keep_functions_of_the_same_name_apart(emulator):
     default = emulator.client("lambda")
     with pytest.raises(default.exceptions.ResourceNotFoundException):
         default.get_function(FunctionName=name)
+
+
+def test_another_accounts_bucket_is_refused_unless_its_policy_grants_the_account(emulator):
+    bucket = unique("alice-private")
+    alice, bob = account(emulator, ALICE)("s3"), account(emulator, BOB)("s3")
+    alice.create_bucket(Bucket=bucket)
+    alice.put_object(Bucket=bucket, Key="grades.csv", Body=b"secret")
+    for read in (lambda: bob.list_objects_v2(Bucket=bucket), lambda: bob.get_object(Bucket=bucket, Key="grades.csv")):
+        with pytest.raises(bob.exceptions.ClientError) as refused:
+            read()
+        assert refused.value.response["Error"]["Code"] == "AccessDenied"
+    grant = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{BOB}:root"}, "Action": "s3:GetObject",
+        "Resource": f"arn:aws:s3:::{bucket}/*"}]}
+    alice.put_bucket_policy(Bucket=bucket, Policy=json.dumps(grant))
+    assert bob.get_object(Bucket=bucket, Key="grades.csv")["Body"].read() == b"secret"
