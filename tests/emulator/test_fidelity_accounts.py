@@ -84,3 +84,12 @@ def test_another_accounts_bucket_is_refused_unless_its_policy_grants_the_account
         "Resource": f"arn:aws:s3:::{bucket}/*"}]}
     alice.put_bucket_policy(Bucket=bucket, Policy=json.dumps(grant))
     assert bob.get_object(Bucket=bucket, Key="grades.csv")["Body"].read() == b"secret"
+
+
+
+def test_a_bucket_name_another_account_holds_is_taken_as_on_s3(emulator):
+    bucket = unique("same-name")
+    alice, bob = account(emulator, ALICE)("s3"), account(emulator, BOB)("s3")
+    alice.create_bucket(Bucket=bucket)
+    with pytest.raises(bob.exceptions.BucketAlreadyExists):
+        bob.create_bucket(Bucket=bucket)
