@@ -12,7 +12,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from emulator.aws import awslambda, awslambdaric, cheroot, cloudwatch, core, events, function_urls, logs, s3, sns, sqs
+from emulator.aws import (
+    awslambda,
+    awslambdaric,
+    cheroot,
+    cloudwatch,
+    core,
+    events,
+    fast_path,
+    function_urls,
+    logs,
+    s3,
+    sns,
+    sqs,
+)
 from emulator.aws.awslambda import LambdaFunctions
 from emulator.aws.lambda_platform import platform_mode
 from emulator.aws.registry import Internal, PatchRegistry, verify
@@ -25,7 +38,7 @@ def all_internals() -> list[Internal]:
     """Every internal registered, patched or only read."""
     return [*awslambda.INTERNALS, *s3.INTERNALS, *sqs.INTERNALS, *logs.INTERNALS, *cloudwatch.INTERNALS,
             *core.INTERNALS, *cheroot.INTERNALS, *awslambdaric.INTERNALS, *sns.INTERNALS, *events.INTERNALS,
-            *function_urls.INTERNALS]
+            *function_urls.INTERNALS, *fast_path.INTERNALS]
 
 
 def verify_internals() -> None:
