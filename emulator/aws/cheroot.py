@@ -18,7 +18,7 @@ from collections import deque
 from typing import Any
 
 from cheroot import connections
-from cheroot.workers.threadpool import ThreadPool
+from cheroot.workers.threadpool import ThreadPool, WorkerThread
 
 from emulator.aws.registry import Internal, Patch, verify
 
@@ -27,10 +27,11 @@ POOL_PUT = Internal(ThreadPool, "put", ("self", "obj"), source="self._queue.put(
 MAKE_FILE = Internal(connections, "MakeFile", ("sock", "mode", "bufsize"))
 MAKE_FILE_USED = Internal(connections.ConnectionManager, "_from_server_socket", ("self", "server_socket"),
                           source="mf = MakeFile")
-INTERNALS = (POOL_QUEUE, POOL_PUT, MAKE_FILE, MAKE_FILE_USED)
+NEXT_REQUEST_ASKED = Internal(connections.ConnectionManager, "put", ("self", "conn"), source="conn.rfile.has_data()")
+INTERNALS = (POOL_QUEUE, POOL_PUT, MAKE_FILE, MAKE_FILE_USED, NEXT_REQUEST_ASKED)
 RECEIVE_BYTES = 65536  # one recv takes a whole small request, headers and body
 RECEIVE_MAX_BYTES = 1 << 20  # the most one recv asks for (it allocates what it asks for)
-NEXT_REQUEST_WAIT_SECONDS = 0.003
+NEXT_REQUEST_WAIT_MS = 3
 
 
 class HotThreadsFirst:
@@ -48,9 +49,13 @@ class HotThreadsFirst:
         self._idle: list[_Handoff] = []  # a stack: the thread that went idle last is woken first
 
     def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
-        """Hands `item` to the most recently idle thread, or queues it when none is idle (never blocks)."""
+        """Hands `item` to the most recently idle thread, or queues it when none is idle (never blocks).
+
+        A request thread puts back the connection it just answered when the client's next request is already in
+        (SocketReader.has_data); it asks for work right after, so it takes that connection itself: no thread
+        switch between one call and the next."""
         with self._lock:
-            if not self._idle:
+            if not self._idle or isinstance(threading.current_thread(), WorkerThread):
                 self._ready.append(item)
                 return
             handoff = self._idle.pop()
@@ -130,13 +135,13 @@ class SocketReader:
         return self._take(end + 1)
 
     def has_data(self) -> bool:
-        """Bytes received and not read yet, or arriving within NEXT_REQUEST_WAIT_SECONDS.
+        """Bytes received and not read yet, or arriving within NEXT_REQUEST_WAIT_MS.
 
         cheroot asks once a response is sent: True hands the connection straight back to the pool of request
         threads; False parks it in cheroot's selector, whose thread must wake for the next request and hand it
         over (an epoll registration and a thread switch more). A client making calls one after another sends
         its next one within a millisecond or two."""
-        if not self._buffer and select.select([self._sock], [], [], NEXT_REQUEST_WAIT_SECONDS)[0]:
+        if not self._buffer and self._arriving():
             try:
                 self._receive(self._chunk)
             except OSError:  # the peer reset: the selector finds the socket closed and cheroot drops it
@@ -145,6 +150,11 @@ class SocketReader:
 
     def close(self) -> None:
         self._buffer.clear()
+
+    def _arriving(self) -> bool:
+        readable = select.poll()  # not select.select: a kept-alive connection's descriptor may be above 1023
+        readable.register(self._sock, select.POLLIN)
+        return bool(readable.poll(NEXT_REQUEST_WAIT_MS))
 
     def __iter__(self) -> SocketReader:
         return self
@@ -194,5 +204,5 @@ def socket_file(sock: socket.socket, mode: str = "r", bufsize: int = io.DEFAULT_
 
 def socket_file_patches() -> list[Patch]:
     """socket_file in place of cheroot's MakeFile, for the connections accepted once installed."""
-    verify([MAKE_FILE_USED])
+    verify([MAKE_FILE_USED, NEXT_REQUEST_ASKED])
     return [Patch(MAKE_FILE, lambda _: socket_file)]

@@ -12,6 +12,7 @@ for both runs, so they are compared too.
 
 from __future__ import annotations
 
+import hashlib
 import http.client
 import json
 import re
@@ -22,11 +23,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from moto.s3.models import FakeKey
 
+import emulator.aws.s3 as s3_wing
 from emulator.api_server import ApiServer
 from emulator.aws.cheroot import SocketReader
 from emulator.aws.fast_path import FAST_PATH
-from emulator.state import BlobStore
+from emulator.aws.registry import PatchRegistry
+from emulator.state import BlobStore, DiskBody
 
 SEED = 4242
 MASKED_HEADERS = {"date", "last-modified"}
@@ -206,3 +210,17 @@ def test_a_new_s3_body_is_written_once_and_a_written_one_still_truncates(tmp_pat
     body.truncate()
     assert body.read() == b""
     assert writes == [b"frame", b""]
+
+
+def test_an_s3_object_s_etag_is_moto_s_md5_without_reading_the_body_back(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    patches = PatchRegistry()
+    patches.install(s3_wing.state_patches(BlobStore(tmp_path, deferred=False)))
+    try:
+        monkeypatch.setattr(DiskBody, "read", lambda self, size=-1: pytest.fail("the body was read back"))
+        key = FakeKey("clip.jpg", b"frame" * 1000, account_id="123456789012", region_name="us-east-1")
+        assert key.etag == f'"{hashlib.md5(b"frame" * 1000).hexdigest()}"'
+        given = FakeKey("part.bin", b"x", account_id="123456789012", region_name="us-east-1", etag="abc-2")
+        assert given.etag == '"abc-2"'
+    finally:
+        patches.uninstall()
