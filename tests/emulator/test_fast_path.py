@@ -17,17 +17,20 @@ import http.client
 import json
 import re
 import socket
+import threading
+import time
 import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cheroot.workers.threadpool import WorkerThread
 from moto.s3.models import FakeKey
 
 import emulator.aws.s3 as s3_wing
 from emulator.api_server import ApiServer
-from emulator.aws.cheroot import SocketReader
+from emulator.aws.cheroot import HotThreadsFirst, SocketReader
 from emulator.aws.fast_path import FAST_PATH
 from emulator.aws.registry import PatchRegistry
 from emulator.state import BlobStore, DiskBody
@@ -224,3 +227,29 @@ def test_an_s3_object_s_etag_is_moto_s_md5_without_reading_the_body_back(tmp_pat
         assert given.etag == '"abc-2"'
     finally:
         patches.uninstall()
+
+
+def test_a_request_thread_takes_the_connection_it_puts_back_itself() -> None:
+    pool_queue = HotThreadsFirst()
+    idle = threading.Thread(target=pool_queue.get, daemon=True)
+    idle.start()
+    while pool_queue.idle != 1:
+        time.sleep(0.001)
+    taken: list[str] = []
+    worker = _RequestThread(lambda: (pool_queue.put("next request"), taken.append(pool_queue.get())))
+    worker.start()
+    worker.join(5)
+    assert taken == ["next request"] and pool_queue.idle == 1  # the idle thread was not woken
+    pool_queue.put("stop")
+    idle.join(5)
+    assert not idle.is_alive()
+
+
+class _RequestThread(WorkerThread):
+    """A thread of cheroot's pool, running `target` instead of cheroot's loop."""
+
+    def __init__(self, target: Callable[[], object]) -> None:
+        threading.Thread.__init__(self, target=target, daemon=True)
+
+    def run(self) -> None:
+        threading.Thread.run(self)
