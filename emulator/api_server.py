@@ -25,6 +25,7 @@ from moto.core.request import (
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
 from emulator.aws.cheroot import hot_threads_first
+from emulator.aws.fast_path import FAST_PATH
 from emulator.errors import PortInUseError
 from emulator.ports import ensure_port_free
 
@@ -91,6 +92,7 @@ class ApiServer:
                                    shutdown_timeout=STOP_GRACE_SECONDS)
         self._server.gateway = MotoGateway
         hot_threads_first(self._server.requests)
+        FAST_PATH.install()  # the hot calls off moto's slow path, same answers
         self._server.keep_alive_conn_limit = KEEP_ALIVE_CONNECTIONS
         self._host, self._port = host, port
         self._thread: threading.Thread | None = None

@@ -87,7 +87,10 @@ class DiskBody:
         return self._position
 
     def truncate(self) -> None:
-        self._store.write(self.name, b"")
+        """Empties the body; a body not written yet (moto's value setter truncates, then writes) has nothing to
+        empty, which spares a new object a second file write."""
+        if self.path.exists():
+            self._store.write(self.name, b"")
 
     def write(self, data: bytes) -> int:
         self._store.write(self.name, bytes(data))
@@ -118,6 +121,7 @@ class BlobStore:
         self._deferred = deferred
         self._discarded: list[str] = []
         self._lock = threading.Lock()
+        self._made_folders: set[Path] = set()  # mkdir once a folder, not once a write
         folder.mkdir(parents=True, exist_ok=True)
 
     def new(self) -> DiskBody:
@@ -128,7 +132,9 @@ class BlobStore:
 
     def write(self, name: str, data: bytes) -> None:
         target = self.path(name)
-        target.parent.mkdir(exist_ok=True)
+        if target.parent not in self._made_folders:
+            target.parent.mkdir(exist_ok=True)
+            self._made_folders.add(target.parent)
         staging = target.with_name(f".{name}.tmp")
         staging.write_bytes(data)
         staging.replace(target)

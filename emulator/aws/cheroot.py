@@ -1,22 +1,37 @@
-"""cheroot (11.1.2, pinned): the API server's pool of request threads hands work to the most recently idle one.
+"""cheroot (11.1.2, pinned): the API server's pool of request threads hands work to the most recently idle one,
+and a connection's socket is read and written at C speed.
 
 cheroot's ThreadPool keeps connections ready for a worker in `_queue` (a `queue.Queue`) read by `get`; both are
-replaced by HotThreadsFirst before the pool's threads start.
+replaced by HotThreadsFirst before the pool's threads start. cheroot's connection manager makes each connection's
+socket files with `MakeFile` (cheroot.makefile: `_pyio`'s pure-Python buffered reader and writer, ~45 % of a
+50 KB S3 PUT's time went to reading its body through them); SocketReader and SocketWriter take its place.
 """
 
 from __future__ import annotations
 
+import io
+import select
+import socket
+import sys
 import threading
 from collections import deque
 from typing import Any
 
-from cheroot.workers.threadpool import ThreadPool
+from cheroot import connections
+from cheroot.workers.threadpool import ThreadPool, WorkerThread
 
-from emulator.aws.registry import Internal, verify
+from emulator.aws.registry import Internal, Patch, verify
 
 POOL_QUEUE = Internal(ThreadPool, "__init__", ("self", "server"), source="self.get = self._queue.get")
 POOL_PUT = Internal(ThreadPool, "put", ("self", "obj"), source="self._queue.put(obj")
-INTERNALS = (POOL_QUEUE, POOL_PUT)
+MAKE_FILE = Internal(connections, "MakeFile", ("sock", "mode", "bufsize"))
+MAKE_FILE_USED = Internal(connections.ConnectionManager, "_from_server_socket", ("self", "server_socket"),
+                          source="mf = MakeFile")
+NEXT_REQUEST_ASKED = Internal(connections.ConnectionManager, "put", ("self", "conn"), source="conn.rfile.has_data()")
+INTERNALS = (POOL_QUEUE, POOL_PUT, MAKE_FILE, MAKE_FILE_USED, NEXT_REQUEST_ASKED)
+RECEIVE_BYTES = 65536  # one recv takes a whole small request, headers and body
+RECEIVE_MAX_BYTES = 1 << 20  # the most one recv asks for (it allocates what it asks for)
+NEXT_REQUEST_WAIT_MS = 3
 
 
 class HotThreadsFirst:
@@ -34,9 +49,13 @@ class HotThreadsFirst:
         self._idle: list[_Handoff] = []  # a stack: the thread that went idle last is woken first
 
     def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
-        """Hands `item` to the most recently idle thread, or queues it when none is idle (never blocks)."""
+        """Hands `item` to the most recently idle thread, or queues it when none is idle (never blocks).
+
+        A request thread puts back the connection it just answered when the client's next request is already in
+        (SocketReader.has_data); it asks for work right after, so it takes that connection itself: no thread
+        switch between one call and the next."""
         with self._lock:
-            if not self._idle:
+            if not self._idle or isinstance(threading.current_thread(), WorkerThread):
                 self._ready.append(item)
                 return
             handoff = self._idle.pop()
@@ -84,3 +103,106 @@ def hot_threads_first(pool: ThreadPool) -> None:
     verify(INTERNALS)
     pool._queue = HotThreadsFirst()  # type: ignore[assignment]
     pool.get = pool._queue.get  # type: ignore[method-assign]
+
+
+
+class SocketReader:
+    """A connection's request stream, buffered in a bytearray: lines found and bodies received by C code.
+
+    What cheroot calls: read, readline, has_data, close, iteration, and `bytes_read` (its statistics)."""
+
+    def __init__(self, sock: socket.socket, bufsize: int) -> None:
+        self._sock = sock
+        self._chunk = max(bufsize, RECEIVE_BYTES)
+        self._buffer = bytearray()
+        self.bytes_read = 0
+
+    def read(self, size: int | None = -1) -> bytes:
+        """`size` bytes (fewer at end of stream); all until the peer closes when size is None or negative."""
+        wanted = sys.maxsize if size is None or size < 0 else size
+        while len(self._buffer) < wanted and self._receive(wanted - len(self._buffer)):
+            pass
+        return self._take(min(wanted, len(self._buffer)))
+
+    def readline(self, size: int | None = -1) -> bytes:
+        """Up to and including the next LF, at most `size` bytes when size is given."""
+        limit = sys.maxsize if size is None or size < 0 else size
+        searched = 0
+        while (end := self._buffer.find(b"\n", searched, limit)) < 0:
+            searched = len(self._buffer)
+            if searched >= limit or not self._receive(self._chunk):
+                return self._take(min(limit, len(self._buffer)))
+        return self._take(end + 1)
+
+    def has_data(self) -> bool:
+        """Bytes received and not read yet, or arriving within NEXT_REQUEST_WAIT_MS.
+
+        cheroot asks once a response is sent: True hands the connection straight back to the pool of request
+        threads; False parks it in cheroot's selector, whose thread must wake for the next request and hand it
+        over (an epoll registration and a thread switch more). A client making calls one after another sends
+        its next one within a millisecond or two."""
+        if not self._buffer and self._arriving():
+            try:
+                self._receive(self._chunk)
+            except OSError:  # the peer reset: the selector finds the socket closed and cheroot drops it
+                return False
+        return bool(self._buffer)
+
+    def close(self) -> None:
+        self._buffer.clear()
+
+    def _arriving(self) -> bool:
+        readable = select.poll()  # not select.select: a kept-alive connection's descriptor may be above 1023
+        readable.register(self._sock, select.POLLIN)
+        return bool(readable.poll(NEXT_REQUEST_WAIT_MS))
+
+    def __iter__(self) -> SocketReader:
+        return self
+
+    def __next__(self) -> bytes:
+        line = self.readline()
+        if not line:
+            raise StopIteration
+        return line
+
+    def _receive(self, size: int) -> bool:
+        data = self._sock.recv(min(max(size, self._chunk), RECEIVE_MAX_BYTES))
+        self._buffer += data
+        return bool(data)
+
+    def _take(self, size: int) -> bytes:
+        data = bytes(self._buffer[:size])
+        del self._buffer[:size]
+        self.bytes_read += size
+        return data
+
+
+class SocketWriter:
+    """A connection's response stream: each write goes to the socket whole, as cheroot's own writer does, without
+    its copies through a pure-Python buffer. What cheroot calls: write, flush, close and `bytes_written`."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+        self.bytes_written = 0
+
+    def write(self, data: bytes) -> int:
+        self._sock.sendall(data)
+        self.bytes_written += len(data)
+        return len(data)
+
+    def flush(self) -> None:
+        """Nothing is buffered."""
+
+    def close(self) -> None:
+        """The connection closes the socket."""
+
+
+def socket_file(sock: socket.socket, mode: str = "r", bufsize: int = io.DEFAULT_BUFFER_SIZE) -> Any:
+    """cheroot's MakeFile, with C-speed files: a SocketReader for mode "r…", else a SocketWriter."""
+    return SocketReader(sock, bufsize) if "r" in mode else SocketWriter(sock)
+
+
+def socket_file_patches() -> list[Patch]:
+    """socket_file in place of cheroot's MakeFile, for the connections accepted once installed."""
+    verify([MAKE_FILE_USED, NEXT_REQUEST_ASKED])
+    return [Patch(MAKE_FILE, lambda _: socket_file)]

@@ -21,6 +21,7 @@ from emulator.aws import (
     cloudwatch,
     core,
     events,
+    fast_path,
     function_urls,
     iam,
     logs,
@@ -41,7 +42,7 @@ def all_internals() -> list[Internal]:
     """Every internal registered, patched or only read."""
     return [*accounts.INTERNALS, *iam.INTERNALS, *awslambda.INTERNALS, *s3.INTERNALS, *sqs.INTERNALS,
             *logs.INTERNALS, *cloudwatch.INTERNALS, *core.INTERNALS, *cheroot.INTERNALS, *awslambdaric.INTERNALS,
-            *sns.INTERNALS, *events.INTERNALS, *function_urls.INTERNALS]
+            *sns.INTERNALS, *events.INTERNALS, *function_urls.INTERNALS, *fast_path.INTERNALS]
 
 
 def verify_internals() -> None:

@@ -68,8 +68,8 @@ class Internal:
 
 @dataclass(frozen=True)
 class Patch:
-    """An internal replaced: `wrap` gets the original (unwrapped from classmethod/staticmethod) and returns what
-    goes in its place."""
+    """An internal replaced: `wrap` gets the original (unwrapped from classmethod/staticmethod, a property's getter)
+    and returns what goes in its place."""
 
     internal: Internal
     wrap: Callable[[Any], Any]
@@ -128,6 +128,8 @@ class PatchRegistry:
             replacement = classmethod(replacement)
         elif isinstance(original, staticmethod):
             replacement = staticmethod(replacement)
+        elif isinstance(original, property):
+            replacement = property(replacement, original.fset, original.fdel, original.__doc__)
         key = (id(internal.owner), internal.attribute)
         if key in _originals:
             raise EmulatorError(f"{internal.label} is patched already: two patches of one internal would stack")
@@ -147,4 +149,6 @@ class PatchRegistry:
 
 
 def _callable(value: Any) -> Any:
+    if isinstance(value, property):
+        return value.fget
     return value.__func__ if isinstance(value, classmethod | staticmethod) else value

@@ -32,6 +32,7 @@ from urllib.parse import quote_plus
 import moto.s3.notifications as s3_notifications
 from moto.s3.exceptions import InvalidArgumentError
 from moto.s3.models import FakeBucket, FakeKey, S3Backend
+from moto.utilities.utils import md5_hash
 
 from emulator.aws.policies import resource_policy
 from emulator.aws.registry import Internal, Patch
@@ -89,11 +90,12 @@ SET_NOTIFICATIONS = Internal(FakeBucket, "set_notification_configuration", ("sel
 KEY_INIT = Internal(FakeKey, "__init__", ("self", "name", "value", "account_id", "region_name"),
                     source="self._value_buffer = ")
 KEY_DISPOSE = Internal(FakeKey, "dispose", ("self", "garbage"), source="self._value_buffer.close()")
+KEY_ETAG = Internal(FakeKey, "etag", ("self",), source="self._etag = value_md5.hexdigest()")  # set at init instead
 PUT_TAGGING = Internal(S3Backend, "put_object_tagging", ("self", "key", "tags"))
 PUT_NOTIFICATIONS = Internal(S3Backend, "put_bucket_notification_configuration",
                              ("self", "bucket_name", "notification_config"))
 INTERNALS = (INVOKE_LAMBDA, SEND_EVENT_CALLS_INVOKE, EVENT_RECORD, PUT_OBJECT, MULTIPART_PUT, BUCKET_FROM_TEMPLATE,
-             SET_NOTIFICATIONS, KEY_INIT, KEY_DISPOSE, PUT_TAGGING, PUT_NOTIFICATIONS)
+             SET_NOTIFICATIONS, KEY_INIT, KEY_DISPOSE, KEY_ETAG, PUT_TAGGING, PUT_NOTIFICATIONS)
 UNVALIDATED_DESTINATIONS = "Unable to validate the following destination configurations"
 _DESTINATIONS = (("CloudFunctionConfiguration", "CloudFunction", "lambda:InvokeFunction"),
                  ("QueueConfiguration", "Queue", "sqs:SendMessage"),
@@ -219,6 +221,8 @@ def _key_on_disk(original: Any, blobs: BlobStore) -> Any:
         key._value_buffer.close()
         key._value_buffer = blobs.new()
         key.value = value  # type: ignore[method-assign]
+        if key._etag is None and isinstance(value, bytes):  # moto's etag, from the bytes in hand, not read back
+            key._etag = md5_hash(value).hexdigest()
 
     return init
 

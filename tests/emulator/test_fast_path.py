@@ -1,0 +1,257 @@
+"""The fast path answers byte for byte as moto's own path does: the same calls (S3 PUT/GET/HEAD, SQS
+send/receive/delete, DynamoDB PutItem/GetItem, a chunked upload, errors), sent once with emulator/aws/fast_path.py
+installed and once without it, from the same seeded moto state, give the same status, headers and body.
+
+What may differ, and is masked: the `Date` header (cheroot's clock when it answered), S3's `Last-Modified` (the
+second the object was written), SQS's SentTimestamp / ApproximateFirstReceiveTimestamp / CreatedTimestamp /
+LastModifiedTimestamp and DynamoDB's CreationDateTime (clock readings when the message was sent, received, the
+queue or table made); so, in an answer with such a reading, Content-Length and DynamoDB's x-amz-crc32, which are
+checked against its body instead. Request ids and message ids come from moto's random generator, seeded alike
+for both runs, so they are compared too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import json
+import re
+import socket
+import threading
+import time
+import zlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cheroot.workers.threadpool import WorkerThread
+from moto.s3.models import FakeKey
+
+import emulator.aws.s3 as s3_wing
+from emulator.api_server import ApiServer
+from emulator.aws import core
+from emulator.aws.cheroot import HotThreadsFirst, SocketReader
+from emulator.aws.fast_path import FAST_PATH
+from emulator.aws.registry import PatchRegistry
+from emulator.state import BlobStore, DiskBody
+
+SEED = 4242
+MASKED_HEADERS = {"date", "last-modified"}
+TIMESTAMPS = re.compile(rb"(SentTimestamp|ApproximateFirstReceiveTimestamp|CreatedTimestamp|LastModifiedTimestamp"
+                        rb"|CreationDateTime)(\W+)[\d.E+]+")
+BODY_DIGESTS: dict[str, Callable[[bytes], int]] = {"content-length": len, "x-amz-crc32": zlib.crc32}
+Answer = tuple[int, list[tuple[str, str]], bytes]
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[ApiServer]:
+    api = ApiServer("127.0.0.1", 0)
+    api.start()
+    yield api
+    api.stop()
+    FAST_PATH.install()
+
+
+def _answers(port: int) -> list[Answer]:
+    """Every raw answer to the hot calls, from a freshly reset and seeded moto, on one new kept-alive connection."""
+    _moto_api(port, "reset")
+    _moto_api(port, f"seed?a={SEED}")
+    connection = http.client.HTTPConnection("127.0.0.1", port)
+    answers: list[Answer] = []
+
+    def call(method: str, path: str, service: str, body: Any = b"", **headers: str) -> bytes:
+        chunked = not isinstance(body, bytes)
+        connection.request(method, path, body=body, headers={"Authorization": _auth(service), **headers},
+                           encode_chunked=chunked)
+        response = connection.getresponse()
+        answers.append((response.status, response.getheaders(), response.read()))
+        return answers[-1][2]
+
+    try:
+        _s3_calls(call)
+        _sqs_calls(call)
+        _dynamodb_calls(call)
+    finally:
+        connection.close()
+    return answers
+
+
+def _s3_calls(call: Callable[..., bytes]) -> None:
+    call("PUT", "/fast-path", "s3")
+    call("PUT", "/fast-path/clips/photo.jpg", "s3", b"\x00\xff" * 25_000, **{"x-amz-meta-device_id": "pi-1",
+                                                                            "Content-Type": "image/jpeg"})
+    call("GET", "/fast-path/clips/photo.jpg", "s3")
+    call("HEAD", "/fast-path/clips/photo.jpg", "s3")
+    call("HEAD", "/fast-path/missing", "s3")
+    call("GET", "/fast-path/missing", "s3")
+    call("PUT", "/fast-path/chunked.bin", "s3", iter([b"a" * 10_000, b"b" * 70_000]))
+    call("GET", "/fast-path/chunked.bin", "s3", Range="bytes=9990-10009")
+
+
+def _sqs_calls(call: Callable[..., bytes]) -> None:
+    def sqs(action: str, **fields: Any) -> dict[str, Any]:
+        body = call("POST", "/", "sqs", json.dumps(fields).encode(), **{"X-Amz-Target": f"AmazonSQS.{action}",
+                                                                         "Content-Type": "application/x-amz-json-1.0"})
+        return dict(json.loads(body or b"{}"))
+
+    queue = sqs("CreateQueue", QueueName="fast-path")["QueueUrl"]
+    for n in range(3):
+        sqs("SendMessage", QueueUrl=queue, MessageBody=f"clip {n}", DelaySeconds=n % 2)
+    sqs("GetQueueAttributes", QueueUrl=queue, AttributeNames=["All"])
+    received = sqs("ReceiveMessage", QueueUrl=queue, MaxNumberOfMessages=10, AttributeNames=["All"])
+    for message in received["Messages"]:
+        sqs("DeleteMessage", QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
+    sqs("DeleteMessage", QueueUrl=queue, ReceiptHandle="not-a-handle")
+    sqs("SendMessage", QueueUrl=queue + "-missing", MessageBody="lost")
+
+
+def _dynamodb_calls(call: Callable[..., bytes]) -> None:
+    def dynamodb(action: str, **fields: Any) -> None:
+        call("POST", "/", "dynamodb", json.dumps(fields).encode(), **{"X-Amz-Target": f"DynamoDB_20120810.{action}",
+                                                                       "Content-Type": "application/x-amz-json-1.0"})
+
+    dynamodb("CreateTable", TableName="fast-path", BillingMode="PAY_PER_REQUEST",
+             KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+             AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}])
+    dynamodb("PutItem", TableName="fast-path", Item={"id": {"S": "a"}, "n": {"N": "1"}})
+    dynamodb("GetItem", TableName="fast-path", Key={"id": {"S": "a"}})
+    dynamodb("GetItem", TableName="fast-path", Key={"id": {"S": "nobody"}})
+    dynamodb("GetItem", TableName="no-such-table", Key={"id": {"S": "a"}})
+
+
+def _auth(service: str) -> str:
+    return (f"AWS4-HMAC-SHA256 Credential=local-emulator-dummy-key/20260101/us-east-1/{service}/aws4_request, "
+            "SignedHeaders=host, Signature=0")
+
+
+def _moto_api(port: int, action: str) -> None:
+    connection = http.client.HTTPConnection("127.0.0.1", port)
+    try:
+        connection.request("POST", f"/moto-api/{action}")
+        response = connection.getresponse()
+        assert response.status == 200, response.read()
+        response.read()
+    finally:
+        connection.close()
+
+
+def _comparable(answers: list[Answer]) -> list[Answer]:
+    return [(status, [_header(name, value, body) for name, value in headers if name.lower() not in MASKED_HEADERS],
+             TIMESTAMPS.sub(rb"\1\2<ms>", body)) for status, headers, body in answers]
+
+
+def _header(name: str, value: str, body: bytes) -> tuple[str, str]:
+    """A header computed from a body with clock readings in it (its length, DynamoDB's x-amz-crc32): checked
+    against the body here, then compared as checked."""
+    if not TIMESTAMPS.search(body) or name.lower() not in BODY_DIGESTS:
+        return name, value
+    assert int(value) == BODY_DIGESTS[name.lower()](body)
+    return name, f"<{name} of the body>"
+
+
+def test_the_fast_path_answers_as_moto_does_byte_for_byte(server: ApiServer) -> None:
+    assert FAST_PATH.installed
+    fast = _answers(server.port)
+    FAST_PATH.uninstall()
+    try:
+        moto_own = _answers(server.port)
+    finally:
+        FAST_PATH.install()
+    assert len(fast) == len(moto_own) == 23
+    assert [status for status, _, _ in fast] == [status for status, _, _ in moto_own]
+    assert {404, 400, 206} <= {status for status, _, _ in fast}
+    for number, (ours, theirs) in enumerate(zip(_comparable(fast), _comparable(moto_own), strict=True)):
+        assert ours == theirs, f"answer {number} differs"
+
+
+def test_the_masks_hide_only_clock_readings() -> None:
+    body = b'{"SentTimestamp": "1767225600000", "MessageId": "0f1e"}'
+    assert TIMESTAMPS.sub(rb"\1\2<ms>", body) == b'{"SentTimestamp": "<ms>", "MessageId": "0f1e"}'
+    assert _comparable([(200, [("Date", "x"), ("ETag", '"1"')], b"")]) == [(200, [("ETag", '"1"')], b"")]
+
+
+def test_the_socket_reader_reads_lines_and_bodies_as_sent() -> None:
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        theirs.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n" + b"b" * 100_000 + b"tail\nrest")
+        reader = SocketReader(ours, 8192)
+        assert reader.readline() == b"GET / HTTP/1.1\r\n"
+        assert reader.readline(4) == b"Host"
+        assert reader.readline() == b": x\r\n"
+        assert reader.readline() == b"\r\n"
+        assert reader.read(100_000) == b"b" * 100_000
+        assert reader.has_data()
+        assert reader.readline() == b"tail\n"
+        theirs.shutdown(socket.SHUT_WR)
+        assert reader.read() == b"rest"
+        assert reader.read(10) == b"" and not reader.has_data()
+        assert reader.bytes_read == len(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n") + 100_000 + len(b"tail\nrest")
+
+
+def test_a_kept_alive_connection_s_next_request_goes_straight_to_a_worker() -> None:
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        reader = SocketReader(ours, 8192)
+        assert not reader.has_data()  # nothing within the wait: the connection goes to cheroot's selector
+        theirs.sendall(b"GET / HTTP/1.1\r\n")
+        assert reader.has_data()
+
+
+def test_a_new_s3_body_is_written_once_and_a_written_one_still_truncates(tmp_path: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    blobs = BlobStore(tmp_path, deferred=False)
+    writes: list[bytes] = []
+    original_write = BlobStore.write
+    monkeypatch.setattr(BlobStore, "write", lambda self, name, data: (writes.append(data),
+                                                                       original_write(self, name, data))[1])
+    body = blobs.new()
+    body.seek(0)
+    body.truncate()  # moto's value setter: seek, truncate, write
+    body.write(b"frame")
+    assert writes == [b"frame"]
+    body.seek(0)
+    body.truncate()
+    assert body.read() == b""
+    assert writes == [b"frame", b""]
+
+
+def test_an_s3_object_s_etag_is_moto_s_md5_without_reading_the_body_back(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    patches = PatchRegistry()
+    # untracked too, as in the emulator: moto's dashboard would otherwise list these keys after their folder is gone
+    patches.install([*core.state_patches(), *s3_wing.state_patches(BlobStore(tmp_path, deferred=False))])
+    try:
+        monkeypatch.setattr(DiskBody, "read", lambda self, size=-1: pytest.fail("the body was read back"))
+        key = FakeKey("clip.jpg", b"frame" * 1000, account_id="123456789012", region_name="us-east-1")
+        assert key.etag == f'"{hashlib.md5(b"frame" * 1000).hexdigest()}"'
+        given = FakeKey("part.bin", b"x", account_id="123456789012", region_name="us-east-1", etag="abc-2")
+        assert given.etag == '"abc-2"'
+    finally:
+        patches.uninstall()
+
+
+def test_a_request_thread_takes_the_connection_it_puts_back_itself() -> None:
+    pool_queue = HotThreadsFirst()
+    idle = threading.Thread(target=pool_queue.get, daemon=True)
+    idle.start()
+    while pool_queue.idle != 1:
+        time.sleep(0.001)
+    taken: list[str] = []
+    worker = _RequestThread(lambda: (pool_queue.put("next request"), taken.append(pool_queue.get())))
+    worker.start()
+    worker.join(5)
+    assert taken == ["next request"] and pool_queue.idle == 1  # the idle thread was not woken
+    pool_queue.put("stop")
+    idle.join(5)
+    assert not idle.is_alive()
+
+
+class _RequestThread(WorkerThread):
+    """A thread of cheroot's pool, running `target` instead of cheroot's loop."""
+
+    def __init__(self, target: Callable[[], object]) -> None:
+        threading.Thread.__init__(self, target=target, daemon=True)
+
+    def run(self) -> None:
+        threading.Thread.run(self)
