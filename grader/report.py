@@ -64,7 +64,7 @@ class Outcome:
     uploads: Sequence[Upload] = ()
     received: Sequence[Received] = ()
     extra_files: Sequence[Path] = field(default_factory=tuple)
-
+    missing_permissions: Sequence[str] = ()  # the emulator's `IAM:` warnings: refused on AWS
     @property
     def passed(self) -> bool:
         """Every rubric line passed."""
@@ -99,6 +99,7 @@ def to_json(outcome: Outcome) -> dict[str, Any]:
         "per_video": [asdict(row) for row in per_video(verdict)],
         "issues": [asdict(issue) for issue in verdict.issues],
         "notes": list(verdict.notes),
+        "missing_permissions": list(outcome.missing_permissions),
         "run": _run_json(outcome.info),
         "clips": [_clip_json(clip) for clip in verdict.clips],
     }
@@ -152,6 +153,7 @@ def page_model(document: Mapping[str, Any]) -> dict[str, Any]:
                        v["missing"], v["late"]] for v in document["per_video"]],
         "issues": list(issues.items()),
         "notes": document["notes"],
+        "missing_permissions": document.get("missing_permissions", []),
         "metrics": [_metrics_row(m) for m in document["metrics"].values()],
         "clips": [[c["name"], c["clip_key"], " / ".join(c["expected"]), c["answer"] or "-", c["outcome"],
                    _fmt(c["latency_ms"]), c["results"], c["detail"]] for c in document["clips"]],
@@ -177,6 +179,10 @@ def print_summary(console: Console, outcome: Outcome, paths: Mapping[str, Path])
             console.print(f"  {escape(issue.key)}: {escape(issue.detail)}")
     for note in outcome.verdict.notes:
         console.print(f"[dim]note: {escape(note)}[/]")
+    if outcome.missing_permissions:
+        console.print(f"[yellow]permissions your functions are missing on AWS[/] ({len(outcome.missing_permissions)}):")
+        for line in outcome.missing_permissions[:ISSUES_SHOWN]:
+            console.print(f"  {escape(line)}")
     verdict_text = "[green]PASS[/]" if outcome.passed else "[red]FAIL[/]"
     console.print(f"{verdict_text}  report: {paths['html']} (json: {paths['json']})")
 

@@ -26,6 +26,7 @@ from grader.collector import Collector, Received
 from grader.config import ENV_ENDPOINT, RunSettings, Stack, Thresholds, resolve_stack
 from grader.errors import GraderError
 from grader.metrics import FunctionMetrics, collect_metrics
+from grader.permissions import missing_permissions
 from grader.report import Outcome, RunInfo
 from grader.rubric import score
 from grader.sender import Sender, Upload
@@ -163,6 +164,7 @@ def grade(
         uploads,
         received,
         tuple(p for p in [target.log_path] if p is not None and p.is_file()),
+        missing_permissions(target.endpoint, functions) if target.local else (),
     )
 
 

@@ -23,6 +23,7 @@ from grader.classroom.settings import REGION, SECRET_KEY, ClassSettings
 from grader.classroom.wiring import CourseWiring
 from grader.config import FIXTURES, PROJECT_ROOT, RunSettings, Stack, load_thresholds
 from grader.errors import GraderError
+from grader.permissions import missing_permissions
 from grader.report import to_json, write_reports
 from grader.run import QueueWiring, Target, Wiring, grade
 from grader.workload import COURSE_STUDENTS, course_workload, load_students
@@ -32,8 +33,6 @@ logger = logging.getLogger(__name__)
 SUMMARY = "summary.json"
 DEPLOY_LOG = "deploy.log"
 GRADING_LOG = "grading.log"
-IAM_PREFIX = "IAM:"
-IAM_LINES_KEPT = 20
 ACTIVE_WAIT_SECONDS = 60
 
 
@@ -112,7 +111,7 @@ def grade_submission(folder: Path, out_root: Path, account: str, endpoint_url: s
         summary.stage = "grading"
         progress("grading")
         _grade(summary, target, wiring, out_dir, settings)
-        summary.iam = iam_warnings(endpoint, (target.stack.frame_extractor, target.stack.face_classifier))
+        summary.iam = missing_permissions(endpoint, (target.stack.frame_extractor, target.stack.face_classifier))
         clean_up(endpoint, target.stack, manifest)
     except (GraderError, ContractError) as exc:
         summary.note = str(exc)
@@ -203,20 +202,6 @@ def wait_active(endpoint: Endpoint, functions: tuple[str, ...]) -> None:
             waiter.wait(FunctionName=function, WaiterConfig={"Delay": 1, "MaxAttempts": ACTIVE_WAIT_SECONDS})
         except WaiterError as exc:
             raise GraderError(f"function {function!r} did not become Active: {exc}") from exc
-
-
-def iam_warnings(endpoint: Endpoint, functions: tuple[str, ...]) -> list[str]:
-    """Lines starting `IAM:` in the functions' log groups (the emulator's missing-permission warnings), if any."""
-    logs, lines = endpoint.client("logs"), []
-    for function in functions:
-        try:
-            pages = logs.get_paginator("filter_log_events").paginate(
-                logGroupName=f"/aws/lambda/{function}", filterPattern=f'"{IAM_PREFIX}"')
-            lines += [e["message"].strip() for p in pages for e in p.get("events", [])]
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ResourceNotFoundException":
-                raise
-    return [line for line in dict.fromkeys(lines) if line.startswith(IAM_PREFIX)][:IAM_LINES_KEPT]
 
 
 def clean_up(endpoint: Endpoint, stack: Stack, manifest: Manifest) -> None:

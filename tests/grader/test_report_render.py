@@ -4,6 +4,7 @@ import base64
 import json
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -98,3 +99,14 @@ def test_no_credential_ever_reaches_a_report(outcome: Outcome, tmp_path: Path) -
 
     for path in (tmp_path / "run").iterdir():
         assert SECRET not in path.read_text()
+
+
+def test_the_permissions_functions_lack_are_listed_in_both_reports(outcome: Outcome, tmp_path: Path) -> None:
+    line = ("IAM: User: arn:aws:sts::123456789012:assumed-role/r/fx is not authorized to perform: s3:PutObject on "
+            "resource: arn:aws:s3:::frames/x because no identity-based policy allows the s3:PutObject action")
+    write_reports(replace(outcome, missing_permissions=(line,)), tmp_path / "run", tmp_path / "latest")
+    assert json.loads((tmp_path / "run" / "report.json").read_text())["missing_permissions"] == [line]
+    page = (tmp_path / "run" / "report.html").read_text()
+    assert "Permissions your functions are missing on AWS" in page and "s3:PutObject on resource" in page
+    write_reports(outcome, tmp_path / "none", tmp_path / "latest")
+    assert "none seen" in (tmp_path / "none" / "report.html").read_text()
