@@ -72,7 +72,7 @@ def test_a_stale_result_is_left_out_of_this_runs_figures_and_counted_apart(
 
     assert (summary.results, summary.earlier) == (len(this_run), 1)
     assert summary.capture_latency.count == summary.upload_latency.count == len(this_run)
-    assert summary.capture_latency.p99 < 10_000 <= STALE_AGE_S * 1000  # type: ignore[operator]
+    assert summary.capture_latency.p99 < STALE_AGE_S * 1000  # type: ignore[operator]  # the stale one is not in it
     assert (summary.judged, summary.correct) == (3, 2)
     assert summary.by_status == {"recognized": len(this_run)}
     reported = sorted(result.frame_key for result, _ in consumer.results())

@@ -24,6 +24,9 @@ HANDLERS = {
     "fail": _REPORTING + "\ndef lambda_handler(event, context):\n    _report(event)\n    raise ValueError('boom')\n",
     "sleep": "import time\n\ndef lambda_handler(event, context):\n    time.sleep(event.get('seconds', 5))\n"
              "    return 'slept'\n",
+    # sleeps $SLEEP seconds, then reports: a report present as soon as the caller's call returned means it waited
+    "sleep_then_report": _REPORTING + "\ndef lambda_handler(event, context):\n"
+                         "    time.sleep(float(os.environ['SLEEP']))\n    _report(event)\n",
     "exit": "import os\n\ndef lambda_handler(event, context):\n    os._exit(3)\n",
     "segfault": "import ctypes\n\ndef lambda_handler(event, context):\n    ctypes.string_at(0)\n",
     # The marker is an S3 object: it must outlive the environment that crashed, and no host path is visible to

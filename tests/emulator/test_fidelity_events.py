@@ -12,6 +12,7 @@ import pytest
 
 from tests.emulator.conftest import receive_all
 from tests.emulator.fidelity import ENV_ENDPOINT, connected, unique
+from tests.emulator.functions import HANDLERS
 
 pytestmark = pytest.mark.integration
 
@@ -121,15 +122,16 @@ def test_a_constant_input_replaces_the_event_and_a_disabled_rule_delivers_nothin
 
 
 def test_put_events_returns_at_once_while_the_target_function_sleeps(cloud):
-    sleeper = "import time\n\ndef lambda_handler(event, context):\n    time.sleep(3)\n"
-    function_arn = cloud.function(sleeper)
+    report_url, _ = cloud.queue()
+    function_arn = cloud.function(HANDLERS["sleep_then_report"], env={"REPORT_QUEUE_URL": report_url, "SLEEP": "3"})
     source = unique("door.camera")
     rule_arn = _rule(cloud, pattern={"source": [source]}, targets=[{"Id": "fn", "Arn": function_arn}])
     _allow_events(cloud, function_arn, rule_arn)
-    started = time.perf_counter()
-    for _ in range(3):
-        _put(cloud, source)
-    assert time.perf_counter() - started < 1.5
+    _put(cloud, source)
+    # the function reports only after sleeping 3 s: had PutEvents waited for it, its report would be queued by now
+    assert "Messages" not in cloud.client("sqs").receive_message(QueueUrl=report_url, WaitTimeSeconds=0)
+    [body] = _bodies(cloud, report_url, expected=1)
+    assert json.loads(body)["source"] == source
 
 
 def test_a_rate_rule_fires_every_minute_with_the_scheduled_event(cloud):
