@@ -186,13 +186,13 @@ class Authorizer:
         return [Patch(AUTHORIZE, lambda _: authorize)]
 
     def _gate(self, response: BaseResponse, resource: str) -> None:
-        if self.mode == "off":
-            return
-        self._refuse_other_accounts(response, resource)
+        if self.mode == "off" or response.get_access_key() == DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"]:
+            return  # the emulator's own dummy keys: its operator, never evaluated
+        action, resources = request_of(response, resource)
+        self._refuse_other_accounts(response, action, resources)
         principal = self._principal(response)
         if principal is None:
             return
-        action, resources = request_of(response, resource)
         if action in ALWAYS_ALLOWED:
             return
         denial = None
@@ -207,16 +207,13 @@ class Authorizer:
             raise access_denied(response, denial)
         self._warn(denial)
 
-    def _refuse_other_accounts(self, response: BaseResponse, resource: str) -> None:
+    def _refuse_other_accounts(self, response: BaseResponse, action: str, resources: list[str]) -> None:
         """A request for a resource another account owns (a bucket: S3's names are global; a queue, topic or function
         by its URL or ARN) is refused unless that resource's policy grants the caller's account, whatever the mode
         but `off`: it is no missing permission a caller could add to its own role, and it is what keeps accounts
         (a class's submissions) apart. Cross-account access needs the resource's policy on AWS too:
         https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies-cross-account-resource-access.html
-        The emulator's own dummy keys (its operator) are not held to it."""
-        if response.get_access_key() == DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"]:
-            return
-        action, resources = request_of(response, resource)
+        The emulator's own dummy keys (its operator) are not held to it (see _gate)."""
         caller = response.current_account
         if action == "s3:CreateBucket":  # a name another account holds: S3's own BucketAlreadyExists, from moto
             return
@@ -233,7 +230,7 @@ class Authorizer:
 
     def _principal(self, response: BaseResponse) -> Principal | None:
         key = response.get_access_key()
-        if key == DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"] or account_of_key(key):
+        if account_of_key(key):  # a 12-digit account key: the account's administrator (dummy keys: see _gate)
             return None
         try:
             access_key = create_access_key(account_id=response.current_account,
