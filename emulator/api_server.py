@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
@@ -24,6 +25,7 @@ from moto.core.request import (
 )
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
+from emulator.aws.awslambda import RECEIVED_AT
 from emulator.aws.cheroot import hot_threads_first
 from emulator.aws.fast_path import FAST_PATH
 from emulator.errors import PortInUseError
@@ -47,6 +49,7 @@ class MotoGateway(wsgi.Gateway_10):
 
     def get_environ(self) -> dict[str, Any]:
         environ: dict[str, Any] = super().get_environ()
+        environ[RECEIVED_AT] = time.time()
         environ["RAW_URI"] = environ["REQUEST_URI"]
         headers = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in self.req.inheaders.items()]
         dashed = {environ_key_for_header(name): value for name, value in headers if "_" not in name}

@@ -84,6 +84,7 @@ _CODE_ATTRIBUTES = ("code", "code_bytes", "code_size", "code_sha_256", "code_dig
                     _DOCKERFILE_ATTRIBUTE)
 CREATING, UPDATING = "creating", "updating"
 _request = threading.local()  # per API thread: when the Invoke being served was taken
+RECEIVED_AT = "emulator.received_at"  # WSGI environ key: when the API server read the request's headers
 NOT_A_ZIP = "Could not unzip uploaded file. Please check your file, then try to upload again."
 IMAGE_UNMAPPED = ("The local emulator runs container image functions from their Dockerfile, and ImageUri {uri} maps "
                   "to none. Map it when starting the emulator: EMULATOR_IMAGES='{uri}=path/to/Dockerfile[:context]' "
@@ -525,7 +526,8 @@ def _reading_the_qualifier(original: Any) -> Any:
     so ran $LATEST for every qualified invoke. The qualifier is put where moto also looks: `FunctionName:qualifier`."""
 
     def invoke(response: LambdaResponse) -> Any:
-        _request.accepted_at = time.time()  # the function's deadline counts from the request, not its handler start
+        # the function's deadline counts from the request's arrival, not its handler start
+        _request.accepted_at = getattr(response.normalized_request, "environ", {}).get(RECEIVED_AT) or time.time()
         qualifier = (response.querystring.get("Qualifier") or [None])[0]
         head, name, tail = response.path.rsplit("/", 2)
         if qualifier and ":" not in unquote(name).removeprefix("arn:").split("function:")[-1]:

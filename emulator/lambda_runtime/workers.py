@@ -208,7 +208,8 @@ class Worker:
         """Runs one event; kills the process when the function's timeout passes, counted from `accepted_at` (when
         the service took the event; default now), so the handler starts with less than the whole timeout left."""
         timeout = self.spec.timeout_seconds
-        deadline_ms = int(((accepted_at or time.time()) + timeout) * 1000)
+        accepted_at = accepted_at or time.time()
+        deadline_ms = int((accepted_at + timeout) * 1000)
         invocation = Invocation(request_id, payload, self.spec.arn, deadline_ms)
         with self._lock:
             self._current = invocation
@@ -217,7 +218,8 @@ class Worker:
             invocation.finish(error=self._exit_error())
         started = time.perf_counter()
         self._api.submit(invocation)
-        finished, out_of_memory = self._wait_within_memory(invocation, time.monotonic() + timeout)
+        left = accepted_at + timeout - time.time()
+        finished, out_of_memory = self._wait_within_memory(invocation, time.monotonic() + left)
         duration_ms = (time.perf_counter() - started) * 1000.0
         self._output.drain(_DRAIN_SECONDS)
         with self._lock:

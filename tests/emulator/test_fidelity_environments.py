@@ -159,3 +159,12 @@ def test_the_code_is_at_var_task_and_no_host_path_shows(cloud):
     assert 'File "/var/task/app.py"' in answer["trace"]
 
 
+
+
+def test_the_handler_starts_with_less_than_its_whole_timeout_left(cloud):
+    """Lambda's deadline counts from the Invoke request's arrival, so a handler (cold or warm) never sees the whole
+    Timeout left: https://docs.aws.amazon.com/lambda/latest/dg/python-context.html"""
+    arn = cloud.function("def lambda_handler(event, context):\n    return context.get_remaining_time_in_millis()\n",
+                         Timeout=3)
+    left = [invoke(cloud, arn)[1] for _ in range(5)]
+    assert all(0 < millis < 3000 for millis in left), left
