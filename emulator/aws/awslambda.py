@@ -49,7 +49,7 @@ from moto.s3.models import s3_backends
 from emulator.aws import lambda_limits as limits
 from emulator.aws import sqs
 from emulator.aws.iam import RoleSessions
-from emulator.aws.lambda_platform import PlatformFinding, check_zip, platform_mode
+from emulator.aws.lambda_platform import PlatformFinding, check_installed, check_zip, platform_mode
 from emulator.aws.registry import Internal, Patch
 from emulator.dockerfile import (
     ImageRecipe,
@@ -218,11 +218,31 @@ class LambdaFunctions:
         assert self._service is not None
         try:
             self._service.prepare([function_arn])
+            self._check_installed_packages(function_arn)
         except (EmulatorError, OSError):  # its first event reports what went wrong, as Init errors are on AWS
             logger.exception("%s could not be prepared ahead of its first event", function_arn)
         finally:
             with self._pending_lock:
                 self._pending.pop(function_arn, None)
+
+    def _check_installed_packages(self, function_arn: str) -> None:
+        """What an image's `RUN pip install` put in its environment, checked against the OS of its AWS base image:
+        pip there would not install a wheel that needs a newer glibc (only AWS's `public.ecr.aws/lambda/python`
+        bases are known; another base brings its own OS). Reported as the zip's findings are, never refused:
+        the function exists by now, as it would once its image was pushed."""
+        assert self._service is not None
+        fn = self._function(function_arn)
+        image: BuiltImage | None = getattr(fn, _IMAGE_ATTRIBUTE, None)
+        if image is None or not image.recipe.lambda_base or platform_mode() == "off":
+            return
+        folder = self._service.environment_folder(self._spec(fn))
+        if folder is None:
+            return
+        runtime = f"python{image.recipe.python}"
+        site_packages = folder / "lib" / runtime / "site-packages"
+        findings = check_installed(site_packages, runtime, (fn.architectures or ["x86_64"])[0],
+                                   origin="installed by the image's pip: ")
+        _report_platform(get_backend(fn.account_id, fn.region), fn.function_name, findings)
 
     def _with_state(self, configuration: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
         def get_configuration(fn: LambdaFunction, on_create: bool = False) -> dict[str, Any]:

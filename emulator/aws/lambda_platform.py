@@ -15,6 +15,8 @@ import os
 import re
 import zipfile
 from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
 
 from elftools.common.exceptions import ELFError
 from elftools.elf.elffile import ELFFile
@@ -63,10 +65,35 @@ def check_zip(code: bytes, runtime: str | None, architecture: str, origin: str =
     return findings
 
 
-def elf_problem(data: bytes, runtime: str | None, architecture: str) -> str | None:
-    """Why this ELF file would not load for the runtime and architecture on AWS, None when it would."""
+def check_installed(site_packages: Path, runtime: str, architecture: str, origin: str = "") -> list[PlatformFinding]:
+    """The installed packages (top-level folders or modules of `site_packages`) with an ELF file that would not
+    load for the runtime on AWS: one finding per package, its first such file."""
+    findings = []
+    for package in sorted(site_packages.iterdir()):
+        files = [package] if package.is_file() else sorted(package.rglob("*"))
+        for path in files:
+            reason = _file_problem(path, runtime, architecture)
+            if reason:
+                findings.append(PlatformFinding(f"{origin}{path.relative_to(site_packages)}", reason))
+                break
+    return findings
+
+
+def _file_problem(path: Path, runtime: str, architecture: str) -> str | None:
+    if path.is_symlink() or not path.is_file():
+        return None
+    with path.open("rb") as handle:
+        if handle.read(len(_ELF_MAGIC)) != _ELF_MAGIC:
+            return None
+        handle.seek(0)
+        return elf_problem(handle, runtime, architecture)
+
+
+def elf_problem(data: bytes | BinaryIO, runtime: str | None, architecture: str) -> str | None:
+    """Why this ELF file (its bytes or an open binary file) would not load for the runtime and architecture on
+    AWS, None when it would."""
     try:
-        elf = ELFFile(io.BytesIO(data))
+        elf = ELFFile(io.BytesIO(data) if isinstance(data, bytes) else data)
         machine = elf["e_machine"]
         expected = ELF_MACHINES.get(architecture)
         if expected and machine != expected:

@@ -116,6 +116,14 @@ class LambdaService:
         for thread in threads:
             thread.join()
 
+    def environment_folder(self, spec: FunctionSpec) -> Path | None:
+        """The folder of the function's own environment (built if it is not yet), None when functions run on the
+        project's venv or the function has no packages of its own beyond the runtime's."""
+        builder = self._settings.builder
+        if builder is None or spec.recipe is None:
+            return None
+        return builder.build(spec.recipe)
+
     def use_local_code(self, local_code: dict[str, LocalSource]) -> None:
         """Functions that run from their local folder (while their deployed code is the one zipped from it)."""
         with self._lock:

@@ -20,6 +20,14 @@ pytestmark = pytest.mark.integration
 
 REGISTRY = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
 SPLITTER_URI = f"{REGISTRY}/video-splitting:latest"
+AL2_NUMPY_URI = f"{REGISTRY}/al2-numpy:latest"
+# numpy 2.4.6's wheel needs GLIBC_2.27; AWS's python3.11 base image is Amazon Linux 2 (glibc 2.26)
+AL2_NUMPY_DOCKERFILE = """\
+FROM public.ecr.aws/lambda/python:3.11
+RUN pip install numpy==2.4.6
+COPY app.py ${LAMBDA_TASK_ROOT}
+CMD [ "app.lambda_handler" ]
+"""
 PYTHON312 = sorted(Path.home().glob(".pyenv/versions/3.12*/bin/python3.12"))
 MANAGED_POLICY = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
 
@@ -77,12 +85,16 @@ def project(tmp_path_factory):
     (folder / "Dockerfile").write_text(COURSE_DOCKERFILE)
     (folder / "requirements.txt").write_text("awslambdaric\nboto3\n")
     (folder / "handler.py").write_text(SPLITTER)
+    (folder / "al2").mkdir()
+    (folder / "al2" / "Dockerfile").write_text(AL2_NUMPY_DOCKERFILE)
+    (folder / "al2" / "app.py").write_text("import numpy\n\ndef lambda_handler(event, context):\n    return 1\n")
     return folder
 
 
 @pytest.fixture(scope="module")
 def emulator(tmp_path_factory, project):
-    env = {"EMULATOR_IMAGES": f"{SPLITTER_URI}={project / 'Dockerfile'}"}
+    images = {SPLITTER_URI: project / "Dockerfile", AL2_NUMPY_URI: project / "al2" / "Dockerfile"}
+    env = {"EMULATOR_IMAGES": ",".join(f"{uri}={dockerfile}" for uri, dockerfile in images.items())}
     if PYTHON312:
         env["PATH"] = f"{PYTHON312[-1].parent}:{Path(sys.executable).parent}:/usr/bin:/bin"
     running = start_emulator(tmp_path_factory.mktemp("images"), "--no-stack", env=env)
@@ -162,3 +174,22 @@ def test_status_reports_what_the_dockerfile_asked_that_was_not_done(emulator):
     assert "private /tmp: mount namespace per environment" in status.stdout
     assert "not honoured: RUN apt-get install -y ffmpeg" in status.stdout
 
+
+
+def test_a_package_pip_would_not_install_on_the_aws_base_image_is_reported(emulator, role):
+    """The emulator installs numpy 2.4.6 from its wheelhouse; in public.ecr.aws/lambda/python:3.11 (Amazon Linux 2,
+    glibc 2.26) that wheel needs GLIBC_2.27: the function's log group says so."""
+    lam = emulator.client("lambda")
+    lam.create_function(FunctionName="al2-numpy", PackageType="Image", Code={"ImageUri": AL2_NUMPY_URI}, Role=role)
+    lam.get_waiter("function_active_v2").wait(FunctionName="al2-numpy")
+    logs = emulator.client("logs")
+    deadline = time.monotonic() + 60
+    while True:
+        found = logs.filter_log_events(logGroupName="/aws/lambda/al2-numpy", filterPattern="PLATFORM")["events"] \
+            if logs.describe_log_groups(logGroupNamePrefix="/aws/lambda/al2-numpy")["logGroups"] else []
+        if found or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    messages = [event["message"] for event in found]
+    assert any(m.startswith("PLATFORM: installed by the image's pip: numpy/") and "GLIBC_2.27" in m
+               for m in messages), messages
