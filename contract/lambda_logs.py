@@ -1,10 +1,12 @@
 """Log lines: AWS Lambda's platform lines (REPORT, INIT_REPORT), as the grader, the bench and the console read them,
-and the classifier's `classified frame` line, which the classifier writes and the console reads."""
+the classifier's `classified frame` line, which the classifier writes and the console reads, and the emulator's
+`IAM:` line (a call the function's role may not make on AWS), which the grader's report and the console list."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,6 +14,7 @@ from contract.errors import MalformedResultError
 from contract.result import Result
 
 CLASSIFIED_FRAME = "classified frame"  # the message of the classifier's per-frame log line (a JSON line)
+IAM_WARNING_PREFIX = "IAM: "  # then AWS's AccessDenied message, as EMULATOR_IAM=warn writes it
 
 
 @dataclass(frozen=True)
@@ -93,3 +96,9 @@ def classified_results(message: str) -> list[Result]:
     if not isinstance(results, list):
         raise MalformedResultError(f"a {CLASSIFIED_FRAME!r} line without a results list")
     return [Result.from_dict(result) for result in results]
+
+
+def iam_denials(messages: Iterable[str]) -> Counter[str]:
+    """The distinct `IAM:` lines among log messages and how often each was written, first written first."""
+    lines = (message.strip() for message in messages)
+    return Counter(line for line in lines if line.startswith(IAM_WARNING_PREFIX))

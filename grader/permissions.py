@@ -8,8 +8,8 @@ from __future__ import annotations
 from botocore.exceptions import ClientError
 
 from contract import Endpoint
+from contract.lambda_logs import IAM_WARNING_PREFIX, iam_denials
 
-IAM_PREFIX = "IAM:"
 LINES_KEPT = 20
 
 
@@ -19,9 +19,9 @@ def missing_permissions(endpoint: Endpoint, functions: tuple[str, ...]) -> list[
     for function in functions:
         try:
             pages = logs.get_paginator("filter_log_events").paginate(
-                logGroupName=f"/aws/lambda/{function}", filterPattern=f'"{IAM_PREFIX}"')
-            lines += [event["message"].strip() for page in pages for event in page.get("events", [])]
+                logGroupName=f"/aws/lambda/{function}", filterPattern=f'"{IAM_WARNING_PREFIX.strip()}"')
+            lines += [event["message"] for page in pages for event in page.get("events", [])]
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ResourceNotFoundException":
                 raise
-    return [line for line in dict.fromkeys(lines) if line.startswith(IAM_PREFIX)][:LINES_KEPT]
+    return list(iam_denials(lines))[:LINES_KEPT]

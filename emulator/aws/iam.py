@@ -50,6 +50,7 @@ from moto.s3.models import s3_backends
 from moto.sts.models import sts_backends
 from moto.utilities.utils import get_partition
 
+from contract.lambda_logs import IAM_WARNING_PREFIX
 from emulator.aws.accounts import account_of_key
 from emulator.aws.policies import resource_policy
 from emulator.aws.registry import Internal, Patch
@@ -62,7 +63,6 @@ logger = logging.getLogger(__name__)
 
 ENV_IAM = "EMULATOR_IAM"
 MODES = ("warn", "enforce", "off")
-WARNING_PREFIX = "IAM: "
 SESSION_SECONDS = 12 * 3600  # AssumeRole's longest session (a role's MaxSessionDuration at most 12 hours)
 RENEW_BEFORE = timedelta(hours=1)
 
@@ -203,7 +203,7 @@ class Authorizer:
         if denial is None:
             return
         if self.mode == "enforce":
-            logger.warning("%s%s (refused: %s=enforce)", WARNING_PREFIX, denial.message, ENV_IAM)
+            logger.warning("%s%s (refused: %s=enforce)", IAM_WARNING_PREFIX, denial.message, ENV_IAM)
             raise access_denied(response, denial)
         self._warn(denial)
 
@@ -225,7 +225,7 @@ class Authorizer:
             if principal_verdict(resource_policy(_policy_holder(arn, owner)), names, action, arn) != "Allow":
                 denial = Denial(Principal(f"arn:aws:iam::{caller}:root", names, (), caller, None), action, arn,
                                 f"because no resource-based policy allows the {action} action")
-                logger.warning("%s%s (another account's bucket)", WARNING_PREFIX, denial.message)
+                logger.warning("%s%s (another account's bucket)", IAM_WARNING_PREFIX, denial.message)
                 raise access_denied(response, denial)
 
     def _principal(self, response: BaseResponse) -> Principal | None:
@@ -250,7 +250,7 @@ class Authorizer:
         return Principal(access_key.arn, names, policies, response.current_account, session)
 
     def _warn(self, denial: Denial) -> None:
-        line = WARNING_PREFIX + denial.message
+        line = IAM_WARNING_PREFIX + denial.message
         logger.warning("%s", line)
         session = denial.principal.session
         if session is not None:

@@ -34,7 +34,7 @@ from contract.aws import (
     OUTPUT_FRAMES_BUCKET,
     OUTPUT_STUDENTS_TABLE,
 )
-from contract.lambda_logs import classified_results, parse_init_report, parse_report_line
+from contract.lambda_logs import classified_results, iam_denials, parse_init_report, parse_report_line
 from emulator.console.tail import LogEvent, LogTail, log_group
 
 logger = logging.getLogger(__name__)
@@ -48,6 +48,7 @@ RECENT_FRAMES = 8
 LOG_LINES = 12
 MAX_KEPT_EVENTS = 20_000  # per function, within the window
 DLQ_PEEK = 10
+DENIED_KEPT = 10  # distinct denied calls listed per function
 PNG_HEADER = b"\x89PNG\r\n\x1a\n"
 COUNTS = ("Invocations", "Errors", "Throttles")  # summed per period; ConcurrentExecutions: its maximum
 
@@ -86,6 +87,11 @@ class FunctionView:
     snapshots: int  # INIT_REPORT lines: one per snapshot made
     alive: int
     last_lines: list[LogEvent]
+    denied: list[tuple[str, int]] = field(default_factory=list)  # `IAM:` lines in the window: calls AWS would refuse
+
+    @property
+    def denied_calls(self) -> int:
+        return sum(count for _, count in self.denied)
 
 
 
@@ -283,6 +289,7 @@ class ConsoleData:
             snapshots=sum(parse_init_report(e["message"]) is not None for e in log.events),
             alive=alive,
             last_lines=list(log.events)[-LOG_LINES:],
+            denied=iam_denials(e["message"] for e in log.events).most_common(DENIED_KEPT),
         )
 
     def _read_metrics(self, function_name: str) -> Metrics:

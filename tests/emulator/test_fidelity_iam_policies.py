@@ -2,9 +2,12 @@
 its policies do not allow is reported in its own log (EMULATOR_IAM=warn, the default) or refused with AWS's
 AccessDenied (enforce). Plain boto3; the enforce tests run against an emulator started with EMULATOR_IAM=enforce."""
 
+import html
 import json
 import subprocess
 import sys
+import time
+import urllib.request
 
 import boto3
 import pytest
@@ -55,6 +58,11 @@ def writer(cloud, *policy_arns, inline=None, source=WRITER):
     return cloud.function(source, Role=role_arn).split(":")[6], role_arn
 
 
+def console_panels(emulator):
+    with urllib.request.urlopen(f"{emulator.endpoint}/_console/panels", timeout=30) as response:  # loopback
+        return response.read().decode()
+
+
 def invoke(cloud, function, event):
     response = cloud.client("lambda").invoke(FunctionName=function, Payload=json.dumps(event))
     return response.get("FunctionError"), json.loads(response["Payload"].read())
@@ -78,6 +86,20 @@ def test_a_function_lacking_put_object_works_in_warn_mode_and_its_log_says_what_
     assert cloud.client("s3").get_object(Bucket=bucket, Key="frames/a.png")["Body"].read() == b"frame"
     expected = "IAM: " + denied_put(role_arn, function, bucket, "frames/a.png")
     assert expected in log_messages(emulator, function, until=expected)
+
+
+@emulator_only
+def test_the_console_lists_each_functions_denied_calls(cloud, emulator):
+    bucket = cloud.bucket()
+    function, role_arn = writer(cloud, BASIC_EXECUTION)
+    for _ in range(2):
+        assert invoke(cloud, function, {"bucket": bucket, "key": "frames/a.png"})[0] is None
+    expected = f"IAM: {denied_put(role_arn, function, bucket, 'frames/a.png')} (×2)"
+    deadline = time.monotonic() + 30
+    while expected not in (panels := html.unescape(console_panels(emulator))):
+        assert time.monotonic() < deadline, panels[-3000:]
+        time.sleep(0.5)
+    assert f"{function}: calls its role may not make on AWS" in panels
 
 
 @emulator_only
