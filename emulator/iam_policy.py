@@ -10,15 +10,32 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import threading
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from emulator.config import DEFAULT_ACCOUNT, EmulatorConfig
-from emulator.errors import EmulatorError
+import boto3
+
+from emulator.config import DEFAULT_ACCOUNT, DUMMY_CREDENTIALS, EmulatorConfig
+from emulator.daemon import read_ready
+from emulator.errors import EmulatorError, NotRunningError
 
 CALLS_FOLDER = "iam"
+# What Lambda calls with the execution role to deliver to a DLQ or destination, by the target ARN's service
+# (https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html)
+DELIVERY_ACTIONS = {"sqs": "sqs:SendMessage", "sns": "sns:Publish", "lambda": "lambda:InvokeFunction",
+                    "events": "events:PutEvents", "s3": "s3:PutObject"}
+# What an event source mapping's poller calls with the execution role, by the source's service
+# (with-sqs.html#events-sqs-permissions, with-ddb.html#events-dynamodb-permissions, with-kinesis.html)
+POLLING_ACTIONS = {
+    "sqs": ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"),
+    "dynamodb": ("dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
+                 "dynamodb:ListStreams"),
+    "kinesis": ("kinesis:DescribeStream", "kinesis:DescribeStreamSummary", "kinesis:GetRecords",
+                "kinesis:GetShardIterator", "kinesis:ListShards", "kinesis:ListStreams"),
+}
 
 
 class CallLog:
@@ -87,7 +104,55 @@ def register_policy_command(sub: Any) -> None:
     command.set_defaults(run=_print_policy)
 
 
+def log_delivery_calls(region: str, account: str, function_name: str) -> list[tuple[str, str]]:
+    """What Lambda does with the function's execution role to deliver its logs, which the function never calls
+    itself: without these on AWS its log group stays empty
+    (https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs.html#monitoring-cloudwatchlogs-prereqs)."""
+    group = f"arn:aws:logs:{region}:{account}:log-group:/aws/lambda/{function_name}"
+    return [("logs:CreateLogGroup", f"{group}:*"), ("logs:CreateLogStream", f"{group}:log-stream:*"),
+            ("logs:PutLogEvents", f"{group}:log-stream:*")]
+
+
+def configuration_calls(lam: Any, function_name: str) -> list[tuple[str, str]]:
+    """What Lambda calls with the function's role because of its configuration, whether or not it happened in
+    this run: its dead-letter target, its async destinations, its event source mappings' polling and failures."""
+    config = lam.get_function_configuration(FunctionName=function_name)
+    targets = [(config.get("DeadLetterConfig") or {}).get("TargetArn")]
+    try:
+        destinations = lam.get_function_event_invoke_config(FunctionName=function_name).get("DestinationConfig")
+    except lam.exceptions.ResourceNotFoundException:
+        destinations = None
+    targets += [d.get("Destination") for d in (destinations or {}).values()]
+    calls = []
+    for page in lam.get_paginator("list_event_source_mappings").paginate(FunctionName=function_name):
+        for mapping in page["EventSourceMappings"]:
+            source = mapping.get("EventSourceArn", "")
+            calls += [(action, source) for action in POLLING_ACTIONS.get(_service(source), ())]
+            targets.append(((mapping.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination"))
+    calls += [(DELIVERY_ACTIONS[_service(t)], t) for t in targets if t and _service(t) in DELIVERY_ACTIONS]
+    return calls
+
+
+def _service(arn: str) -> str:
+    return arn.split(":")[2] if arn.count(":") >= 5 else ""
+
+
 def _print_policy(args: argparse.Namespace, config: EmulatorConfig) -> int:
     calls = read_calls(calls_file(config.state_dir / CALLS_FOLDER, args.account, args.function))
+    calls += log_delivery_calls(config.region, args.account, args.function)
+    try:
+        calls += configuration_calls(_lambda_client(config, args.account), args.function)
+    except NotRunningError as exc:
+        print(f"note: {exc}; the permissions Lambda uses for this function's dead-letter queue, destinations and "
+              "triggers are left out", file=sys.stderr)
     print(json.dumps(least_privilege_policy(calls), indent=2))
     return 0
+
+
+def _lambda_client(config: EmulatorConfig, account: str) -> Any:
+    """The running emulator's Lambda API as the account's administrator (a 12-digit key is that account)."""
+    info = read_ready(config)
+    key = DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"] if account == DEFAULT_ACCOUNT else account
+    session = boto3.Session(aws_access_key_id=key, aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+                            region_name=info["region"])
+    return session.client("lambda", endpoint_url=info["endpoint"])

@@ -12,6 +12,7 @@ import urllib.request
 import boto3
 import pytest
 
+from emulator.config import DEFAULT_ACCOUNT
 from tests.conftest import ROOT, start_emulator
 from tests.emulator.conftest import log_messages
 from tests.emulator.fidelity import _EMBEDDED_PATIENCE_SECONDS, REGION, Cloud, connected, emulator_only, unique
@@ -111,7 +112,10 @@ def test_the_policy_command_prints_what_the_function_used(cloud, emulator):
     printed = subprocess.run([sys.executable, "-m", "emulator", "policy", function], cwd=ROOT, check=True,
                              capture_output=True, text=True, env=emulator.env() | {
                                  "EMULATOR_STATE_DIR": str(emulator.state_dir)}).stdout
+    group = f"arn:aws:logs:{REGION}:{DEFAULT_ACCOUNT}:log-group:/aws/lambda/{function}:*"
     assert json.loads(printed)["Statement"] == [
+        {"Effect": "Allow", "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+         "Resource": [group]},
         {"Effect": "Allow", "Action": ["s3:PutObject"], "Resource": [f"arn:aws:s3:::{bucket}/frames/*"]}]
 
 
