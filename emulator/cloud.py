@@ -145,7 +145,8 @@ class LocalCloud:
         self._server.start()
         self._prepare_stack_functions()
         self._keep_state()
-        self._mappings = EventSourceMappings(session.client("lambda"), session.client("sqs"), self.service.invoke)
+        self._mappings = EventSourceMappings(session.client("lambda"), session.client("sqs"), self.service.invoke,
+                                             self._hooks.streams, destinations.send_record)
         self._mappings.start()
         self._integrations.start()
 

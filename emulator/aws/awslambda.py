@@ -47,7 +47,7 @@ from moto.s3.exceptions import MissingBucket, MissingKey
 from moto.s3.models import s3_backends
 
 from emulator.aws import lambda_limits as limits
-from emulator.aws import sqs
+from emulator.aws import sqs, streams
 from emulator.aws.iam import RoleSessions
 from emulator.aws.lambda_platform import PlatformFinding, check_installed, check_zip, platform_mode
 from emulator.aws.registry import Internal, Patch
@@ -522,7 +522,8 @@ def _function_from_template(original: Any) -> Any:
 
 
 def _polled_event_source_mapping(original: Any) -> Any:
-    """CreateEventSourceMapping as Lambda validates it, with SQS mappings left to our service's pollers.
+    """CreateEventSourceMapping as Lambda validates it, with SQS, DynamoDB Streams and Kinesis mappings left to our
+    service's pollers (stream mappings: emulator/aws/streams.py).
 
     Lambda refuses an SQS mapping whose queue's visibility timeout is shorter than the function's timeout
     (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html#events-sqs-queueconfig)."""
@@ -534,8 +535,10 @@ def _polled_event_source_mapping(original: Any) -> Any:
             if queue_timeout < int(function.timeout):
                 raise InvalidParameterValueException(
                     VISIBILITY_TOO_SHORT.format(queue=queue_timeout, function=int(function.timeout)))
+        streams.check_mapping(backend, spec)
         mapping = original(backend, spec)
         sqs.detach_lambda_mappings()
+        streams.begin(mapping)
         return mapping
 
     return create

@@ -28,6 +28,7 @@ from emulator.aws import (
     s3,
     sns,
     sqs,
+    streams,
 )
 from emulator.aws.awslambda import LambdaFunctions
 from emulator.aws.lambda_platform import platform_mode
@@ -42,7 +43,8 @@ def all_internals() -> list[Internal]:
     """Every internal registered, patched or only read."""
     return [*accounts.INTERNALS, *iam.INTERNALS, *awslambda.INTERNALS, *s3.INTERNALS, *sqs.INTERNALS,
             *logs.INTERNALS, *cloudwatch.INTERNALS, *core.INTERNALS, *cheroot.INTERNALS, *awslambdaric.INTERNALS,
-            *sns.INTERNALS, *events.INTERNALS, *function_urls.INTERNALS, *fast_path.INTERNALS]
+            *sns.INTERNALS, *events.INTERNALS, *function_urls.INTERNALS, *fast_path.INTERNALS,
+            *streams.INTERNALS]
 
 
 def verify_internals() -> None:
@@ -61,14 +63,16 @@ class MotoHooks:
         self._registry = PatchRegistry()
         self.resolve = self.functions.resolve
         self.async_config = self.functions.async_config
+        self.streams = streams.BackendStreams()
 
     def install(self, service: LambdaService) -> None:
         verify(all_internals())
         platform_mode()  # a bad EMULATOR_PLATFORM_CHECK stops the start, not a CreateFunction
         patches = [*self.functions.patches(service), *s3.notification_patches(service.invoke_async), *sqs.patches(),
-                   *accounts.patches(), *self.iam.patches()]
+                   *streams.patches(), *accounts.patches(), *self.iam.patches()]
         self._registry.install(patches, core.settings())
         sqs.detach_lambda_mappings()
+        streams.detach_lambda_mappings()
         core.register_cloudformation_types()
         self.functions.write_status()
 

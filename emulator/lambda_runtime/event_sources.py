@@ -1,4 +1,6 @@
-"""SQS event source mappings as Lambda runs them: pollers that read the queue through the SQS API, in batches.
+"""Event source mappings as Lambda runs them: SQS here, DynamoDB Streams and Kinesis in stream_sources.py.
+
+SQS mappings: pollers that read the queue through the SQS API, in batches.
 
 What AWS documents (https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html and
 https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html), and what the pollers do:
@@ -29,6 +31,16 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
+
+from emulator.lambda_runtime.errors import EmulatorError
+from emulator.lambda_runtime.stream_sources import (
+    STREAM_SERVICES,
+    SendRecord,
+    StreamMapping,
+    StreamPoller,
+    StreamReader,
+    StreamServices,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -223,13 +235,17 @@ class SqsPoller:
 
 
 class EventSourceMappings:
-    """Keeps one SqsPoller per enabled SQS mapping, in step with the Lambda API's list of mappings."""
+    """Keeps one poller per enabled mapping (SQS; DynamoDB Streams and Kinesis when given a stream reader), in step
+    with the Lambda API's list of mappings."""
 
-    def __init__(self, lambda_client: Any, sqs_client: Any, invoke: Invoke) -> None:
+    def __init__(self, lambda_client: Any, sqs_client: Any, invoke: Invoke, streams: StreamReader | None = None,
+                 send_record: SendRecord | None = None) -> None:
         self._lambda = lambda_client
         self._sqs = sqs_client
         self._invoke = invoke
-        self._pollers: dict[str, SqsPoller] = {}
+        self._streams = None if streams is None else StreamServices(
+            streams, invoke, send_record or _no_destination, self._function_role)
+        self._pollers: dict[str, SqsPoller | StreamPoller] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sync_forever, name="event-source-mappings", daemon=True)
 
@@ -246,26 +262,38 @@ class EventSourceMappings:
 
     def sync(self) -> None:
         """Starts pollers for new or changed mappings and stops those of removed or disabled ones."""
-        wanted = {m.uuid: m for m in self._enabled_sqs_mappings()}
+        wanted = {m.uuid: m for m in self._enabled_mappings()}
         for uuid, poller in list(self._pollers.items()):
             if wanted.get(uuid) != poller.mapping:
                 poller.stop()
                 del self._pollers[uuid]
         for uuid, mapping in wanted.items():
             if uuid not in self._pollers:
-                self._pollers[uuid] = SqsPoller(mapping, self._sqs, self._invoke)
+                self._pollers[uuid] = self._poller(mapping)
                 self._pollers[uuid].start()
-                logger.info("event source mapping %s: %s -> %s (batch %d, window %.0f s, concurrency %d)", uuid,
-                            mapping.queue_name, mapping.function_arn, mapping.batch_size, mapping.window_seconds,
-                            mapping.concurrency)
+                logger.info("event source mapping %s polled: %s", uuid, mapping)
 
-    def _enabled_sqs_mappings(self) -> list[SqsMapping]:
-        mappings = []
+    def _poller(self, mapping: SqsMapping | StreamMapping) -> SqsPoller | StreamPoller:
+        if isinstance(mapping, SqsMapping):
+            return SqsPoller(mapping, self._sqs, self._invoke)
+        assert self._streams is not None
+        return StreamPoller(mapping, self._streams)
+
+    def _enabled_mappings(self) -> list[SqsMapping | StreamMapping]:
+        mappings: list[SqsMapping | StreamMapping] = []
         for page in self._lambda.get_paginator("list_event_source_mappings").paginate():
             for mapping in page["EventSourceMappings"]:
-                if mapping["EventSourceArn"].startswith("arn:aws:sqs:") and mapping.get("State") == "Enabled":
+                if mapping.get("State") != "Enabled":
+                    continue
+                service = mapping["EventSourceArn"].split(":")[2]
+                if service == "sqs":
                     mappings.append(SqsMapping.from_api(mapping))
+                elif service in STREAM_SERVICES and self._streams is not None:
+                    mappings.append(StreamMapping.from_api(mapping))
         return mappings
+
+    def _function_role(self, function_arn: str) -> str:
+        return str(self._lambda.get_function_configuration(FunctionName=function_arn)["Role"])
 
     def _sync_forever(self) -> None:
         while not self._stop.wait(SYNC_SECONDS):
@@ -273,3 +301,7 @@ class EventSourceMappings:
                 self.sync()
             except (BotoCoreError, ClientError) as exc:
                 logger.warning("event source mappings could not be listed: %s", exc)
+
+
+def _no_destination(destination: str, record: dict[str, Any], succeeded: bool) -> None:
+    raise EmulatorError(f"no destination sender: the record for {destination} is dropped")
