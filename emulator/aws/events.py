@@ -29,6 +29,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 from moto.events.models import Rule
 
+from emulator.aws.iam import service_may_invoke
 from emulator.aws.registry import Internal, Patch
 from emulator.errors import EmulatorError
 
@@ -140,16 +141,17 @@ class TargetDelivery:
             rule, targets, event = item
             for target in targets:
                 try:
-                    self._deliver(target, target_input(target, event, rule))
+                    self._deliver(target, target_input(target, event, rule), rule["Arn"])
                 except (BotoCoreError, ClientError, EmulatorError) as exc:
                     logger.error("rule %s: event %s not delivered to %s: %s", rule["Name"], event.get("id"),
                                  target["Arn"], exc)
 
-    def _deliver(self, target: dict[str, Any], text: str) -> None:
+    def _deliver(self, target: dict[str, Any], text: str, rule_arn: str) -> None:
         arn = target["Arn"]
         _, _, service, _, account, resource = arn.split(":", 5)
         if service == "lambda":
-            self._invoke_async(arn, text.encode())
+            if service_may_invoke(arn, "events.amazonaws.com", rule_arn):
+                self._invoke_async(arn, text.encode())
         elif service == "sns":
             self._client("sns").publish(TopicArn=arn, Message=text)
         elif service == "sqs":

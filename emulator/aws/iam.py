@@ -54,7 +54,7 @@ from contract.lambda_logs import IAM_WARNING_PREFIX
 from emulator.aws.accounts import account_of_key
 from emulator.aws.policies import resource_policy
 from emulator.aws.registry import Internal, Patch
-from emulator.aws.resource_policy import principal_verdict
+from emulator.aws.resource_policy import principal_verdict, service_allowed
 from emulator.config import DUMMY_CREDENTIALS
 from emulator.errors import ConfigError
 from emulator.iam_policy import CallLog
@@ -255,7 +255,7 @@ class Authorizer:
         session = denial.principal.session
         if session is not None:
             with self._log_lock:
-                _append_log_line(session, line)
+                append_log_line(session.account, session.region, session.function_name, line)
 
 
 def evaluate(principal: Principal, action: str, resource: str) -> Denial | None:
@@ -401,10 +401,33 @@ def _policy_holder(resource: str, account: str) -> str:
     return resource
 
 
-def _append_log_line(session: RoleSession, line: str) -> None:
+def service_may_invoke(function_arn: str, service: str, source_arn: str) -> bool:
+    """Whether a service (`sns.amazonaws.com`) may invoke the function for `source_arn` (a topic, a rule), as the
+    function's resource policy decides on AWS, where the delivery fails without it
+    (https://docs.aws.amazon.com/lambda/latest/dg/access-control-resource-based.html). When it may not, an `IAM:`
+    line goes to the function's log group and the emulator's log, and the delivery happens anyway unless
+    EMULATOR_IAM=enforce; off: no check."""
+    mode = iam_mode()
+    if mode == "off":
+        return True
+    parts = function_arn.split(":")
+    region, account, name = parts[3], parts[4], parts[6]
+    if service_allowed(resource_policy(function_arn), service, "lambda:InvokeFunction", source_arn,
+                       source_arn.split(":")[4] if source_arn.count(":") >= 5 else account):
+        return True
+    line = (f"{IAM_WARNING_PREFIX}{service} is not authorized to perform: lambda:InvokeFunction on resource: "
+            f"{function_arn} because no resource-based policy allows the lambda:InvokeFunction action (from "
+            f"{source_arn}; on AWS this delivery fails: add a permission for principal {service} with SourceArn "
+            f"{source_arn})")
+    logger.warning("%s%s", line, " (not delivered: EMULATOR_IAM=enforce)" if mode == "enforce" else "")
+    append_log_line(account, region, name, line)
+    return mode != "enforce"
+
+
+def append_log_line(account: str, region: str, function_name: str, line: str) -> None:
     """The line in the function's own log group, as the function's own error would be."""
-    backend = logs_backends[session.account][session.region]
-    group = f"/aws/lambda/{session.function_name}"
+    backend = logs_backends[account][region]
+    group = f"/aws/lambda/{function_name}"
     stream = f"{datetime.now(UTC):%Y/%m/%d}/[$LATEST]iam"
     if group not in backend.groups:
         backend.create_log_group(group, tags={})

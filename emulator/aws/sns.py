@@ -21,6 +21,7 @@ from typing import Any
 from moto.awslambda.models import LambdaBackend
 from moto.sns.models import Subscription
 
+from emulator.aws.iam import service_may_invoke
 from emulator.aws.registry import Internal, Patch
 
 logger = logging.getLogger(__name__)
@@ -101,6 +102,8 @@ def _invoking_asynchronously(notify: Notify) -> Callable[..., None]:
         delivery = _delivery.get()
         if delivery is None:
             raise RuntimeError("send_sns_message called outside a subscription's publish")
+        if not service_may_invoke(delivery.subscription.endpoint, "sns.amazonaws.com", delivery.subscription.topic_arn):
+            return
         record = lambda_record(delivery.subscription, message, delivery.message_id, subject,
                                delivery.message_attributes)
         try:

@@ -10,8 +10,8 @@ import urllib.request
 
 import pytest
 
-from tests.emulator.conftest import receive_all
-from tests.emulator.fidelity import ENV_ENDPOINT, connected, unique
+from tests.emulator.conftest import log_messages, receive_all
+from tests.emulator.fidelity import ENV_ENDPOINT, connected, emulator_only, unique
 from tests.emulator.functions import HANDLERS
 
 pytestmark = pytest.mark.integration
@@ -144,3 +144,19 @@ def test_a_rate_rule_fires_every_minute_with_the_scheduled_event(cloud):
     event = json.loads(bodies[0])
     assert (event["source"], event["detail-type"], event["detail"]) == ("aws.events", "Scheduled Event", {})
     assert event["resources"] == [rule_arn]
+
+
+@emulator_only
+def test_a_target_function_whose_resource_policy_does_not_name_eventbridge_gets_an_iam_line(cloud, emulator):
+    """On AWS the rule's invocation fails without the permission; EMULATOR_IAM=warn delivers and says why."""
+    report_url, _ = cloud.queue()
+    function_arn = cloud.function(REPORTER, env={"REPORT_QUEUE_URL": report_url})
+    source = unique("door")
+    rule_arn = _rule(cloud, [{"Id": "fn", "Arn": function_arn}], pattern={"source": [source]})
+    _put(cloud, source)
+    assert len(_bodies(cloud, report_url, expected=1)) == 1
+    expected = (f"IAM: events.amazonaws.com is not authorized to perform: lambda:InvokeFunction on resource: "
+                f"{function_arn} because no resource-based policy allows the lambda:InvokeFunction action (from "
+                f"{rule_arn};")
+    assert any(line.startswith(expected) for line in log_messages(emulator, function_arn.split(":")[6],
+                                                                   until=expected))

@@ -14,8 +14,9 @@ import pytest
 
 from emulator.config import DEFAULT_ACCOUNT
 from tests.conftest import ROOT, start_emulator
-from tests.emulator.conftest import log_messages
+from tests.emulator.conftest import log_messages, receive_all
 from tests.emulator.fidelity import _EMBEDDED_PATIENCE_SECONDS, REGION, Cloud, connected, emulator_only, unique
+from tests.emulator.test_fidelity_sns import REPORTING_SLEEPER, permit_sns, sns_denial
 
 pytestmark = pytest.mark.integration
 
@@ -191,3 +192,29 @@ def test_a_session_key_with_another_sessions_token_is_refused(enforcing):
     with pytest.raises(mixed.exceptions.ClientError) as refused:
         mixed.list_queues()
     assert refused.value.response["Error"]["Code"] == "InvalidClientTokenId"
+
+
+def test_sns_does_not_deliver_to_a_function_whose_resource_policy_does_not_let_it(enforcing):
+    """As on AWS: SNS may invoke the function only once its resource policy names SNS and the topic."""
+    report_url, report_arn = enforcing.queue()
+    iam, role = enforcing.client("iam"), enforcing.role()
+    iam.put_role_policy(RoleName=role, PolicyName="report", PolicyDocument=json.dumps({"Version": "2012-10-17",
+                        "Statement": [{"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": report_arn}]}))
+    enforcing._cleanups.append(lambda: iam.delete_role_policy(RoleName=role, PolicyName="report"))
+    function_arn = enforcing.function(REPORTING_SLEEPER, env={"REPORT_QUEUE_URL": report_url},
+                                      Role=iam.get_role(RoleName=role)["Role"]["Arn"])
+    sns = enforcing.client("sns")
+    topic = sns.create_topic(Name=unique("refused"))["TopicArn"]
+    sns.subscribe(TopicArn=topic, Protocol="lambda", Endpoint=function_arn)
+    sns.publish(TopicArn=topic, Message="refused")
+    expected = sns_denial(function_arn, topic)
+    logs, deadline = enforcing.client("logs"), time.monotonic() + 30
+    while not any(e["message"].startswith(expected) for e in logs.filter_log_events(
+            logGroupName=f"/aws/lambda/{function_arn.split(':')[6]}", filterPattern='"IAM:"')["events"]):
+        assert time.monotonic() < deadline, "no IAM: line for the refused delivery"
+        time.sleep(0.2)
+    permit_sns(enforcing, function_arn, topic)
+    sns.publish(TopicArn=topic, Message="permitted")
+    received = receive_all(enforcing.client("sqs"), report_url, expected=1, timeout=30)
+    received += receive_all(enforcing.client("sqs"), report_url, expected=1, timeout=1)
+    assert [json.loads(m["Body"])["Records"][0]["Sns"]["Message"] for m in received] == ["permitted"]

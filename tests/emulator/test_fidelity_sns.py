@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tests.emulator.conftest import receive_all
-from tests.emulator.fidelity import connected, unique
+from tests.emulator.conftest import log_messages, receive_all
+from tests.emulator.fidelity import connected, emulator_only, unique
 from tests.emulator.functions import HANDLERS
 
 pytestmark = pytest.mark.integration
@@ -31,19 +31,26 @@ def cloud(request):
         yield cloud
 
 
-def _subscribed_function(cloud, sleep: float = 0, filter_policy: dict | None = None, source: str = REPORTING_SLEEPER):
-    """A topic with a reporting function subscribed: (topic ARN, subscription ARN, report queue URL)."""
+def _subscribed_function(cloud, sleep: float = 0, filter_policy: dict | None = None, source: str = REPORTING_SLEEPER,
+                         permitted: bool = True):
+    """A topic with a reporting function subscribed (`permitted`: its resource policy lets SNS invoke it for this
+    topic): (topic ARN, subscription ARN, report queue URL)."""
     report_url, _ = cloud.queue()
     function_arn = cloud.function(source, env={"REPORT_QUEUE_URL": report_url, "SLEEP": str(sleep)})
     sns = cloud.client("sns")
     topic = sns.create_topic(Name=unique("fidelity"))["TopicArn"]
     cloud._cleanups.append(lambda: sns.delete_topic(TopicArn=topic))
-    cloud.client("lambda").add_permission(FunctionName=function_arn, StatementId="sns", Action="lambda:InvokeFunction",
-                                          Principal="sns.amazonaws.com", SourceArn=topic)
+    if permitted:
+        permit_sns(cloud, function_arn, topic)
     attributes = {"FilterPolicy": json.dumps(filter_policy)} if filter_policy else {}
     subscription = sns.subscribe(TopicArn=topic, Protocol="lambda", Endpoint=function_arn, Attributes=attributes,
                                  ReturnSubscriptionArn=True)["SubscriptionArn"]
     return topic, subscription, report_url
+
+
+def permit_sns(cloud, function_arn: str, topic: str) -> None:
+    cloud.client("lambda").add_permission(FunctionName=function_arn, StatementId="sns", Action="lambda:InvokeFunction",
+                                          Principal="sns.amazonaws.com", SourceArn=topic)
 
 
 def _events(cloud, report_url: str, expected: int, timeout: float | None = None) -> list[dict]:
@@ -107,3 +114,23 @@ def test_the_filter_policy_decides_which_messages_reach_the_function(cloud):
                 MessageAttributes={"color": {"DataType": "String", "StringValue": "blue"}})
     events = _events(cloud, report_url, expected=2, timeout=5)
     assert [e["Records"][0]["Sns"]["Message"] for e in events] == ["blue one"]
+
+
+def sns_denial(function_arn: str, topic: str) -> str:
+    return (f"IAM: sns.amazonaws.com is not authorized to perform: lambda:InvokeFunction on resource: {function_arn} "
+            "because no resource-based policy allows the lambda:InvokeFunction action")
+
+
+@emulator_only
+def test_a_function_sns_may_not_invoke_is_still_run_in_warn_mode_and_its_log_says_so(cloud, emulator):
+    """On AWS the delivery fails (the function's resource policy does not name SNS); EMULATOR_IAM=warn delivers it
+    and writes why it would fail (EMULATOR_IAM=enforce does not deliver: test_fidelity_iam_policies.py)."""
+    topic, subscription, report_url = _subscribed_function(cloud, permitted=False)
+    cloud.client("sns").publish(TopicArn=topic, Message="unpermitted")
+    [event] = _events(cloud, report_url, expected=1)
+    assert event["Records"][0]["Sns"]["Message"] == "unpermitted"
+    function_arn = cloud.client("sns").get_subscription_attributes(SubscriptionArn=subscription)["Attributes"][
+        "Endpoint"]
+    expected = sns_denial(function_arn, topic)
+    assert any(line.startswith(expected) for line in log_messages(emulator, function_arn.split(":")[6],
+                                                                   until=expected))
