@@ -10,6 +10,7 @@ EMULATOR_COLD_START=spawn) <= 2 s.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
 import tempfile
@@ -23,6 +24,7 @@ from rich.table import Table
 
 from device import ConsumerConfig, FileCamera, RecordConfig, Recorder, ResultsConsumer, Uploader
 from device.config import make_client
+from emulator.aws.iam import ENV_IAM
 from emulator.config import PROJECT_ROOT
 from emulator.daemon import background_emulator, client_environment
 from grader.metrics import ReportLine, read_report_lines
@@ -75,12 +77,46 @@ def _row(table: Table, label: str, values: Sequence[float], target: str) -> None
     table.add_row(label, str(len(values)), f"{statistics.median(values):.0f}", f"{_percentile(values, 95):.0f}", target)
 
 
+def compare_iam_modes(modes: list[str], rounds: int, clips: int, console: Console) -> None:
+    """One emulator per EMULATOR_IAM mode, all started first; rounds of `clips` clips alternate between them
+    (ABAB...), so both modes share the machine's noise; the first round of each is a warm-up."""
+    latencies: dict[str, list[float]] = {mode: [] for mode in modes}
+    with tempfile.TemporaryDirectory() as state, contextlib.ExitStack() as stack:
+        emulators = {}
+        for mode in modes:
+            os.environ[ENV_IAM] = mode
+            emulators[mode] = stack.enter_context(background_emulator(Path(state) / mode))
+        for round_number in range(rounds + 1):
+            for mode in modes if round_number % 2 == 0 else reversed(modes):
+                os.environ.update(client_environment(emulators[mode]))
+                with console.status(f"round {round_number}/{rounds}: {clips} clips, EMULATOR_IAM={mode}"):
+                    measured = run_workload(emulators[mode]["outputs"], clips, Path(state) / f"spool-{mode}")
+                if round_number:
+                    latencies[mode] += measured
+    table = Table(title=f"upload -> result by EMULATOR_IAM, {rounds} alternating rounds of {clips} clips "
+                        f"({os.cpu_count()} cores)")
+    for column in ("EMULATOR_IAM", "n", "median", "p95", f"median vs {modes[0]}"):
+        table.add_column(column)
+    base = statistics.median(latencies[modes[0]]) if latencies[modes[0]] else float("nan")
+    for mode, values in latencies.items():
+        median = statistics.median(values) if values else float("nan")
+        table.add_row(mode, str(len(values)), f"{median:.0f}", f"{_percentile(values, 95):.0f}" if values else "-",
+                      f"{(median / base - 1) * 100:+.1f} %")
+    console.print(table)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clips", type=int, default=110, help="clips to record at 2 per second (>= 100)")
     parser.add_argument("--warmup", type=int, default=10, help="first clips left out of the steady-state figures")
+    parser.add_argument("--iam", metavar="MODES", help="compare EMULATOR_IAM modes side by side, e.g. off,warn: "
+                        "one emulator each, --rounds rounds of --clips clips alternated between them")
+    parser.add_argument("--rounds", type=int, default=4, help="with --iam: measured rounds per mode (default 4)")
     args = parser.parse_args(argv)
     console = Console()
+    if args.iam:
+        compare_iam_modes([mode.strip() for mode in args.iam.split(",")], args.rounds, args.clips, console)
+        return
     with tempfile.TemporaryDirectory() as state, background_emulator(Path(state) / "emulator") as info:
         os.environ.update(client_environment(info))
         started = time.time()
