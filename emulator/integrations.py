@@ -1,6 +1,7 @@
 """The AWS services that call Lambda, wired to our Lambda service as AWS wires them (docs/fidelity.md, "Services
 that call Lambda"): SNS subscriptions and EventBridge targets asynchronously, scheduled rules on the emulator's
-clock, and the HTTP front doors (API Gateway, function URLs) on the emulator's port."""
+clock, the HTTP front doors (API Gateway, function URLs) on the emulator's port, Step Functions executions (their
+tasks signed by the execution role's session)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from emulator.schedules import Scheduler
 
 
 class Session(Protocol):
+    endpoint_url: str
+
     def client(self, service: str) -> Any: ...
 
 
@@ -29,6 +32,7 @@ class Integrations:
     def __init__(self, session: Session, service: LambdaInvoker, port: int) -> None:
         self.clock = EmulatorClock()
         self._port = port
+        self._endpoint_url = session.endpoint_url
         self._apigateway = session.client("apigateway")
         self._invoke = service.invoke
         self._deliveries = TargetDelivery(session.client, service.invoke_async)
@@ -37,7 +41,7 @@ class Integrations:
         self._invoke_async = service.invoke_async
 
     def install(self) -> None:
-        self._hooks.install(self._invoke_async, self._deliveries, self._port)
+        self._hooks.install(self._invoke_async, self._deliveries, self._port, self._endpoint_url, self.clock)
 
     def front_doors(self, app: WSGIApp) -> WSGIApp:
         """moto's app behind API Gateway's and function URLs' HTTP endpoints (emulator/front_doors.py)."""

@@ -28,10 +28,12 @@ from emulator.aws import (
     s3,
     sns,
     sqs,
+    stepfunctions,
 )
 from emulator.aws.awslambda import LambdaFunctions
 from emulator.aws.lambda_platform import platform_mode
 from emulator.aws.registry import Internal, PatchRegistry, verify
+from emulator.clock import EmulatorClock
 from emulator.dockerfile import ImageSource
 from emulator.iam_policy import CALLS_FOLDER, CallLog
 from emulator.lambda_runtime import LambdaService
@@ -42,7 +44,8 @@ def all_internals() -> list[Internal]:
     """Every internal registered, patched or only read."""
     return [*accounts.INTERNALS, *iam.INTERNALS, *awslambda.INTERNALS, *s3.INTERNALS, *sqs.INTERNALS,
             *logs.INTERNALS, *cloudwatch.INTERNALS, *core.INTERNALS, *cheroot.INTERNALS, *awslambdaric.INTERNALS,
-            *sns.INTERNALS, *events.INTERNALS, *function_urls.INTERNALS, *fast_path.INTERNALS]
+            *sns.INTERNALS, *events.INTERNALS, *function_urls.INTERNALS, *fast_path.INTERNALS,
+            *stepfunctions.INTERNALS]
 
 
 def verify_internals() -> None:
@@ -77,14 +80,16 @@ class MotoHooks:
 
 
 class IntegrationHooks:
-    """Services that call Lambda, calling it as AWS does: SNS subscriptions, EventBridge targets, function URLs."""
+    """Services that call Lambda, calling it as AWS does: SNS subscriptions, EventBridge targets, function URLs,
+    Step Functions executions."""
 
     def __init__(self) -> None:
         self._registry = PatchRegistry()
 
     def install(self, invoke_async: Callable[[str, bytes], object], deliveries: events.TargetDelivery,
-                port: int) -> None:
-        self._registry.install([*sns.patches(invoke_async), *events.patches(deliveries), *function_urls.patches(port)])
+                port: int, endpoint_url: str, clock: EmulatorClock) -> None:
+        self._registry.install([*sns.patches(invoke_async), *events.patches(deliveries), *function_urls.patches(port),
+                                *stepfunctions.patches(endpoint_url, clock)], stepfunctions.settings())
 
     def uninstall(self) -> None:
         self._registry.uninstall()

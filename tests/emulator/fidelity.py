@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import time
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -179,6 +180,17 @@ def connected(request: pytest.FixtureRequest) -> Iterator[Cloud]:
         yield cloud
     finally:
         cloud.close()
+
+
+def advance_clock(cloud: Cloud, seconds: float) -> None:
+    """On the emulator, its clock moves on (POST /_emulator/clock); on AWS time has to pass."""
+    if os.environ.get(ENV_ENDPOINT):
+        time.sleep(seconds)
+        return
+    request = urllib.request.Request(f"{cloud.endpoint_url}/_emulator/clock", method="POST",
+                                     data=json.dumps({"advance_seconds": seconds}).encode())
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 200
 
 
 def unique(prefix: str) -> str:
