@@ -17,6 +17,10 @@ class EmulatorClock:
     def now(self) -> datetime:
         return datetime.now(UTC) + self._offset
 
+    def offset_seconds(self) -> float:
+        """How far `advance` has moved the clock ahead of real time."""
+        return self._offset.total_seconds()
+
     def advance(self, seconds: float) -> datetime:
         """Moves the clock forward (never back: a schedule does not fire twice); returns the new now."""
         if seconds < 0:

@@ -81,15 +81,16 @@ class MotoHooks:
 
 class IntegrationHooks:
     """Services that call Lambda, calling it as AWS does: SNS subscriptions, EventBridge targets, function URLs,
-    Step Functions executions."""
+    Step Functions executions, CloudWatch alarms."""
 
     def __init__(self) -> None:
         self._registry = PatchRegistry()
 
     def install(self, invoke_async: Callable[[str, bytes], object], deliveries: events.TargetDelivery,
-                port: int, endpoint_url: str, clock: EmulatorClock) -> None:
+                port: int, endpoint_url: str, clock: EmulatorClock, alarms: cloudwatch.AlarmEvaluator) -> None:
         self._registry.install([*sns.patches(invoke_async), *events.patches(deliveries), *function_urls.patches(port),
-                                *stepfunctions.patches(endpoint_url, clock)], stepfunctions.settings())
+                                *stepfunctions.patches(endpoint_url, clock), *alarms.patches()],
+                               stepfunctions.settings())
 
     def uninstall(self) -> None:
         self._registry.uninstall()
