@@ -38,6 +38,7 @@ class Integrations:
         self._port = port
         self._endpoint_url = session.endpoint_url
         self._apigateway = session.client("apigateway")
+        self._apigatewayv2 = session.client("apigatewayv2")
         self._invoke = service.invoke
         self._deliveries = TargetDelivery(session.client, service.invoke_async)
         self._scheduler = Scheduler(session.client("events"), self._deliveries.submit, self.clock)
@@ -52,8 +53,9 @@ class Integrations:
                             self._alarms)
 
     def front_doors(self, app: WSGIApp) -> WSGIApp:
-        """moto's app behind API Gateway's and function URLs' HTTP endpoints (emulator/front_doors.py)."""
-        return front_doors(app, self._apigateway, self._invoke, self.clock)
+        """moto's app behind the HTTP endpoints of API Gateway (REST and HTTP APIs) and function URLs
+        (emulator/front_doors.py)."""
+        return front_doors(app, self._apigateway, self._apigatewayv2, self._invoke, self.clock)
 
     def start(self) -> None:
         self._deliveries.start()

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from emulator.aws import (
     accounts,
+    apigatewayv2,
     awslambda,
     awslambdaric,
     cheroot,
@@ -45,7 +46,7 @@ def all_internals() -> list[Internal]:
     return [*accounts.INTERNALS, *iam.INTERNALS, *awslambda.INTERNALS, *s3.INTERNALS, *sqs.INTERNALS,
             *logs.INTERNALS, *cloudwatch.INTERNALS, *core.INTERNALS, *cheroot.INTERNALS, *awslambdaric.INTERNALS,
             *sns.INTERNALS, *events.INTERNALS, *function_urls.INTERNALS, *fast_path.INTERNALS,
-            *stepfunctions.INTERNALS]
+            *stepfunctions.INTERNALS, *apigatewayv2.INTERNALS]
 
 
 def verify_internals() -> None:
@@ -81,7 +82,7 @@ class MotoHooks:
 
 class IntegrationHooks:
     """Services that call Lambda, calling it as AWS does: SNS subscriptions, EventBridge targets, function URLs,
-    Step Functions executions, CloudWatch alarms."""
+    HTTP APIs, Step Functions executions, CloudWatch alarms."""
 
     def __init__(self) -> None:
         self._registry = PatchRegistry()
@@ -89,7 +90,8 @@ class IntegrationHooks:
     def install(self, invoke_async: Callable[[str, bytes], object], deliveries: events.TargetDelivery,
                 port: int, endpoint_url: str, clock: EmulatorClock, alarms: cloudwatch.AlarmEvaluator) -> None:
         self._registry.install([*sns.patches(invoke_async), *events.patches(deliveries), *function_urls.patches(port),
-                                *stepfunctions.patches(endpoint_url, clock), *alarms.patches()],
+                                *apigatewayv2.patches(port), *stepfunctions.patches(endpoint_url, clock),
+                                *alarms.patches()],
                                stepfunctions.settings())
 
     def uninstall(self) -> None:
