@@ -196,7 +196,7 @@ class _FrontDoors:
                  else http_api_event(request, route))
         result = self._invoke(route.function_arn, json.dumps(event).encode())
         if result.error is not None:
-            return _json(500, HTTP_API_INTERNAL_ERROR)
+            return _http_api_failure()
         if version_1:
             return proxy_response_v1(result.payload, failure=_http_api_failure)
         return response_v2(result.payload, failure=_http_api_failure)

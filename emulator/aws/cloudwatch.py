@@ -32,7 +32,6 @@ import json
 import logging
 import math
 import queue
-import threading
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -53,7 +52,7 @@ from moto.cloudwatch.responses import CloudWatchResponse
 from moto.core.responses import ActionResult
 
 from emulator.aws.registry import Internal, Patch
-from emulator.clock import EmulatorClock
+from emulator.clock import ClockTicker, EmulatorClock
 
 logger = logging.getLogger(__name__)
 
@@ -162,8 +161,7 @@ class AlarmEvaluator:
         self._clock = clock
         self._publish = publish
         self._actions: queue.Queue[tuple[Alarm, str, str]] = queue.Queue()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="cloudwatch-alarms", daemon=True)
+        self._ticker = ClockTicker("cloudwatch-alarms", self.tick, clock, EVALUATION_SECONDS)
 
     def patches(self) -> list[Patch]:
         def update_state(alarm: Alarm, reason: str, reason_data: str, state_value: str) -> None:
@@ -173,13 +171,10 @@ class AlarmEvaluator:
                 Patch(DATUM_INIT, self._noting_offset), Patch(RESPONSE_INIT, _with_alarm_history)]
 
     def start(self) -> None:
-        self._thread.start()
+        self._ticker.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        self._clock.advance(0)  # wakes the thread
-        if self._thread.is_alive():
-            self._thread.join(timeout=5 * EVALUATION_SECONDS)
+        self._ticker.stop()
 
     def tick(self) -> int:
         """Evaluates every alarm once, then runs the actions of their changes; returns how many changed state."""
@@ -265,11 +260,6 @@ class AlarmEvaluator:
                 continue
             _record(alarm, "Action", f"Successfully executed action {action}",
                     {"actionState": "Succeeded", "notificationResource": action}, now)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.tick()
-            self._clock.sleep(EVALUATION_SECONDS)
 
 
 def notification(alarm: Alarm, old_state: str) -> dict[str, Any]:

@@ -97,8 +97,8 @@ def test_errors_move_the_alarm_to_alarm_then_back_to_ok(cloud, function_arn):
 
 
 def test_missing_data_keeps_the_alarm_insufficient_until_datapoints_arrive(cloud, function_arn):
-    name = _put_alarm(cloud, function_arn, "Invocations", Statistic="Sum", Threshold=5.0, EvaluationPeriods=1,
-                      ComparisonOperator="GreaterThanThreshold")
+    name = _put_alarm(cloud, function_arn, "Invocations", Statistic="Sum", Threshold=5.0, EvaluationPeriods=2,
+                      ComparisonOperator="GreaterThanThreshold")  # two periods: the invocations' minute is in them
     advance_clock(cloud, 120)
     time.sleep(2 if cloud.endpoint_url else 0)  # two evaluations on the emulator
     assert _alarm(cloud, name)["StateValue"] == "INSUFFICIENT_DATA"
@@ -110,9 +110,9 @@ def test_missing_data_keeps_the_alarm_insufficient_until_datapoints_arrive(cloud
     ok = _state_becomes(cloud, name, "OK")
     assert "was not greater than the threshold (5.0)" in ok["StateReason"]
 
-    advance_clock(cloud, 120)
+    advance_clock(cloud, 180)
     insufficient = _state_becomes(cloud, name, "INSUFFICIENT_DATA")
-    assert insufficient["StateReason"] == "Insufficient Data: 1 datapoint was unknown."
+    assert insufficient["StateReason"] == "Insufficient Data: 2 datapoints were unknown."
 
 
 def test_putting_an_existing_alarm_again_keeps_its_state(cloud, function_arn):
