@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from tests.emulator.conftest import receive_all
 from tests.emulator.fidelity import advance_clock, connected, emulator_only, unique
 
 pytestmark = pytest.mark.integration
@@ -39,13 +40,13 @@ def doubler(cloud):
 
 @pytest.fixture(scope="module")
 def role_arn(cloud):
-    """A role Step Functions may assume, allowed to invoke functions."""
+    """A role Step Functions may assume, allowed to invoke functions and send to queues."""
     iam = cloud.client("iam")
     name = unique("fidelity-states")
     arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(STATES_TRUST))["Role"]["Arn"]
     iam.put_role_policy(RoleName=name, PolicyName="invoke", PolicyDocument=json.dumps({
-        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "lambda:InvokeFunction",
-                                                "Resource": "*"}]}))
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": ["lambda:InvokeFunction", "sqs:SendMessage"], "Resource": "*"}]}))
 
     def delete() -> None:
         iam.delete_role_policy(RoleName=name, PolicyName="invoke")
@@ -188,3 +189,16 @@ def test_a_wait_state_waits_on_the_emulators_clock(cloud, doubler, role_arn):
     assert json.loads(described["output"])["doubled"] == 10
     types = [e["type"] for e in _history(cloud, execution)]
     assert types[1:3] == ["WaitStateEntered", "WaitStateExited"]
+
+
+def test_an_sqs_task_sends_the_functions_result(cloud, doubler, role_arn):
+    queue_url, _ = cloud.queue()
+    definition = {"StartAt": "Double", "States": {
+        "Double": {"Type": "Task", "Resource": doubler, "Next": "Send"},
+        "Send": {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage", "End": True,
+                 "Parameters": {"QueueUrl": queue_url, "MessageBody.$": "States.JsonToString($)"}}}}
+    described = _run(cloud, role_arn, definition, {"n": 21})
+    assert described["status"] == "SUCCEEDED"
+    assert "MessageId" in json.loads(described["output"])
+    bodies = [json.loads(m["Body"]) for m in receive_all(cloud.client("sqs"), queue_url, expected=1)]
+    assert bodies == [{"doubled": 42, "version": "$LATEST"}]
