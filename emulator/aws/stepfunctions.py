@@ -8,7 +8,10 @@ LocalStack), switched on with moto's own `stepfunctions.execute_state_machine` s
   Step Functions calls services on AWS (https://docs.aws.amazon.com/step-functions/latest/dg/procedure-create-iam-role.html):
   a Lambda task is an Invoke of our Lambda service, so qualifiers, limits, logs, metrics and IAM apply;
 - `WaitFunction._wait_interval`: a Wait state waits on the emulator's clock (emulator/clock.py), so a test
-  advances the clock instead of sleeping through `"Seconds": 3600`.
+  advances the clock instead of sleeping through `"Seconds": 3600`;
+- `stepfunctions_backends` of moto's models, read by its CloudFormation handlers (`AWS::StepFunctions::StateMachine`,
+  which SAM's `AWS::Serverless::StateMachine` becomes): the interpreter's backends, so a state machine a stack
+  creates is the one the API lists and starts.
 """
 
 from __future__ import annotations
@@ -19,10 +22,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
+import moto.stepfunctions.models as sfn_models
 from botocore.client import BaseClient
 from botocore.config import Config
 from moto.core.config import default_user_config
+from moto.stepfunctions.models import StateMachine
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
+from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
 from emulator.aws.registry import Internal, Patch, Setting
 from emulator.clock import EmulatorClock
@@ -39,7 +45,10 @@ CLIENT_FACTORIES = tuple(Internal(importlib.import_module(module), "boto_client_
                                   ("region", "service", "state_credentials")) for module in SERVICE_CALLERS)
 WAIT_INTERVAL = Internal(WaitFunction, "_wait_interval", ("self", "env", "wait_seconds"),
                          source="env.program_state_event.wait(wait_seconds)")
-INTERNALS = (*CLIENT_FACTORIES, WAIT_INTERVAL)
+STACK_HANDLERS = tuple(Internal(StateMachine, name, ("cls",), source="stepfunctions_backends[account_id][region_name]")
+                       for name in ("create_from_cloudformation_json", "delete_from_cloudformation_json",
+                                    "update_from_cloudformation_json"))
+INTERNALS = (*CLIENT_FACTORIES, WAIT_INTERVAL, *STACK_HANDLERS)
 
 SESSION_SECONDS = 3600
 RENEW_BEFORE = timedelta(minutes=5)
@@ -49,7 +58,8 @@ _CALL_CONFIG = Config(retries={"total_max_attempts": 1}, connect_timeout=10, rea
 
 def settings() -> list[Setting]:
     """moto's interpreter answers the Step Functions API (StartExecution runs the state machine)."""
-    return [Setting(default_user_config["stepfunctions"], "execute_state_machine", True)]
+    return [Setting(default_user_config["stepfunctions"], "execute_state_machine", True),
+            Setting(vars(sfn_models), "stepfunctions_backends", stepfunctions_parser_backends)]
 
 
 def patches(endpoint_url: str, clock: EmulatorClock) -> list[Patch]:

@@ -202,3 +202,20 @@ def test_an_sqs_task_sends_the_functions_result(cloud, doubler, role_arn):
     assert "MessageId" in json.loads(described["output"])
     bodies = [json.loads(m["Body"]) for m in receive_all(cloud.client("sqs"), queue_url, expected=1)]
     assert bodies == [{"doubled": 42, "version": "$LATEST"}]
+
+
+def test_a_state_machine_a_stack_creates_runs(cloud, doubler, role_arn):
+    template = {"Resources": {"Machine": {"Type": "AWS::StepFunctions::StateMachine", "Properties": {
+        "RoleArn": role_arn, "DefinitionString": json.dumps({"StartAt": "Double", "States": {
+            "Double": {"Type": "Task", "Resource": doubler, "End": True}}})}}}}
+    cloudformation = cloud.client("cloudformation")
+    stack = unique("fidelity")
+    cloudformation.create_stack(StackName=stack, TemplateBody=json.dumps(template))
+    cloud._cleanups.append(lambda: cloudformation.delete_stack(StackName=stack))
+    cloudformation.get_waiter("stack_create_complete").wait(StackName=stack)
+    machine = cloudformation.describe_stack_resource(StackName=stack, LogicalResourceId="Machine")[
+        "StackResourceDetail"]["PhysicalResourceId"]
+    execution = cloud.client("stepfunctions").start_execution(stateMachineArn=machine,
+                                                              input=json.dumps({"n": 4}))["executionArn"]
+    described = _finished(cloud, execution)
+    assert (described["status"], json.loads(described["output"])["doubled"]) == ("SUCCEEDED", 8)
