@@ -140,7 +140,7 @@ class AlarmHistoryResponse(CloudWatchResponse):
     def describe_alarm_history(self) -> ActionResult:
         name = self._get_param("AlarmName")
         kind = self._get_param("HistoryItemType")
-        start, end = (self._get_param(name) for name in ("StartDate", "EndDate"))
+        start, end = (self._get_param(field) for field in ("StartDate", "EndDate"))
         start, end = (None if moment is None else _as_utc(moment) for moment in (start, end))
         limit = int(self._get_param("MaxRecords") or 100)
         backend = cloudwatch_backends[self.current_account][self.region]
