@@ -4,6 +4,7 @@ that fires every minute or every day is seen firing without anyone sleeping that
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 
@@ -16,6 +17,10 @@ class EmulatorClock:
 
     def now(self) -> datetime:
         return datetime.now(UTC) + self._offset
+
+    def offset_seconds(self) -> float:
+        """How far `advance` has moved the clock ahead of real time."""
+        return self._offset.total_seconds()
 
     def advance(self, seconds: float) -> datetime:
         """Moves the clock forward (never back: a schedule does not fire twice); returns the new now."""
@@ -30,3 +35,28 @@ class EmulatorClock:
         """Waits up to `seconds` of real time, less when the clock is advanced meanwhile."""
         with self._changed:
             self._changed.wait(seconds)
+
+
+class ClockTicker:
+    """A daemon thread that calls `tick` every `seconds` of real time, and at once when the clock jumps."""
+
+    def __init__(self, name: str, tick: Callable[[], object], clock: EmulatorClock, seconds: float) -> None:
+        self._tick = tick
+        self._clock = clock
+        self._seconds = seconds
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._clock.advance(0)  # wakes the thread
+        if self._thread.is_alive():
+            self._thread.join(timeout=5 * self._seconds)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._tick()
+            self._clock.sleep(self._seconds)

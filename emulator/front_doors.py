@@ -7,6 +7,14 @@
   and its statusCode/headers/multiValueHeaders/body (base64 when isBase64Encoded) is the answer. As on AWS: no
   resource or method for the path -> 403 `Missing Authentication Token`; a function error or a malformed answer
   -> 502 `Internal server error`.
+- API Gateway HTTP APIs (v2), `AWS_PROXY` integrations to a Lambda: the same two URL forms, the stage left out for
+  the `$default` stage (`{api-id}.execute-api.localhost.localstack.cloud:{port}/{path}`). Routes (`GET /items/{id}`,
+  `ANY /{proxy+}`, `$default`) are chosen as AWS chooses them: the full match, then the greedy one, then `$default`
+  (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-routes.html); the stage serves the
+  API's current routes (its deployments are not tracked). The function is invoked synchronously with the payload
+  format its integration names (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-integrations-lambda.html):
+  2.0 (an answer without statusCode is a 200 JSON body) or 1.0 (REST's event and answer). As on AWS: no route ->
+  404 `Not Found`; a function error or a malformed answer -> 500 `Internal Server Error`.
 - Lambda function URLs: the host `{url-id}.lambda-url.{region}.localhost.localstack.cloud:{port}` (what
   CreateFunctionUrlConfig returns here), payload 2.0
   (https://docs.aws.amazon.com/lambda/latest/dg/urls-invocation.html); an answer without statusCode is a 200
@@ -41,6 +49,9 @@ _FUNCTION_URL_HOST = re.compile(rf"^([a-z0-9]+)\.lambda-url\.([a-z0-9-]+)\.{re.e
 _INTEGRATION_FUNCTION = re.compile(r":lambda:path/[^/]+/functions/(.+)/invocations$")
 MISSING_TOKEN = {"message": "Missing Authentication Token"}
 INTERNAL_ERROR = {"message": "Internal server error"}
+HTTP_API_NOT_FOUND = {"message": "Not Found"}
+HTTP_API_INTERNAL_ERROR = {"message": "Internal Server Error"}
+DEFAULT_STAGE = "$default"
 _V1_RESPONSE_KEYS = {"statusCode", "headers", "multiValueHeaders", "body", "isBase64Encoded"}
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -59,9 +70,27 @@ class Route:
     stage_variables: dict[str, str] | None
 
 
-def front_doors(app: WSGIApp, apigateway: Any, invoke: Invoke, clock: EmulatorClock) -> WSGIApp:
-    """`app` behind the front doors; `apigateway` is a boto3 client of the emulator's own endpoint."""
-    doors = _FrontDoors(apigateway, invoke, clock)
+@dataclass(frozen=True)
+class HttpRoute:
+    """An HTTP API route an HTTP request reached, with its integration's function and payload format."""
+
+    api_id: str
+    stage: str
+    path: str
+    route_key: str
+    path_parameters: dict[str, str] | None
+    function_arn: str
+    payload_format: str
+    stage_variables: dict[str, str] | None
+
+    @property
+    def raw_path(self) -> str:
+        return self.path if self.stage == DEFAULT_STAGE else f"/{self.stage}{self.path}"
+
+
+def front_doors(app: WSGIApp, apigateway: Any, apigatewayv2: Any, invoke: Invoke, clock: EmulatorClock) -> WSGIApp:
+    """`app` behind the front doors; `apigateway` and `apigatewayv2` are boto3 clients of the emulator's endpoint."""
+    doors = _FrontDoors(apigateway, apigatewayv2, invoke, clock)
 
     def dispatch(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path, host = environ.get("PATH_INFO", ""), environ.get("HTTP_HOST", "")
@@ -76,8 +105,9 @@ def front_doors(app: WSGIApp, apigateway: Any, invoke: Invoke, clock: EmulatorCl
 
 
 class _FrontDoors:
-    def __init__(self, apigateway: Any, invoke: Invoke, clock: EmulatorClock) -> None:
+    def __init__(self, apigateway: Any, apigatewayv2: Any, invoke: Invoke, clock: EmulatorClock) -> None:
         self._apigateway = apigateway
+        self._apigatewayv2 = apigatewayv2
         self._invoke = invoke
         self._clock = clock
 
@@ -87,10 +117,16 @@ class _FrontDoors:
         if request.path == CLOCK_PATH:
             return self._clock_route(request)
         if match := _USER_REQUEST.match(request.path):
-            return self._rest_api(request, match.group(1), match.group(2), match.group(3) or "/")
+            api_id, stage, path = match.group(1), match.group(2), match.group(3) or "/"
+            if self._is_http_api(api_id):
+                return self._http_api(request, api_id, stage, path)
+            return self._rest_api(request, api_id, stage, path)
         if match := _EXECUTE_API_HOST.match(host):
+            api_id = match.group(1)
+            if self._is_http_api(api_id):
+                return self._http_api_by_host(request, api_id)
             stage, _, rest = request.path.lstrip("/").partition("/")
-            return self._rest_api(request, match.group(1), stage, "/" + rest)
+            return self._rest_api(request, api_id, stage, "/" + rest)
         if match := _FUNCTION_URL_HOST.match(host):
             return self._function_url(request, match.group(1))
         return None
@@ -137,6 +173,54 @@ class _FrontDoors:
             return Route(api_id, stage, path, resource, parameters, function.group(1), variables)
         return None
 
+    def _is_http_api(self, api_id: str) -> bool:
+        try:
+            return self._apigatewayv2.get_api(ApiId=api_id).get("ProtocolType") == "HTTP"
+        except self._apigatewayv2.exceptions.NotFoundException:
+            return False
+
+    def _http_api_by_host(self, request: Request, api_id: str) -> Response:
+        """The stage is the path's first segment when the API has a stage of that name, else `$default`."""
+        stages = {s["StageName"]: s for s in self._apigatewayv2.get_stages(ApiId=api_id)["Items"]}
+        first, _, rest = request.path.lstrip("/").partition("/")
+        if first in stages and first != DEFAULT_STAGE:
+            return self._http_api(request, api_id, first, "/" + rest)
+        return self._http_api(request, api_id, DEFAULT_STAGE, request.path or "/")
+
+    def _http_api(self, request: Request, api_id: str, stage: str, path: str) -> Response:
+        route = self._http_route(api_id, stage, path, request.method)
+        if route is None:
+            return _json(404, HTTP_API_NOT_FOUND)
+        version_1 = route.payload_format == "1.0"
+        event = ({"version": "1.0", **proxy_event_v1(request, _as_rest_route(route))} if version_1
+                 else http_api_event(request, route))
+        result = self._invoke(route.function_arn, json.dumps(event).encode())
+        if result.error is not None:
+            return _http_api_failure()
+        if version_1:
+            return proxy_response_v1(result.payload, failure=_http_api_failure)
+        return response_v2(result.payload, failure=_http_api_failure)
+
+    def _http_route(self, api_id: str, stage: str, path: str, method: str) -> HttpRoute | None:
+        client = self._apigatewayv2
+        try:
+            variables = client.get_stage(ApiId=api_id, StageName=stage).get("StageVariables")
+        except client.exceptions.NotFoundException:
+            return None
+        routes = [r for page in client.get_paginator("get_routes").paginate(ApiId=api_id) for r in page["Items"]]
+        found = _matching_route(routes, method, path)
+        if found is None or not str(found[0].get("Target") or "").startswith("integrations/"):
+            return None
+        route, parameters = found
+        integration = client.get_integration(ApiId=api_id, IntegrationId=route["Target"].split("/", 1)[1])
+        uri = integration.get("IntegrationUri") or ""
+        function = _INTEGRATION_FUNCTION.search(uri)
+        function_arn = function.group(1) if function else uri if uri.startswith("arn:aws:lambda:") else None
+        if integration.get("IntegrationType") != "AWS_PROXY" or function_arn is None:
+            return None
+        return HttpRoute(api_id, stage, path, route["RouteKey"], parameters or None, function_arn,
+                         integration.get("PayloadFormatVersion") or "2.0", variables or None)
+
     def _function_url(self, request: Request, url_id: str) -> Response:
         found = function_for_url(url_id)
         if found is None:
@@ -144,7 +228,7 @@ class _FrontDoors:
         result = self._invoke(found[0], json.dumps(function_url_event(request, url_id)).encode())
         if result.error is not None:
             return _json(502, INTERNAL_ERROR)
-        return function_url_response(result.payload)
+        return response_v2(result.payload)
 
 
 def _matching_resources(resources: list[dict[str, Any]], path: str) -> list[tuple[dict[str, Any], dict[str, str]]]:
@@ -158,6 +242,28 @@ def _matching_resources(resources: list[dict[str, Any]], path: str) -> list[tupl
             greedy = any(part.endswith("+}") for part in template)
             matches.append(((greedy, -literals), resource, parameters))
     return [(resource, parameters) for _, resource, parameters in sorted(matches, key=lambda m: m[0])]
+
+
+def _matching_route(routes: list[dict[str, Any]], method: str, path: str
+                    ) -> tuple[dict[str, Any], dict[str, str]] | None:
+    """The HTTP API route a request takes: the most specific path (as for REST resources), a route of the request's
+    method before an ANY one; `$default` when none matches."""
+    by_path = []
+    for route in routes:
+        route_method, _, template = route["RouteKey"].partition(" ")
+        if route_method in (method, "ANY") and template:
+            by_path.append({"path": template, "route": route, "any": route_method == "ANY"})
+    for candidate, parameters in _matching_resources(sorted(by_path, key=lambda c: c["any"]), path):
+        return candidate["route"], parameters
+    default = next((r for r in routes if r["RouteKey"] == "$default"), None)
+    return (default, {}) if default is not None else None
+
+
+def _as_rest_route(route: HttpRoute) -> Route:
+    """An HTTP API route in the REST proxy's terms, for payload format 1.0."""
+    template = route.route_key.partition(" ")[2] or route.path
+    return Route(route.api_id, route.stage, route.path, {"id": route.route_key, "path": template},
+                 route.path_parameters, route.function_arn, route.stage_variables)
 
 
 def _match_template(template: str, path: str) -> dict[str, str] | None:
@@ -209,19 +315,36 @@ def proxy_event_v1(request: Request, route: Route) -> dict[str, Any]:
 
 def function_url_event(request: Request, url_id: str) -> dict[str, Any]:
     """A function URL's event (payload format 2.0)."""
+    return _event_v2(request, url_id, "anonymous", DEFAULT_STAGE, DEFAULT_STAGE, request.path)
+
+
+def http_api_event(request: Request, route: HttpRoute) -> dict[str, Any]:
+    """An HTTP API's event for a Lambda proxy integration (payload format 2.0)."""
+    event = _event_v2(request, route.api_id, route.function_arn.split(":")[4], route.route_key, route.stage,
+                      route.raw_path)
+    if route.path_parameters:
+        event["pathParameters"] = route.path_parameters
+    if route.stage_variables:
+        event["stageVariables"] = route.stage_variables
+    return event
+
+
+def _event_v2(request: Request, api_id: str, account: str, route_key: str, stage: str, raw_path: str
+              ) -> dict[str, Any]:
     body, encoded = _event_body(request)
     now = time.time()
     headers = {name.lower(): ",".join(request.headers.getlist(name)) for name in _header_names(request)
                if name.lower() != "cookie"}
     event: dict[str, Any] = {
-        "version": "2.0", "routeKey": "$default", "rawPath": request.path,
+        "version": "2.0", "routeKey": route_key, "rawPath": raw_path,
         "rawQueryString": request.query_string.decode(), "headers": headers,
         "requestContext": {
-            "accountId": "anonymous", "apiId": url_id, "domainName": request.host, "domainPrefix": url_id,
-            "http": {"method": request.method, "path": request.path,
+            "accountId": account, "apiId": api_id, "domainName": request.host,
+            "domainPrefix": request.host.split(".")[0],
+            "http": {"method": request.method, "path": raw_path,
                      "protocol": request.environ.get("SERVER_PROTOCOL", "HTTP/1.1"),
                      "sourceIp": request.remote_addr, "userAgent": request.user_agent.string},
-            "requestId": str(uuid.uuid4()), "routeKey": "$default", "stage": "$default",
+            "requestId": str(uuid.uuid4()), "routeKey": route_key, "stage": stage,
             "time": _request_time(now), "timeEpoch": int(now * 1000),
         },
         "isBase64Encoded": encoded,
@@ -235,39 +358,47 @@ def function_url_event(request: Request, url_id: str) -> dict[str, Any]:
     return event
 
 
-def proxy_response_v1(payload: bytes | None) -> Response:
-    """The HTTP answer a REST proxy integration's function returned; 502 when it is not one."""
+def _rest_failure() -> Response:
+    return _json(502, INTERNAL_ERROR)
+
+
+def _http_api_failure() -> Response:
+    return _json(500, HTTP_API_INTERNAL_ERROR)
+
+
+def proxy_response_v1(payload: bytes | None, failure: Callable[[], Response] = _rest_failure) -> Response:
+    """The HTTP answer a payload 1.0 proxy integration's function returned; `failure()` when it is not one."""
     try:
         answer = json.loads(payload or b"null")
     except (json.JSONDecodeError, UnicodeDecodeError):
-        return _json(502, INTERNAL_ERROR)
+        return failure()
     if not isinstance(answer, dict) or not set(answer) <= _V1_RESPONSE_KEYS or "statusCode" not in answer:
-        return _json(502, INTERNAL_ERROR)
-    return _structured_response(answer, default_type="application/json")
+        return failure()
+    return _structured_response(answer, "application/json", failure)
 
 
-def function_url_response(payload: bytes | None) -> Response:
-    """A function URL's answer: the function's structured response, or its JSON as a 200 body."""
+def response_v2(payload: bytes | None, failure: Callable[[], Response] = _rest_failure) -> Response:
+    """A payload 2.0 answer (function URL, HTTP API): the function's structured response, or its JSON as a 200 body."""
     text = (payload or b"null").decode("utf-8", "replace")
     try:
         answer = json.loads(text)
     except json.JSONDecodeError:
-        return _json(502, INTERNAL_ERROR)
+        return failure()
     if isinstance(answer, dict) and "statusCode" in answer:
-        response = _structured_response(answer, default_type="application/json")
+        response = _structured_response(answer, "application/json", failure)
         for cookie in answer.get("cookies") or []:
             response.headers.add("Set-Cookie", str(cookie))
         return response
     return Response(text, status=200, content_type="application/json")
 
 
-def _structured_response(answer: dict[str, Any], default_type: str) -> Response:
+def _structured_response(answer: dict[str, Any], default_type: str, failure: Callable[[], Response]) -> Response:
     try:
         status = int(answer["statusCode"])
         body = answer.get("body") or ""
         data = base64.b64decode(body) if answer.get("isBase64Encoded") else str(body).encode()
     except (TypeError, ValueError):
-        return _json(502, INTERNAL_ERROR)
+        return failure()
     response = Response(data, status=status)
     response.headers.remove("Content-Type")
     for name, values in (answer.get("multiValueHeaders") or {}).items():

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from emulator.clock import EmulatorClock
+from emulator.clock import ClockTicker, EmulatorClock
 
 logger = logging.getLogger(__name__)
 
@@ -150,17 +149,13 @@ class Scheduler:
         self._deliver = deliver
         self._clock = clock
         self._next: dict[tuple[str, str], datetime] = {}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="eventbridge-scheduler", daemon=True)
+        self._ticker = ClockTicker("eventbridge-scheduler", self._tick_logged, clock, TICK_SECONDS)
 
     def start(self) -> None:
-        self._thread.start()
+        self._ticker.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        self._clock.advance(0)  # wakes the thread
-        if self._thread.is_alive():
-            self._thread.join(timeout=5 * TICK_SECONDS)
+        self._ticker.stop()
 
     def tick(self) -> int:
         """Fires every rule that is due on the clock; returns how many firings."""
@@ -201,10 +196,8 @@ class Scheduler:
             rules += [r for r in page["Rules"] if r.get("ScheduleExpression") and r.get("State") == "ENABLED"]
         return rules
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.tick()
-            except (BotoCoreError, ClientError) as exc:
-                logger.warning("scheduled rules could not be read: %s", exc)
-            self._clock.sleep(TICK_SECONDS)
+    def _tick_logged(self) -> None:
+        try:
+            self.tick()
+        except (BotoCoreError, ClientError) as exc:
+            logger.warning("scheduled rules could not be read: %s", exc)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from emulator.aws import (
     accounts,
+    apigatewayv2,
     awslambda,
     awslambdaric,
     cheroot,
@@ -28,11 +29,13 @@ from emulator.aws import (
     s3,
     sns,
     sqs,
+    stepfunctions,
     streams,
 )
 from emulator.aws.awslambda import LambdaFunctions
 from emulator.aws.lambda_platform import platform_mode
 from emulator.aws.registry import Internal, PatchRegistry, verify
+from emulator.clock import EmulatorClock
 from emulator.dockerfile import ImageSource
 from emulator.iam_policy import CALLS_FOLDER, CallLog
 from emulator.lambda_runtime import LambdaService
@@ -44,7 +47,7 @@ def all_internals() -> list[Internal]:
     return [*accounts.INTERNALS, *iam.INTERNALS, *awslambda.INTERNALS, *s3.INTERNALS, *sqs.INTERNALS,
             *logs.INTERNALS, *cloudwatch.INTERNALS, *core.INTERNALS, *cheroot.INTERNALS, *awslambdaric.INTERNALS,
             *sns.INTERNALS, *events.INTERNALS, *function_urls.INTERNALS, *fast_path.INTERNALS,
-            *streams.INTERNALS]
+            *stepfunctions.INTERNALS, *apigatewayv2.INTERNALS, *streams.INTERNALS]
 
 
 def verify_internals() -> None:
@@ -81,14 +84,18 @@ class MotoHooks:
 
 
 class IntegrationHooks:
-    """Services that call Lambda, calling it as AWS does: SNS subscriptions, EventBridge targets, function URLs."""
+    """Services that call Lambda, calling it as AWS does: SNS subscriptions, EventBridge targets, function URLs,
+    HTTP APIs, Step Functions executions, CloudWatch alarms."""
 
     def __init__(self) -> None:
         self._registry = PatchRegistry()
 
     def install(self, invoke_async: Callable[[str, bytes], object], deliveries: events.TargetDelivery,
-                port: int) -> None:
-        self._registry.install([*sns.patches(invoke_async), *events.patches(deliveries), *function_urls.patches(port)])
+                port: int, endpoint_url: str, clock: EmulatorClock, alarms: cloudwatch.AlarmEvaluator) -> None:
+        self._registry.install([*sns.patches(invoke_async), *events.patches(deliveries), *function_urls.patches(port),
+                                *apigatewayv2.patches(port), *stepfunctions.patches(endpoint_url, clock),
+                                *alarms.patches()],
+                               stepfunctions.settings())
 
     def uninstall(self) -> None:
         self._registry.uninstall()

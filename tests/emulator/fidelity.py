@@ -12,11 +12,14 @@ import contextlib
 import json
 import os
 import time
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import boto3
 import pytest
@@ -179,6 +182,33 @@ def connected(request: pytest.FixtureRequest) -> Iterator[Cloud]:
         yield cloud
     finally:
         cloud.close()
+
+
+def advance_clock(cloud: Cloud, seconds: float) -> None:
+    """On the emulator, its clock moves on (POST /_emulator/clock); on AWS time has to pass."""
+    if os.environ.get(ENV_ENDPOINT):
+        time.sleep(seconds)
+        return
+    request = urllib.request.Request(f"{cloud.endpoint_url}/_emulator/clock", method="POST",
+                                     data=json.dumps({"advance_seconds": seconds}).encode())
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 200
+
+
+def http_call(cloud: Cloud, url: str, method: str = "GET", body: bytes | None = None
+              ) -> tuple[int, dict[str, str], bytes]:
+    """(status, headers, body); a *.localhost.localstack.cloud URL is sent to the emulator with its Host header."""
+    headers = {}
+    parts = urlsplit(url)
+    if cloud.endpoint_url and parts.hostname and parts.hostname.endswith(".localhost.localstack.cloud"):
+        headers["Host"] = parts.netloc
+        url = url.replace(f"{parts.scheme}://{parts.netloc}", cloud.endpoint_url, 1)
+    request = urllib.request.Request(url, data=body, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read()
 
 
 def unique(prefix: str) -> str:

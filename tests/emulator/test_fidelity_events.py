@@ -6,12 +6,11 @@ waiting a minute). Plain boto3: reruns against AWS."""
 import json
 import os
 import time
-import urllib.request
 
 import pytest
 
 from tests.emulator.conftest import log_messages, receive_all
-from tests.emulator.fidelity import ENV_ENDPOINT, connected, emulator_only, unique
+from tests.emulator.fidelity import ENV_ENDPOINT, advance_clock, connected, emulator_only, unique
 from tests.emulator.functions import HANDLERS
 
 pytestmark = pytest.mark.integration
@@ -56,17 +55,6 @@ def _put(cloud, source: str, detail: dict = DETAIL) -> str:
         {"Source": source, "DetailType": "Door Event", "Detail": json.dumps(detail)}])
     assert response["FailedEntryCount"] == 0, response
     return response["Entries"][0]["EventId"]
-
-
-def _advance_clock(cloud, seconds: float) -> None:
-    """On the emulator, its clock moves on; on AWS time has to pass."""
-    if os.environ.get(ENV_ENDPOINT):
-        time.sleep(seconds)
-        return
-    request = urllib.request.Request(f"{cloud.endpoint_url}/_emulator/clock", method="POST",
-                                     data=json.dumps({"advance_seconds": seconds}).encode())
-    with urllib.request.urlopen(request, timeout=10) as response:
-        assert response.status == 200
 
 
 def _allow_events(cloud, function_arn: str, rule_arn: str) -> None:
@@ -138,7 +126,7 @@ def test_a_rate_rule_fires_every_minute_with_the_scheduled_event(cloud):
     url, arn = cloud.queue()
     rule_arn = _rule(cloud, schedule="rate(1 minute)", targets=[{"Id": "q", "Arn": arn}])
     time.sleep(2)  # the scheduler has seen the rule
-    _advance_clock(cloud, 61)
+    advance_clock(cloud, 61)
     bodies = _bodies(cloud, url, expected=1, timeout=None if os.environ.get(ENV_ENDPOINT) else 10)
     assert bodies, "the rule did not fire within a minute"
     event = json.loads(bodies[0])

@@ -7,13 +7,11 @@ urllib: reruns against AWS."""
 import base64
 import json
 import os
-import urllib.error
-import urllib.request
 from urllib.parse import urlsplit
 
 import pytest
 
-from tests.emulator.fidelity import ENV_ENDPOINT, REGION, connected, emulator_only, unique
+from tests.emulator.fidelity import ENV_ENDPOINT, REGION, connected, emulator_only, http_call, unique
 
 pytestmark = pytest.mark.integration
 
@@ -65,23 +63,8 @@ def _api_url(cloud, api_id: str, path: str) -> str:
     return f"{cloud.endpoint_url}/restapis/{api_id}/prod/_user_request_{path}"
 
 
-def _call(cloud, url: str, method: str = "GET", body: bytes | None = None) -> tuple[int, dict, bytes]:
-    """(status, headers, body); a *.localhost.localstack.cloud URL is sent to the emulator with its Host header."""
-    headers = {}
-    parts = urlsplit(url)
-    if parts.hostname and parts.hostname.endswith(".localhost.localstack.cloud"):
-        headers["Host"] = parts.netloc
-        url = url.replace(f"{parts.scheme}://{parts.netloc}", cloud.endpoint_url, 1)
-    request = urllib.request.Request(url, data=body, method=method, headers=headers)
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, dict(response.headers), response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, dict(error.headers), error.read()
-
-
 def test_the_proxy_event_reaches_the_function_and_its_response_is_the_answer(cloud, rest_api):
-    status, headers, body = _call(cloud, _api_url(cloud, rest_api, "/hello/world?x=1&x=2"), "POST", b"hi there")
+    status, headers, body = http_call(cloud, _api_url(cloud, rest_api, "/hello/world?x=1&x=2"), "POST", b"hi there")
     assert status == 201
     assert headers["X-Echo"] == "yes"
     event = json.loads(body)
@@ -97,33 +80,33 @@ def test_the_proxy_event_reaches_the_function_and_its_response_is_the_answer(clo
 
 
 def test_a_base64_encoded_body_is_answered_as_its_bytes(cloud, rest_api):
-    status, headers, body = _call(cloud, _api_url(cloud, rest_api, "/files/binary"))
+    status, headers, body = http_call(cloud, _api_url(cloud, rest_api, "/files/binary"))
     assert status == 200
     assert body == bytes(range(256))
     assert headers["Content-Type"] == "application/octet-stream"
 
 
 def test_a_response_that_is_not_a_proxy_response_is_a_502(cloud, rest_api):
-    status, _, body = _call(cloud, _api_url(cloud, rest_api, "/broken"))
+    status, _, body = http_call(cloud, _api_url(cloud, rest_api, "/broken"))
     assert (status, json.loads(body)) == (502, {"message": "Internal server error"})
 
 
 @emulator_only
 def test_the_execute_api_host_form_reaches_the_same_api(cloud, rest_api):
     port = urlsplit(cloud.endpoint_url).port
-    status, _, body = _call(cloud, f"http://{rest_api}.execute-api.localhost.localstack.cloud:{port}/prod/a/b")
+    status, _, body = http_call(cloud, f"http://{rest_api}.execute-api.localhost.localstack.cloud:{port}/prod/a/b")
     assert status == 201
     assert json.loads(body)["pathParameters"] == {"proxy": "a/b"}
 
 
 @emulator_only
 def test_an_unknown_api_is_a_404_and_s3_paths_stay_s3s(cloud):
-    status, _, body = _call(cloud, f"{cloud.endpoint_url}/restapis/nosuchapi/prod/_user_request_/x")
+    status, _, body = http_call(cloud, f"{cloud.endpoint_url}/restapis/nosuchapi/prod/_user_request_/x")
     assert status == 404 and "nosuchapi" in json.loads(body)["message"]
     port = urlsplit(cloud.endpoint_url).port
-    status, _, body = _call(cloud, f"http://nosuchurl.lambda-url.{REGION}.localhost.localstack.cloud:{port}/")
+    status, _, body = http_call(cloud, f"http://nosuchurl.lambda-url.{REGION}.localhost.localstack.cloud:{port}/")
     assert status == 404 and "nosuchurl" in json.loads(body)["message"]
-    status, _, body = _call(cloud, f"{cloud.endpoint_url}/{unique('no-such-bucket')}/key")
+    status, _, body = http_call(cloud, f"{cloud.endpoint_url}/{unique('no-such-bucket')}/key")
     assert status == 404 and b"NoSuchBucket" in body
 
 
@@ -133,7 +116,7 @@ def test_a_function_url_serves_the_function_over_http(cloud):
     url = lam.create_function_url_config(FunctionName=function_arn, AuthType="NONE")["FunctionUrl"]
     lam.add_permission(FunctionName=function_arn, StatementId="url", Action="lambda:InvokeFunctionUrl", Principal="*",
                        FunctionUrlAuthType="NONE")
-    status, headers, body = _call(cloud, url.rstrip("/") + "/echo/me?a=1&a=2", "PUT", b'{"k": 1}')
+    status, headers, body = http_call(cloud, url.rstrip("/") + "/echo/me?a=1&a=2", "PUT", b'{"k": 1}')
     assert status == 201 and headers["X-Echo"] == "yes"
     event = json.loads(body)
     assert (event["version"], event["routeKey"], event["rawPath"]) == ("2.0", "$default", "/echo/me")
@@ -143,6 +126,6 @@ def test_a_function_url_serves_the_function_over_http(cloud):
     assert event["requestContext"]["apiId"] == urlsplit(url).hostname.split(".")[0]
     assert (event["body"], event["isBase64Encoded"]) in (('{"k": 1}', False),
                                                            (base64.b64encode(b'{"k": 1}').decode(), True))
-    status, headers, body = _call(cloud, url.rstrip("/") + "/plain")
+    status, headers, body = http_call(cloud, url.rstrip("/") + "/plain")
     assert (status, json.loads(body)) == (200, {"plain": True})
     assert headers["Content-Type"].startswith("application/json")

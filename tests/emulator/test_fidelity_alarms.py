@@ -1,0 +1,127 @@
+"""Fidelity, issue 26: CloudWatch alarms on the AWS/Lambda metrics of a function start in INSUFFICIENT_DATA and move
+to ALARM and back to OK as CloudWatch evaluates them (Period, EvaluationPeriods, DatapointsToAlarm, Statistic,
+ComparisonOperator, TreatMissingData), with their history and an SNS action. On the emulator the clock is advanced
+instead of waiting for periods to pass. Plain boto3: reruns against AWS."""
+
+import json
+import time
+
+import pytest
+
+from tests.emulator.conftest import receive_all
+from tests.emulator.fidelity import advance_clock, connected, unique
+
+pytestmark = pytest.mark.integration
+
+HANDLER = """
+def lambda_handler(event, context):
+    if event.get("fail"):
+        raise RuntimeError("asked to fail")
+    return "fine"
+"""
+
+
+@pytest.fixture(scope="module")
+def cloud(request):
+    with connected(request) as cloud:
+        yield cloud
+
+
+@pytest.fixture(scope="module")
+def function_arn(cloud):
+    return cloud.function(HANDLER)
+
+
+def _put_alarm(cloud, function_arn: str, metric: str, **settings) -> str:
+    """An alarm on one AWS/Lambda metric of the function, with a 60 s period: its name."""
+    cloudwatch = cloud.client("cloudwatch")
+    name = unique("fidelity")
+    cloudwatch.put_metric_alarm(
+        AlarmName=name, Namespace="AWS/Lambda", MetricName=metric, Period=60,
+        Dimensions=[{"Name": "FunctionName", "Value": function_arn.split(":")[6]}], **settings)
+    cloud._cleanups.append(lambda: cloudwatch.delete_alarms(AlarmNames=[name]))
+    return name
+
+
+def _alarm(cloud, name: str) -> dict:
+    return cloud.client("cloudwatch").describe_alarms(AlarmNames=[name])["MetricAlarms"][0]
+
+
+def _state_becomes(cloud, name: str, state: str) -> dict:
+    """The alarm once its state is `state` (evaluations run in the background)."""
+    deadline = time.monotonic() + cloud.patience * 2
+    while (alarm := _alarm(cloud, name))["StateValue"] != state:
+        assert time.monotonic() < deadline, f"{name} is {alarm['StateValue']} ({alarm['StateReason']}), not {state}"
+        time.sleep(0.5)
+    return alarm
+
+
+def _invoke(cloud, function_arn: str, times: int, fail: bool) -> None:
+    lam = cloud.client("lambda")
+    for _ in range(times):
+        answer = lam.invoke(FunctionName=function_arn, Payload=json.dumps({"fail": fail}).encode())
+        assert ("FunctionError" in answer) == fail
+
+
+def test_errors_move_the_alarm_to_alarm_then_back_to_ok(cloud, function_arn):
+    queue_url, queue_arn = cloud.queue()
+    topic = cloud.topic_to(queue_arn)
+    name = _put_alarm(cloud, function_arn, "Errors", Statistic="Sum", Threshold=1.0, EvaluationPeriods=2,
+                      DatapointsToAlarm=1, ComparisonOperator="GreaterThanOrEqualToThreshold",
+                      TreatMissingData="notBreaching", AlarmActions=[topic])
+    created = _alarm(cloud, name)
+    assert (created["StateValue"], created["StateReason"]) == ("INSUFFICIENT_DATA", "Unchecked: Initial alarm creation")
+
+    _invoke(cloud, function_arn, 3, fail=True)
+    assert cloud.wait_for_metric(function_arn, "Errors", 3) >= 3
+    advance_clock(cloud, 60)
+    alarmed = _state_becomes(cloud, name, "ALARM")
+    assert alarmed["StateReason"].startswith("Threshold Crossed: 1 out of the last 2 datapoints [3.0 (")
+    assert "was greater than or equal to the threshold (1.0)" in alarmed["StateReason"]
+    assert json.loads(alarmed["StateReasonData"])["recentDatapoints"] == [3.0]
+
+    notice = json.loads(receive_all(cloud.client("sqs"), queue_url, expected=1, timeout=cloud.patience)[0]["Body"])
+    assert (notice["AlarmName"], notice["NewStateValue"], notice["AlarmArn"]) == (name, "ALARM",
+                                                                                   alarmed["AlarmArn"])
+    assert notice["Trigger"]["MetricName"] == "Errors" and notice["Trigger"]["Namespace"] == "AWS/Lambda"
+    assert notice["Trigger"]["Dimensions"] == [{"value": function_arn.split(":")[6], "name": "FunctionName"}]
+
+    advance_clock(cloud, 180)  # both evaluated periods now lie after the errors
+    recovered = _state_becomes(cloud, name, "OK")
+    assert recovered["StateUpdatedTimestamp"] > alarmed["StateUpdatedTimestamp"]
+    history = cloud.client("cloudwatch").describe_alarm_history(AlarmName=name, HistoryItemType="StateUpdate")
+    summaries = [item["HistorySummary"] for item in history["AlarmHistoryItems"]]
+    assert summaries[0] == "Alarm updated from ALARM to OK"
+    assert summaries[1].endswith(" to ALARM")
+    assert json.loads(history["AlarmHistoryItems"][0]["HistoryData"])["newState"]["stateValue"] == "OK"
+
+
+def test_missing_data_keeps_the_alarm_insufficient_until_datapoints_arrive(cloud, function_arn):
+    name = _put_alarm(cloud, function_arn, "Invocations", Statistic="Sum", Threshold=5.0, EvaluationPeriods=2,
+                      ComparisonOperator="GreaterThanThreshold")  # two periods: the invocations' minute is in them
+    advance_clock(cloud, 120)
+    time.sleep(2 if cloud.endpoint_url else 0)  # two evaluations on the emulator
+    assert _alarm(cloud, name)["StateValue"] == "INSUFFICIENT_DATA"
+
+    before = cloud.metric_sum(function_arn, "Invocations")
+    _invoke(cloud, function_arn, 2, fail=False)
+    assert cloud.wait_for_metric(function_arn, "Invocations", before + 2) >= before + 2
+    advance_clock(cloud, 60)
+    ok = _state_becomes(cloud, name, "OK")
+    assert "was not greater than the threshold (5.0)" in ok["StateReason"]
+
+    advance_clock(cloud, 180)
+    insufficient = _state_becomes(cloud, name, "INSUFFICIENT_DATA")
+    assert insufficient["StateReason"] == "Insufficient Data: 2 datapoints were unknown."
+
+
+def test_putting_an_existing_alarm_again_keeps_its_state(cloud, function_arn):
+    settings = {"Statistic": "Sum", "Threshold": 0.0, "EvaluationPeriods": 1,
+                "ComparisonOperator": "GreaterThanOrEqualToThreshold", "TreatMissingData": "breaching"}
+    name = _put_alarm(cloud, function_arn, "Throttles", **settings)
+    advance_clock(cloud, 60)
+    _state_becomes(cloud, name, "ALARM")  # a missing period treated as breaching
+    cloud.client("cloudwatch").put_metric_alarm(
+        AlarmName=name, Namespace="AWS/Lambda", MetricName="Throttles", Period=60,
+        Dimensions=[{"Name": "FunctionName", "Value": function_arn.split(":")[6]}], **settings)
+    assert _alarm(cloud, name)["StateValue"] == "ALARM"
