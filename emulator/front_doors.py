@@ -39,6 +39,7 @@ from typing import Any
 from werkzeug.wrappers import Request, Response
 
 from emulator.aws.function_urls import LOCAL_DOMAIN, function_for_url
+from emulator.aws.iam import service_may_invoke
 from emulator.clock import EmulatorClock
 from emulator.lambda_runtime.event_sources import Invoke
 
@@ -51,6 +52,8 @@ MISSING_TOKEN = {"message": "Missing Authentication Token"}
 INTERNAL_ERROR = {"message": "Internal server error"}
 HTTP_API_NOT_FOUND = {"message": "Not Found"}
 HTTP_API_INTERNAL_ERROR = {"message": "Internal Server Error"}
+FUNCTION_URL_FORBIDDEN = {"Message": "Forbidden"}
+API_GATEWAY = "apigateway.amazonaws.com"
 DEFAULT_STAGE = "$default"
 _V1_RESPONSE_KEYS = {"statusCode", "headers", "multiValueHeaders", "body", "isBase64Encoded"}
 
@@ -148,6 +151,9 @@ class _FrontDoors:
         route = self._route(api["id"], stage, path, request.method)
         if route is None:
             return _json(403, MISSING_TOKEN)
+        if not service_may_invoke(route.function_arn, API_GATEWAY, _execute_api_arn(
+                route.function_arn, api_id, stage, request.method, route.resource["path"])):
+            return _json(500, INTERNAL_ERROR)
         result = self._invoke(route.function_arn, json.dumps(proxy_event_v1(request, route)).encode())
         if result.error is not None:
             return _json(502, INTERNAL_ERROR)
@@ -194,6 +200,10 @@ class _FrontDoors:
         version_1 = route.payload_format == "1.0"
         event = ({"version": "1.0", **proxy_event_v1(request, _as_rest_route(route))} if version_1
                  else http_api_event(request, route))
+        path_template = route.route_key.partition(" ")[2] or route.path
+        if not service_may_invoke(route.function_arn, API_GATEWAY, _execute_api_arn(
+                route.function_arn, api_id, stage, request.method, path_template)):
+            return _http_api_failure()
         result = self._invoke(route.function_arn, json.dumps(event).encode())
         if result.error is not None:
             return _http_api_failure()
@@ -225,10 +235,22 @@ class _FrontDoors:
         found = function_for_url(url_id)
         if found is None:
             return _json(404, {"message": f"no function URL with id {url_id} on this emulator"})
-        result = self._invoke(found[0], json.dumps(function_url_event(request, url_id)).encode())
+        function_arn, auth_type = found
+        if auth_type == "NONE" and not service_may_invoke(function_arn, "*", request.url, "lambda:InvokeFunctionUrl",
+                                                          {"lambda:FunctionUrlAuthType": "NONE"}):
+            return _json(403, FUNCTION_URL_FORBIDDEN)
+        result = self._invoke(function_arn, json.dumps(function_url_event(request, url_id)).encode())
         if result.error is not None:
             return _json(502, INTERNAL_ERROR)
         return response_v2(result.payload)
+
+
+def _execute_api_arn(function_arn: str, api_id: str, stage: str, method: str, path: str) -> str:
+    """The source ARN API Gateway invokes a function with: `arn:aws:execute-api:REGION:ACCOUNT:API/STAGE/METHOD/PATH`
+    (https://docs.aws.amazon.com/apigateway/latest/developerguide/arn-format-reference.html); the API is taken to
+    be in the function's account and region."""
+    _, _, _, region, account = function_arn.split(":")[:5]
+    return f"arn:aws:execute-api:{region}:{account}:{api_id}/{stage}/{method}{path}"
 
 
 def _matching_resources(resources: list[dict[str, Any]], path: str) -> list[tuple[dict[str, Any], dict[str, str]]]:

@@ -401,27 +401,34 @@ def _policy_holder(resource: str, account: str) -> str:
     return resource
 
 
-def service_may_invoke(function_arn: str, service: str, source_arn: str) -> bool:
-    """Whether a service (`sns.amazonaws.com`) may invoke the function for `source_arn` (a topic, a rule), as the
-    function's resource policy decides on AWS, where the delivery fails without it
-    (https://docs.aws.amazon.com/lambda/latest/dg/access-control-resource-based.html). When it may not, an `IAM:`
-    line goes to the function's log group and the emulator's log, and the delivery happens anyway unless
-    EMULATOR_IAM=enforce; off: no check."""
+def service_may_invoke(function_arn: str, principal: str, source_arn: str, action: str = "lambda:InvokeFunction",
+                       context_keys: dict[str, str] | None = None) -> bool:
+    """Whether a service (`sns.amazonaws.com`; `*`: anyone, as for a function URL) may invoke the function for
+    `source_arn` (a topic, a rule, an API's method), as the function's resource policy decides on AWS, where the
+    call fails without it (https://docs.aws.amazon.com/lambda/latest/dg/access-control-resource-based.html). When
+    it may not, an `IAM:` line goes to the function's log group and the emulator's log, and the call happens anyway
+    unless EMULATOR_IAM=enforce; off: no check."""
     mode = iam_mode()
     if mode == "off":
         return True
     parts = function_arn.split(":")
     region, account, name = parts[3], parts[4], parts[6]
-    if service_allowed(resource_policy(function_arn), service, "lambda:InvokeFunction", source_arn,
-                       source_arn.split(":")[4] if source_arn.count(":") >= 5 else account):
+    source_account = source_arn.split(":")[4] if source_arn.count(":") >= 5 else account
+    if service_allowed(resource_policy(function_arn), principal, action, source_arn, source_account, context_keys):
         return True
-    line = (f"{IAM_WARNING_PREFIX}{service} is not authorized to perform: lambda:InvokeFunction on resource: "
-            f"{function_arn} because no resource-based policy allows the lambda:InvokeFunction action (from "
-            f"{source_arn}; on AWS this delivery fails: add a permission for principal {service} with SourceArn "
-            f"{source_arn})")
+    who = "anonymous" if principal == "*" else principal
+    line = (f"{IAM_WARNING_PREFIX}{who} is not authorized to perform: {action} on resource: {function_arn} because "
+            f"no resource-based policy allows the {action} action (from {source_arn}; on AWS this call fails: add "
+            f"a permission for principal {principal} {_permission_hint(source_arn, context_keys)})")
     logger.warning("%s%s", line, " (not delivered: EMULATOR_IAM=enforce)" if mode == "enforce" else "")
     append_log_line(account, region, name, line)
     return mode != "enforce"
+
+
+def _permission_hint(source_arn: str, context_keys: dict[str, str] | None) -> str:
+    conditions = [f"SourceArn {source_arn}"] if source_arn.startswith("arn:") else []
+    conditions += [f"{key.split(':')[-1]} {value}" for key, value in (context_keys or {}).items()]
+    return "with " + " and ".join(conditions)
 
 
 def append_log_line(account: str, region: str, function_name: str, line: str) -> None:

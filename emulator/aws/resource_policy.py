@@ -24,12 +24,14 @@ _OPERATORS = {
 
 
 def service_allowed(policy: str | Mapping[str, Any] | None, service: str, action: str, source_arn: str,
-                    source_account: str) -> bool:
-    """True when the policy lets `service` (e.g. "s3.amazonaws.com") perform `action` for that source."""
+                    source_account: str, context_keys: Mapping[str, str] | None = None) -> bool:
+    """True when the policy lets `service` (e.g. "s3.amazonaws.com"; "*": anyone) perform `action` for that source;
+    `context_keys`: other condition keys of the request (e.g. lambda:FunctionUrlAuthType)."""
     document = json.loads(policy) if isinstance(policy, str) else (policy or {})
     statements = document.get("Statement", [])
     statements = [statements] if isinstance(statements, Mapping) else statements
-    context = {"aws:sourcearn": source_arn, "aws:sourceaccount": source_account}
+    context = {"aws:sourcearn": source_arn, "aws:sourceaccount": source_account,
+               **{key.lower(): value for key, value in (context_keys or {}).items()}}
     matching = [s for s in statements if _matches(s, service, action, context)]
     if any(s.get("Effect") == "Deny" for s in matching):
         return False

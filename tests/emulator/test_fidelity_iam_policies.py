@@ -15,7 +15,16 @@ import pytest
 from emulator.config import DEFAULT_ACCOUNT
 from tests.conftest import ROOT, start_emulator
 from tests.emulator.conftest import log_messages, receive_all
-from tests.emulator.fidelity import _EMBEDDED_PATIENCE_SECONDS, REGION, Cloud, connected, emulator_only, unique
+from tests.emulator.fidelity import (
+    _EMBEDDED_PATIENCE_SECONDS,
+    REGION,
+    Cloud,
+    connected,
+    emulator_only,
+    http_call,
+    unique,
+)
+from tests.emulator.test_fidelity_front_doors import HANDLER as FRONT_DOOR_HANDLER
 from tests.emulator.test_fidelity_sns import REPORTING_SLEEPER, permit_sns, sns_denial
 
 pytestmark = pytest.mark.integration
@@ -218,3 +227,39 @@ def test_sns_does_not_deliver_to_a_function_whose_resource_policy_does_not_let_i
     received = receive_all(enforcing.client("sqs"), report_url, expected=1, timeout=30)
     received += receive_all(enforcing.client("sqs"), report_url, expected=1, timeout=1)
     assert [json.loads(m["Body"])["Records"][0]["Sns"]["Message"] for m in received] == ["permitted"]
+
+
+def test_a_function_url_answers_forbidden_until_its_policy_lets_anyone_invoke_it(enforcing):
+    """AuthType NONE needs a resource-based statement for principal * (lambda:FunctionUrlAuthType NONE):
+    https://docs.aws.amazon.com/lambda/latest/dg/urls-auth.html"""
+    function, _ = writer(enforcing, source=FRONT_DOOR_HANDLER)
+    lam = enforcing.client("lambda")
+    url = lam.create_function_url_config(FunctionName=function, AuthType="NONE")["FunctionUrl"]
+    status, _, body = http_call(enforcing, url.rstrip("/") + "/plain")
+    assert (status, json.loads(body)) == (403, {"Message": "Forbidden"})
+    lam.add_permission(FunctionName=function, StatementId="url", Action="lambda:InvokeFunctionUrl", Principal="*",
+                       FunctionUrlAuthType="NONE")
+    status, _, body = http_call(enforcing, url.rstrip("/") + "/plain")
+    assert (status, json.loads(body)) == (200, {"plain": True})
+
+
+def test_a_rest_api_answers_internal_server_error_until_the_function_lets_api_gateway_invoke_it(enforcing):
+    function, _ = writer(enforcing, source=FRONT_DOOR_HANDLER)
+    function_arn = enforcing.client("lambda").get_function(FunctionName=function)["Configuration"]["FunctionArn"]
+    apigateway = enforcing.client("apigateway")
+    api_id = apigateway.create_rest_api(name=unique("denied"))["id"]
+    root = next(r["id"] for r in apigateway.get_resources(restApiId=api_id)["items"] if r["path"] == "/")
+    echo = apigateway.create_resource(restApiId=api_id, parentId=root, pathPart="echo")["id"]
+    apigateway.put_method(restApiId=api_id, resourceId=echo, httpMethod="GET", authorizationType="NONE")
+    apigateway.put_integration(
+        restApiId=api_id, resourceId=echo, httpMethod="GET", type="AWS_PROXY", integrationHttpMethod="POST",
+        uri=f"arn:aws:apigateway:{REGION}:lambda:path/2015-03-31/functions/{function_arn}/invocations")
+    apigateway.create_deployment(restApiId=api_id, stageName="prod")
+    url = f"{enforcing.endpoint_url}/restapis/{api_id}/prod/_user_request_/echo"
+    status, _, body = http_call(enforcing, url)
+    assert (status, json.loads(body)) == (500, {"message": "Internal server error"})
+    enforcing.client("lambda").add_permission(
+        FunctionName=function, StatementId="api", Action="lambda:InvokeFunction", Principal="apigateway.amazonaws.com",
+        SourceArn=f"arn:aws:execute-api:{REGION}:{DEFAULT_ACCOUNT}:{api_id}/*/GET/echo")
+    status, _, body = http_call(enforcing, url)
+    assert (status, json.loads(body)["path"]) == (201, "/echo")
