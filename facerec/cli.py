@@ -293,21 +293,23 @@ def _print_faces(path: Path, frame: int | None, faces: list) -> None:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from facerec.evaluate import score_samples, summarise, tradeoff_inputs
+    from facerec.evaluate import ServingCost, score_samples, summarise, tradeoff_inputs
     from facerec.evidence import plot_tradeoff
     from facerec.model import load_model
 
     model = load_model(args.model)
+    cost = ServingCost()
     with _embedding_progress() as progress:
         results = score_samples(_samples(args, model.config), model,
-                                _progress(progress, progress.add_task("embedding", total=None)))
-    summary = summarise(results, model)
+                                _progress(progress, progress.add_task("embedding", total=None)), cost)
+    summary = {**summarise(results, model), "serving_cost": cost.to_dict()}
     if "evidence" in model.info:
         out.print("enrolment evidence of the model (sessions held out at enrolment):")
         _print_evidence(model.info["evidence"])
         for session, row in model.info["metrics"]["cross_session_by_held_out_session"].items():
             out.print(f"  held-out session {session}: {_pct(row['accuracy'])} of {row['samples']} named")
     _print_summary(summary, model.labels)
+    _print_cost(summary["serving_cost"], model)
     if args.cohort:
         from facerec.cohort import calibrate
 
@@ -351,6 +353,13 @@ def _print_summary(summary: dict, labels: tuple[str, ...]) -> None:
               f"{summary['lopo_frames']} frames; given strangers {_pct(summary['given_stranger_rejection'])} "
               f"of {summary['given_strangers']}")
     _print_look_alikes(summary["look_alikes"])
+
+
+def _print_cost(cost: dict, model: FaceModel) -> None:
+    out.print(f"serving cost (wall time, this machine): detection {_num(cost['detect_ms_per_frame'])} ms per frame "
+              f"({cost['frames']} frames), alignment + embedding {_num(cost['embed_ms_per_face'])} ms per face, "
+              f"classification {_num(cost['classify_ms_per_face'])} ms per face ({cost['faces']} faces; "
+              f"{len(model.gallery)} templates, cohort of {len(model.cohort.embeddings)})")
 
 
 def _print_look_alikes(look_alikes: list[str]) -> None:

@@ -76,6 +76,18 @@ def test_evaluate_splits_same_and_cross_session(model_dir, fixtures_dir, tmp_pat
                      "--every", "5", "--json", str(summary)]) == 0
         result = json.loads(summary.read_text())
         assert result[f"{kind}_frames"] == result["known_frames"] == 3 and result[f"{kind}_accuracy"] == 1.0
+        cost = result["serving_cost"]
+        assert (cost["frames"], cost["faces"]) == (3, 3)
+        assert all(cost[f"{stage}_ms_per_{unit}"] > 0 for stage, unit in
+                   (("detect", "frame"), ("embed", "face"), ("classify", "face")))
+
+
+def test_serving_cost_of_precomputed_embeddings_counts_no_detection(trained, fixtures_dir, tmp_path):
+    summary = tmp_path / "summary.json"
+    assert main(["evaluate", "--model", str(trained), str(fixtures_dir / "encoding"), "--json", str(summary)]) == 0
+    cost = json.loads(summary.read_text())["serving_cost"]
+    assert (cost["frames"], cost["detect_ms_per_frame"], cost["embed_ms_per_face"]) == (0, None, None)
+    assert cost["faces"] == 11 and cost["classify_ms_per_face"] > 0
 
 
 def test_publish_uses_plain_boto3(model_dir, monkeypatch, capsys):
