@@ -84,7 +84,8 @@ def grade_class(root: Path, out: Path, settings: ClassSettings, console: Console
     folders = find_submissions(root)
     out.mkdir(parents=True, exist_ok=True)
     duplicates = _duplicate_students(folders)
-    with class_emulator([root, out]) as (endpoint, log), _progress(console) as progress:
+    linked = [f.resolve() for f in folders if not f.resolve().is_relative_to(root.resolve())]  # symlinked elsewhere
+    with class_emulator([root, out, *linked]) as (endpoint, log), _progress(console) as progress:
         overall = progress.add_task("[bold]class", total=len(folders))
         tasks = {folder: progress.add_task(folder.name, total=len(STEPS) + 1, start=False) for folder in folders}
 
