@@ -203,8 +203,8 @@ def private_mounts() -> None:
         return
     _check(_libc().unshare(_CLONE_NEWNS), "unshare(CLONE_NEWNS)")
     _mount(None, "/", None, _MS_REC | _MS_PRIVATE)
-    kept = [(path, os.open(path, os.O_PATH)) for path in keep if os.path.isdir(path)]  # a fork: not what its
-    # template hid (isolation)
+    # a fork does not bring back what its template hid (isolation)
+    kept = [(path, os.open(path, os.O_PATH)) for path in keep if os.path.isdir(path)]
     if size_mb is not None:  # what the environment writes to /tmp lives in a tmpfs of EphemeralStorage's size
         _mount("tmpfs", tmp, "tmpfs", 0, f"size={int(size_mb)}m,mode=1777")
     if lower is None:
@@ -245,14 +245,18 @@ def _cover(cover: list[str], reveal: list[str]) -> None:
     inside a revealed folder is mounted after the reveal, so it stays on top."""
     revealed = [(path, os.open(path, os.O_PATH)) for path in reveal if os.path.isdir(path)]
     outer = [path for path in cover if any(_inside(r, path) for r in reveal)]
-    for path in [*outer, None, *(p for p in cover if p not in outer)]:
-        if path is None:
-            for target, fd in revealed:
-                os.makedirs(target, exist_ok=True)
-                _mount(f"/proc/self/fd/{fd}", target, None, _MS_BIND | _MS_REC)
-                os.close(fd)
-        elif os.path.isdir(path):
-            _mount("tmpfs", path, "tmpfs", 0, "size=1m,mode=0755")
+    _empty_tmpfs(outer)
+    for target, fd in revealed:
+        os.makedirs(target, exist_ok=True)
+        _mount(f"/proc/self/fd/{fd}", target, None, _MS_BIND | _MS_REC)
+        os.close(fd)
+    _empty_tmpfs([path for path in cover if path not in outer])
+
+
+def _empty_tmpfs(folders: list[str]) -> None:
+    for folder in folders:
+        if os.path.isdir(folder):  # not under an earlier cover
+            _mount("tmpfs", folder, "tmpfs", 0, "size=1m,mode=0755")
 
 
 def _inside(path: str, folder: str) -> bool:
