@@ -57,11 +57,13 @@ class CpuShares:
 
     root: Path
 
+    def folder(self, account: str) -> Path:
+        return self.root / f"{_CGROUP_PREFIX}{account}"
+
     def procs_file(self, account: str) -> str:
         """The cgroup.procs file an environment of `account` writes its pid to (the cgroup made on first use)."""
-        folder = self.root / f"{_CGROUP_PREFIX}{account}"
-        folder.mkdir(exist_ok=True)
-        return str(folder / "cgroup.procs")
+        self.folder(account).mkdir(exist_ok=True)
+        return str(self.folder(account) / "cgroup.procs")
 
 
 def find_cpu_shares(mounts: Path = _MOUNTS) -> CpuShares | None:

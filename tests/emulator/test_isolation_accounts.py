@@ -17,7 +17,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from emulator.lambda_runtime.isolation import account_uid
+from emulator.lambda_runtime.isolation import account_uid, find_cpu_shares
 from tests.conftest import RunningEmulator, start_emulator
 from tests.emulator.conftest import TRUST
 from tests.emulator.fidelity import REGION, emulator_only, unique
@@ -78,6 +78,19 @@ def isolated() -> Iterator[tuple[RunningEmulator, Path]]:
     finally:
         running.stop()
         shutil.rmtree(work)
+        _remove_account_cgroups()
+
+
+def _remove_account_cgroups() -> None:
+    """The CPU cgroups the emulator made for this test's accounts, once their processes are gone."""
+    shares = find_cpu_shares()
+    for account in (ALICE, BOB) if shares is not None else ():
+        folder = shares.folder(account)
+        deadline = time.monotonic() + 10
+        while folder.is_dir() and (folder / "cgroup.procs").read_text().strip() and time.monotonic() < deadline:
+            time.sleep(0.2)  # the emulator's environments are still ending
+        if folder.is_dir():
+            folder.rmdir()
 
 
 def deploy(emulator: RunningEmulator, account: str, code: str, memory: int = 256) -> object:
