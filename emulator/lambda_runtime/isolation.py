@@ -6,8 +6,9 @@ environment, after its private mounts and before any user code (forks inherit it
   own; not root: a user namespace mapping the emulator's own uid (no uid of its own, but the mounts below);
 - the emulator's state folder and EMULATOR_ISOLATION_HIDE's folders (the grader's submissions) under an empty
   tmpfs, the folders the function needs (its interpreter, the environments' /tmp root) bound back;
-- a CPU share per account: a cgroup of its own (v2 `cpu.weight`, v1 `cpu.shares`, at their defaults: accounts
-  weigh the same), else nice 10 (no RLIMIT_CPU: an environment lives for many events, and it counts them all);
+- a CPU share per account: a cgroup of its own (v2 `cpu.weight`, v1 `cpu.shares`: accounts weigh the same, each
+  as many busy processes as the host has CPUs), else nice 10 (no RLIMIT_CPU: an environment lives for many
+  events, and it counts them all);
 - RLIMIT_AS at MemorySize + 4 GiB: a backstop behind the memory watchdog (workers.py), which kills at MemorySize.
 Linux: user_namespaces(7); https://docs.kernel.org/admin-guide/cgroup-v2.html ("Weights", "CPU Interface Files").
 """
@@ -53,17 +54,24 @@ def account_uid(account: str) -> int:
 
 @dataclass(frozen=True)
 class CpuShares:
-    """One cgroup per account directly under a writable cpu hierarchy; each account weighs as one busy process."""
+    """One cgroup per account directly under a writable cpu hierarchy. Accounts weigh the same; each weighs as many
+    busy processes as the host has CPUs (a lighter account would starve beside the host's other work: on a loaded
+    host its cold starts queued, the class samples' answers came late)."""
 
     root: Path
+    weight_file: str  # cpu.weight (v2, default 100) or cpu.shares (v1, default 1024)
+    weight: int
 
     def folder(self, account: str) -> Path:
         return self.root / f"{_CGROUP_PREFIX}{account}"
 
     def procs_file(self, account: str) -> str:
         """The cgroup.procs file an environment of `account` writes its pid to (the cgroup made on first use)."""
-        self.folder(account).mkdir(exist_ok=True)
-        return str(self.folder(account) / "cgroup.procs")
+        folder = self.folder(account)
+        if not folder.is_dir():
+            folder.mkdir(exist_ok=True)
+            (folder / self.weight_file).write_text(str(self.weight))
+        return str(folder / "cgroup.procs")
 
 
 def find_cpu_shares(mounts: Path = _MOUNTS) -> CpuShares | None:
@@ -71,13 +79,11 @@ def find_cpu_shares(mounts: Path = _MOUNTS) -> CpuShares | None:
     cpu hierarchy), or None."""
     for line in mounts.read_text().splitlines():
         _, point, kind, options, *_ = line.split()
-        root = Path(point)
-        if kind == "cgroup2":
-            usable = "cpu" in _words(root / "cgroup.subtree_control")
-        else:
-            usable = kind == "cgroup" and "cpu" in options.split(",")
-        if usable and os.access(root, os.W_OK):
-            return CpuShares(root)
+        root, cpus = Path(point), os.cpu_count() or 1
+        if kind == "cgroup2" and "cpu" in _words(root / "cgroup.subtree_control") and os.access(root, os.W_OK):
+            return CpuShares(root, "cpu.weight", min(10_000, 100 * cpus))
+        if kind == "cgroup" and "cpu" in options.split(",") and os.access(root, os.W_OK):
+            return CpuShares(root, "cpu.shares", 1024 * cpus)
     return None
 
 

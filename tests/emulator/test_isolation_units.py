@@ -100,6 +100,7 @@ def test_the_cpu_hierarchy_is_the_first_writable_one_with_the_cpu_controller(tmp
     assert shares is not None and shares.root == v1
     procs = shares.procs_file("100000000001")
     assert procs == str(v1 / "lambda-account-100000000001" / "cgroup.procs")
+    assert (v1 / "lambda-account-100000000001" / "cpu.shares").read_text() == str(1024 * (os.cpu_count() or 1))
     env = Isolation("uid", shares, ()).variables("100000000001", 128)
     assert env[ISOLATE_CGROUP_ENV] == procs and ISOLATE_NICE_ENV not in env
     mounts.write_text(f"cgroup2 {v2} cgroup2 rw 0 0\n")
