@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -16,6 +17,7 @@ from typing import Protocol
 
 from emulator.lambda_runtime.async_events import AsyncInvoker
 from emulator.lambda_runtime.errors import PayloadTooLargeError
+from emulator.lambda_runtime.isolation import plan_isolation
 from emulator.lambda_runtime.packaging import EnvironmentBuilder
 from emulator.lambda_runtime.pool import AccountConcurrency, FunctionPool, Telemetry
 from emulator.lambda_runtime.spec import FunctionSpec, WorkerSettings, probe_private_tmp
@@ -66,13 +68,14 @@ class LambdaService:
         if settings.builder is not None:
             threading.Thread(target=_prune_environments, args=(settings.builder, settings.function_env_days),
                              name="prune-function-envs", daemon=True).start()
-        self.private_tmp_unavailable = probe_private_tmp()
+        isolation, self.private_tmp_unavailable = plan_isolation(os.environ, settings.tmp_root.parent,
+                                                                 probe_private_tmp)
         if self.private_tmp_unavailable is not None:
             logger.warning("environments get their own TMPDIR only, not their own /tmp: %s",
                            self.private_tmp_unavailable)
         self._worker_settings = WorkerSettings(settings.base_env, settings.init_timeout_seconds, settings.tmp_root,
                                                settings.cold_start, builder=settings.builder,
-                                               private_tmp=self.private_tmp_unavailable is None)
+                                               private_tmp=self.private_tmp_unavailable is None, isolation=isolation)
         self._telemetry = telemetry
         self._resolve = resolve
         self._supervisor = Supervisor()
@@ -87,7 +90,8 @@ class LambdaService:
         """How functions are kept apart: their environments and their /tmp (for `python -m emulator status`)."""
         return {"function_environments": "isolated" if self._worker_settings.builder is not None else "project",
                 "private_tmp": "mount namespace per environment" if self._worker_settings.private_tmp else
-                f"off, TMPDIR per environment only ({self.private_tmp_unavailable})"}
+                f"off, TMPDIR per environment only ({self.private_tmp_unavailable})",
+                "isolation": self._worker_settings.isolation.note}
 
     def pool(self, function_name: str) -> FunctionPool:
         """The pool for the function's current configuration; a changed function gets fresh environments."""

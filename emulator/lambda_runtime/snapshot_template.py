@@ -20,6 +20,13 @@ on `/opt` (the function's layers); the code folder (LAMBDA_TASK_ROOT) and `/opt`
 folders in `_EMULATOR_MOUNT_KEEP` (the emulator's own, when they live under /tmp) are bound back at their paths.
 `--spawn HANDLER` sets this up and execs `python -m awslambdaric HANDLER`; `--probe DIR` tells whether the
 machine allows it.
+
+Isolation (EMULATOR_ISOLATION=accounts, emulator/lambda_runtime/isolation.py): after the mounts and before any user
+code, the process joins its account's CPU cgroup (`_EMULATOR_ISOLATE_CGROUP`) or lowers its priority, takes an
+address-space backstop (RLIMIT_AS), covers the emulator's folders with empty tmpfs (`_EMULATOR_MOUNT_COVER`, with
+`_EMULATOR_MOUNT_REVEAL` bound back), then enters a user namespace whose root is the account's uid outside
+(`_EMULATOR_ISOLATE_UID`; as root) or its own uid (`_EMULATOR_ISOLATE_USERNS`, not root: before the mounts, which
+that namespace then allows). Forks inherit all of it and, root inside that namespace, still mount their own /tmp.
 """
 
 from __future__ import annotations
@@ -30,14 +37,16 @@ import importlib
 import json
 import os
 import random
+import resource
 import signal
 import socket
 import sys
 import tempfile
+import traceback
 from typing import Any
 
 CONTROL_FD_ENV = "_EMULATOR_TEMPLATE_CONTROL_FD"
-_PR_SET_PDEATHSIG = 1
+_PR_SET_PDEATHSIG, _PR_SET_NO_NEW_PRIVS = 1, 38
 _MAX_MESSAGE = 1 << 20
 # awslambdaric's native HTTP client reads AWS_LAMBDA_RUNTIME_API once, when first imported; every environment
 # has its own Runtime API, so the template keeps it unimported and each environment imports it after the fork.
@@ -49,13 +58,20 @@ MOUNT_TMP_MB_ENV = "_EMULATOR_MOUNT_TMP_MB"  # the function's EphemeralStorage: 
 MOUNT_LOWER_ENV = "_EMULATOR_MOUNT_LOWER"
 MOUNT_OPT_ENV = "_EMULATOR_MOUNT_OPT"
 MOUNT_KEEP_ENV = "_EMULATOR_MOUNT_KEEP"
+MOUNT_COVER_ENV = "_EMULATOR_MOUNT_COVER"  # folders hidden under an empty tmpfs
+MOUNT_REVEAL_ENV = "_EMULATOR_MOUNT_REVEAL"  # folders under those, bound back at their paths
+ISOLATE_UID_ENV = "_EMULATOR_ISOLATE_UID"  # root: user code runs as this uid (root of a user namespace of its own)
+ISOLATE_USERNS_ENV = "_EMULATOR_ISOLATE_USERNS"  # not root: a user namespace mapping our own uid
+ISOLATE_CGROUP_ENV = "_EMULATOR_ISOLATE_CGROUP"  # the cgroup.procs file of the account's CPU share
+ISOLATE_NICE_ENV = "_EMULATOR_ISOLATE_NICE"  # no cgroup: this nice value instead
+ISOLATE_AS_MB_ENV = "_EMULATOR_ISOLATE_AS_MB"  # RLIMIT_AS (MiB): a backstop behind the emulator's memory watchdog
 _TMP = "/tmp"  # noqa: S108 - the path each environment gets a private copy of
-_CLONE_NEWNS = 0x00020000
+_CLONE_NEWNS, _CLONE_NEWUSER = 0x00020000, 0x10000000
 _MS_RDONLY, _MS_REMOUNT, _MS_BIND, _MS_REC, _MS_PRIVATE = 0x1, 0x20, 0x1000, 0x4000, 0x40000
 
 
 def main(handler: str) -> int:
-    private_mounts()
+    enter_sandbox()
     control = socket.socket(fileno=int(os.environ.pop(CONTROL_FD_ENV)))
     sys.modules[_NATIVE_CLIENT] = None  # type: ignore[assignment]  # loaded in each environment, see below
     error = run_init(handler)
@@ -116,6 +132,8 @@ def _fork_environment(control: socket.socket, handler: str, env: dict[str, str],
         code = _run_environment(handler)
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else 1
+    except BaseException:  # noqa: BLE001 - os._exit below would lose it: the environment's log says why it ended
+        traceback.print_exc()
     finally:
         sys.stdout.flush()
         sys.stderr.flush()
@@ -180,12 +198,13 @@ def private_mounts() -> None:
     task = os.environ.pop(MOUNT_TASK_ENV, None)
     lower = os.environ.pop(MOUNT_LOWER_ENV, None)
     opt = os.environ.pop(MOUNT_OPT_ENV, None)
-    keep = [p for p in os.environ.pop(MOUNT_KEEP_ENV, "").split(os.pathsep) if p]
+    keep, cover, reveal = (_paths(name) for name in (MOUNT_KEEP_ENV, MOUNT_COVER_ENV, MOUNT_REVEAL_ENV))
     if tmp is None:
         return
     _check(_libc().unshare(_CLONE_NEWNS), "unshare(CLONE_NEWNS)")
     _mount(None, "/", None, _MS_REC | _MS_PRIVATE)
-    kept = [(path, os.open(path, os.O_PATH)) for path in keep]
+    # a fork does not bring back what its template hid (isolation)
+    kept = [(path, os.open(path, os.O_PATH)) for path in keep if os.path.isdir(path)]
     if size_mb is not None:  # what the environment writes to /tmp lives in a tmpfs of EphemeralStorage's size
         _mount("tmpfs", tmp, "tmpfs", 0, f"size={int(size_mb)}m,mode=1777")
     if lower is None:
@@ -194,10 +213,12 @@ def private_mounts() -> None:
         for part in ("upper", "work"):
             os.makedirs(os.path.join(tmp, part), exist_ok=True)
         options = f"lowerdir={lower},upperdir={tmp}/upper,workdir={tmp}/work"
+        if _in_user_namespace():  # trusted.* xattrs are the host root's: overlayfs(5) says use user.* instead
+            options += ",userxattr"
         _mount("overlay", _TMP, "overlay", 0, options)
     for path, fd in kept:
         os.makedirs(path, exist_ok=True)
-        _mount(f"/proc/self/fd/{fd}", path, None, _MS_BIND)
+        _mount(f"/proc/self/fd/{fd}", path, None, _MS_BIND | _MS_REC)  # with the template's /tmp under it
         os.close(fd)
     if opt is not None:
         _mount(opt, "/opt", None, _MS_BIND)
@@ -206,7 +227,114 @@ def private_mounts() -> None:
     if lower is None:  # a forked environment's namespace is a copy of its template's: already read-only there
         for path in filter(None, (os.environ.get("LAMBDA_TASK_ROOT"), opt and "/opt")):
             _read_only(path)
+    _cover(cover, reveal)
     sys.path_importer_cache.clear()  # sys.path entries under /opt or /tmp were looked at before they existed
+
+
+def _in_user_namespace() -> bool:
+    with open("/proc/self/uid_map") as mapping:
+        return mapping.read().split() != ["0", "0", "4294967295"]
+
+
+def _paths(name: str) -> list[str]:
+    return [path for path in os.environ.pop(name, "").split(os.pathsep) if path]
+
+
+def _cover(cover: list[str], reveal: list[str]) -> None:
+    """Hides each folder of `cover` under an empty tmpfs and binds back the folders of `reveal` under them; a cover
+    inside a revealed folder is mounted after the reveal, so it stays on top."""
+    revealed = [(path, os.open(path, os.O_PATH)) for path in reveal if os.path.isdir(path)]
+    outer = [path for path in cover if any(_inside(r, path) for r in reveal)]
+    _empty_tmpfs(outer)
+    for target, fd in revealed:
+        os.makedirs(target, exist_ok=True)
+        _mount(f"/proc/self/fd/{fd}", target, None, _MS_BIND | _MS_REC)
+        os.close(fd)
+    _empty_tmpfs([path for path in cover if path not in outer])
+
+
+def _empty_tmpfs(folders: list[str]) -> None:
+    for folder in folders:
+        if os.path.isdir(folder):  # not under an earlier cover
+            _mount("tmpfs", folder, "tmpfs", 0, "size=1m,mode=0755")
+
+
+def _inside(path: str, folder: str) -> bool:
+    return os.path.commonpath([path, folder]) == folder
+
+
+def enter_sandbox() -> None:
+    """The environment's mounts and isolation, as the emulator's variables say; what runs after this is user code."""
+    if os.environ.pop(ISOLATE_USERNS_ENV, None) is not None:  # not root: the namespace that allows the mounts
+        _user_namespace(os.getuid(), os.getgid())
+    private_mounts()
+    _limit_resources()
+    uid = os.environ.pop(ISOLATE_UID_ENV, None)
+    if uid is not None:
+        _become_uid(int(uid))
+
+
+def _limit_resources() -> None:
+    """The account's CPU share (its cgroup, else a nice value), the address-space backstop."""
+    cgroup = os.environ.pop(ISOLATE_CGROUP_ENV, None)
+    nice = os.environ.pop(ISOLATE_NICE_ENV, None)
+    address_space_mb = os.environ.pop(ISOLATE_AS_MB_ENV, None)
+    if cgroup is not None:
+        with open(cgroup, "w") as procs:
+            procs.write(str(os.getpid()))
+    if nice is not None:
+        os.nice(int(nice))
+    if address_space_mb is not None:
+        limit = int(address_space_mb) * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+def _become_uid(uid: int) -> None:
+    """Root gives up root for good: a user namespace whose root is `uid` outside, mapped by a helper child (the
+    namespace's own process may not map another uid: user_namespaces(7), "Defining user and group ID mappings")."""
+    os.setgroups([])
+    entered_r, entered_w = os.pipe()
+    helper = os.fork()
+    if helper == 0:
+        os.close(entered_w)
+        os._exit(_write_maps(os.getppid(), uid, entered_r))
+    os.close(entered_r)
+    try:
+        _check(_libc().unshare(_CLONE_NEWUSER), "unshare(CLONE_NEWUSER)")
+    finally:
+        os.write(entered_w, b"x")
+        os.close(entered_w)
+    if os.waitstatus_to_exitcode(os.waitpid(helper, 0)[1]) != 0:
+        raise OSError(f"could not map uid {uid} into the environment's user namespace")
+    _become_namespace_root()
+
+
+def _write_maps(pid: int, uid: int, entered: int) -> int:
+    os.read(entered, 1)
+    try:
+        for name in ("uid_map", "gid_map"):
+            with open(f"/proc/{pid}/{name}", "w") as mapping:
+                mapping.write(f"0 {uid} 1")
+    except OSError as exc:
+        print(f"uid map of {pid}: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _user_namespace(uid: int, gid: int) -> None:
+    """Not root: a user namespace in which our own uid is root (no other uid is ours to map)."""
+    _check(_libc().unshare(_CLONE_NEWUSER), "unshare(CLONE_NEWUSER)")
+    for name, line in (("setgroups", "deny"), ("uid_map", f"0 {uid} 1"), ("gid_map", f"0 {gid} 1")):
+        with open(f"/proc/self/{name}", "w") as mapping:
+            mapping.write(line)
+    _become_namespace_root()
+
+
+def _become_namespace_root() -> None:
+    """uid and gid 0 inside the namespace (the mapped ids outside); no set-uid program can raise them again."""
+    os.setresgid(0, 0, 0)
+    os.setresuid(0, 0, 0)
+    _check(_libc().prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(PR_SET_NO_NEW_PRIVS)")
 
 
 def _task_root(code: str) -> None:
@@ -240,8 +368,8 @@ def _libc() -> ctypes.CDLL:
 
 
 def _spawn(handler: str) -> None:
-    """A spawned environment: its private mounts, then awslambdaric as `python -m awslambdaric` runs it."""
-    private_mounts()
+    """A spawned environment: its mounts and isolation, then awslambdaric as `python -m awslambdaric` runs it."""
+    enter_sandbox()
     os.execv(sys.executable, [sys.executable, "-m", "awslambdaric", handler])  # noqa: S606 - no shell wanted
 
 
@@ -249,7 +377,7 @@ def _probe(folder: str) -> int:
     """Exit 0 when this machine lets the emulator give environments their own /tmp; else the reason, on stderr."""
     os.environ[MOUNT_TMP_ENV] = folder
     try:
-        private_mounts()
+        enter_sandbox()
     except OSError as exc:
         print(exc, file=sys.stderr)
         return 1

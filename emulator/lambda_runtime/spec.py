@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import stat
 import subprocess
 import sys
 import tempfile
@@ -11,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from emulator.lambda_runtime.isolation import Isolation
 from emulator.lambda_runtime.packaging import (
     EnvironmentBuilder,
     EnvironmentRecipe,
@@ -43,6 +45,7 @@ class WorkerSettings:
     init_retry_seconds: float = 5.0
     builder: EnvironmentBuilder | None = None  # None: functions run on the project's venv (EMULATOR_FUNCTION_ENVS)
     private_tmp: bool = False  # each environment its own /tmp (a mount namespace), else its own TMPDIR only
+    isolation: Isolation = field(default_factory=Isolation)  # accounts kept apart; needs private_tmp
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,10 @@ class FunctionSpec:
     @property
     def log_group(self) -> str:
         return f"/aws/lambda/{self.name}"
+
+    @property
+    def account(self) -> str:
+        return self.arn.split(":")[4]
 
     @property
     def qualified_name(self) -> str:
@@ -129,7 +136,30 @@ def function_runtime(spec: FunctionSpec, settings: WorkerSettings) -> Runtime:
     if settings.private_tmp:
         env[MOUNT_TASK_ENV] = str(spec.code_dir)
     env["PYTHONPATH"] = os.pathsep.join(path)
+    if settings.isolation.enabled:
+        env.update(_isolated(spec, settings, python, [Path(p) for p in path if p != task_root]))
     return Runtime(python, env)
+
+
+def _isolated(spec: FunctionSpec, settings: WorkerSettings, python: Path, import_path: list[Path]) -> dict[str, str]:
+    """The variables that isolate the function's environments, whose uid must read the code."""
+    if any(spec.code_dir.resolve().is_relative_to(h.resolve()) for h in settings.isolation.hidden):
+        _readable_by_all(spec.code_dir)  # our own copy of the zip: a local folder (hot reload) is left as it is
+    settings.tmp_root.mkdir(parents=True, exist_ok=True)
+    settings.tmp_root.chmod(0o711)  # environments pass through to their /tmp; none lists the others' names
+    interpreter = [python.parent.parent, python.resolve().parent.parent]
+    return {**settings.isolation.variables(spec.account, spec.memory_mb),
+            **settings.isolation.mounts([*interpreter, *import_path], settings.tmp_root)}
+
+
+def _readable_by_all(folder: Path) -> None:
+    """Files a+r, folders a+rx, as Lambda asks of a package ("644 for files, 755 for folders":
+    https://repost.aws/knowledge-center/lambda-deployment-package-errors); unlike Lambda, a zip's 0600 files (Python's
+    zipfile writes them so) are opened rather than refused."""
+    for path in [folder, *folder.rglob("*")]:
+        mode = path.lstat().st_mode
+        if not stat.S_ISLNK(mode):
+            path.chmod(mode | (0o555 if stat.S_ISDIR(mode) else 0o444 | (0o111 if mode & 0o100 else 0)))
 
 
 def _under_host_tmp(paths: list[Path | None]) -> list[str]:
@@ -142,11 +172,12 @@ def _under_host_tmp(paths: list[Path | None]) -> list[str]:
     return [str(p) for p in kept]
 
 
-def probe_private_tmp() -> str | None:
-    """None when environments can have their own /tmp here (mount namespaces allowed); else why not."""
+def probe_private_tmp(env: dict[str, str]) -> str | None:
+    """None when environments can have their own /tmp here (mount namespaces allowed), with the isolation `env`
+    asks for; else why not."""
     with tempfile.TemporaryDirectory(prefix="emulator-probe-") as folder:
         probe = subprocess.run([sys.executable, str(TEMPLATE_SCRIPT), "--probe", folder], capture_output=True,
-                               text=True, timeout=30, check=False)
+                               text=True, timeout=30, check=False, env={**os.environ, **env})
     return None if probe.returncode == 0 else probe.stderr.strip() or f"exit status {probe.returncode}"
 
 

@@ -3,6 +3,7 @@ stopped at the time limit; then the gradebook."""
 
 import json
 import logging
+import os
 import shutil
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 
 from emulator.config import EmulatorConfig
 from emulator.daemon import LOG_FILE, free_loopback_port, stop_background
+from emulator.lambda_runtime.isolation import ENV_ISOLATION, ENV_ISOLATION_HIDE
 from grader.classroom.gradebook import write_gradebook
 from grader.classroom.manifest import fallback_student, load_manifest
 from grader.classroom.sandbox import kill_group
@@ -46,16 +48,35 @@ def find_submissions(root: Path) -> list[Path]:
 
 
 @contextmanager
-def class_emulator() -> Iterator[tuple[str, Path]]:
-    """One emulator with no stack of its own for the whole class: (endpoint, its log file)."""
+def class_emulator(hidden: Sequence[Path] = ()) -> Iterator[tuple[str, Path]]:
+    """One emulator with no stack of its own for the whole class: (endpoint, its log file). Its functions run
+    isolated per account (EMULATOR_ISOLATION=accounts unless set otherwise), `hidden` out of their sight."""
     state_dir = Path(tempfile.mkdtemp(prefix="grader-class-"))
     config = EmulatorConfig.from_env(port=free_loopback_port(), state_dir=state_dir)
     try:
-        info = start_emulator(config, ["--no-stack", "--fresh"])
+        with _isolated(hidden):
+            info = start_emulator(config, ["--no-stack", "--fresh"])
         yield info["endpoint"], state_dir / LOG_FILE
     finally:
         stop_background(config)
         shutil.rmtree(state_dir, ignore_errors=True)
+
+
+@contextmanager
+def _isolated(hidden: Sequence[Path]) -> Iterator[None]:
+    """The environment the emulator starts with: isolation on by default, the class's folders hidden."""
+    saved = {name: os.environ.get(name) for name in (ENV_ISOLATION, ENV_ISOLATION_HIDE)}
+    os.environ.setdefault(ENV_ISOLATION, "accounts")
+    os.environ[ENV_ISOLATION_HIDE] = os.pathsep.join(
+        filter(None, [saved[ENV_ISOLATION_HIDE], *(str(p.resolve()) for p in hidden)]))
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def grade_class(root: Path, out: Path, settings: ClassSettings, console: Console) -> list[Summary]:
@@ -63,7 +84,8 @@ def grade_class(root: Path, out: Path, settings: ClassSettings, console: Console
     folders = find_submissions(root)
     out.mkdir(parents=True, exist_ok=True)
     duplicates = _duplicate_students(folders)
-    with class_emulator() as (endpoint, log), _progress(console) as progress:
+    linked = [f.resolve() for f in folders if not f.resolve().is_relative_to(root.resolve())]  # symlinked elsewhere
+    with class_emulator([root, out, *linked]) as (endpoint, log), _progress(console) as progress:
         overall = progress.add_task("[bold]class", total=len(folders))
         tasks = {folder: progress.add_task(folder.name, total=len(STEPS) + 1, start=False) for folder in folders}
 

@@ -2,6 +2,7 @@
 to the output bucket. Its "model" knows the course videos by fingerprint. SAMPLE_BEHAVIOUR makes it slow or crash;
 SAMPLE_PEEK makes it also try to read other students' buckets (what it finds goes to its log)."""
 
+import glob
 import os
 import time
 
@@ -40,3 +41,24 @@ def _peek() -> None:
         except Exception as exc:  # noqa: BLE001 (the sample reports whatever stops it)
             keys = [f"refused: {type(exc).__name__}"]
         print(f"PEEK bucket {bucket}: {keys}")
+    for path in _emulator_files() + os.environ.get("SAMPLE_PEEK_FILES", "").split(os.pathsep):
+        try:
+            with open(path) as handle:
+                print(f"PEEK file {path}: read {handle.read(60)!r}")
+        except OSError as exc:
+            print(f"PEEK file {path}: refused: {type(exc).__name__}")
+
+
+def _emulator_files() -> list[str]:
+    """The emulator's environment (naming its state folder) and the files it has open, found through /proc."""
+    paths = []
+    for cmdline in glob.glob("/proc/[0-9]*/cmdline"):
+        try:
+            with open(cmdline, "rb") as handle:
+                is_emulator = b"emulator\0serve" in handle.read()
+        except OSError:
+            continue
+        if is_emulator:
+            folder = os.path.dirname(cmdline)
+            paths += [f"{folder}/environ", f"{folder}/cwd/pyproject.toml"]
+    return paths
