@@ -96,7 +96,8 @@ def _words(path: Path) -> list[str]:
 
 @dataclass(frozen=True)
 class Isolation:
-    """How accounts' functions are kept apart: `how` is "uid" (root), "userns" (not root) or "off"."""
+    """How accounts' functions are kept apart: `how` is "uid" (root), "userns" (not root) or "off"; "mounts": off,
+    but not root, each environment in a user namespace of the emulator's uid for its private mounts."""
 
     how: str = "off"
     cpu: CpuShares | None = None
@@ -105,10 +106,12 @@ class Isolation:
 
     @property
     def enabled(self) -> bool:
-        return self.how != "off"
+        return self.how in ("uid", "userns")
 
     def variables(self, account: str, memory_mb: int) -> dict[str, str]:
         """What an environment of `account` needs to isolate itself (none when off)."""
+        if self.how == "mounts":
+            return {ISOLATE_USERNS_ENV: "1"}
         if not self.enabled:
             return {}
         env = {ISOLATE_AS_MB_ENV: str(memory_mb + ADDRESS_SPACE_HEADROOM_MB)}
@@ -136,6 +139,15 @@ def _closed_ancestors(path: Path) -> list[Path]:
     return [p for p in reversed(path.parents) if not p.stat().st_mode & 0o001]
 
 
+def _private_mounts_only(probe: Callable[[dict[str, str]], str | None]) -> tuple[Isolation, str | None]:
+    """No isolation; but not root, where mounts are refused, a user namespace of the emulator's own uid still gives
+    each environment its own /tmp and /var/task, as on AWS (user_namespaces(7): its creator may mount in it)."""
+    refused = probe({})
+    if refused is None or os.geteuid() == 0 or probe({ISOLATE_USERNS_ENV: "1"}) is not None:
+        return Isolation(), refused
+    return Isolation("mounts", note="off (not root: a user namespace of the emulator's uid for the mounts)"), None
+
+
 def plan_isolation(environ: Mapping[str, str], state_dir: Path, probe: Callable[[dict[str, str]], str | None]
                    ) -> tuple[Isolation, str | None]:
     """The isolation EMULATOR_ISOLATION asks for, as far as this host allows, and whether environments get their own
@@ -144,7 +156,7 @@ def plan_isolation(environ: Mapping[str, str], state_dir: Path, probe: Callable[
     if mode not in ISOLATION_MODES:
         raise EmulatorError(f"{ENV_ISOLATION} must be one of {', '.join(ISOLATION_MODES)}, got {mode!r}")
     if mode == "off":
-        return Isolation(), probe({})
+        return _private_mounts_only(probe)
     hidden = (state_dir, *(Path(p) for p in environ.get(ENV_ISOLATION_HIDE, "").split(os.pathsep) if p))
     how = "uid" if os.geteuid() == 0 else "userns"
     candidate = Isolation(how, find_cpu_shares(), hidden)

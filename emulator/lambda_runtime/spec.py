@@ -136,20 +136,20 @@ def function_runtime(spec: FunctionSpec, settings: WorkerSettings) -> Runtime:
     if settings.private_tmp:
         env[MOUNT_TASK_ENV] = str(spec.code_dir)
     env["PYTHONPATH"] = os.pathsep.join(path)
+    env.update(settings.isolation.variables(spec.account, spec.memory_mb))
     if settings.isolation.enabled:
         env.update(_isolated(spec, settings, python, [Path(p) for p in path if p != task_root]))
     return Runtime(python, env)
 
 
 def _isolated(spec: FunctionSpec, settings: WorkerSettings, python: Path, import_path: list[Path]) -> dict[str, str]:
-    """The variables that isolate the function's environments, whose uid must read the code."""
+    """The mounts that isolate the function's environments, whose uid must read the code."""
     if any(spec.code_dir.resolve().is_relative_to(h.resolve()) for h in settings.isolation.hidden):
         _readable_by_all(spec.code_dir)  # our own copy of the zip: a local folder (hot reload) is left as it is
     settings.tmp_root.mkdir(parents=True, exist_ok=True)
     settings.tmp_root.chmod(0o711)  # environments pass through to their /tmp; none lists the others' names
     interpreter = [python.parent.parent, python.resolve().parent.parent]
-    return {**settings.isolation.variables(spec.account, spec.memory_mb),
-            **settings.isolation.mounts([*interpreter, *import_path], settings.tmp_root)}
+    return settings.isolation.mounts([*interpreter, *import_path], settings.tmp_root)
 
 
 def _readable_by_all(folder: Path) -> None:

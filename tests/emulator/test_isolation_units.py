@@ -50,6 +50,24 @@ def test_off_by_default_and_an_unknown_mode_is_an_error(tmp_path: Path) -> None:
         plan_isolation({ENV_ISOLATION: "strict"}, tmp_path, lambda env: None)
 
 
+@pytest.mark.parametrize(("root", "userns_allowed", "how"), [(False, True, "mounts"), (False, False, "off"),
+                                                            (True, True, "off")])
+def test_off_and_not_root_the_private_mounts_come_from_a_user_namespace(tmp_path: Path, monkeypatch, root: bool,
+                                                                       userns_allowed: bool, how: str) -> None:
+    """Issue 21: a laptop user without root still gets a private /tmp and /var/task when the kernel allows
+    unprivileged user namespaces; as root (mounts allowed anyway) or where refused, nothing changes."""
+    monkeypatch.setattr(os, "geteuid", lambda: 0 if root else 1000)
+
+    def probe(env: dict[str, str]) -> str | None:
+        if not env:
+            return "mount: Operation not permitted"
+        return None if userns_allowed else "unshare(CLONE_NEWUSER): Operation not permitted"
+
+    isolation, private_tmp = plan_isolation({}, tmp_path, probe)
+    assert (isolation.how, private_tmp is None, isolation.enabled) == (how, how == "mounts", False)
+    assert isolation.variables("123456789012", 128) == ({ISOLATE_USERNS_ENV: "1"} if how == "mounts" else {})
+
+
 def test_a_host_that_refuses_runs_functions_unisolated_with_one_warning(tmp_path: Path, caplog) -> None:
     asked = []
 
