@@ -149,6 +149,7 @@ def _print_runtime_status(path: Path) -> None:
         return
     status = json.loads(path.read_text())
     print(f"function environments: {status['function_environments']}; private /tmp: {status['private_tmp']}")
+    print(f"isolation between accounts: {status.get('isolation', 'off')}")
     for image in status["images"]:
         print(f"image {image['image_uri']} ({image['dockerfile']}):")
         print("".join(f"  not honoured: {line}\n" for line in image["not_honoured"]), end="")
