@@ -12,7 +12,10 @@ and without them and compares the answers byte for byte):
 - SQS's `Queue.approximate_number_of_messages*`: moto's SendMessage reads every attribute of the queue (to learn
   ContentBasedDeduplication), which scanned every queued message three times with two clock reads and two
   property calls per message; now one clock read a scan, over moto's own fields (`visible_at`, `delayed_until`)
-  with moto's comparisons (emulator/aws/sqs.py's clock patch keeps `unix_time_millis` the clock).
+  with moto's comparisons (emulator/aws/sqs.py's clock patch keeps `unix_time_millis` the clock);
+- Flask's request machinery (app and request contexts, routing through `full_dispatch_request`, flask-cors's
+  after-request hook) around moto's S3, SQS and DynamoDB views: DirectDispatch calls the view's moto method itself;
+- moto's `Request.raw_url` and S3's `subdomain_based_buckets`: computed once a request, not three and four times.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from moto.core.request import Request as MotoRequest
 from moto.core.utils import convert_to_flask_response
 from moto.moto_api import recorder
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+from moto.s3.responses import S3Response
 from moto.sqs.models import Queue
 from werkzeug.exceptions import HTTPException
 
@@ -54,8 +58,10 @@ FLASK_VIEW = Internal(convert_to_flask_response, "__call__", ("self", "args"),
                       source="result = self.callback(request, request.raw_url, dict(request.headers))")
 RAW_URL = Internal(MotoRequest, "raw_url", ("self",),
                    source="raw_url = f\"{self.url_root.rstrip('/')}{self.raw_path}\"")
+BUCKET_IN_HOST = Internal(S3Response, "subdomain_based_buckets", ("request",),
+                          source='host = request.headers.get("host", request.headers.get("Host"))')
 INTERNALS = (METHOD_NAMES, ACTIONS_LOOKED_UP, DISPATCH_NAMES, SQS_NAMES, QUEUED, IN_FLIGHT, DELAYED, VISIBLE,
-             NOT_DELAYED, LISTED, FLASK_VIEW, RAW_URL)
+             NOT_DELAYED, LISTED, FLASK_VIEW, RAW_URL, BUCKET_IN_HOST)
 DIRECT_SERVICES = frozenset({"s3", "sqs", "dynamodb"})  # the services whose views DirectDispatch calls itself
 CORS_REQUEST_HEADERS = ("HTTP_ORIGIN", "HTTP_ACCESS_CONTROL_REQUEST_PRIVATE_NETWORK")  # flask-cors answers these
 ALLOW_ORIGIN = "Access-Control-Allow-Origin"
@@ -94,7 +100,8 @@ def _moto_patches() -> list[Patch]:
         Patch(QUEUED, lambda _: _queued),
         Patch(IN_FLIGHT, lambda _: _in_flight),
         Patch(DELAYED, lambda _: _delayed),
-        Patch(RAW_URL, _raw_url_once),
+        Patch(RAW_URL, _once_a_request),
+        Patch(BUCKET_IN_HOST, _once_a_request),
     ]
 
 
@@ -128,19 +135,18 @@ def _delayed(queue: Queue) -> int:
     return sum(1 for m in queue._messages if now < m.delayed_until)
 
 
-def _raw_url_once(original: Callable[[MotoRequest], str]) -> Callable[[MotoRequest], str]:
-    """moto's `Request.raw_url`, computed once a request (moto's S3 reads it three times, each through werkzeug's
-    URL building)."""
+def _once_a_request(original: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """`original(request)`, computed once a request and kept on it: moto's S3 asks for the request's raw URL three
+    times (each built by werkzeug) and whether its bucket is in the host name four times (each reading the
+    environment and matching up to six patterns)."""
+    key = f"_emulator_{original.__name__}"
 
-    def raw_url(request: MotoRequest) -> str:
-        if _RAW_URL_KEY not in request.__dict__:
-            request.__dict__[_RAW_URL_KEY] = original(request)
-        return str(request.__dict__[_RAW_URL_KEY])
+    def once(request: Any) -> Any:
+        if key not in request.__dict__:
+            request.__dict__[key] = original(request)
+        return request.__dict__[key]
 
-    return raw_url
-
-
-_RAW_URL_KEY = "_emulator_raw_url"
+    return once
 
 
 class DirectDispatch:
