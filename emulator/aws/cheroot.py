@@ -9,14 +9,12 @@ socket files with `MakeFile` (cheroot.makefile: `_pyio`'s pure-Python buffered r
 
 from __future__ import annotations
 
-import contextlib
 import io
 import select
 import socket
 import sys
 import threading
 from collections import deque
-from collections.abc import Iterator
 from typing import Any
 
 from cheroot import connections
@@ -33,7 +31,6 @@ NEXT_REQUEST_ASKED = Internal(connections.ConnectionManager, "put", ("self", "co
 INTERNALS = (POOL_QUEUE, POOL_PUT, MAKE_FILE, MAKE_FILE_USED, NEXT_REQUEST_ASKED)
 RECEIVE_BYTES = 65536  # one recv takes a whole small request, headers and body
 RECEIVE_MAX_BYTES = 1 << 20  # the most one recv asks for (it allocates what it asks for)
-TOGETHER_MAX_BYTES = 1 << 20  # a larger first chunk is sent after the headers, not copied to join them
 NEXT_REQUEST_WAIT_MS = 3
 
 
@@ -182,34 +179,16 @@ class SocketReader:
 
 class SocketWriter:
     """A connection's response stream: each write goes to the socket whole, as cheroot's own writer does, without
-    its copies through a pure-Python buffer. What cheroot calls: write, flush, close and `bytes_written`.
-
-    Inside `together()`, writes are held and sent as one: a response's headers and its body in one send, so the
-    client is woken once for both."""
+    its copies through a pure-Python buffer. What cheroot calls: write, flush, close and `bytes_written`."""
 
     def __init__(self, sock: socket.socket) -> None:
         self._sock = sock
-        self._held: list[bytes] | None = None
         self.bytes_written = 0
 
     def write(self, data: bytes) -> int:
-        if self._held is not None:
-            self._held.append(data)
-        else:
-            self._sock.sendall(data)
+        self._sock.sendall(data)
         self.bytes_written += len(data)
         return len(data)
-
-    @contextlib.contextmanager
-    def together(self) -> Iterator[None]:
-        """The writes made inside, sent in one sendall at the end (also when the block raises)."""
-        self._held = []
-        try:
-            yield
-        finally:
-            held, self._held = self._held, None
-            if held:
-                self._sock.sendall(b"".join(held))
 
     def flush(self) -> None:
         """Nothing is buffered."""

@@ -31,7 +31,7 @@ from moto.s3.models import FakeKey
 import emulator.aws.s3 as s3_wing
 from emulator.api_server import ApiServer
 from emulator.aws import core
-from emulator.aws.cheroot import HotThreadsFirst, SocketReader, SocketWriter
+from emulator.aws.cheroot import HotThreadsFirst, SocketReader
 from emulator.aws.fast_path import FAST_PATH
 from emulator.aws.registry import PatchRegistry
 from emulator.state import BlobStore, DiskBody
@@ -207,29 +207,6 @@ def test_a_kept_alive_connection_s_next_request_goes_straight_to_a_worker() -> N
         assert not reader.has_data()  # nothing within the wait: the connection goes to cheroot's selector
         theirs.sendall(b"GET / HTTP/1.1\r\n")
         assert reader.has_data()
-
-
-class _RecordingSocket:
-    def __init__(self) -> None:
-        self.sent: list[bytes] = []
-
-    def sendall(self, data: bytes) -> None:
-        self.sent.append(bytes(data))
-
-
-def test_a_response_s_headers_and_first_chunk_go_out_in_one_send() -> None:
-    sock = _RecordingSocket()
-    writer = SocketWriter(sock)  # type: ignore[arg-type]
-    with writer.together():
-        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\n")
-        writer.write(b"body")
-    writer.write(b"more")
-    assert sock.sent == [b"HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\nbody", b"more"]
-    assert writer.bytes_written == sum(map(len, sock.sent))
-    with pytest.raises(RuntimeError), writer.together():
-        writer.write(b"HTTP/1.1 500 Internal Server Error\r\n\r\n")
-        raise RuntimeError("the app failed after its headers")
-    assert sock.sent[-1] == b"HTTP/1.1 500 Internal Server Error\r\n\r\n"  # what was held still goes out
 
 
 def test_a_new_s3_body_is_written_once_and_a_written_one_still_truncates(tmp_path: Path,
