@@ -27,7 +27,7 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_ba
 
 from emulator.aws.awslambda import RECEIVED_AT
 from emulator.aws.cheroot import hot_threads_first
-from emulator.aws.fast_path import FAST_PATH
+from emulator.aws.fast_path import FAST_PATH, DirectDispatch
 from emulator.errors import PortInUseError
 from emulator.ports import ensure_port_free
 
@@ -90,7 +90,8 @@ class ApiServer:
     """moto's AWS APIs on `host:port` (0: a free port), served from a daemon thread until stop()."""
 
     def __init__(self, host: str, port: int, threads: int = SERVER_THREADS) -> None:
-        self._server = wsgi.Server((host, port), CachingDispatcher(), numthreads=threads, max=threads,
+        self._direct = DirectDispatch(CachingDispatcher())  # the hot calls' views without Flask's machinery
+        self._server = wsgi.Server((host, port), self._direct, numthreads=threads, max=threads,
                                    request_queue_size=LISTEN_BACKLOG, timeout=IDLE_CONNECTION_SECONDS,
                                    shutdown_timeout=STOP_GRACE_SECONDS)
         self._server.gateway = MotoGateway
@@ -103,6 +104,11 @@ class ApiServer:
     def wrap_app(self, wrapper: Callable[[Any], Any]) -> None:
         """Puts a WSGI middleware (e.g. the console) in front of moto's app; call before start()."""
         self._server.wsgi_app = wrapper(self._server.wsgi_app)
+
+    @property
+    def direct_services(self) -> list[str]:
+        """The services whose requests so far were answered without Flask's machinery (fast_path.DirectDispatch)."""
+        return self._direct.direct_services
 
     @property
     def port(self) -> int:
