@@ -62,31 +62,21 @@ def result_body(device_id: str, stamp: str, frame_index: int, outcome: Outcome, 
     return Result.of(origin, outcome, parse_stamp(classified_at or stamp), timings).to_dict() | overrides
 
 
-def _group_rank(items: list[pytest.Item]) -> int:
-    """0 for a group with a `slow` test, 1 with an `integration` test, else 2: xdist hands out low ranks first."""
-    if any(item.get_closest_marker("slow") for item in items):
+def _file_rank(tests: list[pytest.Item]) -> int:
+    """0 for a file with a `slow` test, 1 with an `integration` test, else 2."""
+    if any(test.get_closest_marker("slow") for test in tests):
         return 0
-    return 1 if any(item.get_closest_marker("integration") for item in items) else 2
+    return 1 if any(test.get_closest_marker("integration") for test in tests) else 2
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Under pytest-xdist (`--dist loadgroup`), each test file runs whole on one worker unless its tests name an
-    `xdist_group`: a file's module fixtures (an emulator, a model) are made once, and new files need nothing.
-    The longest groups are handed out first (slow, then integration), so none starts last on an idle machine."""
-    groups: dict[str, list[pytest.Item]] = {}
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The longest files first (slow, then integration): pytest-xdist (`--dist loadfile --no-loadscope-reorder`)
+    runs each file whole on one worker, in this order, so no long file starts last."""
+    by_file: dict[str, list[pytest.Item]] = {}
     for item in items:
-        if item.get_closest_marker("xdist_group") is None:
-            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
-        groups.setdefault(_group_of(item), []).append(item)
-    ranks = {name: _group_rank(members) for name, members in groups.items()}
-    items.sort(key=lambda item: ranks[_group_of(item)])
-
-
-def _group_of(item: pytest.Item) -> str:
-    marker = item.get_closest_marker("xdist_group")
-    assert marker is not None
-    return str(marker.args[0] if marker.args else marker.kwargs.get("name", "default"))
+        by_file.setdefault(item.nodeid.split("::")[0], []).append(item)
+    ranks = {path: _file_rank(tests) for path, tests in by_file.items()}
+    items.sort(key=lambda item: ranks[item.nodeid.split("::")[0]])
 
 
 @pytest.fixture

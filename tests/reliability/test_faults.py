@@ -67,7 +67,6 @@ def _clip_keys(emulator, device):
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("faults-spool-restart")  # its own emulators: another xdist worker may take it
 def test_the_device_spool_keeps_every_clip_across_an_emulator_restart(emulator, tmp_path, monkeypatch):
     port, device, bucket = free_loopback_port(), new_device(), emulator.outputs["VideosBucket"]
     with contextlib.ExitStack() as cleanup:
