@@ -76,9 +76,12 @@ PARALLEL ?= 4
 grade-class: install  ## every submission in SUBMISSIONS (folders with a grading.toml), each in its own account of one emulator; CLASS_OUT gets grades.csv, index.html
 	$(PY) -m grader class $(SUBMISSIONS) --out $(CLASS_OUT) --parallel $(PARALLEL)
 
-test: install  ## lint + the whole test suite (starts and stops its own emulators)
+TEST_WORKERS ?= 4
+# Every worker, emulator and function process imports the project: compiled once per run into .pytest_cache
+# (outside the source tree), not in each process, even where the environment says not to write bytecode.
+test: install  ## lint + the whole test suite in TEST_WORKERS processes (starts and stops its own emulators; TEST_WORKERS=0: serially)
 	$(VENV)/bin/ruff check .
-	$(PY) -m pytest -q
+	PYTHONDONTWRITEBYTECODE= PYTHONPYCACHEPREFIX=$(CURDIR)/.pytest_cache/pycache $(PY) -m pytest -q -n $(TEST_WORKERS)
 
 test-endpoint: install  ## the integration suite against a running stack: AWS_ENDPOINT_URL (e.g. after `make up`), else AWS
 	FACEPIPE_TEST_ENDPOINT=$(or $(AWS_ENDPOINT_URL),aws) $(PY) -m pytest -q -m integration tests/pipeline

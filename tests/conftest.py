@@ -62,6 +62,23 @@ def result_body(device_id: str, stamp: str, frame_index: int, outcome: Outcome, 
     return Result.of(origin, outcome, parse_stamp(classified_at or stamp), timings).to_dict() | overrides
 
 
+def _file_rank(tests: list[pytest.Item]) -> int:
+    """0 for a file with a `slow` test, 1 with an `integration` test, else 2."""
+    if any(test.get_closest_marker("slow") for test in tests):
+        return 0
+    return 1 if any(test.get_closest_marker("integration") for test in tests) else 2
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The longest files first (slow, then integration): pytest-xdist (`--dist loadfile --no-loadscope-reorder`)
+    runs each file whole on one worker, in this order, so no long file starts last."""
+    by_file: dict[str, list[pytest.Item]] = {}
+    for item in items:
+        by_file.setdefault(item.nodeid.split("::")[0], []).append(item)
+    ranks = {path: _file_rank(tests) for path, tests in by_file.items()}
+    items.sort(key=lambda item: ranks[item.nodeid.split("::")[0]])
+
+
 @pytest.fixture
 def make_result() -> Callable[..., dict[str, Any]]:
     """Build docs/contracts.md's example message (mr_bean, captured 300 ms ago); keyword arguments override fields."""

@@ -58,6 +58,7 @@ def _leave_things_behind(running: RunningEmulator) -> dict[str, Any]:
     return {"clip": clip, "model": pointer["version"], "in_flight": in_flight[0]["Body"]}
 
 
+@pytest.mark.slow
 def test_clips_model_dlq_results_rows_functions_and_stack_survive_a_restart(tmp_path: Path) -> None:
     first = start_emulator(tmp_path, env=FAST_SNAPSHOTS)
     try:

@@ -13,6 +13,7 @@ TIMEOUTS = {"same_person": "30", "raises": "4", "silent": "4"}
 
 
 @pytest.mark.integration
+@pytest.mark.slow
 @pytest.mark.parametrize("submission", ["same_person", "raises", "silent"])
 def test_a_broken_submission_fails_the_rubric_and_the_report_says_why(submission: str, tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k not in ("STACK_NAME", "DEVICE_ID")}

@@ -66,6 +66,7 @@ def _clip_keys(emulator, device):
     return {o["Key"] for o in listing.get("Contents", [])}
 
 
+@pytest.mark.slow
 def test_the_device_spool_keeps_every_clip_across_an_emulator_restart(emulator, tmp_path, monkeypatch):
     port, device, bucket = free_loopback_port(), new_device(), emulator.outputs["VideosBucket"]
     with contextlib.ExitStack() as cleanup:
