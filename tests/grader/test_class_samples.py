@@ -27,7 +27,7 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> Path:
     work = tmp_path_factory.mktemp("class")
     (work / "thresholds.yaml").write_text(THRESHOLDS)
     command = [sys.executable, "-m", "grader", "class", str(SAMPLES), "--out", str(work / "out"), "--parallel", "4",
-               "--count", "8", "--rate", "4", "--answer-timeout", "25", "--timeout", "240", "--deploy-timeout", "20",
+               "--count", "8", "--rate", "4", "--answer-timeout", "25", "--timeout", "240", "--deploy-timeout", "60",
                "--thresholds", str(work / "thresholds.yaml")]
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     run = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=900, env=env)
