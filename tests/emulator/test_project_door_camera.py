@@ -205,7 +205,8 @@ def test_the_function_url_answers_who_visited_from_the_alias(cloud, door_camera,
     """A URL made with Qualifier=live serves the alias: "You can apply function URLs to any function alias, or to the
     $LATEST unpublished function version" (https://docs.aws.amazon.com/lambda/latest/dg/urls-configuration.html)."""
     _who_visited(cloud, door_camera, door_camera["function_url"].rstrip("/"), "the function URL created with "
-                 "Qualifier=live invoked $LATEST (the emulator keeps one URL per function and calls it unqualified)")
+                 "Qualifier=live invoked $LATEST (moto 5.2.5's create_function_url_config ignores Qualifier: one URL "
+                 "per function, served unqualified)")
 
 
 def test_the_alias_runs_version_1_while_latest_has_moved_on(cloud, door_camera, uploaded):
@@ -232,8 +233,7 @@ def test_a_standard_topic_refuses_the_fifo_queue_as_aws_does(cloud, door_camera)
         assert error.response["Error"]["Code"] == "InvalidParameter"
         return
     sns.unsubscribe(SubscriptionArn=subscription)
-    pytest.xfail("the emulator let a FIFO queue subscribe to a standard SNS topic; AWS refuses it "
-                 "(InvalidParameter: FIFO SQS Queues can not be subscribed to standard SNS topics)")
+    pytest.xfail("the emulator let a FIFO queue subscribe to a standard SNS topic; AWS refuses it (InvalidParameter)")
 
 
 # The Service Authorization Reference names the state machine as StartExecution's resource
