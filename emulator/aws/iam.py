@@ -376,6 +376,11 @@ def _resources(service: str, response: BaseResponse, moto_resource: str) -> list
             group = f"arn:aws:logs:{region}:{account}:log-group:{body['logGroupName']}"
             stream = body.get("logStreamName")
             return [f"{group}:log-stream:{stream}" if stream else group]
+    if service == "states":  # a state machine's or an execution's ARN, as the authorization reference names them
+        body = _json_body(response)
+        arn = body.get("stateMachineArn") or body.get("executionArn")
+        if arn:
+            return [str(arn)]
     if service == "sns":
         topic = response.querystring.get("TopicArn")
         if topic:

@@ -1,5 +1,7 @@
 """SQS: what the emulator changes in moto's SQS (5.2.5, pinned).
 
+- FIFO order after a failure and FIFO sequence numbers (`_forget_timed_out_receives`, `_next_sequence_number`);
+
 - `Queue.add_message`: moto deduplicates FIFO messages only against messages still in the queue; SQS remembers
   a deduplication id for 5 minutes even after the message was deleted
   (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/using-messagededuplicationid-property.html);
@@ -27,6 +29,7 @@ from moto.sqs.models import DEDUPLICATION_TIME_IN_SECONDS, Queue, SQSBackend, sq
 from emulator.aws.registry import Internal, Patch
 
 _DEDUP_ATTRIBUTE = "_emulator_deduplication_history"
+_SEQUENCE_ATTRIBUTE = "_emulator_last_sequence_number"
 _LOCK_ATTRIBUTE = "_emulator_lock"
 _RECEIVE_POLL_SECONDS = 0.05
 
@@ -119,9 +122,28 @@ def _deduplicating_for_five_minutes(original: Any) -> Any:
                 if dedup_id in history:
                     return
                 history[dedup_id] = now
+                message.sequence_number = _next_sequence_number(queue)
             original(queue, message)
 
     return add_message
+
+
+def _next_sequence_number(queue: Queue) -> str:
+    """A FIFO message's SequenceNumber: 20 digits that "continue to increase for a particular MessageGroupId"
+    (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessage.html); moto draws 20
+    random digits. Here they increase across the queue, from the clock, so also across restarts."""
+    last = queue.__dict__.get(_SEQUENCE_ATTRIBUTE, 0)
+    number = max(last + 1, time.time_ns() // 10)
+    queue.__dict__[_SEQUENCE_ATTRIBUTE] = number
+    return f"{number:020d}"
+
+
+def _forget_timed_out_receives(queue: Queue) -> None:
+    """moto keeps a received message "pending" (its FIFO group blocked) until a receive walks past it visible
+    again, one message per receive: a group's re-visible messages came back last-first. All that are visible again
+    are forgotten before each look, so the group's order holds, as SQS keeps it
+    (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/FIFO-queues-understanding-logic.html)."""
+    queue.pending_messages.difference_update([m for m in queue.pending_messages if m.visible])
 
 
 def _queue_lock(queue: Queue) -> threading.RLock:
@@ -146,6 +168,7 @@ def _receiving_under_queue_lock(original: Any) -> Any:
         deadline = time.monotonic() + (wait_seconds_timeout or 0)
         while True:
             with _queue_lock(queue):
+                _forget_timed_out_receives(queue)
                 received = original(backend, queue_name, count, 0, visibility_timeout, message_attribute_names)
             remaining = deadline - time.monotonic()
             if received or remaining <= 0:
