@@ -106,8 +106,9 @@ class FunctionPool:
         return self.run_reserved(payload, accepted_at)
 
     def run_reserved(self, payload: bytes, accepted_at: float | None = None) -> InvocationResult:
-        """Runs one event in a slot claimed by try_reserve, and gives the slot back. A warm environment's deadline
-        counts from `accepted_at` (when the Invoke request was taken; default now), as Lambda's does."""
+        """Runs one event in a slot claimed by try_reserve, and gives the slot back. Its deadline counts from
+        `accepted_at` (when the Invoke request was taken; default now), as Lambda's does; a new environment's start
+        is left out (Init is not part of the function's timeout)."""
         accepted_at = accepted_at or time.time()
         try:
             worker = self._take_idle()
@@ -117,10 +118,11 @@ class FunctionPool:
                     return result
                 logger.info("%s: an idle environment died before taking its event; a new one takes it",
                             self.spec.name)
+            starting = time.time()
             worker, init_error = self._new_worker()
             if worker is None:
                 return self._fail_before_start(payload, init_error or {})
-            return self._run(worker, payload, cold=True)
+            return self._run(worker, payload, cold=True, accepted_at=accepted_at + (time.time() - starting))
         finally:
             with self._lock:
                 self._in_flight -= 1
