@@ -101,6 +101,21 @@ class Cloud:
         lam.get_waiter("function_active_v2").wait(FunctionName=name)
         return arn
 
+    def proxy_rest_api(self, function_arn: str, path_part: str, method: str) -> str:
+        """A REST API whose /`path_part` resource proxies `method` to the function (AWS_PROXY), deployed to stage
+        prod: its id (deleted at close). The function's permission for API Gateway is the caller's to add."""
+        apigateway = self.client("apigateway")
+        api_id = apigateway.create_rest_api(name=unique("fidelity"))["id"]
+        self._cleanups.append(lambda: apigateway.delete_rest_api(restApiId=api_id))
+        root = next(r["id"] for r in apigateway.get_resources(restApiId=api_id)["items"] if r["path"] == "/")
+        resource = apigateway.create_resource(restApiId=api_id, parentId=root, pathPart=path_part)["id"]
+        apigateway.put_method(restApiId=api_id, resourceId=resource, httpMethod=method, authorizationType="NONE")
+        apigateway.put_integration(
+            restApiId=api_id, resourceId=resource, httpMethod=method, type="AWS_PROXY", integrationHttpMethod="POST",
+            uri=f"arn:aws:apigateway:{REGION}:lambda:path/2015-03-31/functions/{function_arn}/invocations")
+        apigateway.create_deployment(restApiId=api_id, stageName="prod")
+        return api_id
+
     def layer(self, content: bytes) -> str:
         """A new layer version from a zip; its version ARN."""
         lam = self.client("lambda")

@@ -42,16 +42,7 @@ def cloud(request):
 def rest_api(cloud):
     """A REST API whose {proxy+} resource proxies ANY method to the handler, deployed to stage prod: its id."""
     function_arn = cloud.function(HANDLER)
-    apigateway = cloud.client("apigateway")
-    api_id = apigateway.create_rest_api(name=unique("fidelity"))["id"]
-    cloud._cleanups.append(lambda: apigateway.delete_rest_api(restApiId=api_id))
-    root = next(r["id"] for r in apigateway.get_resources(restApiId=api_id)["items"] if r["path"] == "/")
-    proxy = apigateway.create_resource(restApiId=api_id, parentId=root, pathPart="{proxy+}")["id"]
-    apigateway.put_method(restApiId=api_id, resourceId=proxy, httpMethod="ANY", authorizationType="NONE")
-    apigateway.put_integration(
-        restApiId=api_id, resourceId=proxy, httpMethod="ANY", type="AWS_PROXY", integrationHttpMethod="POST",
-        uri=f"arn:aws:apigateway:{REGION}:lambda:path/2015-03-31/functions/{function_arn}/invocations")
-    apigateway.create_deployment(restApiId=api_id, stageName="prod")
+    api_id = cloud.proxy_rest_api(function_arn, "{proxy+}", "ANY")
     cloud.client("lambda").add_permission(FunctionName=function_arn, StatementId="apigateway",
                                           Action="lambda:InvokeFunction", Principal="apigateway.amazonaws.com")
     return api_id

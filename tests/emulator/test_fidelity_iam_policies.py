@@ -246,15 +246,7 @@ def test_a_function_url_answers_forbidden_until_its_policy_lets_anyone_invoke_it
 def test_a_rest_api_answers_internal_server_error_until_the_function_lets_api_gateway_invoke_it(enforcing):
     function, _ = writer(enforcing, source=FRONT_DOOR_HANDLER)
     function_arn = enforcing.client("lambda").get_function(FunctionName=function)["Configuration"]["FunctionArn"]
-    apigateway = enforcing.client("apigateway")
-    api_id = apigateway.create_rest_api(name=unique("denied"))["id"]
-    root = next(r["id"] for r in apigateway.get_resources(restApiId=api_id)["items"] if r["path"] == "/")
-    echo = apigateway.create_resource(restApiId=api_id, parentId=root, pathPart="echo")["id"]
-    apigateway.put_method(restApiId=api_id, resourceId=echo, httpMethod="GET", authorizationType="NONE")
-    apigateway.put_integration(
-        restApiId=api_id, resourceId=echo, httpMethod="GET", type="AWS_PROXY", integrationHttpMethod="POST",
-        uri=f"arn:aws:apigateway:{REGION}:lambda:path/2015-03-31/functions/{function_arn}/invocations")
-    apigateway.create_deployment(restApiId=api_id, stageName="prod")
+    api_id = enforcing.proxy_rest_api(function_arn, "echo", "GET")
     url = f"{enforcing.endpoint_url}/restapis/{api_id}/prod/_user_request_/echo"
     status, _, body = http_call(enforcing, url)
     assert (status, json.loads(body)) == (500, {"message": "Internal server error"})
