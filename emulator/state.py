@@ -70,11 +70,13 @@ class DiskBody:
     """An S3 object body in a file, in place of moto's in-memory SpooledTemporaryFile (emulator/aws/s3.py).
 
     Implements the calls FakeKey makes: seek, truncate, write (the whole body at once), read, close.
-    No file descriptor stays open between calls."""
+    No file descriptor stays open between calls. `written` is False for a new body (BlobStore.new), whose file
+    does not exist yet."""
 
-    def __init__(self, store: BlobStore, name: str) -> None:
+    def __init__(self, store: BlobStore, name: str, written: bool = True) -> None:
         self._store = store
         self.name = name
+        self._written = written
         self._position = 0
         self.closed = False
 
@@ -89,11 +91,12 @@ class DiskBody:
     def truncate(self) -> None:
         """Empties the body; a body not written yet (moto's value setter truncates, then writes) has nothing to
         empty, which spares a new object a second file write."""
-        if self.path.exists():
-            self._store.write(self.name, b"")
+        if self._written:
+            self._store.write(self.name, b"", replacing=True)
 
     def write(self, data: bytes) -> int:
-        self._store.write(self.name, bytes(data))
+        self._store.write(self.name, data, replacing=self._written)
+        self._written = True
         self._position += len(data)
         return len(data)
 
@@ -121,23 +124,33 @@ class BlobStore:
         self._deferred = deferred
         self._discarded: list[str] = []
         self._lock = threading.Lock()
-        self._made_folders: set[Path] = set()  # mkdir once a folder, not once a write
+        self._made_folders: set[str] = set()  # mkdir once a folder, not once a write
         folder.mkdir(parents=True, exist_ok=True)
 
     def new(self) -> DiskBody:
-        return DiskBody(self, uuid.uuid4().hex)
+        return DiskBody(self, uuid.uuid4().hex, written=False)
 
     def path(self, name: str) -> Path:
         return self.folder / name[:2] / name
 
-    def write(self, name: str, data: bytes) -> None:
-        target = self.path(name)
-        if target.parent not in self._made_folders:
-            target.parent.mkdir(exist_ok=True)
-            self._made_folders.add(target.parent)
-        staging = target.with_name(f".{name}.tmp")
-        staging.write_bytes(data)
-        staging.replace(target)
+    def write(self, name: str, data: bytes, replacing: bool = True) -> None:
+        """The body's file holds `data`. A body written before is replaced whole (a reader sees the old bytes or
+        the new, never a part); a new one is written in place, as no snapshot names it until moto holds its key."""
+        folder = os.path.join(self.folder, name[:2])
+        if folder not in self._made_folders:
+            os.makedirs(folder, exist_ok=True)
+            self._made_folders.add(folder)
+        target = os.path.join(folder, name)
+        staging = os.path.join(folder, f".{name}.tmp") if replacing else target
+        descriptor = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            with memoryview(data) as view:
+                while view:
+                    view = view[os.write(descriptor, view):]
+        finally:
+            os.close(descriptor)
+        if replacing:
+            os.replace(staging, target)
 
     def discard(self, name: str) -> None:
         if not self._deferred:

@@ -15,12 +15,19 @@ and without them and compares the answers byte for byte):
   with moto's comparisons (emulator/aws/sqs.py's clock patch keeps `unix_time_millis` the clock);
 - Flask's request machinery (app and request contexts, routing through `full_dispatch_request`, flask-cors's
   after-request hook) around moto's S3, SQS and DynamoDB views: DirectDispatch calls the view's moto method itself;
-- moto's `Request.raw_url` and S3's `subdomain_based_buckets`: computed once a request, not three and four times.
+- moto's `Request.raw_url` and S3's `subdomain_based_buckets`: computed once a request, not three and four times;
+  the URL root under it (werkzeug's host and IRI decoding) once per scheme, host and script name;
+- `MotoRandom.get_random_string` (every answer's 52-character request id): one `choice` a character was a
+  sixth of a HEAD's server time; the same characters are drawn from the same generator words in one call;
+- SQS's SendMessage and SendMessageBatch read the queue's attributes up to four times a message to learn only
+  ContentBasedDeduplication, and each reading counted every queued message three times: a send never counts.
 """
 
 from __future__ import annotations
 
 import functools
+import string
+import struct
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -32,9 +39,10 @@ from flask import Flask
 from moto.core.request import Request as MotoRequest
 from moto.core.utils import convert_to_flask_response
 from moto.moto_api import recorder
+from moto.moto_api._internal.moto_random import MotoRandom
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 from moto.s3.responses import S3Response
-from moto.sqs.models import Queue
+from moto.sqs.models import Queue, SQSBackend
 from werkzeug.exceptions import HTTPException
 
 from emulator.aws import cheroot
@@ -60,8 +68,19 @@ RAW_URL = Internal(MotoRequest, "raw_url", ("self",),
                    source="raw_url = f\"{self.url_root.rstrip('/')}{self.raw_path}\"")
 BUCKET_IN_HOST = Internal(S3Response, "subdomain_based_buckets", ("request",),
                           source='host = request.headers.get("host", request.headers.get("Host"))')
+URL_ROOT = Internal(MotoRequest, "raw_url", ("self",), source="self.url_root")
+RANDOM_STRING = Internal(MotoRandom, "get_random_string", ("self", "length", "include_digits", "lower_case"),
+                         source="random_str = \"\".join([self.choice(pool) for i in range(length)])")
+SEND = Internal(SQSBackend, "send_message", ("self", "queue_name"),
+                source='queue.attributes.get("ContentBasedDeduplication") == "true"')
+SEND_BATCH = Internal(SQSBackend, "send_message_batch", ("self", "queue_name", "entries"))
+ATTRIBUTES_READ_IN_SEND = Internal(SQSBackend, "_validate_message", ("self", "queue"),
+                                   source='queue.attributes.get("ContentBasedDeduplication") == "false"')
 INTERNALS = (METHOD_NAMES, ACTIONS_LOOKED_UP, DISPATCH_NAMES, SQS_NAMES, QUEUED, IN_FLIGHT, DELAYED, VISIBLE,
-             NOT_DELAYED, LISTED, FLASK_VIEW, RAW_URL, BUCKET_IN_HOST)
+             NOT_DELAYED, LISTED, FLASK_VIEW, RAW_URL, BUCKET_IN_HOST, URL_ROOT, RANDOM_STRING, SEND, SEND_BATCH,
+             ATTRIBUTES_READ_IN_SEND)
+URL_ROOTS = 256  # distinct (scheme, host, server, script name) URL roots remembered
+ROOT_KEYS = ("wsgi.url_scheme", "HTTP_HOST", "SERVER_NAME", "SERVER_PORT", "SCRIPT_NAME")
 DIRECT_SERVICES = frozenset({"s3", "sqs", "dynamodb"})  # the services whose views DirectDispatch calls itself
 CORS_REQUEST_HEADERS = ("HTTP_ORIGIN", "HTTP_ACCESS_CONTROL_REQUEST_PRIVATE_NETWORK")  # flask-cors answers these
 ALLOW_ORIGIN = "Access-Control-Allow-Origin"
@@ -100,8 +119,11 @@ def _moto_patches() -> list[Patch]:
         Patch(QUEUED, lambda _: _queued),
         Patch(IN_FLIGHT, lambda _: _in_flight),
         Patch(DELAYED, lambda _: _delayed),
-        Patch(RAW_URL, _once_a_request),
+        Patch(RAW_URL, _raw_url),
         Patch(BUCKET_IN_HOST, _once_a_request),
+        Patch(RANDOM_STRING, lambda _: _random_string),
+        Patch(SEND, _not_counting),
+        Patch(SEND_BATCH, _not_counting),
     ]
 
 
@@ -119,20 +141,82 @@ def _per_class(original: Callable[[object], list[str]]) -> Callable[[object], li
 
 def _queued(queue: Queue) -> int:
     """moto's `len(queue.messages)`: visible and not delayed."""
+    if _sending.active:
+        return 0
     now = sqs_models.unix_time_millis()
     return sum(1 for m in queue._messages if now > m.visible_at and not now < m.delayed_until)
 
 
 def _in_flight(queue: Queue) -> int:
     """moto's count of messages not visible."""
+    if _sending.active:
+        return 0
     now = sqs_models.unix_time_millis()
     return sum(1 for m in queue._messages if not now > m.visible_at)
 
 
 def _delayed(queue: Queue) -> int:
     """moto's count of delayed messages."""
+    if _sending.active:
+        return 0
     now = sqs_models.unix_time_millis()
     return sum(1 for m in queue._messages if now < m.delayed_until)
+
+
+class _Sending(threading.local):
+    active = False
+
+
+_sending = _Sending()
+
+
+def _not_counting(original: Callable[..., Any]) -> Callable[..., Any]:
+    """moto's send, with the queue's message counts left uncounted (zero) on this thread while it runs: the
+    attributes it reads there are read for ContentBasedDeduplication alone (SEND, ATTRIBUTES_READ_IN_SEND)."""
+
+    @functools.wraps(original)
+    def send(backend: SQSBackend, *args: Any, **kwargs: Any) -> Any:
+        _sending.active = True
+        try:
+            return original(backend, *args, **kwargs)
+        finally:
+            _sending.active = False
+
+    return send
+
+
+def _random_string(generator: MotoRandom, length: int = 20, include_digits: bool = True,
+                   lower_case: bool = False) -> str:
+    """moto's get_random_string, the same characters for the same generator state: `choice(pool)` takes the top
+    `bits` bits of the generator's next 32-bit word, again while they name no character (random.py's
+    `_randbelow_with_getrandbits`); `getrandbits(32 * n)` returns the next n words, the first one lowest."""
+    pool = string.ascii_letters + (string.digits if include_digits else "")
+    shift = 32 - len(pool).bit_length()
+    drawn: list[str] = []
+    while len(drawn) < length:
+        wanted = length - len(drawn)
+        words = struct.unpack(f"<{wanted}I", generator.getrandbits(32 * wanted).to_bytes(4 * wanted, "little"))
+        drawn.extend(pool[index] for word in words if (index := word >> shift) < len(pool))
+    text = "".join(drawn)
+    return text.lower() if lower_case else text
+
+
+def _raw_url(original: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """moto's raw_url once a request, its URL root (werkzeug's host rules and IRI decoding, a pure function of
+    ROOT_KEYS' environ values) once per root."""
+    roots: dict[tuple[Any, ...], str] = {}
+    once = _once_a_request(original)
+
+    def raw_url(request: Any) -> Any:
+        if "url_root" not in request.__dict__:
+            key = tuple(request.environ.get(name) for name in ROOT_KEYS)
+            if key not in roots and len(roots) < URL_ROOTS:
+                roots[key] = request.url_root
+            if key in roots:
+                request.__dict__["url_root"] = roots[key]
+        return once(request)
+
+    return raw_url
 
 
 def _once_a_request(original: Callable[[Any], Any]) -> Callable[[Any], Any]:

@@ -108,6 +108,16 @@ def _sqs_calls(call: Callable[..., bytes]) -> None:
         sqs("DeleteMessage", QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
     sqs("DeleteMessage", QueueUrl=queue, ReceiptHandle="not-a-handle")
     sqs("SendMessage", QueueUrl=queue + "-missing", MessageBody="lost")
+    fifo = sqs("CreateQueue", QueueName="fast-path.fifo",
+               Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true"})["QueueUrl"]
+    for body in ("frame", "frame", "other"):  # the second is deduplicated by its content
+        sqs("SendMessage", QueueUrl=fifo, MessageBody=body, MessageGroupId="door")
+    sqs("SendMessage", QueueUrl=fifo, MessageBody="no group")  # refused: a FIFO message needs its group
+    sqs("SendMessageBatch", QueueUrl=fifo, Entries=[
+        {"Id": "a", "MessageBody": "batch a", "MessageGroupId": "door"},
+        {"Id": "b", "MessageBody": "batch b", "MessageGroupId": "door", "MessageDeduplicationId": "b"}])
+    sqs("SendMessageBatch", QueueUrl=queue, Entries=[{"Id": "late", "MessageBody": "x", "DelaySeconds": 901}])
+    sqs("GetQueueAttributes", QueueUrl=fifo, AttributeNames=["All"])
 
 
 def _dynamodb_calls(call: Callable[..., bytes]) -> None:
@@ -167,7 +177,7 @@ def test_the_fast_path_answers_as_moto_does_byte_for_byte(server: ApiServer) -> 
         moto_own = _answers(server.port)
     finally:
         FAST_PATH.install()
-    assert len(fast) == len(moto_own) == 27
+    assert len(fast) == len(moto_own) == 35
     assert [status for status, _, _ in fast] == [status for status, _, _ in moto_own]
     assert {404, 400, 206} <= {status for status, _, _ in fast}
     for number, (ours, theirs) in enumerate(zip(_comparable(fast), _comparable(moto_own), strict=True)):
@@ -209,22 +219,29 @@ def test_a_kept_alive_connection_s_next_request_goes_straight_to_a_worker() -> N
         assert reader.has_data()
 
 
-def test_a_new_s3_body_is_written_once_and_a_written_one_still_truncates(tmp_path: Path,
-                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_new_s3_body_is_written_once_in_place_and_a_written_one_is_replaced_whole(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     blobs = BlobStore(tmp_path, deferred=False)
-    writes: list[bytes] = []
+    writes: list[tuple[bytes, bool]] = []
     original_write = BlobStore.write
-    monkeypatch.setattr(BlobStore, "write", lambda self, name, data: (writes.append(data),
-                                                                       original_write(self, name, data))[1])
+    monkeypatch.setattr(BlobStore, "write", lambda self, name, data, replacing=True: (
+        writes.append((data, replacing)), original_write(self, name, data, replacing))[1])
     body = blobs.new()
     body.seek(0)
     body.truncate()  # moto's value setter: seek, truncate, write
     body.write(b"frame")
-    assert writes == [b"frame"]
+    assert writes == [(b"frame", False)]
     body.seek(0)
     body.truncate()
     assert body.read() == b""
-    assert writes == [b"frame", b""]
+    assert writes == [(b"frame", False), (b"", True)]
+    restored = DiskBody(blobs, body.name)  # a body named by a snapshot: its file exists
+    restored.seek(0)
+    restored.truncate()
+    restored.write(b"again")
+    assert writes[2:] == [(b"", True), (b"again", True)]
+    assert restored.read() == b"" and body.path.read_bytes() == b"again"
+    assert [path.name for path in body.path.parent.iterdir()] == [body.name]  # no staging file left behind
 
 
 def test_an_s3_object_s_etag_is_moto_s_md5_without_reading_the_body_back(tmp_path: Path,
