@@ -6,6 +6,9 @@ environment, after its private mounts and before any user code (forks inherit it
   own; not root: a user namespace mapping the emulator's own uid (no uid of its own, but the mounts below);
 - the emulator's state folder and EMULATOR_ISOLATION_HIDE's folders (the grader's submissions) under an empty
   tmpfs, the folders the function needs (its interpreter, the environments' /tmp root) bound back;
+- root: a /proc of the environment's own (hidepid=2) listing only its account's processes, neither the emulator's
+  nor another account's (their command lines, environments and open files); not root, or where the kernel
+  refuses that mount, the process list stays the host's and the plan's note says so;
 - a CPU share per account: a cgroup of its own (v2 `cpu.weight`, v1 `cpu.shares`: accounts weigh the same, each
   as many busy processes as the host has CPUs), else nice 10 (no RLIMIT_CPU: an environment lives for many
   events, and it counts them all);
@@ -29,6 +32,7 @@ from emulator.lambda_runtime.snapshot_template import (
     ISOLATE_UID_ENV,
     ISOLATE_USERNS_ENV,
     MOUNT_COVER_ENV,
+    MOUNT_PROC_ENV,
     MOUNT_REVEAL_ENV,
 )
 
@@ -103,6 +107,7 @@ class Isolation:
     cpu: CpuShares | None = None
     hidden: tuple[Path, ...] = ()
     note: str = "off"
+    own_processes_only: bool = False
 
     @property
     def enabled(self) -> bool:
@@ -130,8 +135,11 @@ class Isolation:
         closed = {c for p in needed for c in _closed_ancestors(p)}
         cover = sorted({*(h.resolve() for h in self.hidden), *closed}, key=lambda p: len(p.parts))
         reveal = [p for p in needed if any(p != c and p.is_relative_to(c) for c in cover)]
-        return {MOUNT_COVER_ENV: os.pathsep.join(map(str, cover)),
-                MOUNT_REVEAL_ENV: os.pathsep.join(sorted(map(str, reveal)))}
+        env = {MOUNT_COVER_ENV: os.pathsep.join(map(str, cover)),
+               MOUNT_REVEAL_ENV: os.pathsep.join(sorted(map(str, reveal)))}
+        if self.own_processes_only:
+            env[MOUNT_PROC_ENV] = "1"
+        return env
 
 
 def _closed_ancestors(path: Path) -> list[Path]:
@@ -160,12 +168,17 @@ def plan_isolation(environ: Mapping[str, str], state_dir: Path, probe: Callable[
     hidden = (state_dir, *(Path(p) for p in environ.get(ENV_ISOLATION_HIDE, "").split(os.pathsep) if p))
     how = "uid" if os.geteuid() == 0 else "userns"
     candidate = Isolation(how, find_cpu_shares(), hidden)
-    refused = probe({ISOLATE_UID_ENV if how == "uid" else ISOLATE_USERNS_ENV: str(FIRST_UID)})
+    who = {ISOLATE_UID_ENV if how == "uid" else ISOLATE_USERNS_ENV: str(FIRST_UID)}
+    refused = probe(who)
     if refused is not None:
         logger.warning("%s=accounts: functions run NOT isolated from each other or from the emulator's files: %s",
                        ENV_ISOLATION, refused)
         return Isolation(note=f"off ({refused})"), probe({})
+    processes = "only their account's" if how == "uid" else "the host's (not root)"
+    if how == "uid" and (proc_refused := probe({**who, MOUNT_PROC_ENV: "1"})) is not None:
+        processes = f"the host's ({proc_refused})"
     cpu = f"cgroup per account under {candidate.cpu.root}" if candidate.cpu else f"nice {FALLBACK_NICE}"
-    who = "uid 200000 + account id mod 100000" if how == "uid" else "a user namespace (not root: the emulator's uid)"
-    note = f"accounts: {who}; CPU: {cpu}; RLIMIT_AS MemorySize + {ADDRESS_SPACE_HEADROOM_MB} MiB"
-    return Isolation(how, candidate.cpu, hidden, note), None
+    user = "uid 200000 + account id mod 100000" if how == "uid" else "a user namespace (not root: the emulator's uid)"
+    note = (f"accounts: {user}; CPU: {cpu}; RLIMIT_AS MemorySize + {ADDRESS_SPACE_HEADROOM_MB} MiB; "
+            f"processes listed: {processes}")
+    return Isolation(how, candidate.cpu, hidden, note, processes.startswith("only")), None

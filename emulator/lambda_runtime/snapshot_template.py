@@ -60,6 +60,7 @@ MOUNT_OPT_ENV = "_EMULATOR_MOUNT_OPT"
 MOUNT_KEEP_ENV = "_EMULATOR_MOUNT_KEEP"
 MOUNT_COVER_ENV = "_EMULATOR_MOUNT_COVER"  # folders hidden under an empty tmpfs
 MOUNT_REVEAL_ENV = "_EMULATOR_MOUNT_REVEAL"  # folders under those, bound back at their paths
+MOUNT_PROC_ENV = "_EMULATOR_MOUNT_PROC"  # a /proc of its own that lists only the processes of its own uid
 ISOLATE_UID_ENV = "_EMULATOR_ISOLATE_UID"  # root: user code runs as this uid (root of a user namespace of its own)
 ISOLATE_USERNS_ENV = "_EMULATOR_ISOLATE_USERNS"  # not root: a user namespace mapping our own uid
 ISOLATE_CGROUP_ENV = "_EMULATOR_ISOLATE_CGROUP"  # the cgroup.procs file of the account's CPU share
@@ -67,7 +68,8 @@ ISOLATE_NICE_ENV = "_EMULATOR_ISOLATE_NICE"  # no cgroup: this nice value instea
 ISOLATE_AS_MB_ENV = "_EMULATOR_ISOLATE_AS_MB"  # RLIMIT_AS (MiB): a backstop behind the emulator's memory watchdog
 _TMP = "/tmp"  # noqa: S108 - the path each environment gets a private copy of
 _CLONE_NEWNS, _CLONE_NEWUSER = 0x00020000, 0x10000000
-_MS_RDONLY, _MS_REMOUNT, _MS_BIND, _MS_REC, _MS_PRIVATE = 0x1, 0x20, 0x1000, 0x4000, 0x40000
+_MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_NOEXEC, _MS_REMOUNT = 0x1, 0x2, 0x4, 0x8, 0x20
+_MS_BIND, _MS_REC, _MS_PRIVATE = 0x1000, 0x4000, 0x40000
 
 
 def main(handler: str) -> int:
@@ -199,6 +201,7 @@ def private_mounts() -> None:
     lower = os.environ.pop(MOUNT_LOWER_ENV, None)
     opt = os.environ.pop(MOUNT_OPT_ENV, None)
     keep, cover, reveal = (_paths(name) for name in (MOUNT_KEEP_ENV, MOUNT_COVER_ENV, MOUNT_REVEAL_ENV))
+    own_processes_only = os.environ.pop(MOUNT_PROC_ENV, None) is not None
     if tmp is None:
         return
     _check(_libc().unshare(_CLONE_NEWNS), "unshare(CLONE_NEWNS)")
@@ -228,7 +231,16 @@ def private_mounts() -> None:
         for path in filter(None, (os.environ.get("LAMBDA_TASK_ROOT"), opt and "/opt")):
             _read_only(path)
     _cover(cover, reveal)
+    if own_processes_only and not _in_user_namespace():  # a fork's namespace is a copy of its template's: has it
+        _hide_other_processes()
     sys.path_importer_cache.clear()  # sys.path entries under /opt or /tmp were looked at before they existed
+
+
+def _hide_other_processes() -> None:
+    """A procfs instance of this mount namespace's own on /proc, with hidepid=2: a process sees in it only the
+    processes of its own uid (proc(5), "Mount options"); the host's /proc keeps its options (one instance per
+    mount since Linux 5.8). Only the host's root may mount it: it belongs to the host's PID namespace."""
+    _mount("proc", "/proc", "proc", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC, "hidepid=2")
 
 
 def _in_user_namespace() -> bool:

@@ -40,7 +40,8 @@ def lambda_handler(event, context):
                 found[path] = handle.read()[:80]
         except OSError as exc:
             found[path] = type(exc).__name__
-    return {"uid": os.getuid(), "pid": os.getpid(), "read": found}
+    pids = sorted(int(name) for name in os.listdir("/proc") if name.isdigit())
+    return {"uid": os.getuid(), "pid": os.getpid(), "read": found, "pids": pids}
 """
 # Burns CPU for `seconds`; answers how many loop rounds it managed.
 SPIN = """
@@ -124,6 +125,16 @@ def test_a_function_runs_under_its_accounts_uid_not_the_emulators(isolated) -> N
     answer = deploy(emulator, ALICE, PEEK)({"paths": []})
     assert answer["uid"] == 0  # root of its own user namespace, and outside it:
     assert _uids(answer["pid"]) == {account_uid(ALICE)} != _uids(emulator.process.pid), answer
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="not root: a procfs of its own is the host root's to mount")
+def test_a_function_lists_only_its_own_accounts_processes(isolated) -> None:
+    emulator, _ = isolated
+    bob = deploy(emulator, BOB, PEEK)({"paths": []})  # its environment stays warm beside Alice's
+    alice = deploy(emulator, ALICE, PEEK)({"paths": []})
+    assert alice["pid"] in alice["pids"] and Path(f"/proc/{bob['pid']}").exists()
+    unseen = {emulator.process.pid, bob["pid"], os.getpid()}  # the emulator, another account, this test
+    assert not unseen & set(alice["pids"]), alice["pids"]
 
 
 def _uids(pid: int) -> set[int]:

@@ -28,6 +28,7 @@ from emulator.lambda_runtime.snapshot_template import (
     ISOLATE_UID_ENV,
     ISOLATE_USERNS_ENV,
     MOUNT_COVER_ENV,
+    MOUNT_PROC_ENV,
     MOUNT_REVEAL_ENV,
 )
 from emulator.lambda_runtime.spec import TEMPLATE_SCRIPT
@@ -91,6 +92,19 @@ def test_an_accepted_plan_gives_each_account_its_variables(tmp_path: Path) -> No
     env = Isolation(isolation.how, None, isolation.hidden).variables("100000000002", 1024)
     assert env[ISOLATE_AS_MB_ENV] == str(1024 + 4096) and env[ISOLATE_NICE_ENV] == "10"
     assert env.get(ISOLATE_UID_ENV, env.get(ISOLATE_USERNS_ENV)) == str(FIRST_UID + 2)
+
+
+def test_as_root_other_processes_are_hidden_unless_the_host_refuses_the_mount(tmp_path: Path,
+                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    environ = {ENV_ISOLATION: "accounts"}
+    hidden, _ = plan_isolation(environ, tmp_path, lambda env: None)
+    assert hidden.own_processes_only and hidden.mounts([], tmp_path)[MOUNT_PROC_ENV] == "1"
+    assert "processes listed: only their account's" in hidden.note
+    refusal = "mount proc on /proc: Operation not permitted"
+    shown, _ = plan_isolation(environ, tmp_path, lambda env: refusal if MOUNT_PROC_ENV in env else None)
+    assert shown.enabled and not shown.own_processes_only and MOUNT_PROC_ENV not in shown.mounts([], tmp_path)
+    assert f"processes listed: the host's ({refusal})" in shown.note
 
 
 def test_hidden_folders_and_closed_ones_above_what_a_function_needs_are_covered(tmp_path: Path) -> None:
