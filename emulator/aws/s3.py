@@ -12,7 +12,11 @@
 - `FakeKey.__init__` (state): an object's body is a file in the state folder (`emulator.state.DiskBody`), not an
   in-memory `SpooledTemporaryFile` of up to 5 MB;
 - `S3Backend.put_object_tagging` (state): every PUT stored an empty tag set under the key's ARN, never removed;
-  an empty set is not stored.
+  an empty set is not stored;
+- `S3Response._bucket_response_delete_keys`: DeleteObjects with `<Quiet>true</Quiet>` answers only the keys it
+  could not delete, as S3 does ("In quiet mode, the response includes only keys for which the delete operation
+  encountered an error", https://docs.aws.amazon.com/AmazonS3/latest/userguide/delete-multiple-objects.html);
+  moto listed every deleted key whatever the mode.
 """
 
 from __future__ import annotations
@@ -28,10 +32,14 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote_plus
+from xml.parsers.expat import ExpatError
 
 import moto.s3.notifications as s3_notifications
+import xmltodict
+from moto.core.responses import ActionResult
 from moto.s3.exceptions import InvalidArgumentError
 from moto.s3.models import FakeBucket, FakeKey, S3Backend
+from moto.s3.responses import S3Response
 from moto.utilities.utils import md5_hash
 
 from emulator.aws.policies import resource_policy
@@ -94,8 +102,10 @@ KEY_ETAG = Internal(FakeKey, "etag", ("self",), source="self._etag = value_md5.h
 PUT_TAGGING = Internal(S3Backend, "put_object_tagging", ("self", "key", "tags"))
 PUT_NOTIFICATIONS = Internal(S3Backend, "put_bucket_notification_configuration",
                              ("self", "bucket_name", "notification_config"))
+DELETE_KEYS = Internal(S3Response, "_bucket_response_delete_keys", ("self", "bucket_name"),
+                       source='"Deleted": deleted_objects')
 INTERNALS = (INVOKE_LAMBDA, SEND_EVENT_CALLS_INVOKE, EVENT_RECORD, PUT_OBJECT, MULTIPART_PUT, BUCKET_FROM_TEMPLATE,
-             SET_NOTIFICATIONS, KEY_INIT, KEY_DISPOSE, KEY_ETAG, PUT_TAGGING, PUT_NOTIFICATIONS)
+             SET_NOTIFICATIONS, KEY_INIT, KEY_DISPOSE, KEY_ETAG, PUT_TAGGING, PUT_NOTIFICATIONS, DELETE_KEYS)
 UNVALIDATED_DESTINATIONS = "Unable to validate the following destination configurations"
 _DESTINATIONS = (("CloudFunctionConfiguration", "CloudFunction", "lambda:InvokeFunction"),
                  ("QueueConfiguration", "Queue", "sqs:SendMessage"),
@@ -110,6 +120,7 @@ def notification_patches(notify_function: Callable[[str, bytes], None]) -> list[
         Patch(PUT_OBJECT, _one_event_per_multipart_upload),
         Patch(BUCKET_FROM_TEMPLATE, _bucket_from_template),
         Patch(PUT_NOTIFICATIONS, _validating_destinations),
+        Patch(DELETE_KEYS, _quiet_deletes),
     ]
 
 
@@ -127,6 +138,30 @@ def _notifying(notify_function: Callable[[str, bytes], None]) -> Callable[..., N
             logger.exception("S3 notification for %s could not be delivered", fn_arn)
 
     return invoke_awslambda
+
+
+def _quiet_deletes(original: Any) -> Any:
+    def delete_keys(response: S3Response, bucket_name: str, *args: Any, **kwargs: Any) -> Any:
+        if not _asks_quiet(response.body):
+            return original(response, bucket_name, *args, **kwargs)
+        verbose = response.serialized
+        response.serialized = lambda result: verbose(ActionResult({**result.result, "Deleted": []}))  # type: ignore
+        try:
+            return original(response, bucket_name, *args, **kwargs)
+        finally:
+            del response.serialized
+
+    return delete_keys
+
+
+def _asks_quiet(body: str | bytes) -> bool:
+    """Whether a DeleteObjects body says <Quiet>true</Quiet>; a body that is not XML is left to moto to refuse."""
+    try:
+        request = xmltodict.parse(body)
+    except ExpatError:  # moto answers MalformedXML for it
+        return False
+    delete = request.get("Delete") if isinstance(request, dict) else None
+    return isinstance(delete, dict) and str(delete.get("Quiet", "")).strip().lower() == "true"
 
 
 def _one_event_per_multipart_upload(original: Any) -> Any:

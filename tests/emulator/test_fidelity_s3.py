@@ -102,3 +102,15 @@ def test_a_notification_to_a_queue_whose_policy_does_not_let_s3_send_is_refused(
         "Condition": {"ArnLike": {"aws:SourceArn": f"arn:aws:s3:::{bucket}"}}}]}
     sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(policy)})
     cloud.client("s3").put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration=config)
+
+
+def test_a_quiet_delete_objects_answers_only_what_it_could_not_delete(cloud):
+    s3, bucket = cloud.client("s3"), cloud.bucket()
+    for key in ("quiet/a", "quiet/b", "verbose/c"):
+        s3.put_object(Bucket=bucket, Key=key, Body=b"clip")
+    quiet = s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": "quiet/a"}, {"Key": "quiet/b"}],
+                                                     "Quiet": True})
+    assert "Deleted" not in quiet and "Errors" not in quiet, quiet
+    verbose = s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": "verbose/c"}]})
+    assert [d["Key"] for d in verbose["Deleted"]] == ["verbose/c"]
+    assert s3.list_objects_v2(Bucket=bucket)["KeyCount"] == 0
