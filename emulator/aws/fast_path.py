@@ -44,6 +44,8 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 from moto.s3.responses import S3Response
 from moto.sqs.models import Queue, SQSBackend
 from werkzeug.exceptions import HTTPException
+from werkzeug.http import HTTP_STATUS_CODES
+from werkzeug.utils import get_content_type
 
 from emulator.aws import cheroot
 from emulator.aws.registry import Internal, Patch, PatchRegistry, verify
@@ -296,26 +298,89 @@ class _DirectApp:
         if request.method == "OPTIONS" or not isinstance(view, convert_to_flask_response):
             return app(environ, start_response)
         try:
-            response = self._respond(view, request)
+            answer = self._answer(view, request)
         except HTTPException as error:
             response = app.response_class.force_type(error, environ)  # type: ignore[arg-type]
+            return self._finish(response, request, environ, start_response)
+        plain = self._plain(request.method, *answer)
+        if plain is None:
+            return self._finish(self._response(request.method, *answer), request, environ, start_response)
+        status, headers, body = plain
+        request.close()
+        start_response(status, headers)
+        return body
+
+    def _finish(self, response: Any, request: Any, environ: dict[str, Any],
+                start_response: Callable[..., Any]) -> Iterable[bytes]:
+        """A werkzeug Response, with flask-cors's headers, answered as Flask answers it."""
         if ALLOW_ORIGIN not in response.headers:
             for name, value in self._cors_headers:
                 response.headers.add(name, value)
         try:
-            return response(environ, start_response)
+            return response(environ, start_response)  # type: ignore[no-any-return]
         finally:
             request.close()
 
-    def _respond(self, view: convert_to_flask_response, request: Any) -> Any:
-        """moto's `convert_to_flask_response.__call__`, with the request given rather than Flask's global."""
+    def _answer(self, view: convert_to_flask_response, request: Any) -> tuple[Any, dict[str, Any], Any]:
+        """moto's `convert_to_flask_response.__call__` up to its Response: (status, headers, content), with the
+        request given rather than Flask's global."""
         try:
             recorder._record_request(request)
             result = view.callback(request, request.raw_url, dict(request.headers))
         except ClientError as exc:
             result = 400, {}, exc.response["Error"]["Message"]
-        status, headers, content = result if len(result) == 3 else (200, {}, result)
+        return result if len(result) == 3 else (200, {}, result)
+
+    def _response(self, method: str, status: Any, headers: dict[str, Any], content: Any) -> Any:
+        """The rest of `convert_to_flask_response.__call__`: moto's answer as the Flask Response it makes."""
         response = self._app.response_class(response=content, status=status, headers=headers)
-        if request.method == "HEAD" and "content-length" in headers:
+        if method == "HEAD" and "content-length" in headers:
             response.headers["Content-Length"] = headers["content-length"]
         return response
+
+    def _plain(self, method: str, status: Any, headers: dict[str, Any], content: Any
+               ) -> tuple[str, list[tuple[str, str]], list[bytes]] | None:
+        """The status line, header list and body werkzeug's Response would send for this answer, built without it;
+        None for what it rewrites (a redirect's Location, 1xx/204/304, a list-valued or multi-line header, a
+        streamed body), which goes through the Response."""
+        if type(status) is not int or not 200 <= status < 600 or status in (204, 304) \
+                or not isinstance(content, (str, bytes)):
+            return None
+        listed: list[tuple[str, str]] = []
+        for name, value in headers.items():
+            text = value if isinstance(value, str) else str(value)
+            if isinstance(value, (list, tuple)) or "\n" in text or "\r" in text \
+                    or name.lower() in ("location", "content-location"):
+                return None
+            listed.append((name, text))
+        names = {name.lower() for name, _ in listed}
+        if "content-type" not in names:
+            listed.append(("Content-Type", self._default_content_type))
+        body = content.encode() if isinstance(content, str) else content
+        length = str(headers["content-length"]) if method == "HEAD" and "content-length" in headers else str(len(body))
+        _set(listed, "Content-Length", length)
+        if ALLOW_ORIGIN.lower() not in names:
+            listed.extend(self._cors_headers)
+        return _status_line(status), listed, [] if method == "HEAD" else [body]
+
+    @functools.cached_property
+    def _default_content_type(self) -> str:
+        return get_content_type(self._app.response_class.default_mimetype or "text/plain", "utf-8")
+
+
+def _set(headers: list[tuple[str, str]], name: str, value: str) -> None:
+    """werkzeug's `Headers.set`: the first header of that name (any case) becomes `name: value`, later ones go; else
+    it is appended."""
+    lowered = name.lower()
+    found = [index for index, (existing, _) in enumerate(headers) if existing.lower() == lowered]
+    if not found:
+        headers.append((name, value))
+        return
+    headers[found[0]] = (name, value)
+    for index in reversed(found[1:]):
+        del headers[index]
+
+
+def _status_line(status: int) -> str:
+    """werkzeug's status line for a code."""
+    return f"{status} {HTTP_STATUS_CODES[status].upper()}" if status in HTTP_STATUS_CODES else f"{status} UNKNOWN"
