@@ -8,6 +8,7 @@ PSI: https://docs.kernel.org/accounting/psi.html; load average: proc(5), /proc/l
 import os
 import re
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,11 @@ PSI_CPU = Path("/proc/pressure/cpu")
 CONTENDED_PRESSURE = 0.30
 # Without PSI: more runnable tasks than cores, on average over the last minute, counts as contended.
 CONTENDED_LOAD_PER_CORE = 1.0
+# Before a regrade alone: wait at most this long (s) for PSI's 10-second average to fall to CONTENDED_PRESSURE.
+QUIET_WAIT_SECONDS = 120.0
+QUIET_POLL_SECONDS = 2.0
 _SOME_TOTAL = re.compile(r"^some\b.*\btotal=(\d+)\s*$", re.MULTILINE)
+_SOME_AVG10 = re.compile(r"^some\b.*\bavg10=(\d+(?:\.\d+)?)\b", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -64,6 +69,32 @@ def some_total_us(psi_text: str) -> int:
     if found is None:
         raise GraderError(f"no 'some ... total=N' line in the CPU pressure text {psi_text[:200]!r}")
     return int(found.group(1))
+
+
+def some_avg10(psi_text: str) -> float:
+    """The `some` line's `avg10=` (a percentage) of a /proc/pressure/cpu text as a share; GraderError without one."""
+    found = _SOME_AVG10.search(psi_text)
+    if found is None:
+        raise GraderError(f"no 'some avg10=X' in the CPU pressure text {psi_text[:200]!r}")
+    return float(found.group(1)) / 100
+
+
+def wait_until_quiet(limit_seconds: float = QUIET_WAIT_SECONDS, psi: Path = PSI_CPU,
+                     sleep: Callable[[float], None] = time.sleep) -> bool:
+    """Wait, at most limit_seconds, until the last 10 s were not contended (PSI's `some avg10`); True once they
+    were, False when the machine stayed busy (other jobs: the regrade then runs anyway) or there is no PSI."""
+    waited = 0.0
+    while True:
+        try:
+            pressure = some_avg10(psi.read_text())
+        except OSError:
+            return False
+        if pressure <= CONTENDED_PRESSURE:
+            return True
+        if waited >= limit_seconds:
+            return False
+        sleep(QUIET_POLL_SECONDS)
+        waited += QUIET_POLL_SECONDS
 
 
 def mark(psi: Path = PSI_CPU) -> Mark:

@@ -21,6 +21,7 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 from emulator.config import EmulatorConfig
 from emulator.daemon import LOG_FILE, free_loopback_port, stop_background
 from emulator.lambda_runtime.isolation import ENV_ISOLATION, ENV_ISOLATION_HIDE
+from grader.classroom.contention import wait_until_quiet
 from grader.classroom.gradebook import write_gradebook
 from grader.classroom.manifest import fallback_student, load_manifest
 from grader.classroom.regrade import oversubscribed, regraded, set_aside_first_run
@@ -118,7 +119,8 @@ def grade_class(root: Path, out: Path, settings: ClassSettings, console: Console
 def _regrade_alone(summaries: list[Summary], folders: Sequence[Path], out: Path, endpoint: str,
                    settings: ClassSettings, progress: Progress) -> list[Summary]:
     """Grade again, one at a time, each submission that failed a timing line on a busy machine: in a fresh account
-    (its first one's buckets deleted, bucket names being global), never flagged again (regrade off)."""
+    (its first one's buckets deleted, bucket names being global), never flagged again (regrade off), each once the
+    machine is quiet (other jobs) or after contention.QUIET_WAIT_SECONDS."""
     chosen = [index for index, summary in enumerate(summaries) if summary.failed_on_a_busy_machine]
     if not chosen:
         return summaries
@@ -128,7 +130,9 @@ def _regrade_alone(summaries: list[Summary], folders: Sequence[Path], out: Path,
     for index in chosen:
         folder, first = folders[index], summaries[index]
         set_aside_first_run(out / first.student)
-        task = progress.add_task(f"{folder.name} (alone)", total=len(STEPS) + 1, start=False)
+        task = progress.add_task(f"{folder.name} (alone): waiting for a quiet machine", total=len(STEPS) + 1,
+                                 start=False)
+        wait_until_quiet()
         again = _run_worker(folder, out, account_id(len(folders) + index), endpoint, once, progress, task)
         result[index] = regraded(first, again)
         result[index].write(out / first.student)

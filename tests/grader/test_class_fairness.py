@@ -145,3 +145,22 @@ def test_more_at_once_than_cores_is_a_warning_not_a_refusal() -> None:
                                                    "the machine's account (--no-regrade: not regraded)")
     assert _parser().parse_args(["class", "s", "--out", "o", "--parallel", "8"]).regrade is True
     assert _parser().parse_args(["class", "s", "--out", "o", "--no-regrade"]).regrade is False
+
+
+def test_a_regrade_waits_for_a_quiet_machine_but_not_forever(tmp_path: Path) -> None:
+    psi, naps = tmp_path / "cpu", []
+
+    def nap(seconds: float) -> None:  # the machine calms down after the third look
+        naps.append(seconds)
+        share = 85.0 if len(naps) < 3 else 12.0
+        psi.write_text(PSI.replace("avg10=12.50", f"avg10={share:.2f}").format(some=1))
+
+    nap(0)
+    naps.clear()
+    assert contention.wait_until_quiet(60, psi, nap) is True and len(naps) == 3
+    psi.write_text(PSI.replace("avg10=12.50", "avg10=95.00").format(some=1))
+    naps.clear()
+    assert contention.wait_until_quiet(10, psi, naps.append) is False
+    assert sum(naps) == 10
+    assert contention.wait_until_quiet(10, tmp_path / "absent", naps.append) is False
+    assert contention.some_avg10(PSI.format(some=1)) == 0.125
