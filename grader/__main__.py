@@ -94,6 +94,9 @@ def _class_parser(commands: "argparse._SubParsersAction[argparse.ArgumentParser]
     grade_class.add_argument("--deploy-timeout", type=float, default=ClassSettings.default("deploy_timeout"),
                              help="seconds a deploy command may run")
     grade_class.add_argument("--thresholds", type=Path, help="JSON or YAML file overriding rubric thresholds")
+    grade_class.add_argument("--no-regrade", dest="regrade", action="store_false",
+                             help="do not regrade alone, at the end, a submission whose timing lines failed while "
+                                  "the machine was busy (docs/grading.md)")
     grade_class.set_defaults(run=_class)
     line = commands.add_parser("line", help="exit 0 if a class run's only submission earned a rubric line's points")
     line.add_argument("out", type=Path, help="the --out folder of a class run of one submission")
@@ -106,7 +109,8 @@ def _class(args: argparse.Namespace) -> int:
     load_thresholds(args.thresholds)  # a bad file stops the run before any submission is graded
     settings = ClassSettings(parallel=args.parallel, timeout=args.timeout, count=args.count, rate=args.rate,
                              answer_timeout=args.answer_timeout, deploy_timeout=args.deploy_timeout,
-                             thresholds=str(args.thresholds.resolve()) if args.thresholds else None)
+                             thresholds=str(args.thresholds.resolve()) if args.thresholds else None,
+                             regrade=args.regrade)
     summaries = grade_class(args.submissions, args.out, settings, console)
     graded = sum(s.stage == "graded" for s in summaries)
     console.print(f"{graded} of {len(summaries)} graded; gradebook {args.out / 'grades.csv'}, "

@@ -35,26 +35,28 @@ def csv_row(summary: Summary) -> list[str]:
     return [summary.student, *earned, f"{summary.total:g}", note]
 
 
-def write_gradebook(summaries: Sequence[Summary], out: Path) -> dict[str, Path]:
-    """grades.csv and index.html in out; returns their paths."""
+def write_gradebook(summaries: Sequence[Summary], out: Path, warnings: Sequence[str] = ()) -> dict[str, Path]:
+    """grades.csv and index.html (with the run's warnings on top) in out; returns their paths."""
     paths = {"csv": out / GRADES_CSV, "html": out / INDEX_HTML}
     with paths["csv"].open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(csv_header())
         writer.writerows(csv_row(s) for s in sorted(summaries, key=lambda s: s.student))
-    paths["html"].write_text(render_index(summaries))
+    paths["html"].write_text(render_index(summaries, warnings))
     return paths
 
 
-def render_index(summaries: Sequence[Summary]) -> str:
-    """The class page: histogram of totals (PNG inlined), counts per stage, a row per student."""
+def render_index(summaries: Sequence[Summary], warnings: Sequence[str] = ()) -> str:
+    """The class page: the run's warnings, histogram of totals (PNG inlined), counts per stage (and regrades alone),
+    a row per student."""
     stages = Counter(where_it_stopped(s) for s in summaries)
     rows = [{"student": s.student, "total": f"{s.total:g}", "stage": s.stage, "note": s.note, "iam": s.iam,
              "report": s.report, "seconds": f"{s.seconds:.0f}"} for s in sorted(summaries, key=lambda s: s.student)]
     return _TEMPLATES.get_template("index.html.j2").render(
         histogram=base64.b64encode(histogram([s.total for s in summaries])).decode(),
         stages=sorted(stages.items()), rows=rows, count=len(summaries),
-        with_iam=sum(bool(s.iam) for s in summaries), lines=list(POINTS.items()))
+        with_iam=sum(bool(s.iam) for s in summaries), lines=list(POINTS.items()), warnings=list(warnings),
+        regraded=sum(bool(s.first_run) for s in summaries))
 
 
 def where_it_stopped(summary: Summary) -> str:

@@ -1,5 +1,10 @@
-"""Runs a submission's command as a limited subprocess: CPU seconds, address space, log size, its own TMPDIR and
-process group (killed whole at the time limit), and an environment holding only its account's settings."""
+"""Runs a submission's command as a limited subprocess: CPU seconds, address space, log size, a nice value, its own
+TMPDIR and process group (killed whole at the time limit), and an environment holding only its account's settings.
+
+The nice value is the command's CPU share: a submission's functions run in its account's CPU cgroup (the emulator's,
+emulator/lambda_runtime/isolation.py, each weighing `1024 x cores` in cgroup v1), while its deploy command runs
+beside the grader in the root cgroup, where CFS weighs a nice-19 task 15 against nice 0's 1024 (sched(7)): a deploy
+then takes CPU from the other submissions' timed workloads last."""
 
 import os
 import resource
@@ -18,11 +23,13 @@ _KEPT_ENV = ("PATH", "LANG", "LC_ALL", "HOME")
 
 @dataclass(frozen=True)
 class Limits:
-    """What one command may use: CPU time (s, per process), address space (MiB) and wall-clock time (s)."""
+    """What one command may use: CPU time (s, per process), address space (MiB), wall-clock time (s), and its nice
+    value (added to ours, 0-19: how last it gets a CPU)."""
 
     cpu_seconds: int
     memory_mib: int
     wall_seconds: float
+    nice: int = 0
 
 
 @dataclass(frozen=True)
@@ -86,8 +93,9 @@ def kill_group(pgid: int) -> None:
 
 
 def _limiter(limits: Limits) -> Callable[[], None]:
-    """The child's rlimits (applied between fork and exec)."""
+    """The child's rlimits and nice value (applied between fork and exec)."""
     def apply() -> None:
+        os.nice(limits.nice)
         resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 5))
         memory = limits.memory_mib * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (memory, memory))

@@ -30,12 +30,18 @@ SLUGS = dict(zip(("completeness", "correctness", "latency", "extractor-duration"
                   "concurrency", "contract"), POINTS, strict=True))
 # Lines measured as a fraction of the uploads earn their points in proportion; the others all or nothing.
 PROPORTIONAL = {"completeness": "answered", "correctness": "correct"}
+# Lines a busy machine can fail on its own (how fast, how many at once): failed under contention, they are regraded.
+TIMING_LINES = ("latency", "frame extractor average Duration", "face classifier average Duration",
+                "max ConcurrentExecutions")
+# The deploy command's nice value: untimed, it takes CPU from other submissions' timed workloads last (sched(7)).
+DEPLOY_NICE = 19
 
 
 class ClassSettings(Settings):
     """A class run: submissions graded at once, and per submission its wall-clock limit (s) and the limits of its
-    deploy command (CPU s, address space MiB, seconds), the workload (uploads, uploads/s, answer wait s) and a
-    rubric thresholds file (grader.config.load_thresholds; None: the defaults)."""
+    deploy command (CPU s, address space MiB, seconds), the workload (uploads, uploads/s, answer wait s), a
+    rubric thresholds file (grader.config.load_thresholds; None: the defaults) and whether a submission whose
+    timing lines failed on a busy machine is regraded alone at the end."""
 
     invalid: ClassVar[type[Exception]] = ConfigError
 
@@ -50,6 +56,7 @@ class ClassSettings(Settings):
     answer_timeout: float = Field(60.0, ge=0.5, le=3600)
     metrics_wait: float = Field(20.0, ge=0, le=3600)
     thresholds: str | None = None
+    regrade: bool = True
 
 
 def account_id(index: int) -> str:

@@ -16,15 +16,17 @@ from botocore.exceptions import BotoCoreError, ClientError, WaiterError
 from rich.console import Console
 
 from contract import ContractError, Endpoint, StackOutputsError, stack_outputs
+from grader.classroom import contention
 from grader.classroom.manifest import Manifest, fallback_student, load_manifest
 from grader.classroom.sandbox import CommandResult, Limits, minimal_environment, run_limited
-from grader.classroom.scoring import points
-from grader.classroom.settings import REGION, SECRET_KEY, ClassSettings
+from grader.classroom.scoring import line_key, points
+from grader.classroom.settings import DEPLOY_NICE, REGION, SECRET_KEY, TIMING_LINES, ClassSettings
 from grader.classroom.wiring import CourseWiring
 from grader.config import FIXTURES, PROJECT_ROOT, RunSettings, Stack, load_thresholds
 from grader.errors import GraderError
 from grader.permissions import missing_permissions
 from grader.report import to_json, write_reports
+from grader.rubric import NO_DATA
 from grader.run import QueueWiring, Target, Wiring, grade
 from grader.workload import COURSE_STUDENTS, course_workload, load_students
 
@@ -33,12 +35,14 @@ logger = logging.getLogger(__name__)
 SUMMARY = "summary.json"
 DEPLOY_LOG = "deploy.log"
 GRADING_LOG = "grading.log"
+MACHINE_CPU_PRESSURE = "machine_cpu_pressure"  # report.json's key for the contention during the workload
 ACTIVE_WAIT_SECONDS = 60
 
 
 @dataclass
 class Summary:
-    """What the gradebook needs of one submission: where it got to, its points, a note, IAM warnings."""
+    """What the gradebook needs of one submission: where it got to, its points, a note, IAM warnings, the machine's
+    contention while its workload ran (contention.Contention.to_json) and the timing lines it failed (with data)."""
 
     student: str
     folder: str
@@ -50,10 +54,19 @@ class Summary:
     seconds: float = 0.0
     iam: list[str] = field(default_factory=list)
     report: str | None = None
+    contention: dict[str, Any] = field(default_factory=dict)
+    timing_failed: list[str] = field(default_factory=list)
+    first_run: dict[str, Any] = field(default_factory=dict)  # after a regrade alone: the busy run's total, note, ...
 
     @property
     def total(self) -> float:
         return round(sum(self.points.values()), 2)
+
+    @property
+    def failed_on_a_busy_machine(self) -> bool:
+        """Graded, with a timing line failed on measured figures while the machine was contended: the rule for a
+        regrade alone (docs/grading.md, "Contention and regrades")."""
+        return self.stage == "graded" and bool(self.contention.get("contended")) and bool(self.timing_failed)
 
     def write(self, out_dir: Path) -> None:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -113,6 +126,8 @@ def grade_submission(folder: Path, out_root: Path, account: str, endpoint_url: s
         _grade(summary, target, wiring, out_dir, settings)
         summary.iam = missing_permissions(endpoint, (target.stack.frame_extractor, target.stack.face_classifier))
         clean_up(endpoint, target.stack, manifest)
+        if settings.regrade and summary.failed_on_a_busy_machine:
+            release_bucket_names(endpoint)
     except (GraderError, ContractError) as exc:
         summary.note = str(exc)
     finally:
@@ -134,7 +149,7 @@ def deploy(manifest: Manifest, folder: Path, out_dir: Path, account: str, endpoi
     a TMPDIR of its own (removed after)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     env = account_environment(account, endpoint_url, manifest.student)
-    limits = Limits(settings.deploy_cpu_seconds, settings.deploy_memory_mib, settings.deploy_timeout)
+    limits = Limits(settings.deploy_cpu_seconds, settings.deploy_memory_mib, settings.deploy_timeout, DEPLOY_NICE)
     tmp_dir = out_dir / "tmp"
     try:
         return run_limited(deploy_command(manifest), folder, env, limits, out_dir / DEPLOY_LOG, tmp_dir)
@@ -221,6 +236,18 @@ def clean_up(endpoint: Endpoint, stack: Stack, manifest: Manifest) -> None:
             logger.warning("could not empty %s after grading: %s", bucket, exc)
 
 
+def release_bucket_names(endpoint: Endpoint) -> None:
+    """Delete every bucket of the account (emptied first): bucket names are global, and the regrade deploys the
+    same names again in a fresh account. Kept otherwise, for the classmates' probes to be refused, not missing."""
+    s3 = endpoint.client("s3")
+    for bucket in (b["Name"] for b in s3.list_buckets().get("Buckets", [])):
+        try:
+            _empty(s3, bucket)
+            s3.delete_bucket(Bucket=bucket)
+        except (ClientError, BotoCoreError) as exc:
+            logger.warning("could not delete %s before the regrade (its deploy may then fail): %s", bucket, exc)
+
+
 def _empty(s3: Any, bucket: str) -> None:
     """Delete every object of a bucket, a page (at most 1,000 keys, DeleteObjects' limit) at a time."""
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
@@ -237,12 +264,24 @@ def _grade(summary: Summary, target: Target, wiring: Wiring, out_dir: Path, sett
     with (out_dir / GRADING_LOG).open("w") as log:
         console = Console(file=log, width=120, force_terminal=False)
         thresholds = load_thresholds(Path(settings.thresholds) if settings.thresholds else None)
-        outcome = grade(run, thresholds, course_workload(settings.count), target, COURSE_STUDENTS, console, wiring)
+        items = course_workload(settings.count)
+        start = contention.mark()
+        outcome = grade(run, thresholds, items, target, COURSE_STUDENTS, console, wiring)
+        busy = contention.since(start)
     write_reports(outcome, out_dir, out_dir)
-    document = to_json(outcome)
+    document = {**to_json(outcome), MACHINE_CPU_PRESSURE: busy.to_json()}
+    (out_dir / "report.json").write_text(json.dumps(document, indent=2))
     summary.stage, summary.points, summary.passed = "graded", points(document), outcome.passed
     summary.report = f"{summary.student}/report.html"
     summary.note = grading_note(document)
+    summary.contention, summary.timing_failed = busy.to_json(), timing_failed(document)
+
+
+def timing_failed(document: dict[str, Any]) -> list[str]:
+    """The timing lines (settings.TIMING_LINES) a report failed on measured figures; a line with no data (no
+    answer, no metric: a crash, a wrong name) failed for a reason no quiet machine changes."""
+    return [line["name"] for line in document["rubric"]
+            if not line["passed"] and line_key(line["name"]) in TIMING_LINES and line["measured"] != NO_DATA]
 
 
 def grading_note(document: dict[str, Any]) -> str:

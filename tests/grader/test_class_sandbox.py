@@ -46,3 +46,9 @@ def test_it_gets_its_own_tmpdir_and_none_of_our_aws_settings(tmp_path: Path) -> 
     assert result.ok, result.tail()
     assert str(tmp_path / "tmp") in result.tail() and "AWS_SECRET_ACCESS_KEY" not in result.tail()
     assert "AWS_ACCESS_KEY_ID" in result.tail()
+
+
+def test_it_runs_at_its_nice_value_above_ours(tmp_path: Path) -> None:
+    result = run(tmp_path, "import os; print(os.nice(0))", Limits(5, 1024, 10, nice=7))
+    assert result.ok, result.tail()
+    assert int(result.tail()) == min(19, os.nice(0) + 7)
