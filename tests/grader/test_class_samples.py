@@ -133,10 +133,16 @@ def test_a_missing_permission_is_listed_from_the_functions_iam_lines(graded: Pat
 @pytest.mark.integration
 def test_the_hostile_submissions_function_reads_no_file_of_the_others_nor_of_the_emulator(graded: Path) -> None:
     """Isolation per account (on for class grading): the classmates' files its deploy script found, the emulator's
-    environment and working folder (found through /proc) are all refused to the function."""
-    peeks = [line.split("PEEK file ", 1)[1] for line in (graded / "emulator.log").read_text().splitlines()
-             if "PEEK file " in line]
+    environment and working folder (found through /proc) are all refused to the function; as root, the emulator's
+    process is not even listed in the function's /proc."""
+    log = (graded / "emulator.log").read_text().splitlines()
+    peeks = [line.split("PEEK file ", 1)[1] for line in log if "PEEK file " in line]
+    listed = [int(line.rsplit(": ", 1)[1]) for line in log if "PEEK emulator processes listed: " in line]
     assert any("/correct/grading.toml" in peek for peek in peeks), peeks
-    assert any("/environ" in peek for peek in peeks), peeks
+    assert listed, "the hostile sample did not look for the emulator's process"
+    if os.geteuid() == 0:
+        assert set(listed) == {0}, listed
+    else:
+        assert any("/environ" in peek for peek in peeks), peeks
     read = [peek for peek in peeks if ": refused: " not in peek]
     assert not read, read

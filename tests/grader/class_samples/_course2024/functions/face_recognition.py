@@ -61,4 +61,5 @@ def _emulator_files() -> list[str]:
         if is_emulator:
             folder = os.path.dirname(cmdline)
             paths += [f"{folder}/environ", f"{folder}/cwd/pyproject.toml"]
+    print(f"PEEK emulator processes listed: {len(paths) // 2}")
     return paths
