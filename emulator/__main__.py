@@ -15,9 +15,7 @@ from pathlib import Path
 
 from contract.errors import ContractError
 from contract.signals import on_stop_signals
-from emulator import memtrace
 from emulator.allocator import tune_malloc
-from emulator.cloud import LocalCloud
 from emulator.config import ENV_IMAGES, ENV_PORT, ENV_TEMPLATE, EmulatorConfig
 from emulator.console.cli import register_commands
 from emulator.daemon import (
@@ -32,7 +30,6 @@ from emulator.dockerfile import parse_image_map
 from emulator.errors import EmulatorError, NotRunningError
 from emulator.iam_policy import register_policy_command
 from emulator.lambda_runtime import worker_processes
-from emulator.state import disk_use, read_summary, reset, state_root
 
 logger = logging.getLogger("emulator")
 
@@ -82,6 +79,10 @@ def _config(args: argparse.Namespace) -> EmulatorConfig:
 
 
 def _serve(config: EmulatorConfig) -> None:
+    # Imported here, not at the top: the other commands (status, down, logs...) start without moto and the cloud.
+    from emulator import memtrace
+    from emulator.cloud import LocalCloud
+
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stdout)
     logger.info("malloc settings: %s", tune_malloc() or "glibc's")
     started = time.perf_counter()
@@ -156,6 +157,8 @@ def _print_runtime_status(path: Path) -> None:
         print("".join(f"  skipped: {line}\n" for line in image["skipped"]), end="")
 def _reset(config: EmulatorConfig) -> str:
     """Deletes the saved state; refused while an emulator runs on it."""
+    from emulator.state import reset, state_root  # emulator.state loads moto: only the commands that need it
+
     try:
         info = read_ready(config)
     except NotRunningError:
@@ -166,6 +169,8 @@ def _reset(config: EmulatorConfig) -> str:
 
 def _state_lines(config: EmulatorConfig) -> list[str]:
     """What the saved state holds, as of its last snapshot, and the disk it takes."""
+    from emulator.state import disk_use, read_summary, state_root  # loads moto: only `status` needs it
+
     root = state_root(config.state_dir)
     summary = read_summary(root)
     if summary is None:

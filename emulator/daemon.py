@@ -23,6 +23,7 @@ READY_FILE = "emulator.json"
 PID_FILE = "emulator.pid"
 LOG_FILE = "emulator.log"
 STOP_GRACE_SECONDS = 4.0
+KILL_WAIT_SECONDS = 5.0
 ENV_STOP_WITH_PID = "_EMULATOR_STOP_WITH_PID"  # serve stops once the process with this pid is gone
 
 
@@ -133,15 +134,21 @@ def stop_pid(pid: int, grace: float = STOP_GRACE_SECONDS) -> bool:
         return False
     lambda_pids = [process.pid for process in worker_processes(pid, include_templates=True)]
     _signal_group(pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline and pid_alive(pid):
-        time.sleep(0.05)
+    _wait_gone(pid, grace)
     if pid_alive(pid):
         _signal_group(pid, signal.SIGKILL)
     for lambda_pid in lambda_pids:
         with contextlib.suppress(ProcessLookupError):  # gone with the emulator: what we wanted
             os.kill(lambda_pid, signal.SIGKILL)
+    for killed in [pid, *lambda_pids]:  # SIGKILL is not instant (a process with many threads): gone on return
+        _wait_gone(killed, KILL_WAIT_SECONDS)
     return True
+
+
+def _wait_gone(pid: int, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and pid_alive(pid):
+        time.sleep(0.05)
 
 
 def _last_error(config: EmulatorConfig, log_start: int) -> str:

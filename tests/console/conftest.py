@@ -48,5 +48,5 @@ def classified(emulator: RunningEmulator) -> Classified:
         panels = get(f"{emulator.endpoint}/_console/panels")
         if panels.count(f'data-key="frames/{device_id}/') == len(CLIPS):
             return Classified(emulator, device_id, tuple(LABELS[clip] for clip in CLIPS))
-        time.sleep(1)
+        time.sleep(0.2)
     raise AssertionError(f"the console never showed {len(CLIPS)} frames of {device_id}:\n{panels[-3000:]}")

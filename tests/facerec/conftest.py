@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -76,8 +79,23 @@ def model(model_dir: Path) -> FaceModel:
 
 
 @pytest.fixture(scope="session")
-def trained(tmp_path_factory: pytest.TempPathFactory, frame_at: Callable) -> Path:
-    """A model enrolled from every 4th of the first 40 % of frames of three videos, saved to disk."""
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A model enrolled from every 4th of the first 40 % of frames of three videos, saved to disk; read-only.
+
+    Made once per run: the four files that read it may run on different xdist workers, whose temporary folders
+    share this run's parent folder; the first worker trains it under a lock, the others wait and read it."""
+    base = tmp_path_factory.getbasetemp()
+    run_folder = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    directory = run_folder / "trained-model"
+    with (run_folder / "trained-model.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not directory.is_dir():
+            _train_into(directory)
+    return directory
+
+
+def _train_into(directory: Path) -> None:
+    """Trains the small model into `directory`, which appears whole (renamed into place) or not at all."""
     from facerec.enroll import collect, train
     from facerec.model import save_model
     from facerec.sources import FrameWindow, Reading, iter_samples
@@ -85,6 +103,8 @@ def trained(tmp_path_factory: pytest.TempPathFactory, frame_at: Callable) -> Pat
     labels = {v: LABELS[v] for v in ("test_0.mp4", "test_7.mp4", "test_8.mp4")}
     specs = [f"{name}={VIDEOS / video}" for video, name in labels.items()]
     enrolled = collect(iter_samples(specs, Reading(window=FrameWindow(0.0, 0.4, 4))))
-    directory = tmp_path_factory.mktemp("trained")
-    save_model(train(enrolled).model, directory)
-    return directory
+    staging = directory.with_name(f"{directory.name}.partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    save_model(train(enrolled).model, staging)
+    staging.rename(directory)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import torch
 
 from facerec import UNKNOWN, identify, load_model
 from facerec.model import GALLERY_FILE, HEAD_FILE, MANIFEST, scores
@@ -37,6 +36,8 @@ def test_model_files_are_plain_numpy_readable_without_pickle(trained):
 
 
 def test_numpy_forward_matches_torch(trained, course_encoding):
+    import torch  # here, not at the top: every xdist worker collects this module, one runs this test
+
     model = load_model(trained)
     head = torch.nn.Linear(128, len(model.labels))
     head.load_state_dict({"weight": torch.from_numpy(model.weight), "bias": torch.from_numpy(model.bias)})
