@@ -29,6 +29,7 @@ from emulator.aws import (
     s3,
     sns,
     sqs,
+    stack_failures,
     stepfunctions,
     streams,
 )
@@ -47,7 +48,7 @@ def all_internals() -> list[Internal]:
     return [*accounts.INTERNALS, *iam.INTERNALS, *awslambda.INTERNALS, *s3.INTERNALS, *sqs.INTERNALS,
             *logs.INTERNALS, *cloudwatch.INTERNALS, *core.INTERNALS, *cheroot.INTERNALS, *awslambdaric.INTERNALS,
             *sns.INTERNALS, *events.INTERNALS, *function_urls.INTERNALS, *fast_path.INTERNALS,
-            *stepfunctions.INTERNALS, *apigatewayv2.INTERNALS, *streams.INTERNALS]
+            *stepfunctions.INTERNALS, *apigatewayv2.INTERNALS, *streams.INTERNALS, *stack_failures.INTERNALS]
 
 
 def verify_internals() -> None:
@@ -72,7 +73,7 @@ class MotoHooks:
         verify(all_internals())
         platform_mode()  # a bad EMULATOR_PLATFORM_CHECK stops the start, not a CreateFunction
         patches = [*self.functions.patches(service), *s3.notification_patches(service.invoke_async), *sqs.patches(),
-                   *streams.patches(), *accounts.patches(), *self.iam.patches()]
+                   *streams.patches(), *accounts.patches(), *self.iam.patches(), *stack_failures.patches()]
         self._registry.install(patches, core.settings())
         sqs.detach_lambda_mappings()
         streams.detach_lambda_mappings()
