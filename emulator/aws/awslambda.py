@@ -42,7 +42,7 @@ from moto.awslambda.utils import get_backend
 from moto.core.exceptions import JsonRESTError
 from moto.iam.exceptions import NotFoundException as IAMNotFoundException
 from moto.iam.models import iam_backends
-from moto.logs.models import logs_backends
+from moto.logs.models import LogsBackend, logs_backends
 from moto.s3.exceptions import MissingBucket, MissingKey
 from moto.s3.models import s3_backends
 
@@ -117,9 +117,13 @@ PUBLISH_LAYER = Internal(LambdaBackend, "publish_layer_version", ("self", "spec"
 VISIBILITY_TOO_SHORT = "Queue visibility timeout: {queue} seconds is less than Function timeout: {function} seconds"
 
 
+CREATE_LOG_GROUP = Internal(LogsBackend, "create_log_group", ("self", "log_group_name", "tags"))
 INTERNALS = (INVOKE, FUNCTION_INIT, UPDATE_CONFIGURATION, SET_CODE, FUNCTION_FROM_TEMPLATE, PUT_EVENT_INVOKE_CONFIG,
              UPDATE_EVENT_INVOKE_CONFIG, STORED_FUNCTIONS, CREATE_MAPPING, CREATE_FUNCTION, UPDATE_CODE,
-             UPDATE_FUNCTION_CONFIGURATION, PUBLISH_LAYER, CONFIGURATION, BACKEND_INVOKE, INVOKE_REQUEST)
+             UPDATE_FUNCTION_CONFIGURATION, PUBLISH_LAYER, CONFIGURATION, BACKEND_INVOKE, INVOKE_REQUEST,
+             CREATE_LOG_GROUP)
+_PLATFORM_LOCK = threading.Lock()
+_PLATFORM_LINES: dict[tuple[str, str, str], list[str]] = {}  # findings for a function whose log group is not made
 
 
 def function_count() -> int:
@@ -195,6 +199,7 @@ class LambdaFunctions:
             Patch(CONFIGURATION, lambda original: self._with_state(_configuration_with_dead_letter_config(original))),
             Patch(BACKEND_INVOKE, _routing_by_alias_weights),
             Patch(INVOKE_REQUEST, _reading_the_qualifier),
+            Patch(CREATE_LOG_GROUP, _platform_lines_on_creation),
         ]
 
     def _preparing(self, change: Callable[..., Any], kind: str) -> Callable[..., Any]:
@@ -728,18 +733,38 @@ def _platform_findings(backend: LambdaBackend, code: bytes | None, layers: list[
 
 
 def _report_platform(backend: LambdaBackend, function_name: str, findings: list[PlatformFinding]) -> None:
-    """The findings in the emulator's log and in the function's own log group, where its developer looks."""
+    """The findings in the emulator's log and in the function's own log group, where its developer looks. Lambda
+    makes that group at the function's first log line, not at CreateFunction (a template's own AWS::Logs::LogGroup
+    for it is created after the function): a group not there yet gets the lines once it is created."""
     if not findings:
         return
     lines = [f"PLATFORM: {finding} (would fail to import on AWS)" for finding in findings]
     for line in lines:
         logger.warning("%s: %s", function_name, line)
     logs = logs_backends[backend.account_id][backend.region_name]
-    group, stream = f"/aws/lambda/{function_name}", "emulator-platform-check"
-    if group not in logs.groups:
-        logs.create_log_group(group, tags={})
+    group = f"/aws/lambda/{function_name}"
+    with _PLATFORM_LOCK:
+        if group not in logs.groups:
+            _PLATFORM_LINES.setdefault((backend.account_id, backend.region_name, group), []).extend(lines)
+            return
+    _write_platform_lines(logs, group, lines)
+
+
+def _platform_lines_on_creation(original: Callable[..., Any]) -> Callable[..., Any]:
+    def create_log_group(logs: LogsBackend, log_group_name: str, *args: Any, **kwargs: Any) -> Any:
+        created = original(logs, log_group_name, *args, **kwargs)
+        with _PLATFORM_LOCK:
+            lines = _PLATFORM_LINES.pop((logs.account_id, logs.region_name, log_group_name), None)
+        if lines:
+            _write_platform_lines(logs, log_group_name, lines)
+        return created
+
+    return create_log_group
+
+
+def _write_platform_lines(logs: LogsBackend, group: str, lines: list[str]) -> None:
+    stream = "emulator-platform-check"
     if stream not in logs.groups[group].streams:
         logs.create_log_stream(group, stream)
     now = int(time.time() * 1000)
     logs.put_log_events(group, stream, [{"timestamp": now, "message": line} for line in lines])
-

@@ -14,6 +14,8 @@ from emulator.lambda_runtime.workers import FunctionSpec, InvocationResult
 console = logging.getLogger("emulator.lambda")
 
 LogRecord = tuple[str, str, str, int, str]  # (account, group, stream, epoch ms, message)
+START_PREFIX = "START RequestId: "
+MAX_HELD_LINES = 10_000  # INIT lines held for a function not invoked yet; past that its group is made at once
 
 
 def start_line(request_id: str, version: str) -> str:
@@ -48,11 +50,18 @@ def init_report_line(init_duration_ms: float, failed: bool) -> str:
 
 
 class LogShipper(BackgroundShipper[LogRecord]):
-    """Writes each function's lines to the console and ships them to `/aws/lambda/<fn>`."""
+    """Writes each function's lines to the console and ships them to `/aws/lambda/<fn>`.
+
+    Lambda makes a function's log group at its first invocation; the emulator starts environments earlier (at
+    CreateFunction, from a snapshot), and their INIT lines made the group then, before a template's own
+    AWS::Logs::LogGroup for the function, which failed with "already exists". A group's lines are held until the
+    function's first START line, or until someone else made the group."""
 
     def __init__(self, clients: AccountClients) -> None:
         self._clients = clients
         self._known_streams: set[tuple[str, str, str]] = set()
+        self._invoked: set[tuple[str, str]] = set()  # (account, group) whose function has run, or whose group exists
+        self._held: dict[tuple[str, str], list[LogRecord]] = defaultdict(list)
         super().__init__()
 
     def write(self, spec: FunctionSpec, stream: str, message: str) -> None:
@@ -61,18 +70,38 @@ class LogShipper(BackgroundShipper[LogRecord]):
 
     def ship(self, batch: list[LogRecord]) -> None:
         by_stream: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
-        for account, group, stream, timestamp, message in batch:
+        for account, group, stream, timestamp, message in self._past_first_invocation(batch):
             by_stream[(account, group, stream)].append({"timestamp": timestamp, "message": message})
         for (account, group, stream), events in by_stream.items():
             self._ensure_stream(account, group, stream)
             self._clients(account).put_log_events(logGroupName=group, logStreamName=stream, logEvents=events)
 
+    def _past_first_invocation(self, batch: list[LogRecord]) -> list[LogRecord]:
+        """The records to ship now: those of functions invoked (the held INIT lines first, at their first START),
+        of groups made by someone else, and of functions holding more than MAX_HELD_LINES."""
+        ready: list[LogRecord] = []
+        for record in batch:
+            key = (record[0], record[1])
+            if key not in self._invoked and not record[4].startswith(START_PREFIX):
+                self._held[key].append(record)
+                continue
+            self._invoked.add(key)
+            ready += self._held.pop(key, [])
+            ready.append(record)
+        for key in [k for k, held in self._held.items() if len(held) > MAX_HELD_LINES or self._group_exists(*k)]:
+            self._invoked.add(key)
+            ready += self._held.pop(key)
+        return ready
+
+    def _group_exists(self, account: str, group: str) -> bool:
+        existing = self._clients(account).describe_log_groups(logGroupNamePrefix=group)["logGroups"]
+        return any(g["logGroupName"] == group for g in existing)
+
     def _ensure_stream(self, account: str, group: str, stream: str) -> None:
         if (account, group, stream) in self._known_streams:
             return
         client = self._clients(account)
-        existing = client.describe_log_groups(logGroupNamePrefix=group)["logGroups"]
-        if not any(g["logGroupName"] == group for g in existing):
+        if not self._group_exists(account, group):
             client.create_log_group(logGroupName=group)
         client.create_log_stream(logGroupName=group, logStreamName=stream)
         self._known_streams.add((account, group, stream))

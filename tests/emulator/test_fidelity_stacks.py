@@ -46,3 +46,20 @@ def _settled(cloud, stack_id: str) -> str:
         if not status.endswith("_IN_PROGRESS") or time.monotonic() > deadline:
             return status
         time.sleep(1)
+
+
+def test_a_functions_log_group_can_be_made_after_the_function_as_templates_make_it(cloud):
+    """Lambda makes /aws/lambda/<name> at the first invocation; a template's own LogGroup for the function is created
+    after the function (it names it), so it must find no group there, however soon the function was ready."""
+    function = cloud.function("print('module init')\n\ndef lambda_handler(event, context):\n    return event\n")
+    group, logs = f"/aws/lambda/{function.split(':')[6]}", cloud.client("logs")
+    time.sleep(2)  # an environment made ahead of the first invocation has logged its INIT by now
+    assert not logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"]
+    logs.create_log_group(logGroupName=group)  # what the template's AWS::Logs::LogGroup does
+    cloud.client("lambda").invoke(FunctionName=function, Payload=b"{}")
+    deadline = time.monotonic() + cloud.patience
+    while not (lines := [e["message"] for e in logs.filter_log_events(logGroupName=group)["events"]]) \
+            or not any(line.startswith("REPORT") for line in lines):
+        assert time.monotonic() < deadline, lines
+        time.sleep(0.5)
+    assert any("module init" in line for line in lines), lines  # the INIT lines, shipped with the invocation's
