@@ -27,7 +27,7 @@ logger = logging.getLogger(__name__)
 
 LogSink = Callable[["Worker", str], None]
 _KILL_GRACE_SECONDS = 2.0
-_DRAIN_SECONDS = 0.1
+_DRAIN_SECONDS = 1.0  # the most an invocation waits for its last output lines: a loaded machine was late at 0.1 s
 _MEMORY_CHECK_SECONDS = 0.05  # how often a running event's environment is measured against its MemorySize
 
 
