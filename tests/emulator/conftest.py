@@ -1,4 +1,4 @@
-"""Fixtures for the Lambda service tests: an IAM role, a report queue, a DLQ."""
+"""Fixtures for the Lambda service tests: an IAM role, a report queue, a DLQ, and each fidelity module's cloud."""
 
 from __future__ import annotations
 
@@ -14,6 +14,15 @@ from tests.conftest import RunningEmulator
 
 TRUST = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
                                                  "Action": "sts:AssumeRole"}]}
+
+
+@pytest.fixture(scope="module")
+def cloud(request: pytest.FixtureRequest) -> Any:
+    """The module's cloud (tests/emulator/fidelity.py): the emulator, or AWS with FIDELITY_ENDPOINT_URL."""
+    from tests.emulator.fidelity import connected  # fidelity.py imports TRUST from here
+
+    with connected(request) as connected_cloud:
+        yield connected_cloud
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from tests.emulator.conftest import receive_all
-from tests.emulator.fidelity import advance_clock, connected, unique
+from tests.emulator.fidelity import advance_clock, unique
 
 pytestmark = pytest.mark.integration
 
@@ -19,12 +19,6 @@ def lambda_handler(event, context):
         raise RuntimeError("asked to fail")
     return "fine"
 """
-
-
-@pytest.fixture(scope="module")
-def cloud(request):
-    with connected(request) as cloud:
-        yield cloud
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.emulator.fidelity import ENV_ENDPOINT, connected, emulator_only
+from tests.emulator.fidelity import ENV_ENDPOINT, emulator_only
 
 pytestmark = pytest.mark.integration
 
@@ -34,12 +34,6 @@ def lambda_handler(event, context):
     with open("/tmp/shared.txt") as written:
         return {"lines": written.read().split()}
 """
-
-
-@pytest.fixture(scope="module")
-def cloud(request):
-    with connected(request) as cloud:
-        yield cloud
 
 
 def zip_of(files: dict[str, tuple[str, int]]) -> bytes:

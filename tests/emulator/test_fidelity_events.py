@@ -10,7 +10,7 @@ import time
 import pytest
 
 from tests.emulator.conftest import log_messages, receive_all
-from tests.emulator.fidelity import ENV_ENDPOINT, advance_clock, connected, emulator_only, unique
+from tests.emulator.fidelity import ENV_ENDPOINT, advance_clock, emulator_only, unique
 from tests.emulator.functions import HANDLERS
 
 pytestmark = pytest.mark.integration
@@ -23,12 +23,6 @@ def lambda_handler(event, context):
     _sqs.send_message(QueueUrl=os.environ["REPORT_QUEUE_URL"], MessageBody=json.dumps(event))
 """
 DETAIL = {"door": "front", "person": {"name": "ada", "known": True}}
-
-
-@pytest.fixture(scope="module")
-def cloud(request):
-    with connected(request) as cloud:
-        yield cloud
 
 
 def _rule(cloud, targets: list[dict], pattern: dict | None = None, schedule: str | None = None) -> str:

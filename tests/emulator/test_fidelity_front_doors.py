@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.emulator.fidelity import ENV_ENDPOINT, REGION, connected, emulator_only, http_call, unique
+from tests.emulator.fidelity import ENV_ENDPOINT, REGION, emulator_only, http_call, unique
 
 pytestmark = pytest.mark.integration
 
@@ -30,12 +30,6 @@ def lambda_handler(event, context):
     return {"statusCode": 201, "headers": {"X-Echo": "yes", "Content-Type": "application/json"},
             "body": json.dumps(event)}
 """
-
-
-@pytest.fixture(scope="module")
-def cloud(request):
-    with connected(request) as cloud:
-        yield cloud
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tests.emulator.fidelity import connected, http_call, unique
+from tests.emulator.fidelity import http_call, unique
 
 pytestmark = pytest.mark.integration
 
@@ -28,12 +28,6 @@ def lambda_handler(event, context):
         answer["cookies"] = ["flavour=oat"]
     return answer
 """
-
-
-@pytest.fixture(scope="module")
-def cloud(request):
-    with connected(request) as cloud:
-        yield cloud
 
 
 @pytest.fixture(scope="module")

@@ -2,8 +2,6 @@
 
 import pytest
 
-from tests.emulator.fidelity import connected
-
 pytestmark = pytest.mark.integration
 
 MANAGED_POLICIES = {
@@ -11,12 +9,6 @@ MANAGED_POLICIES = {
     "arn:aws:iam::aws:policy/AmazonS3FullAccess",
     "arn:aws:iam::aws:policy/AWSLambda_FullAccess",
 }
-
-
-@pytest.fixture(scope="module")
-def cloud(request):
-    with connected(request) as cloud:
-        yield cloud
 
 
 def test_aws_managed_policies_exist_and_attach_to_a_role(cloud):

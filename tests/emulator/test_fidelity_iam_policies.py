@@ -19,7 +19,6 @@ from tests.emulator.fidelity import (
     _EMBEDDED_PATIENCE_SECONDS,
     REGION,
     Cloud,
-    connected,
     emulator_only,
     http_call,
     unique,
@@ -37,12 +36,6 @@ def lambda_handler(event, context):
     return {"session_token": bool(os.environ.get("AWS_SESSION_TOKEN")),
             "caller": boto3.client("sts").get_caller_identity()["Arn"]}
 """
-
-
-@pytest.fixture(scope="module")
-def cloud(request):
-    with connected(request) as cloud:
-        yield cloud
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.emulator.conftest import receive_all
-from tests.emulator.fidelity import connected, emulator_only
+from tests.emulator.fidelity import emulator_only
 from tests.emulator.functions import HANDLERS, zip_handler
 
 pytestmark = pytest.mark.integration
@@ -17,12 +17,6 @@ pytestmark = pytest.mark.integration
 IMAGE_URI = "123456789012.dkr.ecr.us-east-1.amazonaws.com/student-face-recognition:latest"
 NOT_A_ZIP = "Could not unzip uploaded file. Please check your file, then try to upload again."
 BURST = 12
-
-
-@pytest.fixture(scope="module")
-def cloud(request):
-    with connected(request) as cloud:
-        yield cloud
 
 
 def _error(call):

@@ -8,18 +8,12 @@ import zipfile
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.emulator.fidelity import connected, emulator_only, unique
+from tests.emulator.fidelity import emulator_only, unique
 from tests.emulator.functions import HANDLERS, zip_handler
 
 pytestmark = pytest.mark.integration
 
 LAMBDA_CANNOT_ASSUME = "The role defined for the function cannot be assumed by Lambda."
-
-
-@pytest.fixture(scope="module")
-def cloud(request):
-    with connected(request) as cloud:
-        yield cloud
 
 
 def _refusal(call) -> dict:

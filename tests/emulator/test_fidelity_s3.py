@@ -8,19 +8,12 @@ from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 
 from tests.emulator.conftest import receive_all
-from tests.emulator.fidelity import connected
 from tests.emulator.functions import HANDLERS
 
 pytestmark = pytest.mark.integration
 
 REFERENCE_EVENT = Path(__file__).resolve().parent.parent / "events" / "s3-object-created-put.json"
 MULTIPART = TransferConfig()  # boto3's defaults: multipart from 8 MB, as a student's upload_file uses them
-
-
-@pytest.fixture(scope="module")
-def cloud(request):
-    with connected(request) as cloud:
-        yield cloud
 
 
 @pytest.fixture

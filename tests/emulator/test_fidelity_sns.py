@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from tests.emulator.conftest import log_messages, receive_all
-from tests.emulator.fidelity import connected, emulator_only, unique
+from tests.emulator.fidelity import emulator_only, unique
 from tests.emulator.functions import HANDLERS
 
 pytestmark = pytest.mark.integration
@@ -23,12 +23,6 @@ def lambda_handler(event, context):
     _sqs.send_message(QueueUrl=os.environ["REPORT_QUEUE_URL"], MessageBody=json.dumps(event))
     time.sleep(float(os.environ.get("SLEEP", "0")))
 """
-
-
-@pytest.fixture(scope="module")
-def cloud(request):
-    with connected(request) as cloud:
-        yield cloud
 
 
 def _subscribed_function(cloud, sleep: float = 0, filter_policy: dict | None = None, source: str = REPORTING_SLEEPER,

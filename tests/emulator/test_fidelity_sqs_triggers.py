@@ -9,7 +9,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.emulator.conftest import receive_all
-from tests.emulator.fidelity import connected, unique
+from tests.emulator.fidelity import unique
 
 pytestmark = pytest.mark.integration
 
@@ -30,12 +30,6 @@ def lambda_handler(event, context):
         raise ValueError("bad message")
     return {"batchItemFailures": [{"itemIdentifier": i} for i in bad]}
 """
-
-
-@pytest.fixture(scope="module")
-def cloud(request):
-    with connected(request) as cloud:
-        yield cloud
 
 
 def _queue(cloud, visibility: int, dlq_arn: str | None = None, max_receives: int = 2, fifo: bool = False):

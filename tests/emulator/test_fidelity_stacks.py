@@ -7,15 +7,9 @@ import time
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.emulator.fidelity import connected, unique
+from tests.emulator.fidelity import unique
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def cloud(request):
-    with connected(request) as cloud:
-        yield cloud
 
 
 def test_a_resource_the_service_refuses_rolls_its_stack_back(cloud):

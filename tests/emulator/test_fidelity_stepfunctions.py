@@ -8,7 +8,7 @@ import time
 import pytest
 
 from tests.emulator.conftest import receive_all
-from tests.emulator.fidelity import advance_clock, connected, emulator_only, unique
+from tests.emulator.fidelity import advance_clock, emulator_only, unique
 
 pytestmark = pytest.mark.integration
 
@@ -20,12 +20,6 @@ def lambda_handler(event, context):
 """
 STATES_TRUST = {"Version": "2012-10-17", "Statement": [{
     "Effect": "Allow", "Principal": {"Service": "states.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
-
-
-@pytest.fixture(scope="module")
-def cloud(request):
-    with connected(request) as cloud:
-        yield cloud
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.emulator.conftest import receive_all
-from tests.emulator.fidelity import connected, unique
+from tests.emulator.fidelity import unique
 
 pytestmark = pytest.mark.integration
 
@@ -37,12 +37,6 @@ def lambda_handler(event, context):
         raise ValueError("bad record")
     return {"batchItemFailures": [{"itemIdentifier": s} for s in bad]}
 """
-
-
-@pytest.fixture(scope="module")
-def cloud(request):
-    with connected(request) as cloud:
-        yield cloud
 
 
 @pytest.fixture(scope="module")

@@ -5,19 +5,12 @@ import json
 
 import pytest
 
-from tests.emulator.fidelity import connected
 from tests.emulator.functions import zip_handler
 
 pytestmark = pytest.mark.integration
 
 VERSIONED = ("GENERATION = {generation}\n\ndef lambda_handler(event, context):\n"
              "    return {{'generation': GENERATION, 'version': context.function_version}}\n")
-
-
-@pytest.fixture(scope="module")
-def cloud(request):
-    with connected(request) as cloud:
-        yield cloud
 
 
 def _invoke(lam, function: str, qualifier: str | None = None) -> tuple[dict, str]:

@@ -16,7 +16,7 @@ from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 
 from tests.emulator.conftest import log_messages
-from tests.emulator.fidelity import ENV_ENDPOINT, REGION, advance_clock, connected, http_call, unique
+from tests.emulator.fidelity import ENV_ENDPOINT, REGION, advance_clock, http_call, unique
 from tests.emulator.projects.door_camera.deploy import ALIAS, FUNCTIONS, deploy, teardown, unmute_chime
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -28,12 +28,6 @@ SNAPSHOTS = {
 }
 EXPECTED_COUNTS = {door: len(keys) for door, keys in SNAPSHOTS.items()}
 EXPECTED_REPORT = {"level": "busy", "total": 6, "busiest": "front"}  # 6 visits: at least 5 is a busy day
-
-
-@pytest.fixture(scope="module")
-def cloud(request):
-    with connected(request) as cloud:
-        yield cloud
 
 
 @pytest.fixture(scope="module")
