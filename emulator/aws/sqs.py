@@ -1,7 +1,6 @@
 """SQS: what the emulator changes in moto's SQS (5.2.5, pinned).
 
 - FIFO order after a failure and FIFO sequence numbers (`_forget_timed_out_receives`, `_next_sequence_number`);
-
 - `Queue.add_message`: moto deduplicates FIFO messages only against messages still in the queue; SQS remembers
   a deduplication id for 5 minutes even after the message was deleted
   (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/using-messagededuplicationid-property.html);
