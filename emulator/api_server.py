@@ -26,7 +26,7 @@ from moto.core.request import (
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
 from emulator.aws.awslambda import RECEIVED_AT
-from emulator.aws.cheroot import hot_threads_first
+from emulator.aws.cheroot import SocketWriter, hot_threads_first
 from emulator.aws.fast_path import FAST_PATH, DirectDispatch
 from emulator.errors import PortInUseError
 from emulator.ports import ensure_port_free
@@ -66,6 +66,15 @@ class MotoGateway(wsgi.Gateway_10):
         environ.update((key, value) for key, value in dashed.items())
         environ[PRESERVED_HEADER_NAMES_ENVIRON_KEY] = preserved
         return environ
+
+    def write(self, chunk: bytes) -> None:
+        """cheroot writes a response's headers, then its first body chunk: here the two leave in one send."""
+        writer = self.req.conn.wfile
+        if self.req.sent_headers or not isinstance(writer, SocketWriter):
+            super().write(chunk)
+            return
+        with writer.gathered():
+            super().write(chunk)
 
 
 class CachingDispatcher(DomainDispatcherApplication):

@@ -9,12 +9,14 @@ socket files with `MakeFile` (cheroot.makefile: `_pyio`'s pure-Python buffered r
 
 from __future__ import annotations
 
+import contextlib
 import io
 import select
 import socket
 import sys
 import threading
 from collections import deque
+from collections.abc import Iterator
 from typing import Any
 
 from cheroot import connections
@@ -179,22 +181,50 @@ class SocketReader:
 
 class SocketWriter:
     """A connection's response stream: each write goes to the socket whole, as cheroot's own writer does, without
-    its copies through a pure-Python buffer. What cheroot calls: write, flush, close and `bytes_written`."""
+    its copies through a pure-Python buffer. What cheroot calls: write, flush, close and `bytes_written`.
+
+    Inside `gathered()`, writes are kept and sent together at its end in one `sendmsg` (no copy): a response's
+    headers and body reach the client in one segment, so it wakes once, not twice."""
 
     def __init__(self, sock: socket.socket) -> None:
         self._sock = sock
+        self._gathered: list[bytes] | None = None
         self.bytes_written = 0
 
     def write(self, data: bytes) -> int:
-        self._sock.sendall(data)
+        if self._gathered is not None:
+            self._gathered.append(data)
+        else:
+            self._sock.sendall(data)
         self.bytes_written += len(data)
         return len(data)
+
+    @contextlib.contextmanager
+    def gathered(self) -> Iterator[None]:
+        """Sends what is written inside the block in one call at its end (also when the block raises)."""
+        self._gathered = []
+        try:
+            yield
+        finally:
+            pieces, self._gathered = self._gathered, None
+            _send_all(self._sock, pieces)
 
     def flush(self) -> None:
         """Nothing is buffered."""
 
     def close(self) -> None:
         """The connection closes the socket."""
+
+
+def _send_all(sock: socket.socket, pieces: list[bytes]) -> None:
+    """`sendall` of the pieces joined, without joining them: sendmsg may send part, so it is called until all went."""
+    views = [memoryview(piece) for piece in pieces if piece]
+    while views:
+        sent = sock.sendmsg(views)
+        while views and sent >= len(views[0]):
+            sent -= len(views.pop(0))
+        if sent:
+            views[0] = views[0][sent:]
 
 
 def socket_file(sock: socket.socket, mode: str = "r", bufsize: int = io.DEFAULT_BUFFER_SIZE) -> Any:

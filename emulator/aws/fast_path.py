@@ -13,6 +13,9 @@ and without them and compares the answers byte for byte):
   ContentBasedDeduplication), which scanned every queued message three times with two clock reads and two
   property calls per message; now one clock read a scan, over moto's own fields (`visible_at`, `delayed_until`)
   with moto's comparisons (emulator/aws/sqs.py's clock patch keeps `unix_time_millis` the clock);
+- moto's request headers (EnvironHeaders), listed anew from the WSGI environ each time they are iterated (S3's
+  PUT iterates them about twenty-five times): listed once a request; a lookup still reads the environ;
+- cheroot's two sends a response (headers, then body): one (emulator/api_server.py);
 - Flask's request machinery (app and request contexts, routing through `full_dispatch_request`, flask-cors's
   after-request hook) around moto's S3, SQS and DynamoDB views: DirectDispatch calls the view's moto method itself;
 - moto's `Request.raw_url` and S3's `subdomain_based_buckets`: computed once a request, not three and four times;
@@ -29,13 +32,14 @@ import functools
 import string
 import struct
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import moto.core.responses as core_responses
 import moto.sqs.models as sqs_models
 from botocore.exceptions import ClientError
 from flask import Flask
+from moto.core.request import EnvironHeaders
 from moto.core.request import Request as MotoRequest
 from moto.core.utils import convert_to_flask_response
 from moto.moto_api import recorder
@@ -235,6 +239,17 @@ def _once_a_request(original: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return once
 
 
+class _HeadersListedOnce(EnvironHeaders):
+    """moto's EnvironHeaders, whose (name, value) list is built on the first iteration and kept."""
+
+    _listed: list[tuple[str, str]] | None = None
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:  # type: ignore[override]
+        if self._listed is None:
+            self._listed = list(super().__iter__())
+        return iter(self._listed)
+
+
 class DirectDispatch:
     """moto's dispatcher, with the S3, SQS and DynamoDB views called without Flask's request machinery.
 
@@ -290,6 +305,7 @@ class _DirectApp:
         app = self._app
         request = app.request_class(environ)
         request.json_module = app.json
+        request.headers = _HeadersListedOnce(environ)
         try:
             rule, _ = app.create_url_adapter(request).match(return_rule=True)  # type: ignore[union-attr]
         except HTTPException:  # no rule, a redirect, a method not allowed: Flask's own answer

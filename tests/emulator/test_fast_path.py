@@ -31,7 +31,7 @@ from moto.s3.models import FakeKey
 import emulator.aws.s3 as s3_wing
 from emulator.api_server import ApiServer
 from emulator.aws import core
-from emulator.aws.cheroot import HotThreadsFirst, SocketReader
+from emulator.aws.cheroot import HotThreadsFirst, SocketReader, SocketWriter
 from emulator.aws.fast_path import FAST_PATH
 from emulator.aws.registry import PatchRegistry
 from emulator.state import BlobStore, DiskBody
@@ -208,6 +208,44 @@ def test_the_socket_reader_reads_lines_and_bodies_as_sent() -> None:
         assert reader.read() == b"rest"
         assert reader.read(10) == b"" and not reader.has_data()
         assert reader.bytes_read == len(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n") + 100_000 + len(b"tail\nrest")
+
+
+class _RecordingSocket:
+    """A socket that takes at most `most` bytes a sendmsg, recording each call."""
+
+    def __init__(self, most: int) -> None:
+        self.most = most
+        self.calls: list[str] = []
+        self.received = bytearray()
+
+    def sendall(self, data: bytes) -> None:
+        self.calls.append("sendall")
+        self.received += data
+
+    def sendmsg(self, buffers: list[memoryview]) -> int:
+        self.calls.append("sendmsg")
+        taken = b"".join(bytes(b) for b in buffers)[:self.most]
+        self.received += taken
+        return len(taken)
+
+
+def test_a_gathered_response_leaves_in_one_send_and_whole_when_the_socket_takes_part() -> None:
+    whole = _RecordingSocket(most=1 << 30)
+    writer = SocketWriter(whole)  # type: ignore[arg-type]
+    with writer.gathered():
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n")
+        writer.write(b"")
+        writer.write(b"hello")
+    assert whole.calls == ["sendmsg"] and bytes(whole.received).endswith(b"\r\n\r\nhello")
+    writer.write(b"after")  # outside the block: sent at once
+    assert whole.calls == ["sendmsg", "sendall"] and writer.bytes_written == 38 + 5 + 5
+
+    part = _RecordingSocket(most=7)
+    writer = SocketWriter(part)  # type: ignore[arg-type]
+    with writer.gathered():
+        writer.write(b"head:")
+        writer.write(b"0123456789" * 3)
+    assert bytes(part.received) == b"head:" + b"0123456789" * 3 and len(part.calls) == 5
 
 
 def test_a_kept_alive_connection_s_next_request_goes_straight_to_a_worker() -> None:
