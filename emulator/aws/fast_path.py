@@ -18,6 +18,7 @@ and without them and compares the answers byte for byte):
 - cheroot's two sends a response (headers, then body): one (emulator/api_server.py);
 - Flask's request machinery (app and request contexts, routing through `full_dispatch_request`, flask-cors's
   after-request hook) around moto's S3, SQS and DynamoDB views: DirectDispatch calls the view's moto method itself;
+- Flask's URL adapter (werkzeug's host and path decoding, bound to the environ): bound once per URL root;
 - moto's `Request.raw_url` and S3's `subdomain_based_buckets`: computed once a request, not three and four times;
   the URL root under it (werkzeug's host and IRI decoding) once per scheme, host and script name;
 - `MotoRandom.get_random_string` (every answer's 52-character request id): one `choice` a character was a
@@ -49,6 +50,7 @@ from moto.s3.responses import S3Response
 from moto.sqs.models import Queue, SQSBackend
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
+from werkzeug.routing import MapAdapter
 from werkzeug.utils import get_content_type
 
 from emulator.aws import cheroot
@@ -288,6 +290,7 @@ class _DirectApp:
     def __init__(self, app: Flask, cors_headers: list[tuple[str, str]]) -> None:
         self._app = app
         self._cors_headers = cors_headers
+        self._adapters: dict[tuple[Any, ...], MapAdapter] = {}
 
     @classmethod
     def for_app(cls, app: Flask) -> _DirectApp | None:
@@ -307,7 +310,8 @@ class _DirectApp:
         request.json_module = app.json
         request.headers = _HeadersListedOnce(environ)
         try:
-            rule, _ = app.create_url_adapter(request).match(return_rule=True)  # type: ignore[union-attr]
+            rule, _ = self._adapter(request).match(request.path if request.environ.get("PATH_INFO") else "",
+                                                   request.method, return_rule=True)
         except HTTPException:  # no rule, a redirect, a method not allowed: Flask's own answer
             return app(environ, start_response)
         view = app.view_functions[rule.endpoint]
@@ -325,6 +329,18 @@ class _DirectApp:
         request.close()
         start_response(status, headers)
         return body
+
+    def _adapter(self, request: Any) -> MapAdapter:
+        """Flask's URL adapter for the request's URL root, bound once per root (ROOT_KEYS): a match passes the
+        path and method, which are all that differ between the requests of one root."""
+        key = tuple(request.environ.get(name) for name in ROOT_KEYS)
+        adapter = self._adapters.get(key)
+        if adapter is None:
+            adapter = self._app.create_url_adapter(request)
+            assert adapter is not None  # there is a request to bind to
+            if len(self._adapters) < URL_ROOTS:
+                self._adapters[key] = adapter
+        return adapter
 
     def _finish(self, response: Any, request: Any, environ: dict[str, Any],
                 start_response: Callable[..., Any]) -> Iterable[bytes]:
