@@ -10,6 +10,7 @@ import os
 from urllib.parse import urlsplit
 
 import pytest
+from botocore.exceptions import ClientError
 
 from tests.emulator.fidelity import ENV_ENDPOINT, REGION, emulator_only, http_call, unique
 
@@ -114,3 +115,51 @@ def test_a_function_url_serves_the_function_over_http(cloud):
     status, headers, body = http_call(cloud, url.rstrip("/") + "/plain")
     assert (status, json.loads(body)) == (200, {"plain": True})
     assert headers["Content-Type"].startswith("application/json")
+
+
+VERSIONED = """
+import json, os
+
+def lambda_handler(event, context):
+    return {"statusCode": 200, "body": json.dumps([context.function_version, os.environ["RELEASE"]])}
+"""
+
+
+def test_a_function_url_on_an_alias_runs_the_alias_version(cloud):
+    """A URL made with Qualifier=live serves the alias, the function's own URL $LATEST
+    (https://docs.aws.amazon.com/lambda/latest/dg/urls-configuration.html); a second URL for the same target is a
+    ResourceConflictException, a Qualifier naming no alias a ResourceNotFoundException
+    (https://docs.aws.amazon.com/lambda/latest/api/API_CreateFunctionUrlConfig.html)."""
+    lam = cloud.client("lambda")
+    function_arn = cloud.function(VERSIONED, env={"RELEASE": "first"})
+    name = function_arn.split(":")[-1]
+    version = lam.publish_version(FunctionName=name)["Version"]
+    lam.get_waiter("published_version_active").wait(FunctionName=name, Qualifier=version)
+    lam.update_function_configuration(FunctionName=name, Environment={"Variables": {"RELEASE": "second"}})
+    lam.get_waiter("function_updated_v2").wait(FunctionName=name)
+    lam.create_alias(FunctionName=name, Name="live", FunctionVersion=version)
+    urls = {}
+    for qualifier in ("live", None):
+        where = {"Qualifier": qualifier} if qualifier else {}
+        made = lam.create_function_url_config(FunctionName=name, AuthType="NONE", **where)
+        assert made["FunctionArn"] == function_arn + (f":{qualifier}" if qualifier else "")
+        lam.add_permission(FunctionName=name, StatementId=f"url-{qualifier}", Action="lambda:InvokeFunctionUrl",
+                           Principal="*", FunctionUrlAuthType="NONE", **where)
+        urls[qualifier] = made["FunctionUrl"]
+    assert urls["live"] != urls[None]
+    assert lam.get_function_url_config(FunctionName=name, Qualifier="live")["FunctionUrl"] == urls["live"]
+    for qualifier, expected in (("live", [version, "first"]), (None, ["$LATEST", "second"])):
+        status, _, body = http_call(cloud, urls[qualifier])
+        assert (status, json.loads(body)) == (200, expected)
+    with pytest.raises(ClientError) as conflict:
+        lam.create_function_url_config(FunctionName=name, Qualifier="live", AuthType="NONE")
+    assert conflict.value.response["Error"]["Code"] == "ResourceConflictException"
+    with pytest.raises(ClientError) as missing:
+        lam.create_function_url_config(FunctionName=name, Qualifier="nosuchalias", AuthType="NONE")
+    assert missing.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    lam.delete_function_url_config(FunctionName=name, Qualifier="live")
+    with pytest.raises(ClientError) as deleted:
+        lam.get_function_url_config(FunctionName=name, Qualifier="live")
+    assert deleted.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    assert lam.get_function_url_config(FunctionName=name)["FunctionUrl"] == urls[None]
+    lam.delete_function_url_config(FunctionName=name)

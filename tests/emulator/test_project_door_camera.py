@@ -6,7 +6,6 @@ API and a function URL on the alias `live` (version 1) list the visitors; no fun
 Against the session's emulator, or FIDELITY_ENDPOINT_URL (LocalStack, `aws`) like the fidelity suite."""
 
 import json
-import os
 import time
 from collections.abc import Callable
 from typing import Any
@@ -16,7 +15,7 @@ from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 
 from tests.emulator.conftest import log_messages
-from tests.emulator.fidelity import ENV_ENDPOINT, REGION, advance_clock, http_call, unique
+from tests.emulator.fidelity import REGION, advance_clock, http_call, unique
 from tests.emulator.projects.door_camera.deploy import ALIAS, FUNCTIONS, deploy, teardown, unmute_chime
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -103,10 +102,6 @@ def _chimes(cloud, door_camera, door: str) -> list[dict[str, Any]]:
                        lambda found: len(found) >= len(SNAPSHOTS[door]), f"the chimes of {door}")
 
 
-def _on_the_embedded_emulator() -> bool:
-    return ENV_ENDPOINT not in os.environ
-
-
 def test_the_fifo_chime_rings_each_snapshot_once_and_redelivers_the_failed_one(cloud, door_camera, uploaded):
     [mapping] = cloud.client("lambda").list_event_source_mappings(
         FunctionName=door_camera["names"]["fn:chime"])["EventSourceMappings"]
@@ -165,7 +160,7 @@ def test_the_schedule_reports_through_the_state_machine(cloud, door_camera, uplo
     assert entered == ["Tally", "Busy day?", "Busy"]
 
 
-def _who_visited(cloud, door_camera, base_url: str, xfail_reason: str) -> None:
+def _who_visited(cloud, door_camera, base_url: str) -> None:
     """GET /visits/front answers the front door's snapshots from version 1 (behind the alias); a wrong path is a 404."""
     _eventually(cloud, lambda: _visits(cloud, door_camera, "front"),
                 lambda found: len(found) >= len(SNAPSHOTS["front"]), "the visits of front")
@@ -176,25 +171,19 @@ def _who_visited(cloud, door_camera, base_url: str, xfail_reason: str) -> None:
     assert headers["Content-Type"] == "application/json"
     answer = json.loads(body)
     assert (answer["door"], answer["visits"]) == ("front", SNAPSHOTS["front"])
-    ran = (answer["version"], answer["release"])
-    if ran != ("1", "v1") and _on_the_embedded_emulator():
-        pytest.xfail(f"{xfail_reason}: ran {ran}")
-    assert ran == ("1", "v1")
+    assert (answer["version"], answer["release"]) == ("1", "v1")
 
 
 def test_the_rest_api_answers_who_visited_from_the_alias(cloud, door_camera, uploaded):
     """The integration's URI names the alias ARN: API Gateway invokes that alias
     (https://docs.aws.amazon.com/apigateway/latest/developerguide/set-up-lambda-proxy-integrations.html)."""
-    _who_visited(cloud, door_camera, door_camera["api_url"], "the REST API invoked $LATEST, not the alias the "
-                 "integration URI names")
+    _who_visited(cloud, door_camera, door_camera["api_url"])
 
 
 def test_the_function_url_answers_who_visited_from_the_alias(cloud, door_camera, uploaded):
     """A URL made with Qualifier=live serves the alias: "You can apply function URLs to any function alias, or to the
     $LATEST unpublished function version" (https://docs.aws.amazon.com/lambda/latest/dg/urls-configuration.html)."""
-    _who_visited(cloud, door_camera, door_camera["function_url"].rstrip("/"), "the function URL created with "
-                 "Qualifier=live invoked $LATEST (moto 5.2.5's create_function_url_config ignores Qualifier: one URL "
-                 "per function, served unqualified)")
+    _who_visited(cloud, door_camera, door_camera["function_url"].rstrip("/"))
 
 
 def test_the_alias_runs_version_1_while_latest_has_moved_on(cloud, door_camera, uploaded):
