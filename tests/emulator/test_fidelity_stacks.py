@@ -32,6 +32,69 @@ def test_a_resource_the_service_refuses_rolls_its_stack_back(cloud):
     logs.delete_log_group(logGroupName=group)
 
 
+def _refusing_template(bucket: str, group: str) -> dict:
+    """A bucket, then a log group that already exists (its service refuses it)."""
+    return {"Resources": {
+        "Clips": {"Type": "AWS::S3::Bucket", "Properties": {"BucketName": bucket}},
+        "Logs": {"Type": "AWS::Logs::LogGroup", "DependsOn": "Clips", "Properties": {"LogGroupName": group}}}}
+
+
+def _executed(cloud, stack: str, template: dict, change_set_type: str) -> str:
+    """Creates a change set of the template, waits for it, executes it (as `sam deploy` does); the stack id."""
+    cfn = cloud.client("cloudformation")
+    made = cfn.create_change_set(StackName=stack, ChangeSetName=unique("deploy"), ChangeSetType=change_set_type,
+                                 TemplateBody=json.dumps(template))
+    cfn.get_waiter("change_set_create_complete").wait(ChangeSetName=made["Id"], WaiterConfig={"Delay": 1})
+    cfn.execute_change_set(ChangeSetName=made["Id"])
+    return str(made["StackId"])
+
+
+def test_a_refused_resource_in_a_create_change_set_rolls_the_new_stack_back(cloud):
+    """`sam deploy`'s first deploy: ExecuteChangeSet answers, the stack goes ROLLBACK_COMPLETE
+    (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-cfn-updating-stacks-changesets-execute.html)."""
+    logs, cfn, s3 = cloud.client("logs"), cloud.client("cloudformation"), cloud.client("s3")
+    group, bucket = f"/aws/lambda/{unique('taken')}", unique("rollback")
+    logs.create_log_group(logGroupName=group)
+    stack_id = _executed(cloud, unique("stack"), _refusing_template(bucket, group), "CREATE")
+    assert _settled(cloud, stack_id) == "ROLLBACK_COMPLETE"
+    events = cfn.describe_stack_events(StackName=stack_id)["StackEvents"]
+    assert any(e["LogicalResourceId"] == "Logs" and e["ResourceStatus"] == "CREATE_FAILED" for e in events), events
+    with pytest.raises(ClientError):
+        s3.head_bucket(Bucket=bucket)
+    cfn.delete_stack(StackName=stack_id)
+    logs.delete_log_group(logGroupName=group)
+
+
+@pytest.mark.parametrize("how", ["update_stack", "change_set"])
+def test_a_refused_resource_in_an_update_rolls_the_stack_back_to_its_template(cloud, how):
+    """UPDATE_ROLLBACK_COMPLETE: what the update added is deleted, what it removed is made again, the stack keeps its
+    previous template (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-cfn-updating-stacks.html)."""
+    logs, cfn, s3 = cloud.client("logs"), cloud.client("cloudformation"), cloud.client("s3")
+    group, kept, added = f"/aws/lambda/{unique('taken')}", unique("kept"), unique("added")
+    first = {"Resources": {"Kept": {"Type": "AWS::S3::Bucket", "Properties": {"BucketName": kept}}}}
+    stack = unique("stack")
+    stack_id = cfn.create_stack(StackName=stack, TemplateBody=json.dumps(first))["StackId"]
+    assert _settled(cloud, stack_id) == "CREATE_COMPLETE"
+    logs.create_log_group(logGroupName=group)
+    second = _refusing_template(added, group)  # Kept removed, Clips added, Logs refused
+    if how == "update_stack":
+        cfn.update_stack(StackName=stack, TemplateBody=json.dumps(second))
+    else:
+        _executed(cloud, stack, second, "UPDATE")
+    assert _settled(cloud, stack_id) == "UPDATE_ROLLBACK_COMPLETE"
+    events = cfn.describe_stack_events(StackName=stack_id)["StackEvents"]
+    assert any(e["LogicalResourceId"] == "Logs" and e["ResourceStatus"] == "CREATE_FAILED" for e in events), events
+    s3.head_bucket(Bucket=kept)  # there again
+    with pytest.raises(ClientError):
+        s3.head_bucket(Bucket=added)
+    body = cfn.get_template(StackName=stack_id)["TemplateBody"]  # boto3 reads a JSON body into a dict
+    assert (json.loads(body) if isinstance(body, str) else body) == first
+    resources = cfn.describe_stack_resources(StackName=stack_id)["StackResources"]
+    assert [r["LogicalResourceId"] for r in resources] == ["Kept"]
+    cfn.delete_stack(StackName=stack_id)
+    logs.delete_log_group(logGroupName=group)
+
+
 def _settled(cloud, stack_id: str) -> str:
     """The stack's status once it is no longer in progress (AWS rolls back in the background), or at patience's end."""
     cfn, deadline = cloud.client("cloudformation"), time.monotonic() + cloud.patience
