@@ -4,6 +4,9 @@
 - `s3.notifications._get_s3_event`: records get AWS's full shape (event version 2.1, `aws_record`): the shape is
   https://docs.aws.amazon.com/AmazonS3/latest/userguide/notification-content-structure.html
   (tests/events/s3-object-created-put.json is its example, the reference the fidelity tests compare against);
+- `S3Backend.put_bucket_notification_configuration` and a template's bucket: two configurations that could both
+  match one event of one key are refused (InvalidArgument "Configuration is ambiguously defined..."), as are
+  destinations S3 may not deliver to;
 - `S3Backend.put_object`: the object CompleteMultipartUpload assembles also fired `ObjectCreated:Put`; S3 sends
   only `ObjectCreated:CompleteMultipartUpload`;
 - `FakeBucket.create_from_cloudformation_json`: moto's CloudFormation drops a bucket's NotificationConfiguration
@@ -29,6 +32,7 @@ import logging
 import secrets
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote_plus
@@ -107,6 +111,8 @@ DELETE_KEYS = Internal(S3Response, "_bucket_response_delete_keys", ("self", "buc
 INTERNALS = (INVOKE_LAMBDA, SEND_EVENT_CALLS_INVOKE, EVENT_RECORD, PUT_OBJECT, MULTIPART_PUT, BUCKET_FROM_TEMPLATE,
              SET_NOTIFICATIONS, KEY_INIT, KEY_DISPOSE, KEY_ETAG, PUT_TAGGING, PUT_NOTIFICATIONS, DELETE_KEYS)
 UNVALIDATED_DESTINATIONS = "Unable to validate the following destination configurations"
+AMBIGUOUS_NOTIFICATIONS = ("Configuration is ambiguously defined. Cannot have overlapping suffixes in two rules if the "
+                           "prefixes are overlapping for the same event type.")
 _DESTINATIONS = (("CloudFunctionConfiguration", "CloudFunction", "lambda:InvokeFunction"),
                  ("QueueConfiguration", "Queue", "sqs:SendMessage"),
                  ("TopicConfiguration", "Topic", "sns:Publish"))
@@ -185,13 +191,14 @@ def _aws_shaped_s3_event(original: Any) -> Any:
 
 def _bucket_from_template(original: Any) -> Any:
     def create(cls: type, resource_name: str, cloudformation_json: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
-        bucket = original(cls, resource_name, cloudformation_json, *args, **kwargs)
         properties = cloudformation_json.get("Properties", {})
+        config = properties.get("NotificationConfiguration") or {}
+        functions = [_cloud_function(c) for c in config.get("LambdaConfigurations", [])]
+        refuse_ambiguous_notifications({"CloudFunctionConfiguration": functions})  # before the bucket is made
+        bucket = original(cls, resource_name, cloudformation_json, *args, **kwargs)
         rules = properties.get("LifecycleConfiguration", {}).get("Rules") or []
         if rules:
             bucket.set_lifecycle([_api_lifecycle_rule(rule) for rule in rules])
-        config = properties.get("NotificationConfiguration") or {}
-        functions = [_cloud_function(c) for c in config.get("LambdaConfigurations", [])]
         if functions:
             bucket.set_notification_configuration({"CloudFunctionConfiguration": functions})
         return bucket
@@ -208,6 +215,7 @@ def _validating_destinations(original: Any) -> Any:
     def put_bucket_notification_configuration(backend: S3Backend, bucket_name: str,
                                               notification_config: dict[str, Any]) -> None:
         bucket = backend.get_bucket(bucket_name)
+        refuse_ambiguous_notifications(notification_config or {})
         refused = [arn for arn, action in _destinations(notification_config or {})
                    if not service_allowed(resource_policy(arn), "s3.amazonaws.com", action,
                                           f"arn:aws:s3:::{bucket_name}", bucket.account_id)]
@@ -219,12 +227,59 @@ def _validating_destinations(original: Any) -> Any:
     return put_bucket_notification_configuration
 
 
+@dataclass(frozen=True)
+class _NotificationRule:
+    """One notification configuration's events and key filter (an empty prefix or suffix matches every key)."""
+
+    events: tuple[str, ...]
+    prefix: str
+    suffix: str
+
+    @classmethod
+    def of(cls, entry: dict[str, Any]) -> _NotificationRule:
+        events = entry.get("Event") or []
+        rules = ((entry.get("Filter") or {}).get("S3Key") or {}).get("FilterRule") or []
+        named = {rule["Name"].lower(): rule["Value"] or "" for rule in ([rules] if isinstance(rules, dict) else rules)}
+        return cls(tuple([events] if isinstance(events, str) else events), named.get("prefix", ""),
+                   named.get("suffix", ""))
+
+    def overlaps(self, other: _NotificationRule) -> bool:
+        """Some key and event both would match: the events overlap, one prefix starts the other and one suffix ends
+        the other."""
+        return (any(_covers(a, b) or _covers(b, a) for a in self.events for b in other.events)
+                and (self.prefix.startswith(other.prefix) or other.prefix.startswith(self.prefix))
+                and (self.suffix.endswith(other.suffix) or other.suffix.endswith(self.suffix)))
+
+
+def _covers(general: str, event: str) -> bool:
+    """`s3:ObjectCreated:*` covers `s3:ObjectCreated:Put`; every event covers itself."""
+    return general == event or (general.endswith(":*") and event.startswith(general[:-1]))
+
+
+def refuse_ambiguous_notifications(config: dict[str, Any]) -> None:
+    """S3 refuses two notification configurations that could both match one event of one key ("Overlapping prefixes
+    and suffixes are not supported" for the same event type, whatever the destinations:
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/notification-how-to-filtering.html) with InvalidArgument."""
+    rules = [_NotificationRule.of(entry) for section, _, _ in _DESTINATIONS
+             for entry in _entries(config.get(section))]
+    for index, rule in enumerate(rules):
+        clash = next((other for other in rules[index + 1:] if rule.overlaps(other)), None)
+        if clash is not None:
+            raise InvalidArgumentError(AMBIGUOUS_NOTIFICATIONS, "Event", rule.events[0] if rule.events else "")
+
+
+def _entries(section: Any) -> list[dict[str, Any]]:
+    """The entries of a section of moto's parsed notification configuration (one entry is parsed as a dict)."""
+    if not section:
+        return []
+    return [section] if isinstance(section, dict) else list(section)
+
+
 def _destinations(config: dict[str, Any]) -> list[tuple[str, str]]:
     """(destination ARN, the action S3 needs on it) for each entry of moto's parsed notification configuration."""
     found = []
     for section, field, action in _DESTINATIONS:
-        entries = config.get(section) or []
-        for entry in [entries] if isinstance(entries, dict) else entries:
+        for entry in _entries(config.get(section)):
             found.append((entry[field], action))
     return found
 

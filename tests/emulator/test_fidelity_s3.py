@@ -107,3 +107,41 @@ def test_a_quiet_delete_objects_answers_only_what_it_could_not_delete(cloud):
     verbose = s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": "verbose/c"}]})
     assert [d["Key"] for d in verbose["Deleted"]] == ["verbose/c"]
     assert s3.list_objects_v2(Bucket=bucket)["KeyCount"] == 0
+
+
+def test_notifications_that_could_both_match_one_event_of_one_key_are_refused(cloud):
+    """"Overlapping prefixes and suffixes are not supported" for one event type, whatever the destinations
+    (https://docs.aws.amazon.com/AmazonS3/latest/userguide/notification-how-to-filtering.html): InvalidArgument."""
+    bucket = cloud.bucket()
+    first, second = cloud.function(HANDLERS["echo"]), cloud.function(HANDLERS["echo"])
+    for function in (first, second):
+        cloud.client("lambda").add_permission(
+            FunctionName=function, StatementId="s3", Action="lambda:InvokeFunction", Principal="s3.amazonaws.com",
+            SourceArn=f"arn:aws:s3:::{bucket}")
+    s3 = cloud.client("s3")
+
+    def configure(*rules: tuple[str, str, str]) -> None:
+        s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={
+            "LambdaFunctionConfigurations": [_on(function, *rule)
+                                             for function, rule in zip((first, second), rules, strict=True)]})
+
+    ambiguous = [(("s3:ObjectCreated:*", "clips/", ".mp4"), ("s3:ObjectCreated:Put", "", "")),
+                 (("s3:ObjectCreated:Put", "clips/", ".mp4"), ("s3:ObjectCreated:Put", "clips/door/", "4"))]
+    for rules in ambiguous:
+        with pytest.raises(ClientError) as caught:
+            configure(*rules)
+        assert caught.value.response["Error"]["Code"] == "InvalidArgument", rules
+        assert "ambiguously defined" in caught.value.response["Error"]["Message"]
+    distinct = [(("s3:ObjectCreated:*", "clips/", ".mp4"), ("s3:ObjectCreated:*", "clips/", ".jpg")),
+                (("s3:ObjectCreated:*", "clips/", ".mp4"), ("s3:ObjectCreated:*", "frames/", ".mp4")),
+                (("s3:ObjectCreated:*", "clips/", ".mp4"), ("s3:ObjectRemoved:*", "clips/", ".mp4"))]
+    for rules in distinct:
+        configure(*rules)
+        assert len(s3.get_bucket_notification_configuration(Bucket=bucket)["LambdaFunctionConfigurations"]) == 2
+
+
+def _on(function: str, event: str, prefix: str, suffix: str) -> dict:
+    """A function's notification configuration for one event, filtered by key prefix and suffix ("": no rule)."""
+    filters = [{"Name": name, "Value": value} for name, value in (("prefix", prefix), ("suffix", suffix)) if value]
+    return {"LambdaFunctionArn": function, "Events": [event], **({"Filter": {"Key": {"FilterRules": filters}}}
+                                                                 if filters else {})}

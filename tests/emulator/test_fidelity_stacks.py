@@ -95,6 +95,24 @@ def test_a_refused_resource_in_an_update_rolls_the_stack_back_to_its_template(cl
     logs.delete_log_group(logGroupName=group)
 
 
+def test_a_bucket_with_notifications_that_overlap_rolls_its_stack_back(cloud):
+    """S3 refuses the bucket's two overlapping notification configurations (InvalidArgument, see
+    test_fidelity_s3.py), so the stack fails and no bucket is left behind."""
+    cfn, s3, bucket = cloud.client("cloudformation"), cloud.client("s3"), unique("overlap")
+    account = cloud.client("sts").get_caller_identity()["Account"]
+    function = f"arn:aws:lambda:{cfn.meta.region_name}:{account}:function:{unique('nothing')}"
+    on_clips = {"Event": "s3:ObjectCreated:*", "Function": function,
+                "Filter": {"S3Key": {"Rules": [{"Name": "prefix", "Value": "clips/"}]}}}
+    on_all = {"Event": "s3:ObjectCreated:Put", "Function": function}
+    template = {"Resources": {"Clips": {"Type": "AWS::S3::Bucket", "Properties": {
+        "BucketName": bucket, "NotificationConfiguration": {"LambdaConfigurations": [on_clips, on_all]}}}}}
+    stack_id = cfn.create_stack(StackName=unique("stack"), TemplateBody=json.dumps(template))["StackId"]
+    assert _settled(cloud, stack_id) == "ROLLBACK_COMPLETE"
+    with pytest.raises(ClientError):
+        s3.head_bucket(Bucket=bucket)
+    cfn.delete_stack(StackName=stack_id)
+
+
 def _settled(cloud, stack_id: str) -> str:
     """The stack's status once it is no longer in progress (AWS rolls back in the background), or at patience's end."""
     cfn, deadline = cloud.client("cloudformation"), time.monotonic() + cloud.patience
