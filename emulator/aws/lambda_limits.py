@@ -25,6 +25,15 @@ INVOKE_PAGE = "https://docs.aws.amazon.com/lambda/latest/api/API_Invoke.html"
 RUNTIMES_PAGE = "https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtimes.html"
 TROUBLESHOOTING_PAGE = "https://docs.aws.amazon.com/lambda/latest/dg/troubleshooting-deployment.html"
 EXECUTION_ROLE_PAGE = "https://docs.aws.amazon.com/lambda/latest/dg/lambda-intro-execution-role.html"
+ENVIRONMENT_PAGE = "https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html"
+# "The keys for these environment variables are reserved and cannot be set in your function configuration"
+# (ENVIRONMENT_PAGE, "Defined runtime environment variables").
+RESERVED_ENVIRONMENT_KEYS = frozenset({
+    "_HANDLER", "_X_AMZN_TRACE_ID", "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_EXECUTION_ENV",
+    "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_FUNCTION_VERSION",
+    "AWS_LAMBDA_INITIALIZATION_TYPE", "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME", "AWS_ACCESS_KEY",
+    "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_LAMBDA_RUNTIME_API", "LAMBDA_TASK_ROOT",
+    "LAMBDA_RUNTIME_DIR"})
 
 INVALID_PARAMETER = "InvalidParameterValueException"
 VALIDATION = "ValidationException"
@@ -99,6 +108,11 @@ ENVIRONMENT_SIZE = Limit(
     "environment.size", 4096, "bytes (UTF-8 of the variables as compact JSON)", INVALID_PARAMETER,
     "Lambda was unable to configure your environment variables because the environment variables you have "
     "provided exceeded the 4KB limit. String measured: {measured}", TROUBLESHOOTING_PAGE)
+RESERVED_ENVIRONMENT = Limit(
+    "environment.reserved_keys", "RESERVED_ENVIRONMENT_KEYS", "variable names", INVALID_PARAMETER,
+    "Lambda was unable to configure your environment variables because the environment variables you have provided "
+    "contains reserved keys that are currently not supported for modification. Reserved keys used in this request: "
+    "{keys}", ENVIRONMENT_PAGE, bound="rule")
 LAYER_COUNT = Limit("layers.count", 5, "layers", INVALID_PARAMETER, "Cannot reference more than {limit} layers.",
                     QUOTAS_PAGE)
 IMAGE_EXCLUSIONS = Limit(
@@ -144,8 +158,9 @@ ROLE_TRUST = Limit("role.trust", LAMBDA_PRINCIPAL, "service principal", INVALID_
 
 LIMITS: tuple[Limit, ...] = (
     TIMEOUT_MIN, TIMEOUT_MAX, MEMORY_MIN, MEMORY_MAX, EPHEMERAL_STORAGE_MIN, EPHEMERAL_STORAGE_MAX, ENVIRONMENT_SIZE,
-    LAYER_COUNT, IMAGE_EXCLUSIONS, HANDLER_LENGTH, HANDLER_PATTERN, UPLOAD_REQUEST, CONFIGURATION_REQUEST,
-    UNZIPPED_CODE, UNZIPPED_LAYERS, INVOKE_REQUEST, INVOKE_ASYNC, INVOKE_RESPONSE, RUNTIME_SCHEDULE_ROW, ROLE_TRUST,
+    RESERVED_ENVIRONMENT, LAYER_COUNT, IMAGE_EXCLUSIONS, HANDLER_LENGTH, HANDLER_PATTERN, UPLOAD_REQUEST,
+    CONFIGURATION_REQUEST, UNZIPPED_CODE, UNZIPPED_LAYERS, INVOKE_REQUEST, INVOKE_ASYNC, INVOKE_RESPONSE,
+    RUNTIME_SCHEDULE_ROW, ROLE_TRUST,
 )
 
 
@@ -345,6 +360,9 @@ def _check_handler(handler: str | None) -> None:
 def _check_environment(variables: Mapping[str, str] | None) -> None:
     if not variables:
         return
+    reserved = [key for key in variables if key in RESERVED_ENVIRONMENT_KEYS]  # in the request's order
+    if reserved:
+        raise RESERVED_ENVIRONMENT.error(keys=", ".join(reserved))
     size, measured = environment_size(variables)
     if ENVIRONMENT_SIZE.violated_by(size):
         raise ENVIRONMENT_SIZE.error(measured=measured)

@@ -121,6 +121,16 @@ def test_a_non_ascii_character_counts_its_utf8_bytes() -> None:
     assert refusal(zip_request(Environment=two_byte_overflow)).limit is limits.ENVIRONMENT_SIZE
 
 
+def test_reserved_environment_keys_are_refused_and_named_in_the_requests_order() -> None:
+    create(zip_request(Environment={"Variables": {"MY_AWS_REGION": "us-east-1", "AWS_ENDPOINT_URL": "x", "TZ": "UTC"}}))
+    variables = {"BUCKET": "frames", "AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "k", "LAMBDA_TASK_ROOT": "/x"}
+    error = refusal(zip_request(Environment={"Variables": variables}))
+    assert (error.limit, error.error_type) == (limits.RESERVED_ENVIRONMENT, "InvalidParameterValueException")
+    assert error.message.endswith("Reserved keys used in this request: AWS_REGION, AWS_ACCESS_KEY_ID, LAMBDA_TASK_ROOT")
+    for key in limits.RESERVED_ENVIRONMENT_KEYS:
+        assert refusal(zip_request(Environment={"Variables": {key: "v"}})).limit is limits.RESERVED_ENVIRONMENT
+
+
 def layer_arns(count: int) -> list[str]:
     return [f"arn:aws:lambda:us-east-1:123456789012:layer:l{n}:1" for n in range(count)]
 
