@@ -1,7 +1,6 @@
 """The class run: one emulator, a worker process per submission (its own account), `parallel` at a time, each
 stopped at the time limit; then the gradebook."""
 
-import json
 import logging
 import os
 import shutil
@@ -21,6 +20,7 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 from emulator.config import EmulatorConfig
 from emulator.daemon import LOG_FILE, free_loopback_port, stop_background
 from emulator.lambda_runtime.isolation import ENV_ISOLATION, ENV_ISOLATION_HIDE
+from grader.classroom.admission import WAITING, StartGate, follow
 from grader.classroom.contention import wait_until_quiet
 from grader.classroom.gradebook import write_gradebook
 from grader.classroom.manifest import fallback_student, load_manifest
@@ -35,6 +35,7 @@ from grader.run import start_emulator
 logger = logging.getLogger(__name__)
 
 STEPS = ("deploy", "resources", "grading")
+WAITING_WORDS = "waiting for a quiet start"
 STDERR_TAIL = 2000
 WORKER_LOG = "worker.log"
 
@@ -91,6 +92,7 @@ def grade_class(root: Path, out: Path, settings: ClassSettings, console: Console
         console.print(f"[yellow]warning:[/] {warning}")
     duplicates = _duplicate_students(folders)
     linked = [f.resolve() for f in folders if not f.resolve().is_relative_to(root.resolve())]  # symlinked elsewhere
+    gate = StartGate() if settings.stagger else None
     with class_emulator([root, out, *linked]) as (endpoint, log), _progress(console) as progress:
         overall = progress.add_task("[bold]class", total=len(folders))
         tasks = {folder: progress.add_task(folder.name, total=len(STEPS) + 1, start=False) for folder in folders}
@@ -100,7 +102,8 @@ def grade_class(root: Path, out: Path, settings: ClassSettings, console: Console
             if folder in duplicates:
                 summary = Summary(fallback_student(folder), str(folder), account_id(index), note=duplicates[folder])
             else:
-                summary = _run_worker(folder, out, account_id(index), endpoint, settings, progress, tasks[folder])
+                summary = _run_worker(folder, out, account_id(index), endpoint, settings, progress, tasks[folder],
+                                      gate)
             progress.update(tasks[folder], completed=len(STEPS) + 1,
                             description=f"{folder.name}: {summary.stage} {summary.total:g}")
             progress.advance(overall)
@@ -109,7 +112,7 @@ def grade_class(root: Path, out: Path, settings: ClassSettings, console: Console
         with ThreadPoolExecutor(settings.parallel, thread_name_prefix="submission") as pool:
             summaries = list(pool.map(one, enumerate(folders)))
         if settings.regrade:
-            summaries = _regrade_alone(summaries, folders, out, endpoint, settings, progress)
+            summaries = _regrade_alone(summaries, folders, out, endpoint, settings, progress, gate)
         if log.is_file():
             shutil.copy2(log, out / "emulator.log")
     write_gradebook(summaries, out, [warning] if warning else [])
@@ -117,7 +120,7 @@ def grade_class(root: Path, out: Path, settings: ClassSettings, console: Console
 
 
 def _regrade_alone(summaries: list[Summary], folders: Sequence[Path], out: Path, endpoint: str,
-                   settings: ClassSettings, progress: Progress) -> list[Summary]:
+                   settings: ClassSettings, progress: Progress, gate: StartGate | None) -> list[Summary]:
     """Grade again, one at a time, each submission that failed a timing line on a busy machine: in a fresh account
     (its first one's buckets deleted, bucket names being global), never flagged again (regrade off), each once the
     machine is quiet (other jobs) or after contention.QUIET_WAIT_SECONDS."""
@@ -133,7 +136,7 @@ def _regrade_alone(summaries: list[Summary], folders: Sequence[Path], out: Path,
         task = progress.add_task(f"{folder.name} (alone): waiting for a quiet machine", total=len(STEPS) + 1,
                                  start=False)
         wait_until_quiet()
-        again = _run_worker(folder, out, account_id(len(folders) + index), endpoint, once, progress, task)
+        again = _run_worker(folder, out, account_id(len(folders) + index), endpoint, once, progress, task, gate)
         result[index] = regraded(first, again)
         result[index].write(out / first.student)
         progress.update(task, completed=len(STEPS) + 1, description=f"{folder.name} (alone): {result[index].total:g}")
@@ -142,18 +145,18 @@ def _regrade_alone(summaries: list[Summary], folders: Sequence[Path], out: Path,
 
 
 def _run_worker(folder: Path, out: Path, account: str, endpoint: str, settings: ClassSettings, progress: Progress,
-                task: TaskID) -> Summary:
+                task: TaskID, gate: StartGate | None) -> Summary:
     """The worker process for one submission, killed (with its group) at the time limit; its stderr (warnings,
-    a crash's traceback) in DIR/<student>/worker.log."""
+    a crash's traceback) in DIR/<student>/worker.log; its workload's start admitted through the gate."""
     progress.start_task(task)
     command = [sys.executable, "-m", "grader.classroom.worker", str(folder.resolve()), "--out", str(out.resolve()),
                "--account", account, "--endpoint", endpoint, "--settings", settings.model_dump_json()]
     log = out / _student(folder) / WORKER_LOG
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("w+b") as stderr:
-        process = subprocess.Popen(command, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=stderr, text=True,
-                                   start_new_session=True)
-        reader = threading.Thread(target=_follow, args=(process, progress, task, folder.name), daemon=True)
+        process = subprocess.Popen(command, cwd=PROJECT_ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                   stderr=stderr, text=True, start_new_session=True)
+        reader = threading.Thread(target=_follow, args=(process, gate, progress, task, folder.name), daemon=True)
         reader.start()
         try:
             process.wait(settings.timeout)
@@ -180,16 +183,21 @@ def _summary_of(folder: Path, out: Path, account: str, timed_out: bool, limit: f
     return summary
 
 
-def _follow(process: subprocess.Popen[str], progress: Progress, task: TaskID, name: str) -> None:
-    """Advance the submission's bar on each stage line the worker prints."""
-    for line in process.stdout or ():
-        try:
-            stage = json.loads(line)["stage"]
-        except (ValueError, KeyError, TypeError):
-            logger.debug("%s: %s", name, line.rstrip())
-            continue
-        progress.update(task, completed=STEPS.index(stage) + 1 if stage in STEPS else 0,
-                        description=f"{name}: {stage}")
+def _follow(process: subprocess.Popen[str], gate: StartGate | None, progress: Progress, task: TaskID,
+            name: str) -> None:
+    """Answer the worker's start requests through the gate and advance its bar on each stage line it prints."""
+
+    def show(stage: str) -> None:
+        if stage in STEPS:
+            progress.update(task, completed=STEPS.index(stage) + 1, description=f"{name}: {stage}")
+        else:
+            progress.update(task, description=f"{name}: {WAITING_WORDS if stage == WAITING else 'grading'}")
+
+    try:
+        follow(process.stdout or (), process.stdin, gate, name, show, lambda: process.poll() is None)
+    finally:
+        if process.stdin:
+            process.stdin.close()
 
 
 def _duplicate_students(folders: Sequence[Path]) -> dict[Path, str]:
