@@ -131,10 +131,11 @@ class StartGate:
 
 
 def follow(lines: Iterable[str], reply: IO[str] | None, gate: StartGate | None, name: str,
-           on_stage: Callable[[str], None], alive: Callable[[], bool] = lambda: True) -> None:
+           on_stage: Callable[[str], None], alive: Callable[[], bool] = lambda: True,
+           on_admitted: Callable[[Admission], None] = lambda admission: None) -> None:
     """The runner's side for one worker: pass each stage line to on_stage; on `waiting`, admit it through the gate
-    and write the Admission as a JSON line to reply (its stdin); on `opened`, release it; whatever happens, release
-    it when its lines end (exit, crash, kill)."""
+    (while alive), tell on_admitted and write the Admission as a JSON line to reply (its stdin); on `opened`,
+    release it; whatever happens, release it when its lines end (exit, crash, kill)."""
     try:
         for line in lines:
             stage = _stage(line)
@@ -145,6 +146,7 @@ def follow(lines: Iterable[str], reply: IO[str] | None, gate: StartGate | None, 
             if stage == WAITING:
                 admission = gate.admit(name, alive) if gate else UNGATED
                 if admission is not None:
+                    on_admitted(admission)
                     _answer(reply, admission, name)
             elif stage == OPENED and gate:
                 gate.release(name)

@@ -8,7 +8,8 @@ import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,7 +21,7 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 from emulator.config import EmulatorConfig
 from emulator.daemon import LOG_FILE, free_loopback_port, stop_background
 from emulator.lambda_runtime.isolation import ENV_ISOLATION, ENV_ISOLATION_HIDE
-from grader.classroom.admission import WAITING, StartGate, follow
+from grader.classroom.admission import WAITING, Admission, StartGate, follow
 from grader.classroom.contention import wait_until_quiet
 from grader.classroom.gradebook import write_gradebook
 from grader.classroom.manifest import fallback_student, load_manifest
@@ -156,17 +157,45 @@ def _run_worker(folder: Path, out: Path, account: str, endpoint: str, settings: 
     with log.open("w+b") as stderr:
         process = subprocess.Popen(command, cwd=PROJECT_ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                    stderr=stderr, text=True, start_new_session=True)
-        reader = threading.Thread(target=_follow, args=(process, gate, progress, task, folder.name), daemon=True)
+        waiting = GateWait()
+        reader = threading.Thread(target=_follow, args=(process, gate, waiting, progress, task, folder.name),
+                                  daemon=True)
         reader.start()
-        try:
-            process.wait(settings.timeout)
-            timed_out = False
-        except subprocess.TimeoutExpired:
-            timed_out = True
+        timed_out = _outlived(process, settings.timeout, waiting)
         kill_group(process.pid)
         process.wait()
         reader.join()
         return _summary_of(folder, out, account, timed_out, settings.timeout, _tail(stderr))
+
+
+class GateWait:
+    """How long a worker has waited for its workload's start: the grader's wait, not counted in its time limit."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock, self._since, self._seconds = clock, None, 0.0
+
+    def begin(self) -> None:
+        self._since = self._clock()
+
+    def end(self, admission: Admission) -> None:
+        self._since, self._seconds = None, self._seconds + admission.waited_seconds
+
+    def seconds(self) -> float:
+        return self._seconds + (self._clock() - self._since if self._since is not None else 0.0)
+
+
+def _outlived(process: subprocess.Popen[str], limit: float, waiting: GateWait) -> bool:
+    """Wait for the process; True when it ran longer than limit s plus its wait for a quiet start."""
+    started = time.monotonic()
+    while True:
+        remaining = started + limit + waiting.seconds() - time.monotonic()
+        if remaining <= 0:
+            return True
+        try:
+            process.wait(remaining)
+            return False
+        except subprocess.TimeoutExpired:
+            continue
 
 
 def _summary_of(folder: Path, out: Path, account: str, timed_out: bool, limit: float, stderr: str) -> Summary:
@@ -183,18 +212,20 @@ def _summary_of(folder: Path, out: Path, account: str, timed_out: bool, limit: f
     return summary
 
 
-def _follow(process: subprocess.Popen[str], gate: StartGate | None, progress: Progress, task: TaskID,
-            name: str) -> None:
+def _follow(process: subprocess.Popen[str], gate: StartGate | None, waiting: GateWait, progress: Progress,
+            task: TaskID, name: str) -> None:
     """Answer the worker's start requests through the gate and advance its bar on each stage line it prints."""
 
     def show(stage: str) -> None:
+        if stage == WAITING:
+            waiting.begin()
         if stage in STEPS:
             progress.update(task, completed=STEPS.index(stage) + 1, description=f"{name}: {stage}")
         else:
             progress.update(task, description=f"{name}: {WAITING_WORDS if stage == WAITING else 'grading'}")
 
     try:
-        follow(process.stdout or (), process.stdin, gate, name, show, lambda: process.poll() is None)
+        follow(process.stdout or (), process.stdin, gate, name, show, lambda: process.poll() is None, waiting.end)
     finally:
         if process.stdin:
             process.stdin.close()

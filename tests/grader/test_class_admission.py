@@ -24,6 +24,7 @@ from grader.classroom.admission import (
     request_start,
 )
 from grader.classroom.contention import CONTENDED_PRESSURE
+from grader.classroom.runner import GateWait, _outlived
 from grader.classroom.settings import ClassSettings
 from grader.errors import GraderError
 
@@ -193,3 +194,20 @@ def test_the_flag_turns_quiet_starts_off() -> None:
     assert _parser().parse_args(["class", "s", "--out", "o"]).stagger is True
     assert _parser().parse_args(["class", "s", "--out", "o", "--no-stagger"]).stagger is False
     assert ClassSettings().stagger is True
+
+
+def test_the_wait_for_a_quiet_start_is_not_counted_in_the_time_limit() -> None:
+    machine = FakeMachine()
+    waiting = GateWait(lambda: machine.now)
+    waiting.begin()
+    machine.sleep(40)
+    assert waiting.seconds() == 40
+    waiting.end(Admission(42.0, False, 0.1))
+    machine.sleep(100)
+    assert waiting.seconds() == 42
+    sleeper = [sys.executable, "-c", "import time; time.sleep(1)"]
+    assert _outlived(subprocess.Popen(sleeper, text=True), 0.1, waiting) is False
+    overdue = subprocess.Popen(sleeper, text=True)
+    assert _outlived(overdue, 0.1, GateWait()) is True
+    overdue.kill()
+    overdue.wait()
