@@ -94,23 +94,28 @@ class StartGate:
             if name in self._queue or name in self._opening:
                 raise GraderError(f"{name!r} asked for a start twice")
             self._queue.append(name)
-        started, behind = self._clock(), set()
-        while True:
-            if not alive():
-                self.release(name)
-                return None
-            with self._lock:
-                waited = self._clock() - started
-                others, pressure = self._others_opening(name), self._pressure()
-                behind.update(others)
-                first, quiet = self._queue[0] == name, not others and (pressure is None or
-                                                                      pressure <= CONTENDED_PRESSURE)
-                if (first and quiet) or waited >= self._wait_seconds:
-                    self._queue.remove(name)
-                    self._opening[name] = self._clock()
-                    forced = not (first and quiet)
-                    return Admission(round(waited, 1), forced, pressure, tuple(sorted(behind)))
+        started, behind = self._clock(), set[str]()
+        while alive():
+            admission = self._take(name, self._clock() - started, behind)
+            if admission is not None:
+                return admission
             self._sleep(POLL_SECONDS)
+        self.release(name)
+        return None
+
+    def _take(self, name: str, waited: float, behind: set[str]) -> Admission | None:
+        """Admit name now if it is first in line and the machine is quiet, or if it has waited long enough; else
+        None, having noted whose openings it waits behind."""
+        with self._lock:
+            others, pressure = self._others_opening(name), self._pressure()
+            behind.update(others)
+            quiet = not others and (pressure is None or pressure <= CONTENDED_PRESSURE)
+            due = quiet and self._queue[0] == name
+            if not due and waited < self._wait_seconds:
+                return None
+            self._queue.remove(name)
+            self._opening[name] = self._clock()
+            return Admission(round(waited, 1), not due, pressure, tuple(sorted(behind)))
 
     def release(self, name: str) -> None:
         """name's opening is over (or it is gone): it no longer holds the gate, nor waits for it."""
