@@ -113,7 +113,7 @@ def grade_class(root: Path, out: Path, settings: ClassSettings, console: Console
         with ThreadPoolExecutor(settings.parallel, thread_name_prefix="submission") as pool:
             summaries = list(pool.map(one, enumerate(folders)))
         if settings.regrade:
-            summaries = _regrade_alone(summaries, folders, out, endpoint, settings, progress, gate)
+            summaries = _regrade_alone(summaries, folders, out, endpoint, settings, progress)
         if log.is_file():
             shutil.copy2(log, out / "emulator.log")
     write_gradebook(summaries, out, [warning] if warning else [])
@@ -121,10 +121,10 @@ def grade_class(root: Path, out: Path, settings: ClassSettings, console: Console
 
 
 def _regrade_alone(summaries: list[Summary], folders: Sequence[Path], out: Path, endpoint: str,
-                   settings: ClassSettings, progress: Progress, gate: StartGate | None) -> list[Summary]:
+                   settings: ClassSettings, progress: Progress) -> list[Summary]:
     """Grade again, one at a time, each submission that failed a timing line on a busy machine: in a fresh account
     (its first one's buckets deleted, bucket names being global), never flagged again (regrade off), each once the
-    machine is quiet (other jobs) or after contention.QUIET_WAIT_SECONDS."""
+    machine is quiet (other jobs) or after contention.QUIET_WAIT_SECONDS (that wait stands for the start gate's)."""
     chosen = [index for index, summary in enumerate(summaries) if summary.failed_on_a_busy_machine]
     if not chosen:
         return summaries
@@ -137,7 +137,7 @@ def _regrade_alone(summaries: list[Summary], folders: Sequence[Path], out: Path,
         task = progress.add_task(f"{folder.name} (alone): waiting for a quiet machine", total=len(STEPS) + 1,
                                  start=False)
         wait_until_quiet()
-        again = _run_worker(folder, out, account_id(len(folders) + index), endpoint, once, progress, task, gate)
+        again = _run_worker(folder, out, account_id(len(folders) + index), endpoint, once, progress, task, None)
         result[index] = regraded(first, again)
         result[index].write(out / first.student)
         progress.update(task, completed=len(STEPS) + 1, description=f"{folder.name} (alone): {result[index].total:g}")
@@ -172,7 +172,8 @@ class GateWait:
     """How long a worker has waited for its workload's start: the grader's wait, not counted in its time limit."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        self._clock, self._since, self._seconds = clock, None, 0.0
+        self._clock, self._seconds = clock, 0.0
+        self._since: float | None = None
 
     def begin(self) -> None:
         self._since = self._clock()
