@@ -9,7 +9,8 @@ Regrades alone (a timing line failed while the machine was busy) count in the wa
 there were, and the machine's 1-minute load average when each class started and ended (other jobs count too).
 Not part of the test suite.
 
-`.venv/bin/python bench/bench_class.py [--levels 1,2,4,8] [--rounds 2] [--repeats 3] [--count 100] [--rate 1]`
+`.venv/bin/python bench/bench_class.py [--levels 1,2,4,8] [--rounds 2] [--repeats 3] [--count 100] [--rate 1]
+[--no-stagger]`
 """
 
 import argparse
@@ -48,6 +49,7 @@ class Level:
     regraded: int
     load: tuple[float, float]
     pressures: list[float]  # each submission's CPU pressure (PSI) during its first run's workload
+    waits: list[tuple[float, bool]]  # each first run's wait for a quiet start (s) and whether it started anyway
 
     @property
     def per_hour(self) -> float:
@@ -66,11 +68,13 @@ def make_class(folder: Path, size: int) -> Path:
     return folder
 
 
-def grade(parallel: int, size: int, count: int, rate: float, work: Path) -> Level:
-    """Grade a class of `size` at `parallel`; wall time and peak PSS of the whole process tree."""
+def grade(parallel: int, size: int, count: int, rate: float, work: Path, extra: list[str]) -> Level:
+    """Grade a class of `size` at `parallel` (extra: more `grader class` options); wall time and peak PSS of the
+    whole process tree."""
     submissions, out = make_class(work / "submissions", size), work / "out"
     command = [sys.executable, "-m", "grader", "class", str(submissions), "--out", str(out), "--parallel",
-               str(parallel), "--count", str(count), "--rate", str(rate), "--timeout", str(max(600, 3 * count / rate))]
+               str(parallel), "--count", str(count), "--rate", str(rate), "--timeout", str(max(600, 3 * count / rate)),
+               *extra]
     started, load_before = time.monotonic(), os.getloadavg()[0]
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL)
     peak = PeakMemory(process.pid)
@@ -83,18 +87,25 @@ def grade(parallel: int, size: int, count: int, rate: float, work: Path) -> Leve
     graded = sum(not row["note"].startswith(("deploy", "resources", "timeout", "crashed", "manifest")) for row in rows)
     regraded = sum(row["note"].startswith("regraded alone") for row in rows)
     return Level(parallel, size, seconds, peak.mib, graded, sum(row["total"] == "100" for row in rows), regraded,
-                 (load_before, os.getloadavg()[0]), first_run_pressures(out))
+                 (load_before, os.getloadavg()[0]), first_run_pressures(out), first_run_waits(out))
+
+
+def _first_run_summaries(out: Path) -> list[dict]:
+    """Each submission's first summary.json (first-run/ after a regrade alone)."""
+    return [json.loads((path.parent / "first-run" / "summary.json" if (path.parent / "first-run").is_dir()
+                        else path).read_text()) for path in out.glob("*/summary.json")]
 
 
 def first_run_pressures(out: Path) -> list[float]:
     """Each graded submission's CPU pressure during its first workload (before any regrade), from summary.json."""
-    pressures = []
-    for path in out.glob("*/summary.json"):
-        summary = json.loads(path.read_text())
-        figure = summary.get("first_run", {}).get("contention") or summary.get("contention")
-        if figure and figure.get("cpu_pressure") is not None:
-            pressures.append(figure["cpu_pressure"])
-    return sorted(pressures)
+    figures = [summary.get("contention") for summary in _first_run_summaries(out)]
+    return sorted(figure["cpu_pressure"] for figure in figures if figure and figure.get("cpu_pressure") is not None)
+
+
+def first_run_waits(out: Path) -> list[tuple[float, bool]]:
+    """Each graded submission's wait for a quiet start in its first run, and whether the wait ran out."""
+    admissions = [summary.get("admission") for summary in _first_run_summaries(out)]
+    return sorted((a["waited_seconds"], a["forced"]) for a in admissions if a)
 
 
 class PeakMemory(threading.Thread):
@@ -146,6 +157,7 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=3, help="classes graded per level (the medians are shown)")
     parser.add_argument("--count", type=int, default=100, help="uploads per submission (the course's 100)")
     parser.add_argument("--rate", type=float, default=1.0, help="uploads per second")
+    parser.add_argument("--no-stagger", action="store_true", help="start workloads without waiting for quiet starts")
     args = parser.parse_args()
     console = Console()
     levels: dict[int, list[Level]] = {}
@@ -155,7 +167,8 @@ def main() -> int:
                 console.print(f"--parallel {parallel}, class {repeat + 1}/{args.repeats}: "
                               f"{args.rounds * parallel} submissions ...")
                 levels.setdefault(parallel, []).append(
-                    grade(parallel, args.rounds * parallel, args.count, args.rate, Path(work)))
+                    grade(parallel, args.rounds * parallel, args.count, args.rate, Path(work),
+                          ["--no-stagger"] if args.no_stagger else []))
     console.print(_table(levels, args))
     best = max(statistics.median(level.per_hour for level in runs) for runs in levels.values())
     console.print(f"best median: {best:.0f} submissions per hour (target >= {TARGET_PER_HOUR})")
@@ -167,7 +180,7 @@ def _table(levels: dict[int, list[Level]], args: argparse.Namespace) -> Table:
     table = Table(title=f"class grading, {args.count} uploads at {args.rate:g}/s per submission, median of "
                         f"{args.repeats} classes per level (this machine)")
     for column in ("--parallel", "submissions", "wall s", "per hour", "peak PSS MiB", "graded", "100 points",
-                   "regraded alone", "load avg start-end", "first-run CPU pressure"):
+                   "regraded alone", "load avg start-end", "first-run CPU pressure", "start waits s (* forced)"):
         table.add_column(column, justify="right")
     for parallel, runs in levels.items():
         table.add_row(str(parallel), f"{runs[0].submissions} x {len(runs)}",
@@ -176,7 +189,8 @@ def _table(levels: dict[int, list[Level]], args: argparse.Namespace) -> Table:
                       f"{statistics.median(r.peak_mib for r in runs):.0f}",
                       str(sum(r.graded for r in runs)), str(sum(r.full_marks for r in runs)),
                       str(sum(r.regraded for r in runs)), " ".join(f"{r.load[0]:.1f}-{r.load[1]:.1f}" for r in runs),
-                      " ".join(f"{p:.0%}" for r in runs for p in r.pressures))
+                      " ".join(f"{p:.0%}" for r in runs for p in r.pressures),
+                      " ".join(f"{w:.0f}{'*' if forced else ''}" for r in runs for w, forced in r.waits))
     return table
 
 

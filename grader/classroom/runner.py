@@ -1,7 +1,6 @@
 """The class run: one emulator, a worker process per submission (its own account), `parallel` at a time, each
 stopped at the time limit; then the gradebook."""
 
-import json
 import logging
 import os
 import shutil
@@ -9,7 +8,8 @@ import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,6 +21,7 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 from emulator.config import EmulatorConfig
 from emulator.daemon import LOG_FILE, free_loopback_port, stop_background
 from emulator.lambda_runtime.isolation import ENV_ISOLATION, ENV_ISOLATION_HIDE
+from grader.classroom.admission import WAITING, Admission, StartGate, follow
 from grader.classroom.contention import wait_until_quiet
 from grader.classroom.gradebook import write_gradebook
 from grader.classroom.manifest import fallback_student, load_manifest
@@ -35,6 +36,7 @@ from grader.run import start_emulator
 logger = logging.getLogger(__name__)
 
 STEPS = ("deploy", "resources", "grading")
+WAITING_WORDS = "waiting for a quiet start"
 STDERR_TAIL = 2000
 WORKER_LOG = "worker.log"
 
@@ -91,6 +93,7 @@ def grade_class(root: Path, out: Path, settings: ClassSettings, console: Console
         console.print(f"[yellow]warning:[/] {warning}")
     duplicates = _duplicate_students(folders)
     linked = [f.resolve() for f in folders if not f.resolve().is_relative_to(root.resolve())]  # symlinked elsewhere
+    gate = StartGate() if settings.stagger else None
     with class_emulator([root, out, *linked]) as (endpoint, log), _progress(console) as progress:
         overall = progress.add_task("[bold]class", total=len(folders))
         tasks = {folder: progress.add_task(folder.name, total=len(STEPS) + 1, start=False) for folder in folders}
@@ -100,7 +103,8 @@ def grade_class(root: Path, out: Path, settings: ClassSettings, console: Console
             if folder in duplicates:
                 summary = Summary(fallback_student(folder), str(folder), account_id(index), note=duplicates[folder])
             else:
-                summary = _run_worker(folder, out, account_id(index), endpoint, settings, progress, tasks[folder])
+                summary = _run_worker(folder, out, account_id(index), endpoint, settings, progress, tasks[folder],
+                                      gate)
             progress.update(tasks[folder], completed=len(STEPS) + 1,
                             description=f"{folder.name}: {summary.stage} {summary.total:g}")
             progress.advance(overall)
@@ -120,7 +124,7 @@ def _regrade_alone(summaries: list[Summary], folders: Sequence[Path], out: Path,
                    settings: ClassSettings, progress: Progress) -> list[Summary]:
     """Grade again, one at a time, each submission that failed a timing line on a busy machine: in a fresh account
     (its first one's buckets deleted, bucket names being global), never flagged again (regrade off), each once the
-    machine is quiet (other jobs) or after contention.QUIET_WAIT_SECONDS."""
+    machine is quiet (other jobs) or after contention.QUIET_WAIT_SECONDS (that wait stands for the start gate's)."""
     chosen = [index for index, summary in enumerate(summaries) if summary.failed_on_a_busy_machine]
     if not chosen:
         return summaries
@@ -133,7 +137,7 @@ def _regrade_alone(summaries: list[Summary], folders: Sequence[Path], out: Path,
         task = progress.add_task(f"{folder.name} (alone): waiting for a quiet machine", total=len(STEPS) + 1,
                                  start=False)
         wait_until_quiet()
-        again = _run_worker(folder, out, account_id(len(folders) + index), endpoint, once, progress, task)
+        again = _run_worker(folder, out, account_id(len(folders) + index), endpoint, once, progress, task, None)
         result[index] = regraded(first, again)
         result[index].write(out / first.student)
         progress.update(task, completed=len(STEPS) + 1, description=f"{folder.name} (alone): {result[index].total:g}")
@@ -142,28 +146,57 @@ def _regrade_alone(summaries: list[Summary], folders: Sequence[Path], out: Path,
 
 
 def _run_worker(folder: Path, out: Path, account: str, endpoint: str, settings: ClassSettings, progress: Progress,
-                task: TaskID) -> Summary:
+                task: TaskID, gate: StartGate | None) -> Summary:
     """The worker process for one submission, killed (with its group) at the time limit; its stderr (warnings,
-    a crash's traceback) in DIR/<student>/worker.log."""
+    a crash's traceback) in DIR/<student>/worker.log; its workload's start admitted through the gate."""
     progress.start_task(task)
     command = [sys.executable, "-m", "grader.classroom.worker", str(folder.resolve()), "--out", str(out.resolve()),
                "--account", account, "--endpoint", endpoint, "--settings", settings.model_dump_json()]
     log = out / _student(folder) / WORKER_LOG
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("w+b") as stderr:
-        process = subprocess.Popen(command, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=stderr, text=True,
-                                   start_new_session=True)
-        reader = threading.Thread(target=_follow, args=(process, progress, task, folder.name), daemon=True)
+        process = subprocess.Popen(command, cwd=PROJECT_ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                   stderr=stderr, text=True, start_new_session=True)
+        waiting = GateWait()
+        reader = threading.Thread(target=_follow, args=(process, gate, waiting, progress, task, folder.name),
+                                  daemon=True)
         reader.start()
-        try:
-            process.wait(settings.timeout)
-            timed_out = False
-        except subprocess.TimeoutExpired:
-            timed_out = True
+        timed_out = _outlived(process, settings.timeout, waiting)
         kill_group(process.pid)
         process.wait()
         reader.join()
         return _summary_of(folder, out, account, timed_out, settings.timeout, _tail(stderr))
+
+
+class GateWait:
+    """How long a worker has waited for its workload's start: the grader's wait, not counted in its time limit."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock, self._seconds = clock, 0.0
+        self._since: float | None = None
+
+    def begin(self) -> None:
+        self._since = self._clock()
+
+    def end(self, admission: Admission) -> None:
+        self._since, self._seconds = None, self._seconds + admission.waited_seconds
+
+    def seconds(self) -> float:
+        return self._seconds + (self._clock() - self._since if self._since is not None else 0.0)
+
+
+def _outlived(process: subprocess.Popen[str], limit: float, waiting: GateWait) -> bool:
+    """Wait for the process; True when it ran longer than limit s plus its wait for a quiet start."""
+    started = time.monotonic()
+    while True:
+        remaining = started + limit + waiting.seconds() - time.monotonic()
+        if remaining <= 0:
+            return True
+        try:
+            process.wait(remaining)
+            return False
+        except subprocess.TimeoutExpired:
+            continue
 
 
 def _summary_of(folder: Path, out: Path, account: str, timed_out: bool, limit: float, stderr: str) -> Summary:
@@ -180,16 +213,23 @@ def _summary_of(folder: Path, out: Path, account: str, timed_out: bool, limit: f
     return summary
 
 
-def _follow(process: subprocess.Popen[str], progress: Progress, task: TaskID, name: str) -> None:
-    """Advance the submission's bar on each stage line the worker prints."""
-    for line in process.stdout or ():
-        try:
-            stage = json.loads(line)["stage"]
-        except (ValueError, KeyError, TypeError):
-            logger.debug("%s: %s", name, line.rstrip())
-            continue
-        progress.update(task, completed=STEPS.index(stage) + 1 if stage in STEPS else 0,
-                        description=f"{name}: {stage}")
+def _follow(process: subprocess.Popen[str], gate: StartGate | None, waiting: GateWait, progress: Progress,
+            task: TaskID, name: str) -> None:
+    """Answer the worker's start requests through the gate and advance its bar on each stage line it prints."""
+
+    def show(stage: str) -> None:
+        if stage == WAITING:
+            waiting.begin()
+        if stage in STEPS:
+            progress.update(task, completed=STEPS.index(stage) + 1, description=f"{name}: {stage}")
+        else:
+            progress.update(task, description=f"{name}: {WAITING_WORDS if stage == WAITING else 'grading'}")
+
+    try:
+        follow(process.stdout or (), process.stdin, gate, name, show, lambda: process.poll() is None, waiting.end)
+    finally:
+        if process.stdin:
+            process.stdin.close()
 
 
 def _duplicate_students(folders: Sequence[Path]) -> dict[Path, str]:

@@ -40,8 +40,9 @@ DEPLOY_NICE = 19
 class ClassSettings(Settings):
     """A class run: submissions graded at once, and per submission its wall-clock limit (s) and the limits of its
     deploy command (CPU s, address space MiB, seconds), the workload (uploads, uploads/s, answer wait s), a
-    rubric thresholds file (grader.config.load_thresholds; None: the defaults) and whether a submission whose
-    timing lines failed on a busy machine is regraded alone at the end."""
+    rubric thresholds file (grader.config.load_thresholds; None: the defaults), whether a submission whose
+    timing lines failed on a busy machine is regraded alone at the end, and whether each workload waits for a
+    quiet start (grader.classroom.admission)."""
 
     invalid: ClassVar[type[Exception]] = ConfigError
 
@@ -57,6 +58,7 @@ class ClassSettings(Settings):
     metrics_wait: float = Field(20.0, ge=0, le=3600)
     thresholds: str | None = None
     regrade: bool = True
+    stagger: bool = True
 
 
 def account_id(index: int) -> str:

@@ -17,6 +17,7 @@ from rich.console import Console
 
 from contract import ContractError, Endpoint, StackOutputsError, stack_outputs
 from grader.classroom import contention
+from grader.classroom.admission import OPENED, UNGATED, OpeningWatch, request_start
 from grader.classroom.manifest import Manifest, fallback_student, load_manifest
 from grader.classroom.sandbox import CommandResult, Limits, minimal_environment, run_limited
 from grader.classroom.scoring import line_key, points
@@ -36,13 +37,15 @@ SUMMARY = "summary.json"
 DEPLOY_LOG = "deploy.log"
 GRADING_LOG = "grading.log"
 MACHINE_CPU_PRESSURE = "machine_cpu_pressure"  # report.json's key for the contention during the workload
+START_ADMISSION = "start_admission"  # report.json's key for the workload's wait for a quiet start
 ACTIVE_WAIT_SECONDS = 60
 
 
 @dataclass
 class Summary:
     """What the gradebook needs of one submission: where it got to, its points, a note, IAM warnings, the machine's
-    contention while its workload ran (contention.Contention.to_json) and the timing lines it failed (with data)."""
+    contention while its workload ran (contention.Contention.to_json), the timing lines it failed (with data) and
+    its workload's wait for a quiet start (admission.Admission.to_json)."""
 
     student: str
     folder: str
@@ -57,6 +60,7 @@ class Summary:
     contention: dict[str, Any] = field(default_factory=dict)
     timing_failed: list[str] = field(default_factory=list)
     first_run: dict[str, Any] = field(default_factory=dict)  # after a regrade alone: the busy run's total, note, ...
+    admission: dict[str, Any] = field(default_factory=dict)
 
     @property
     def total(self) -> float:
@@ -123,7 +127,7 @@ def grade_submission(folder: Path, out_root: Path, account: str, endpoint_url: s
         target, wiring = resolve(manifest, endpoint)
         summary.stage = "grading"
         progress("grading")
-        _grade(summary, target, wiring, out_dir, settings)
+        _grade(summary, target, wiring, out_dir, settings, progress)
         summary.iam = missing_permissions(endpoint, (target.stack.frame_extractor, target.stack.face_classifier))
         clean_up(endpoint, target.stack, manifest)
         if settings.regrade and summary.failed_on_a_busy_machine:
@@ -256,8 +260,10 @@ def _empty(s3: Any, bucket: str) -> None:
             s3.delete_objects(Bucket=bucket, Delete={"Objects": keys, "Quiet": True})
 
 
-def _grade(summary: Summary, target: Target, wiring: Wiring, out_dir: Path, settings: ClassSettings) -> None:
-    """Run the course workload, write report.{json,html}, fill the summary's points and note."""
+def _grade(summary: Summary, target: Target, wiring: Wiring, out_dir: Path, settings: ClassSettings,
+           progress: Progress) -> None:
+    """Once the class runner admits its start (settings.stagger), run the course workload, telling the runner when
+    its opening is over; write report.{json,html}, fill the summary's points and note."""
     run = RunSettings(workload="course", count=settings.count, rate=settings.rate, timeout=settings.answer_timeout,
                       settle=1.0, metrics_wait=settings.metrics_wait, device_id="grader", out=out_dir,
                       burst=settings.burst)
@@ -265,16 +271,22 @@ def _grade(summary: Summary, target: Target, wiring: Wiring, out_dir: Path, sett
         console = Console(file=log, width=120, force_terminal=False)
         thresholds = load_thresholds(Path(settings.thresholds) if settings.thresholds else None)
         items = course_workload(settings.count)
+        admission = request_start(progress, sys.stdin) if settings.stagger else UNGATED
         start = contention.mark()
-        outcome = grade(run, thresholds, items, target, COURSE_STUDENTS, console, wiring)
+        try:
+            outcome = grade(run, thresholds, items, target, COURSE_STUDENTS, console,
+                            OpeningWatch(wiring, settings.burst, lambda: progress(OPENED)))
+        finally:
+            progress(OPENED)  # again if told already: the runner releases a gate once
         busy = contention.since(start)
     write_reports(outcome, out_dir, out_dir)
-    document = {**to_json(outcome), MACHINE_CPU_PRESSURE: busy.to_json()}
+    document = {**to_json(outcome), MACHINE_CPU_PRESSURE: busy.to_json(), START_ADMISSION: admission.to_json()}
     (out_dir / "report.json").write_text(json.dumps(document, indent=2))
     summary.stage, summary.points, summary.passed = "graded", points(document), outcome.passed
     summary.report = f"{summary.student}/report.html"
-    summary.note = grading_note(document)
+    summary.note = "; ".join(filter(None, [grading_note(document), admission.note()]))
     summary.contention, summary.timing_failed = busy.to_json(), timing_failed(document)
+    summary.admission = admission.to_json()
 
 
 def timing_failed(document: dict[str, Any]) -> list[str]:
