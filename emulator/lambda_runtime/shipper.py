@@ -1,4 +1,8 @@
-"""A background thread that batches records and ships them to an AWS API of the emulator."""
+"""A background thread that batches records and ships them to an AWS API of the emulator.
+
+A batch that fails to ship is tried again with the next round, up to SHIP_ATTEMPTS times in a row (the emulator
+busy, a log group made by another writer at the same moment); past that its records are dropped and logged, each
+one, at ERROR."""
 
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 logger = logging.getLogger(__name__)
 
 Record = TypeVar("Record")
+SHIP_ATTEMPTS = 5
 
 
 AccountClients = Callable[[str], Any]  # an account id ("" for the emulator's default) -> a boto3 client there
@@ -29,6 +34,15 @@ def function_name_of(function: str) -> str:
     return function.split(":")[6] if function.startswith("arn:") else function.split(":")[0]
 
 
+class NotShipped(Exception):
+    """Raised by `ship` when part of a batch was shipped: the records that were not, and why."""
+
+    def __init__(self, records: list[Any], cause: Exception) -> None:
+        super().__init__(f"{len(records)} records not shipped: {cause}")
+        self.records = records
+        self.cause = cause
+
+
 class BackgroundShipper(ABC, Generic[Record]):
     """Collects records from any thread; a daemon thread ships them in batches."""
 
@@ -37,6 +51,8 @@ class BackgroundShipper(ABC, Generic[Record]):
         self._interval = interval_seconds
         self._stop = threading.Event()
         self._idle = threading.Event()
+        self._retry: list[Record] = []  # the last batch's records that failed to ship
+        self._failures = 0  # rounds in a row that failed to ship them
         self._thread = threading.Thread(target=self._run, name=type(self).__name__, daemon=True)
         self._thread.start()
 
@@ -55,17 +71,19 @@ class BackgroundShipper(ABC, Generic[Record]):
 
     @abstractmethod
     def ship(self, batch: list[Record]) -> None:
-        """Sends one batch; raising a botocore error keeps the shipper alive and logs it."""
+        """Sends one batch; a botocore error (the whole batch) or NotShipped (some records) has them tried again."""
 
     def _run(self) -> None:
         while True:
             stopping = self._stop.wait(self._interval)
-            batch = self._drain()
+            batch, self._retry = self._retry + self._drain(), []
             if batch:
                 self._ship_safely(batch)
-            if self._records.empty():
+            if self._records.empty() and not self._retry:
                 self._idle.set()
             if stopping:
+                if self._retry:
+                    self._drop(self._retry, "the shipper stopped")
                 return
 
     def _drain(self) -> list[Record]:
@@ -79,5 +97,21 @@ class BackgroundShipper(ABC, Generic[Record]):
     def _ship_safely(self, batch: list[Record]) -> None:
         try:
             self.ship(batch)
-        except (BotoCoreError, ClientError):
-            logger.exception("%s could not ship %d records", type(self).__name__, len(batch))
+        except NotShipped as failure:
+            self._failed(failure.records, failure.cause)
+        except (BotoCoreError, ClientError) as exc:
+            self._failed(batch, exc)
+        else:
+            self._failures = 0
+
+    def _failed(self, records: list[Record], cause: Exception) -> None:
+        self._failures += 1
+        if self._failures >= SHIP_ATTEMPTS:
+            self._failures = 0
+            self._drop(records, f"{SHIP_ATTEMPTS} attempts failed, the last with {cause!r}")
+            return
+        logger.warning("%s could not ship %d records (%r); trying again", type(self).__name__, len(records), cause)
+        self._retry = records
+
+    def _drop(self, records: list[Record], why: str) -> None:
+        logger.error("%s dropped %d records (%s): %r", type(self).__name__, len(records), why, records)
