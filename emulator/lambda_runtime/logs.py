@@ -11,7 +11,13 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from emulator.lambda_runtime.shipper import AccountClients, BackgroundShipper, NotShipped, account_of
+from emulator.lambda_runtime.shipper import (
+    SHIP_PATIENCE_SECONDS,
+    AccountClients,
+    BackgroundShipper,
+    NotShipped,
+    account_of,
+)
 from emulator.lambda_runtime.workers import FunctionSpec, InvocationResult
 
 console = logging.getLogger("emulator.lambda")
@@ -62,12 +68,13 @@ class LogShipper(BackgroundShipper[LogRecord]):
     AWS::Logs::LogGroup for the function, which failed with "already exists". A group's lines are held until the
     function's first START line, or until someone else made the group."""
 
-    def __init__(self, clients: AccountClients) -> None:
+    def __init__(self, clients: AccountClients, patience_seconds: float = SHIP_PATIENCE_SECONDS) -> None:
         self._clients = clients
+        self._lookups_failing = False
         self._known_streams: set[StreamKey] = set()
         self._invoked: set[tuple[str, str]] = set()  # (account, group) whose function has run, or whose group exists
         self._held: dict[tuple[str, str], list[LogRecord]] = defaultdict(list)
-        super().__init__()
+        super().__init__(patience_seconds=patience_seconds)
 
     def write(self, spec: FunctionSpec, stream: str, message: str) -> None:
         console.info("[%s] %s", spec.name, message)
@@ -122,12 +129,16 @@ class LogShipper(BackgroundShipper[LogRecord]):
         return ready
 
     def _group_exists(self, account: str, group: str) -> bool:
-        """Whether the group exists; False, logged, when that could not be asked (held lines wait a round more)."""
+        """Whether the group exists; False when that could not be asked (held lines wait a round more), logged when
+        asking starts to fail (the emulator does not serve until its stack is up)."""
         try:
             existing = self._clients(account).describe_log_groups(logGroupNamePrefix=group)["logGroups"]
         except (BotoCoreError, ClientError) as exc:
-            logger.warning("could not look for log group %s: %s", group, exc)
+            if not self._lookups_failing:
+                logger.warning("could not look for log group %s (%s): its held lines wait until it can", group, exc)
+            self._lookups_failing = True
             return False
+        self._lookups_failing = False
         return any(g["logGroupName"] == group for g in existing)
 
     def _ensure_stream(self, key: StreamKey) -> None:

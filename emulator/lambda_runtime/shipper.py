@@ -1,14 +1,14 @@
 """A background thread that batches records and ships them to an AWS API of the emulator.
 
-A batch that fails to ship is tried again with the next round, up to SHIP_ATTEMPTS times in a row (the emulator
-busy, a log group made by another writer at the same moment); past that its records are dropped and logged, each
-one, at ERROR."""
+Records that fail to ship (the emulator busy or not serving yet) are tried again every round for up to
+SHIP_PATIENCE_SECONDS; past that they are dropped, and logged, each one, at ERROR."""
 
 from __future__ import annotations
 
 import logging
 import queue
 import threading
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
@@ -18,7 +18,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 logger = logging.getLogger(__name__)
 
 Record = TypeVar("Record")
-SHIP_ATTEMPTS = 5
+SHIP_PATIENCE_SECONDS = 30.0  # an emulator under load 8 takes ~25 s to serve its first request
 
 
 AccountClients = Callable[[str], Any]  # an account id ("" for the emulator's default) -> a boto3 client there
@@ -46,13 +46,14 @@ class NotShipped(Exception):
 class BackgroundShipper(ABC, Generic[Record]):
     """Collects records from any thread; a daemon thread ships them in batches."""
 
-    def __init__(self, interval_seconds: float = 0.25) -> None:
+    def __init__(self, interval_seconds: float = 0.25, patience_seconds: float = SHIP_PATIENCE_SECONDS) -> None:
         self._records: queue.Queue[Record] = queue.Queue()
         self._interval = interval_seconds
         self._stop = threading.Event()
         self._idle = threading.Event()
+        self._patience = patience_seconds
         self._retry: list[Record] = []  # the last batch's records that failed to ship
-        self._failures = 0  # rounds in a row that failed to ship them
+        self._failing_since: float | None = None  # when shipping started to fail, None while it works
         self._thread = threading.Thread(target=self._run, name=type(self).__name__, daemon=True)
         self._thread.start()
 
@@ -102,15 +103,18 @@ class BackgroundShipper(ABC, Generic[Record]):
         except (BotoCoreError, ClientError) as exc:
             self._failed(batch, exc)
         else:
-            self._failures = 0
+            self._failing_since = None
 
     def _failed(self, records: list[Record], cause: Exception) -> None:
-        self._failures += 1
-        if self._failures >= SHIP_ATTEMPTS:
-            self._failures = 0
-            self._drop(records, f"{SHIP_ATTEMPTS} attempts failed, the last with {cause!r}")
+        now = time.monotonic()
+        if self._failing_since is None:
+            self._failing_since = now
+            logger.warning("%s could not ship %d records (%r); trying again for up to %.0f s",
+                           type(self).__name__, len(records), cause, self._patience)
+        if now - self._failing_since >= self._patience:
+            self._failing_since = None
+            self._drop(records, f"failing for {self._patience:.0f} s, the last time with {cause!r}")
             return
-        logger.warning("%s could not ship %d records (%r); trying again", type(self).__name__, len(records), cause)
         self._retry = records
 
     def _drop(self, records: list[Record], why: str) -> None:

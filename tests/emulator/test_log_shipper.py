@@ -16,9 +16,9 @@ from moto import mock_aws
 
 from emulator.config import DEFAULT_REGION
 from emulator.lambda_runtime.logs import LogRecord, LogShipper
-from emulator.lambda_runtime.shipper import SHIP_ATTEMPTS
 
 GROUP, STREAM = "/aws/lambda/fn", "2026/12/04/[$LATEST]abc"
+PATIENCE_SECONDS = 1.0
 
 
 @pytest.fixture
@@ -29,11 +29,11 @@ def logs() -> Iterator[Any]:
 
 def _shipped(client: Any, *records: LogRecord) -> list[str]:
     """The messages of the stream once `records` were put on a shipper in this order and it has flushed."""
-    shipper = LogShipper(lambda account: client)
+    shipper = LogShipper(lambda account: client, patience_seconds=PATIENCE_SECONDS)
     try:
         for record in records:
             shipper.put(record)
-        shipper.flush(timeout=SHIP_ATTEMPTS * 2)
+        shipper.flush(timeout=PATIENCE_SECONDS * 5)
     finally:
         shipper.close()
     return _messages(client)
@@ -79,7 +79,7 @@ def test_a_group_another_writer_made_meanwhile_loses_no_line(logs: Any) -> None:
 
 
 class FailingPuts:
-    """The logs client, except that its first `failures` PutLogEvents calls fail."""
+    """The logs client, except that its first `failures` PutLogEvents calls fail (a shipper tries every 0.25 s)."""
 
     def __init__(self, client: Any, failures: int) -> None:
         self._client, self.failures = client, failures
@@ -96,13 +96,13 @@ class FailingPuts:
 
 def test_a_batch_that_failed_is_shipped_on_a_later_attempt(logs: Any) -> None:
     now = int(time.time() * 1000)
-    assert _shipped(FailingPuts(logs, SHIP_ATTEMPTS - 1), _record(now, "START RequestId: r1")) == [
+    assert _shipped(FailingPuts(logs, 2), _record(now, "START RequestId: r1")) == [
         "START RequestId: r1"]
 
 
 def test_a_batch_that_keeps_failing_is_logged_with_its_lines(logs: Any, caplog: pytest.LogCaptureFixture) -> None:
     now = int(time.time() * 1000)
     with caplog.at_level(logging.WARNING, logger="emulator.lambda_runtime.shipper"):
-        assert _shipped(FailingPuts(logs, SHIP_ATTEMPTS), _record(now, "START RequestId: r1")) == []
+        assert _shipped(FailingPuts(logs, 1_000), _record(now, "START RequestId: r1")) == []
     [dropped] = [r for r in caplog.records if r.levelno == logging.ERROR]
     assert "dropped 1 records" in dropped.getMessage() and "START RequestId: r1" in dropped.getMessage()
