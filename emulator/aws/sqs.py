@@ -1,6 +1,7 @@
 """SQS: what the emulator changes in moto's SQS (5.2.5, pinned).
 
-- FIFO order after a failure and FIFO sequence numbers (`_forget_timed_out_receives`, `_next_sequence_number`);
+- FIFO order after a failure and FIFO sequence numbers (`_forget_timed_out_receives`, `_one_instant`,
+  `_next_sequence_number`);
 - `Queue.add_message`: moto deduplicates FIFO messages only against messages still in the queue; SQS remembers
   a deduplication id for 5 minutes even after the message was deleted
   (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/using-messagededuplicationid-property.html);
@@ -18,7 +19,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +33,7 @@ _DEDUP_ATTRIBUTE = "_emulator_deduplication_history"
 _SEQUENCE_ATTRIBUTE = "_emulator_last_sequence_number"
 _LOCK_ATTRIBUTE = "_emulator_lock"
 _RECEIVE_POLL_SECONDS = 0.05
+_look = threading.local()  # now_ms: the one instant of this thread's look at a queue (_one_instant)
 
 ADD_MESSAGE = Internal(Queue, "add_message", ("self", "message"),
                        source="self.lambda_event_source_mappings.items()")
@@ -103,9 +106,26 @@ def _queues() -> list[Queue]:
 
 def _fast_unix_time_millis(original: Callable[..., float]) -> Callable[..., float]:
     def unix_time_millis(dt: Any = None) -> float:
-        return time.time() * 1000.0 if dt is None else original(dt)
+        if dt is not None:
+            return original(dt)
+        frozen = getattr(_look, "now_ms", None)
+        return time.time() * 1000.0 if frozen is None else frozen
 
     return unix_time_millis
+
+
+@contextmanager
+def _one_instant() -> Iterator[None]:
+    """The clock stands still for this thread while a receive looks at the queue: moto reads it again for each
+    message (is it visible? its group in flight?), and a group whose messages became visible between two reads had
+    its first message skipped (the second still in flight) and then its second handed out alone, ahead of it. SQS
+    keeps a group's order (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/
+    FIFO-queues-understanding-logic.html)."""
+    _look.now_ms = time.time() * 1000.0
+    try:
+        yield
+    finally:
+        _look.now_ms = None
 
 
 def _deduplicating_for_five_minutes(original: Any) -> Any:
@@ -166,7 +186,7 @@ def _receiving_under_queue_lock(original: Any) -> Any:
         queue = backend.get_queue(queue_name)
         deadline = time.monotonic() + (wait_seconds_timeout or 0)
         while True:
-            with _queue_lock(queue):
+            with _queue_lock(queue), _one_instant():
                 _forget_timed_out_receives(queue)
                 received = original(backend, queue_name, count, 0, visibility_timeout, message_attribute_names)
             remaining = deadline - time.monotonic()

@@ -6,14 +6,25 @@ import logging
 import math
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
-from emulator.lambda_runtime.shipper import AccountClients, BackgroundShipper, account_of
+from botocore.exceptions import BotoCoreError, ClientError
+
+from emulator.lambda_runtime.shipper import (
+    SHIP_PATIENCE_SECONDS,
+    AccountClients,
+    BackgroundShipper,
+    NotShipped,
+    account_of,
+)
 from emulator.lambda_runtime.workers import FunctionSpec, InvocationResult
 
 console = logging.getLogger("emulator.lambda")
+logger = logging.getLogger(__name__)
 
 LogRecord = tuple[str, str, str, int, str]  # (account, group, stream, epoch ms, message)
+StreamKey = tuple[str, str, str]  # (account, group, stream)
 START_PREFIX = "START RequestId: "
 MAX_HELD_LINES = 10_000  # INIT lines held for a function not invoked yet; past that its group is made at once
 
@@ -57,24 +68,48 @@ class LogShipper(BackgroundShipper[LogRecord]):
     AWS::Logs::LogGroup for the function, which failed with "already exists". A group's lines are held until the
     function's first START line, or until someone else made the group."""
 
-    def __init__(self, clients: AccountClients) -> None:
+    def __init__(self, clients: AccountClients, patience_seconds: float = SHIP_PATIENCE_SECONDS) -> None:
         self._clients = clients
-        self._known_streams: set[tuple[str, str, str]] = set()
+        self._lookups_failing = False
+        self._known_streams: set[StreamKey] = set()
         self._invoked: set[tuple[str, str]] = set()  # (account, group) whose function has run, or whose group exists
         self._held: dict[tuple[str, str], list[LogRecord]] = defaultdict(list)
-        super().__init__()
+        super().__init__(patience_seconds=patience_seconds)
 
     def write(self, spec: FunctionSpec, stream: str, message: str) -> None:
         console.info("[%s] %s", spec.name, message)
         self.put((account_of(spec.arn), spec.log_group, stream, int(time.time() * 1000), message))
 
     def ship(self, batch: list[LogRecord]) -> None:
-        by_stream: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
-        for account, group, stream, timestamp, message in self._past_first_invocation(batch):
-            by_stream[(account, group, stream)].append({"timestamp": timestamp, "message": message})
-        for (account, group, stream), events in by_stream.items():
-            self._ensure_stream(account, group, stream)
+        by_stream: dict[StreamKey, list[LogRecord]] = defaultdict(list)
+        for record in self._past_first_invocation(batch):
+            by_stream[record[:3]].append(record)
+        unshipped: list[LogRecord] = []
+        cause: Exception | None = None
+        for key, records in by_stream.items():
+            try:
+                self._put(key, records)
+            except (BotoCoreError, ClientError) as exc:
+                unshipped, cause = unshipped + records, exc
+        if cause is not None:
+            raise NotShipped(unshipped, cause)
+
+    def _put(self, key: StreamKey, records: list[LogRecord]) -> None:
+        """One stream's records, in time order: PutLogEvents refuses a batch that is not ("The log events in the
+        batch must be in chronological order by their timestamp",
+        https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutLogEvents.html), and two
+        threads (the pool's START, an environment's output) can stamp lines in one order and queue them in the
+        other."""
+        account, group, stream = key
+        self._ensure_stream(key)
+        events = [{"timestamp": timestamp, "message": message}
+                  for *_, timestamp, message in sorted(records, key=lambda record: record[3])]
+        try:
             self._clients(account).put_log_events(logGroupName=group, logStreamName=stream, logEvents=events)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ResourceNotFoundException":
+                self._known_streams.discard(key)  # deleted since it was made: made again on the next attempt
+            raise
 
     def _past_first_invocation(self, batch: list[LogRecord]) -> list[LogRecord]:
         """The records to ship now: those of functions invoked (the held INIT lines first, at their first START),
@@ -94,14 +129,34 @@ class LogShipper(BackgroundShipper[LogRecord]):
         return ready
 
     def _group_exists(self, account: str, group: str) -> bool:
-        existing = self._clients(account).describe_log_groups(logGroupNamePrefix=group)["logGroups"]
+        """Whether the group exists; False when that could not be asked (held lines wait a round more), logged when
+        asking starts to fail (the emulator does not serve until its stack is up)."""
+        try:
+            existing = self._clients(account).describe_log_groups(logGroupNamePrefix=group)["logGroups"]
+        except (BotoCoreError, ClientError) as exc:
+            if not self._lookups_failing:
+                logger.warning("could not look for log group %s (%s): its held lines wait until it can", group, exc)
+            self._lookups_failing = True
+            return False
+        self._lookups_failing = False
         return any(g["logGroupName"] == group for g in existing)
 
-    def _ensure_stream(self, account: str, group: str, stream: str) -> None:
-        if (account, group, stream) in self._known_streams:
+    def _ensure_stream(self, key: StreamKey) -> None:
+        if key in self._known_streams:
             return
+        account, group, stream = key
         client = self._clients(account)
         if not self._group_exists(account, group):
-            client.create_log_group(logGroupName=group)
-        client.create_log_stream(logGroupName=group, logStreamName=stream)
-        self._known_streams.add((account, group, stream))
+            _unless_made_already(client.create_log_group, logGroupName=group)
+        _unless_made_already(client.create_log_stream, logGroupName=group, logStreamName=stream)
+        self._known_streams.add(key)
+
+
+def _unless_made_already(create: Callable[..., Any], **names: str) -> None:
+    """Creates a log group or stream that another writer may have made a moment ago (the IAM findings of a request
+    thread write to the function's group too)."""
+    try:
+        create(**names)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ResourceAlreadyExistsException":
+            raise

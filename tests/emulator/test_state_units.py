@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -11,7 +12,7 @@ import boto3
 import pytest
 from moto import mock_aws
 from moto.cloudwatch.models import cloudwatch_backends
-from moto.logs.models import logs_backends
+from moto.logs.models import LogEvent, logs_backends
 from moto.s3.models import s3_backends
 from moto.sqs.models import sqs_backends
 
@@ -26,14 +27,8 @@ from emulator.state import BlobStore, EventLog, StateError, StateStore
 @pytest.fixture
 def hooked(tmp_path: Path) -> Iterator[StateStore]:
     """moto in process with the state hooks on: bodies and log events go to tmp_path."""
-    store = StateStore(tmp_path / "state", persistent=True)
-    hooks = StateHooks(store)
-    with mock_aws():
-        hooks.install()
-        try:
-            yield store
-        finally:
-            hooks.uninstall()
+    with _hooked_run(tmp_path / "state") as store:
+        yield store
 
 
 def client(service: str) -> Any:
@@ -91,6 +86,45 @@ def test_a_restore_cuts_off_log_events_written_after_the_snapshot(tmp_path: Path
     restored = EventLog(tmp_path, "stream", count=1, first=1, last=1)
     restored.restore(size)
     assert [e.message for e in restored] == ["kept"]
+
+
+def test_log_event_ids_stay_unique_across_a_restart(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A reader of FilterLogEvents tells events apart by eventId (emulator/console/tail.py): an event written after
+    a restart must not take the id of one restored from disk."""
+    root = tmp_path / "state"
+    with _hooked_run(root) as store:
+        _put_messages("before 1", "before 2", "before 3")
+        store.save()
+    monkeypatch.setattr(LogEvent, "_event_id", 0)  # a new process: moto's own counter starts again
+    with _hooked_run(root) as store:
+        assert store.load()
+        _put_messages("after")
+        events = client("logs").filter_log_events(logGroupName="/aws/lambda/f")["events"]
+    assert [e["message"] for e in events] == ["before 1", "before 2", "before 3", "after"]
+    assert len({e["eventId"] for e in events}) == 4
+
+
+@contextlib.contextmanager
+def _hooked_run(root: Path) -> Iterator[StateStore]:
+    """One run of the emulator's moto on the state in `root`."""
+    store = StateStore(root, persistent=True)
+    hooks = StateHooks(store)
+    with mock_aws():
+        hooks.install()
+        try:
+            yield store
+        finally:
+            hooks.uninstall()
+
+
+def _put_messages(*messages: str) -> None:
+    logs = client("logs")
+    if not logs.describe_log_groups(logGroupNamePrefix="/aws/lambda/f")["logGroups"]:
+        logs.create_log_group(logGroupName="/aws/lambda/f")
+        logs.create_log_stream(logGroupName="/aws/lambda/f", logStreamName="s")
+    now = int(datetime.now(UTC).timestamp() * 1000)
+    logs.put_log_events(logGroupName="/aws/lambda/f", logStreamName="s",
+                        logEvents=[{"timestamp": now, "message": message} for message in messages])
 
 
 def test_a_state_of_another_format_is_refused_not_loaded(tmp_path: Path) -> None:
