@@ -6,7 +6,15 @@ from collections import defaultdict
 from datetime import UTC, datetime
 from typing import Any
 
-from emulator.lambda_runtime.shipper import AccountClients, BackgroundShipper, account_of, function_name_of
+from botocore.exceptions import BotoCoreError, ClientError
+
+from emulator.lambda_runtime.shipper import (
+    AccountClients,
+    BackgroundShipper,
+    NotShipped,
+    account_of,
+    function_name_of,
+)
 
 NAMESPACE = "AWS/Lambda"
 _MAX_DATA_PER_CALL = 1000
@@ -38,13 +46,22 @@ class MetricsPublisher(BackgroundShipper[tuple[str, dict[str, Any]]]):
         self.put((account_of(function_name), _datum("ConcurrentExecutions", account_in_flight, "Count", [])))
 
     def ship(self, batch: list[tuple[str, dict[str, Any]]]) -> None:
+        """Each account's data in calls of at most _MAX_DATA_PER_CALL; only the calls that failed are tried again
+        (NotShipped), so a datum is never counted twice."""
         by_account: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for account, datum in batch:
             by_account[account].append(datum)
+        unshipped: list[tuple[str, dict[str, Any]]] = []
+        cause: Exception | None = None
         for account, data in by_account.items():
             for start in range(0, len(data), _MAX_DATA_PER_CALL):
-                self._clients(account).put_metric_data(Namespace=NAMESPACE,
-                                                       MetricData=data[start : start + _MAX_DATA_PER_CALL])
+                chunk = data[start : start + _MAX_DATA_PER_CALL]
+                try:
+                    self._clients(account).put_metric_data(Namespace=NAMESPACE, MetricData=chunk)
+                except (BotoCoreError, ClientError) as exc:
+                    unshipped, cause = unshipped + [(account, datum) for datum in chunk], exc
+        if cause is not None:
+            raise NotShipped(unshipped, cause)
 
     def _datum(self, function: str, name: str, value: float, unit: str) -> None:
         """`function`: a name, or an ARN whose account the datum goes to (its dimension is the name alone)."""

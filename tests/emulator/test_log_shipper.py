@@ -16,6 +16,7 @@ from moto import mock_aws
 
 from emulator.config import DEFAULT_REGION
 from emulator.lambda_runtime.logs import LogRecord, LogShipper
+from emulator.lambda_runtime.metrics import MetricsPublisher
 
 GROUP, STREAM = "/aws/lambda/fn", "2026/12/04/[$LATEST]abc"
 PATIENCE_SECONDS = 1.0
@@ -106,3 +107,42 @@ def test_a_batch_that_keeps_failing_is_logged_with_its_lines(logs: Any, caplog: 
         assert _shipped(FailingPuts(logs, 1_000), _record(now, "START RequestId: r1")) == []
     [dropped] = [r for r in caplog.records if r.levelno == logging.ERROR]
     assert "dropped 1 records" in dropped.getMessage() and "START RequestId: r1" in dropped.getMessage()
+
+
+class _CountingMetrics:
+    """A CloudWatch client per account that records each PutMetricData's data; `failing` fails its first call."""
+
+    def __init__(self, failing: str) -> None:
+        self.failing = failing
+        self.put: dict[str, list[str]] = {}
+
+    def __call__(self, account: str) -> Any:
+        return self if account == self.failing else _Recorder(self.put.setdefault(account, []))
+
+    def put_metric_data(self, **kwargs: Any) -> None:
+        self.failing = ""
+        raise ClientError({"Error": {"Code": "ServiceUnavailable", "Message": "busy"}}, "PutMetricData")
+
+
+class _Recorder:
+    def __init__(self, names: list[str]) -> None:
+        self._names = names
+
+    def put_metric_data(self, Namespace: str, MetricData: list[dict[str, Any]]) -> None:
+        self._names.extend(datum["MetricName"] for datum in MetricData)
+
+
+def test_metrics_of_one_account_that_failed_are_sent_again_and_no_other_twice() -> None:
+    clients = _CountingMetrics(failing="222222222222")
+    publisher = MetricsPublisher(clients)
+    try:
+        for account in ("111111111111", "222222222222"):
+            publisher.invocation(f"arn:aws:lambda:us-east-1:{account}:function:fn", 12.0, failed=False)
+        publisher.flush(timeout=5)
+        deadline = time.monotonic() + 5
+        while len(clients.put) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        publisher.close()
+    assert clients.put == {"111111111111": ["Invocations", "Errors", "Duration"],
+                           "222222222222": ["Invocations", "Errors", "Duration"]}
