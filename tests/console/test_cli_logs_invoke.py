@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import base64
 import json
+import re
 import subprocess
 import sys
 import threading
@@ -87,12 +89,21 @@ def test_logs_follow_streams_the_lines_of_an_invocation_made_after_it_started(em
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and not seen:  # its first line: which log group, on which endpoint
             time.sleep(0.1)
-        emulator.client("lambda").invoke(FunctionName=function, Payload=json.dumps({"Records": []}).encode())
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not any("REPORT RequestId" in line for line in seen):
+        answer = emulator.client("lambda").invoke(FunctionName=function, LogType="Tail",
+                                                  Payload=json.dumps({"Records": []}).encode())
+        request_id = _request_id(base64.b64decode(answer["LogResult"]).decode())
+        deadline = time.monotonic() + 30  # the session's emulator may run this function for other tests meanwhile
+        while time.monotonic() < deadline and not any(f"REPORT RequestId: {request_id}" in line for line in seen):
             time.sleep(0.2)
     finally:
         follower.terminate()
         follower.wait(10)
-    assert any("START RequestId" in line for line in seen), seen
-    assert any("REPORT RequestId" in line for line in seen), seen
+    assert any(f"START RequestId: {request_id}" in line for line in seen), seen
+    assert any(f"REPORT RequestId: {request_id}" in line for line in seen), seen
+
+
+def _request_id(log_tail: str) -> str:
+    """The invocation's request id, from its START line in the LogType=Tail log."""
+    match = re.search(r"START RequestId: (\S+)", log_tail)
+    assert match, log_tail
+    return match.group(1)
