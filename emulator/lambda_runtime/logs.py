@@ -146,8 +146,7 @@ class LogShipper(BackgroundShipper[LogRecord]):
             return
         account, group, stream = key
         client = self._clients(account)
-        if not self._group_exists(account, group):
-            _unless_made_already(client.create_log_group, logGroupName=group)
+        _unless_made_already(client.create_log_group, logGroupName=group)
         _unless_made_already(client.create_log_stream, logGroupName=group, logStreamName=stream)
         self._known_streams.add(key)
 
