@@ -263,8 +263,7 @@ def refuse_ambiguous_notifications(config: dict[str, Any]) -> None:
     rules = [_NotificationRule.of(entry) for section, _, _ in _DESTINATIONS
              for entry in _entries(config.get(section))]
     for index, rule in enumerate(rules):
-        clash = next((other for other in rules[index + 1:] if rule.overlaps(other)), None)
-        if clash is not None:
+        if any(rule.overlaps(other) for other in rules[index + 1:]):
             raise InvalidArgumentError(AMBIGUOUS_NOTIFICATIONS, "Event", rule.events[0] if rule.events else "")
 
 
