@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from typing import IO, Any
 
-from grader.classroom.contention import CONTENDED_PRESSURE, PSI_CPU, some_avg10
+from grader.classroom.contention import CONTENDED_PRESSURE, psi_avg10
 from grader.collector import Collector, Received
 from grader.config import RunSettings
 from grader.errors import GraderError
@@ -64,14 +64,6 @@ class Admission:
 
 
 UNGATED = Admission(0.0, False, None, (), staggered=False)
-
-
-def psi_avg10() -> float | None:
-    """PSI's CPU `some avg10` as a share; None without PSI (the gate then looks at openings only)."""
-    try:
-        return some_avg10(PSI_CPU.read_text())
-    except OSError:
-        return None
 
 
 class StartGate:

@@ -79,15 +79,22 @@ def some_avg10(psi_text: str) -> float:
     return float(found.group(1)) / 100
 
 
+def psi_avg10(psi: Path = PSI_CPU) -> float | None:
+    """PSI's CPU `some avg10` as a share; None without PSI."""
+    try:
+        return some_avg10(psi.read_text())
+    except OSError:
+        return None
+
+
 def wait_until_quiet(limit_seconds: float = QUIET_WAIT_SECONDS, psi: Path = PSI_CPU,
                      sleep: Callable[[float], None] = time.sleep) -> bool:
     """Wait, at most limit_seconds, until the last 10 s were not contended (PSI's `some avg10`); True once they
     were, False when the machine stayed busy (other jobs: the regrade then runs anyway) or there is no PSI."""
     waited = 0.0
     while True:
-        try:
-            pressure = some_avg10(psi.read_text())
-        except OSError:
+        pressure = psi_avg10(psi)
+        if pressure is None:
             return False
         if pressure <= CONTENDED_PRESSURE:
             return True
