@@ -7,7 +7,11 @@ default account (123456789012, the emulator's DEFAULT_ACCOUNT too). Two touches 
 
 - `BaseResponse.get_access_key` finds a key only when it is 20 upper-case letters and digits (the shape of AWS's
   own keys); it now reads the key id from SigV4's `Credential=` (header or presigned URL) whatever its shape;
-- `get_account_id_from`: a 12-digit key is its own account; other keys as moto maps them.
+- `get_account_id_from`: a 12-digit key is its own account; other keys as moto maps them, looked up in the IAM
+  backends that exist. moto's lookup indexes every account's backend of all six partitions, which creates them:
+  each one loads AWS's ~1,400 managed policies (about a second of CPU) and adds ~200 KB to every state snapshot,
+  so one request with a non-numeric key made every account cost six times that. A key is only ever created in a
+  backend that exists, so the answer is the same.
 """
 
 from __future__ import annotations
@@ -21,7 +25,8 @@ from moto.core.responses import BaseResponse
 from emulator.aws.registry import Internal, Patch
 
 GET_ACCESS_KEY = Internal(BaseResponse, "get_access_key", ("self",), source="access_key_regex")
-ACCOUNT_OF_KEY = Internal(iam_models, "get_account_id_from", ("access_key",), source="access_keys")
+ACCOUNT_OF_KEY = Internal(iam_models, "get_account_id_from", ("access_key",),
+                          source="for partition in PARTITION_NAMES")
 INTERNALS = (GET_ACCESS_KEY, ACCOUNT_OF_KEY)
 
 _CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/")
@@ -58,6 +63,15 @@ def _reading_any_key(original: Any) -> Any:
 
 def _twelve_digits_first(original: Any) -> Any:
     def get_account_id_from(access_key: str) -> str:
-        return account_of_key(access_key) or original(access_key)
+        return account_of_key(access_key) or account_holding(access_key)
 
     return get_account_id_from
+
+
+def account_holding(access_key: str) -> str:
+    """The account whose IAM has this access key, else moto's default account: moto's lookup over the IAM backends
+    that exist, none created by looking."""
+    for account_id, partitions in list(iam_models.iam_backends.items()):
+        if any(access_key in backend.access_keys for backend in list(dict.values(partitions))):
+            return account_id
+    return iam_models.DEFAULT_ACCOUNT_ID
