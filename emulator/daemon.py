@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from emulator.config import DUMMY_CREDENTIALS, ENV_STATE_DIR, EmulatorConfig
+from emulator.config import DUMMY_CREDENTIALS, ENV_PERSISTENCE, ENV_STATE_DIR, EmulatorConfig
 from emulator.errors import NotRunningError
 from emulator.lambda_runtime import worker_processes
 from emulator.ports import ensure_port_free
@@ -69,7 +69,8 @@ def start_background(config: EmulatorConfig, extra_args: list[str], timeout: flo
     """Starts `python -m emulator serve` detached and waits until it is ready; idempotent.
 
     With `stop_with_caller` the emulator stops itself once this process is gone, even if it was killed before it
-    could stop it (a throw-away emulator must not outlive its test or benchmark). PortInUseError, before anything
+    could stop it (a throw-away emulator must not outlive its test or benchmark). A config with `persist` off starts
+    one that keeps no snapshots (its state folder is emptied at start). PortInUseError, before anything
     starts, if another program holds the port; NotRunningError with the serving process's own error line if it
     exits before it is ready.
     """
@@ -85,7 +86,7 @@ def start_background(config: EmulatorConfig, extra_args: list[str], timeout: flo
     process = subprocess.Popen(
         [sys.executable, "-m", "emulator", "serve", "--port", str(config.port), *extra_args],
         stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        env={**os.environ, ENV_STATE_DIR: str(config.state_dir),
+        env={**os.environ, ENV_STATE_DIR: str(config.state_dir), ENV_PERSISTENCE: "1" if config.persist else "0",
              **({ENV_STOP_WITH_PID: str(os.getpid())} if stop_with_caller else {})},
     )
     (config.state_dir / PID_FILE).write_text(str(process.pid))

@@ -76,9 +76,10 @@ class QueueWiring:
 
 @contextmanager
 def embedded_emulator(lambdas: Path | None = None, template: Path | None = None) -> Iterator[Target]:
-    """Start an emulator (free port, temporary state dir) with the submission's handlers; stop it after."""
+    """Start an emulator (free port, temporary state dir, no snapshots: the folder is deleted after) with the
+    submission's handlers; stop it after."""
     state_dir = Path(tempfile.mkdtemp(prefix="grader-emulator-"))
-    config = EmulatorConfig.from_env(port=free_loopback_port(), state_dir=state_dir)
+    config = EmulatorConfig.from_env(port=free_loopback_port(), state_dir=state_dir, persist=False)
     extra = [
         *(["--lambdas", str(lambdas.resolve())] if lambdas else []),
         *(["--template", str(template.resolve())] if template else []),

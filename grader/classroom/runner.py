@@ -54,9 +54,10 @@ def find_submissions(root: Path) -> list[Path]:
 @contextmanager
 def class_emulator(hidden: Sequence[Path] = ()) -> Iterator[tuple[str, Path]]:
     """One emulator with no stack of its own for the whole class: (endpoint, its log file). Its functions run
-    isolated per account (EMULATOR_ISOLATION=accounts unless set otherwise), `hidden` out of their sight."""
+    isolated per account (EMULATOR_ISOLATION=accounts unless set otherwise), `hidden` out of their sight. It keeps
+    no snapshots: its state folder is deleted after the class."""
     state_dir = Path(tempfile.mkdtemp(prefix="grader-class-"))
-    config = EmulatorConfig.from_env(port=free_loopback_port(), state_dir=state_dir)
+    config = EmulatorConfig.from_env(port=free_loopback_port(), state_dir=state_dir, persist=False)
     try:
         with _isolated(hidden):
             info = start_emulator(config, ["--no-stack", "--fresh"])

@@ -94,6 +94,18 @@ def test_down_ends_the_background_emulator_and_all_its_lambda_processes(tmp_path
     assert [pid for pid in lambda_pids if pid_alive(pid)] == []
 
 
+def test_a_background_emulator_whose_config_does_not_persist_writes_no_snapshot(tmp_path: Path) -> None:
+    """The grader's throw-away emulators: their state folder is deleted after, so snapshots would be wasted work."""
+    config = EmulatorConfig(port=free_loopback_port(), state_dir=tmp_path, persist=False)
+    info: dict[str, Any] = start_background(config, ["--no-stack"])
+    try:
+        dummy_session(info["region"]).client("s3", endpoint_url=info["endpoint"]).create_bucket(Bucket="kept-nowhere")
+    finally:
+        assert stop_background(config)
+
+    assert not list(tmp_path.rglob("snapshot.pickle"))
+
+
 STARTS_AND_DIES = """
 import os, sys
 from pathlib import Path
