@@ -14,6 +14,7 @@ import boto3
 from contract import StackOutputsError, stack_outputs
 from contract.template import code_overrides
 from emulator.api_server import ApiServer
+from emulator.aws import awslambda
 from emulator.aws.hooks import MotoHooks, StateHooks
 from emulator.config import DEFAULT_ACCOUNT, DUMMY_CREDENTIALS, EmulatorConfig, dummy_session
 from emulator.console.app import with_console
@@ -50,24 +51,29 @@ class EndpointSession:
         return self._session.client(service, endpoint_url=self.endpoint_url)
 
 
-def account_clients(endpoint_url: str, region: str, service: str) -> Callable[[str], Any]:
-    """A boto3 client of `service` per account ("" or DEFAULT_ACCOUNT: the emulator's dummy keys; another account's
-    12-digit id as its access key, the emulator's convention), made once each: function logs and metrics go to the
-    function's own account."""
-    clients: dict[str, Any] = {}
+def clients_by_account(endpoint_url: str) -> Callable[[str, str, str], Any]:
+    """A boto3 client per (service, account, region) ("" or DEFAULT_ACCOUNT: the emulator's dummy keys; another
+    account's 12-digit id as its access key, the emulator's convention), made once each."""
+    clients: dict[tuple[str, str, str], Any] = {}
     lock = threading.Lock()
 
-    def client(account: str) -> Any:
+    def client(service: str, account: str, region: str) -> Any:
         with lock:
-            if account not in clients:
-                keys = DUMMY_CREDENTIALS if account in ("", DEFAULT_ACCOUNT) else {
-                    "AWS_ACCESS_KEY_ID": account, "AWS_SECRET_ACCESS_KEY": DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"]}
-                clients[account] = boto3.Session(aws_access_key_id=keys["AWS_ACCESS_KEY_ID"],
-                                                 aws_secret_access_key=keys["AWS_SECRET_ACCESS_KEY"],
-                                                 region_name=region).client(service, endpoint_url=endpoint_url)
-            return clients[account]
+            if (service, account, region) not in clients:
+                key = DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"] if account in ("", DEFAULT_ACCOUNT) else account
+                clients[service, account, region] = boto3.Session(
+                    aws_access_key_id=key, aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+                    region_name=region).client(service, endpoint_url=endpoint_url)
+            return clients[service, account, region]
 
     return client
+
+
+def account_clients(endpoint_url: str, region: str, service: str) -> Callable[[str], Any]:
+    """clients_by_account for one service and region: function logs and metrics go to the function's own
+    account."""
+    clients = clients_by_account(endpoint_url)
+    return lambda account: clients(service, account, region)
 
 
 def worker_environment(endpoint_url: str, region: str) -> dict[str, str]:
@@ -145,8 +151,8 @@ class LocalCloud:
         self._server.start()
         self._prepare_stack_functions()
         self._keep_state()
-        self._mappings = EventSourceMappings(session.client("lambda"), session.client("sqs"), self.service.invoke,
-                                             self._hooks.streams, destinations.send_record)
+        self._mappings = EventSourceMappings(awslambda.event_source_mappings, clients_by_account(config.endpoint_url),
+                                             self.service.invoke, self._hooks.streams, destinations.send_record)
         self._mappings.start()
         self._integrations.start()
 

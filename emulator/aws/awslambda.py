@@ -105,6 +105,8 @@ PUT_EVENT_INVOKE_CONFIG = Internal(LambdaBackend, "put_function_event_invoke_con
 UPDATE_EVENT_INVOKE_CONFIG = Internal(LambdaBackend, "update_function_event_invoke_config",
                                       ("self", "function_name", "config"))
 STORED_FUNCTIONS = Internal(LambdaStorage, "__init__", ("self",), source="self._functions")
+STORED_MAPPINGS = Internal(LambdaBackend, "__init__", ("self", "region_name", "account_id"),
+                           source="self._event_source_mappings")
 CREATE_MAPPING = Internal(LambdaBackend, "create_event_source_mapping", ("self", "spec"),
                           source="queue.lambda_event_source_mappings[esm.function_arn] = esm")
 INVOKE_REQUEST = Internal(LambdaResponse, "invoke", ("self",), source='qualifier = self._get_param("qualifier")')
@@ -119,8 +121,8 @@ VISIBILITY_TOO_SHORT = "Queue visibility timeout: {queue} seconds is less than F
 
 CREATE_LOG_GROUP = Internal(LogsBackend, "create_log_group", ("self", "log_group_name", "tags"))
 INTERNALS = (INVOKE, FUNCTION_INIT, UPDATE_CONFIGURATION, SET_CODE, FUNCTION_FROM_TEMPLATE, PUT_EVENT_INVOKE_CONFIG,
-             UPDATE_EVENT_INVOKE_CONFIG, STORED_FUNCTIONS, CREATE_MAPPING, CREATE_FUNCTION, UPDATE_CODE,
-             UPDATE_FUNCTION_CONFIGURATION, PUBLISH_LAYER, CONFIGURATION, BACKEND_INVOKE, INVOKE_REQUEST,
+             UPDATE_EVENT_INVOKE_CONFIG, STORED_FUNCTIONS, STORED_MAPPINGS, CREATE_MAPPING, CREATE_FUNCTION,
+             UPDATE_CODE, UPDATE_FUNCTION_CONFIGURATION, PUBLISH_LAYER, CONFIGURATION, BACKEND_INVOKE, INVOKE_REQUEST,
              CREATE_LOG_GROUP)
 _PLATFORM_LOCK = threading.Lock()
 _PLATFORM_LINES: dict[tuple[str, str, str], list[str]] = {}  # findings for a function whose log group is not made
@@ -130,6 +132,13 @@ def function_count() -> int:
     """Functions stored in every account and region."""
     return sum(len(backend._lambdas._functions) for regions in list(lambda_backends.values())
                for backend in list(regions.values()))
+
+
+def event_source_mappings() -> list[dict[str, Any]]:
+    """Every account's and region's event source mappings, as ListEventSourceMappings describes them: what the
+    Lambda service polls (reading moto's backends, not asking each account's API every second)."""
+    return [mapping.get_configuration() for regions in list(lambda_backends.values())
+            for backend in list(regions.values()) for mapping in list(backend._event_source_mappings.values())]
 
 
 class TooManyRequestsException(JsonRESTError):

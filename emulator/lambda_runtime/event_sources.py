@@ -15,8 +15,9 @@ https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html), a
   is not in the batch, or an empty/null id, fails the whole batch;
 - FIFO queues keep their order per message group because SQS hands out no further message of a group while one
   is in flight.
-Mappings are read from the Lambda API itself (ListEventSourceMappings) every SYNC_SECONDS: creating, updating,
-disabling or deleting one takes effect within that time.
+Mappings of every account are read every SYNC_SECONDS (in ListEventSourceMappings' shape, from the Lambda service's
+store): creating, updating, disabling or deleting one takes effect within that time. A poller talks to SQS as its
+function's account, as Lambda polls with the function's role.
 """
 
 from __future__ import annotations
@@ -58,6 +59,8 @@ class Invocation(Protocol):
 
 
 Invoke = Callable[[str, bytes], Invocation]
+ListMappings = Callable[[], list[dict[str, Any]]]
+Clients = Callable[[str, str, str], Any]  # (service, account, region) -> a boto3 client signed as that account
 
 
 @dataclass(frozen=True)
@@ -236,12 +239,12 @@ class SqsPoller:
 
 class EventSourceMappings:
     """Keeps one poller per enabled mapping (SQS; DynamoDB Streams and Kinesis when given a stream reader), in step
-    with the Lambda API's list of mappings."""
+    with every account's mappings."""
 
-    def __init__(self, lambda_client: Any, sqs_client: Any, invoke: Invoke, streams: StreamReader | None = None,
-                 send_record: SendRecord | None = None) -> None:
-        self._lambda = lambda_client
-        self._sqs = sqs_client
+    def __init__(self, list_mappings: ListMappings, clients: Clients, invoke: Invoke,
+                 streams: StreamReader | None = None, send_record: SendRecord | None = None) -> None:
+        self._list_mappings = list_mappings
+        self._clients = clients
         self._invoke = invoke
         self._streams = None if streams is None else StreamServices(
             streams, invoke, send_record or _no_destination, self._function_role)
@@ -275,32 +278,37 @@ class EventSourceMappings:
 
     def _poller(self, mapping: SqsMapping | StreamMapping) -> SqsPoller | StreamPoller:
         if isinstance(mapping, SqsMapping):
-            return SqsPoller(mapping, self._sqs, self._invoke)
+            return SqsPoller(mapping, self._function_client("sqs", mapping.function_arn), self._invoke)
         assert self._streams is not None
         return StreamPoller(mapping, self._streams)
 
     def _enabled_mappings(self) -> list[SqsMapping | StreamMapping]:
         mappings: list[SqsMapping | StreamMapping] = []
-        for page in self._lambda.get_paginator("list_event_source_mappings").paginate():
-            for mapping in page["EventSourceMappings"]:
-                if mapping.get("State") != "Enabled":
-                    continue
-                service = mapping["EventSourceArn"].split(":")[2]
-                if service == "sqs":
-                    mappings.append(SqsMapping.from_api(mapping))
-                elif service in STREAM_SERVICES and self._streams is not None:
-                    mappings.append(StreamMapping.from_api(mapping))
+        for mapping in self._list_mappings():
+            if mapping.get("State") != "Enabled":
+                continue
+            service = mapping["EventSourceArn"].split(":")[2]
+            if service == "sqs":
+                mappings.append(SqsMapping.from_api(mapping))
+            elif service in STREAM_SERVICES and self._streams is not None:
+                mappings.append(StreamMapping.from_api(mapping))
         return mappings
 
+    def _function_client(self, service: str, function_arn: str) -> Any:
+        """A client of `service` signed as the function's account, in its region."""
+        _, _, _, region, account, *_ = function_arn.split(":")
+        return self._clients(service, account, region)
+
     def _function_role(self, function_arn: str) -> str:
-        return str(self._lambda.get_function_configuration(FunctionName=function_arn)["Role"])
+        return str(self._function_client("lambda", function_arn).get_function_configuration(
+            FunctionName=function_arn)["Role"])
 
     def _sync_forever(self) -> None:
         while not self._stop.wait(SYNC_SECONDS):
             try:
                 self.sync()
             except (BotoCoreError, ClientError) as exc:
-                logger.warning("event source mappings could not be listed: %s", exc)
+                logger.warning("event source mappings could not be synced: %s", exc)
 
 
 def _no_destination(destination: str, record: dict[str, Any], succeeded: bool) -> None:

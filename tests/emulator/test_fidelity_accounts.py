@@ -93,3 +93,27 @@ def test_a_bucket_name_another_account_holds_is_taken_as_on_s3(emulator):
     alice.create_bucket(Bucket=bucket)
     with pytest.raises(bob.exceptions.BucketAlreadyExists):
         bob.create_bucket(Bucket=bucket)
+
+
+def test_an_sqs_trigger_in_another_account_invokes_that_accounts_function(emulator):
+    """Class grading: each submission's SQS trigger lives in its own account and must be polled there."""
+    alice = account(emulator, ALICE)
+    sqs = alice("sqs")
+    source = sqs.create_queue(QueueName=unique("alice-in"))["QueueUrl"]
+    results = sqs.create_queue(QueueName=unique("alice-out"))["QueueUrl"]
+    source_arn = sqs.get_queue_attributes(QueueUrl=source, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    role = alice("iam").create_role(RoleName=unique("role"), AssumeRolePolicyDocument=json.dumps(TRUST))
+    forward = ("import boto3, os\n\ndef lambda_handler(event, context):\n"
+               "    for record in event['Records']:\n"
+               "        boto3.client('sqs').send_message(QueueUrl=os.environ['OUT'], MessageBody=record['body'])\n")
+    function = alice("lambda").create_function(
+        FunctionName=unique("forward"), Runtime="python3.11", Handler="app.lambda_handler",
+        Role=role["Role"]["Arn"], Code={"ZipFile": zip_handler(forward)}, Environment={"Variables": {"OUT": results}})
+    alice("lambda").create_event_source_mapping(EventSourceArn=source_arn, FunctionName=function["FunctionArn"],
+                                                BatchSize=1)
+    sqs.send_message(QueueUrl=source, MessageBody="for alice's function")
+
+    received = sqs.receive_message(QueueUrl=results, WaitTimeSeconds=20).get("Messages", [])
+    if not received:
+        received = sqs.receive_message(QueueUrl=results, WaitTimeSeconds=20).get("Messages", [])
+    assert [m["Body"] for m in received] == ["for alice's function"]
