@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
-
-import boto3
 
 from contract import StackOutputsError, stack_outputs
 from contract.template import code_overrides
 from emulator.api_server import ApiServer
 from emulator.aws import awslambda
 from emulator.aws.hooks import MotoHooks, StateHooks
-from emulator.config import DEFAULT_ACCOUNT, DUMMY_CREDENTIALS, EmulatorConfig, dummy_session
+from emulator.config import DEFAULT_ACCOUNT, DUMMY_CREDENTIALS, EmulatorConfig, clients_by_account, dummy_session
 from emulator.console.app import with_console
 from emulator.hot_reload import CodeWatcher, LocalCode, local_code_of_stack
 from emulator.integrations import Integrations
@@ -49,24 +46,6 @@ class EndpointSession:
 
     def client(self, service: str) -> Any:
         return self._session.client(service, endpoint_url=self.endpoint_url)
-
-
-def clients_by_account(endpoint_url: str) -> Callable[[str, str, str], Any]:
-    """A boto3 client per (service, account, region) ("" or DEFAULT_ACCOUNT: the emulator's dummy keys; another
-    account's 12-digit id as its access key, the emulator's convention), made once each."""
-    clients: dict[tuple[str, str, str], Any] = {}
-    lock = threading.Lock()
-
-    def client(service: str, account: str, region: str) -> Any:
-        with lock:
-            if (service, account, region) not in clients:
-                key = DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"] if account in ("", DEFAULT_ACCOUNT) else account
-                clients[service, account, region] = boto3.Session(
-                    aws_access_key_id=key, aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-                    region_name=region).client(service, endpoint_url=endpoint_url)
-            return clients[service, account, region]
-
-    return client
 
 
 def account_clients(endpoint_url: str, region: str, service: str) -> Callable[[str], Any]:

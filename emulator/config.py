@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Annotated, ClassVar
+from typing import Annotated, Any, ClassVar
 
 import boto3
 from pydantic import BeforeValidator, Field, NonNegativeFloat, field_validator
@@ -51,6 +52,24 @@ def dummy_session(region: str = DEFAULT_REGION) -> boto3.Session:
     """A boto3 session with the emulator's dummy credentials, whatever the environment or profile says."""
     return boto3.Session(aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
                          aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"], region_name=region)
+
+
+def clients_by_account(endpoint_url: str) -> Callable[[str, str, str], Any]:
+    """A boto3 client per (service, account, region) ("" or DEFAULT_ACCOUNT: the emulator's dummy keys; another
+    account's 12-digit id as its access key, the emulator's convention), made once each."""
+    clients: dict[tuple[str, str, str], Any] = {}
+    lock = threading.Lock()
+
+    def client(service: str, account: str, region: str) -> Any:
+        with lock:
+            if (service, account, region) not in clients:
+                key = DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"] if account in ("", DEFAULT_ACCOUNT) else account
+                clients[service, account, region] = boto3.Session(
+                    aws_access_key_id=key, aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+                    region_name=region).client(service, endpoint_url=endpoint_url)
+            return clients[service, account, region]
+
+    return client
 
 
 def _comma_separated(value: object) -> object:

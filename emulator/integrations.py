@@ -11,9 +11,10 @@ from typing import Any, Protocol
 import boto3
 
 from emulator.aws.cloudwatch import AlarmEvaluator
-from emulator.aws.events import TargetDelivery
+from emulator.aws.events import TargetDelivery, scheduled_rules
 from emulator.aws.hooks import IntegrationHooks
 from emulator.clock import EmulatorClock
+from emulator.config import clients_by_account
 from emulator.front_doors import WSGIApp, front_doors
 from emulator.schedules import Scheduler
 
@@ -40,8 +41,8 @@ class Integrations:
         self._apigateway = session.client("apigateway")
         self._apigatewayv2 = session.client("apigatewayv2")
         self._invoke = service.invoke
-        self._deliveries = TargetDelivery(session.client, service.invoke_async)
-        self._scheduler = Scheduler(session.client("events"), self._deliveries.submit, self.clock)
+        self._deliveries = TargetDelivery(clients_by_account(session.endpoint_url), service.invoke_async)
+        self._scheduler = Scheduler(scheduled_rules, self._deliveries.submit, self.clock)
         self._hooks = IntegrationHooks()
         self._invoke_async = service.invoke_async
         self._alarms = AlarmEvaluator(self.clock, self._publish)

@@ -20,8 +20,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from emulator.clock import ClockTicker, EmulatorClock
 
 logger = logging.getLogger(__name__)
@@ -142,10 +140,11 @@ Deliver = Callable[[dict[str, Any], list[dict[str, Any]], dict[str, Any]], None]
 
 
 class Scheduler:
-    """Fires the enabled scheduled rules of the default bus, read through the EventBridge API every tick."""
+    """Fires the enabled scheduled rules of every account's default bus, read every tick (`list_rules`: ListRules'
+    shape plus each rule's `Targets`)."""
 
-    def __init__(self, events_client: Any, deliver: Deliver, clock: EmulatorClock) -> None:
-        self._events = events_client
+    def __init__(self, list_rules: Callable[[], list[dict[str, Any]]], deliver: Deliver, clock: EmulatorClock) -> None:
+        self._list_rules = list_rules
         self._deliver = deliver
         self._clock = clock
         self._next: dict[tuple[str, str], datetime] = {}
@@ -180,8 +179,8 @@ class Scheduler:
         key, fired = (rule["Arn"], rule["ScheduleExpression"]), 0
         while due <= now:
             if fired < MAX_CATCH_UP:
-                targets = self._events.list_targets_by_rule(Rule=rule["Name"])["Targets"]
-                self._deliver({"Arn": rule["Arn"], "Name": rule["Name"]}, targets, scheduled_event(rule["Arn"], due))
+                self._deliver({"Arn": rule["Arn"], "Name": rule["Name"]}, rule["Targets"],
+                              scheduled_event(rule["Arn"], due))
             elif fired == MAX_CATCH_UP:
                 logger.warning("scheduled rule %s: the clock jumped past more than %d firings; later ones skipped",
                                rule["Name"], MAX_CATCH_UP)
@@ -191,13 +190,10 @@ class Scheduler:
         return min(fired, MAX_CATCH_UP)
 
     def _scheduled_rules(self) -> list[dict[str, Any]]:
-        rules = []
-        for page in self._events.get_paginator("list_rules").paginate():
-            rules += [r for r in page["Rules"] if r.get("ScheduleExpression") and r.get("State") == "ENABLED"]
-        return rules
+        return [r for r in self._list_rules() if r.get("ScheduleExpression") and r.get("State") == "ENABLED"]
 
     def _tick_logged(self) -> None:
         try:
             self.tick()
-        except (BotoCoreError, ClientError) as exc:
-            logger.warning("scheduled rules could not be read: %s", exc)
+        except RuntimeError as exc:  # a rule's targets changed while they were copied
+            logger.warning("scheduled rules changed while they were read (%s): read again next tick", exc)

@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
-from moto.events.models import Rule
+from moto.events.models import EventsBackend, Rule, events_backends
 
 from emulator.aws.iam import service_may_invoke
 from emulator.aws.registry import Internal, Patch
@@ -37,7 +37,8 @@ logger = logging.getLogger(__name__)
 
 SEND_TO_TARGETS = Internal(Rule, "send_to_targets", ("self", "original_event", "transform_input"),
                            source="self.event_pattern.matches_event(original_event)")
-INTERNALS = (SEND_TO_TARGETS,)
+DEFAULT_BUS = Internal(EventsBackend, "_add_default_event_bus", ("self",), source='self.event_buses["default"]')
+INTERNALS = (SEND_TO_TARGETS, DEFAULT_BUS)
 DELIVERED_SERVICES = ("lambda", "sqs", "sns")
 _EVENT_KEYS = ("version", "id", "detail-type", "source", "account", "time", "region", "resources", "detail")
 _TEMPLATE_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|<([^<>\s"]+)>')
@@ -45,11 +46,26 @@ _PLACEHOLDER = re.compile(r"<([^<>\s\"]+)>")
 _PATH_STEP = re.compile(r"\.([^.\[\]]+)|\[(\d+)\]|\['([^']+)'\]")
 
 Notify = Callable[[str, bytes], object]
-Client = Callable[[str], Any]
+Clients = Callable[[str, str, str], Any]  # (service, account, region) -> a boto3 client signed as that account
 
 
 def patches(delivery: TargetDelivery) -> list[Patch]:
     return [Patch(SEND_TO_TARGETS, lambda original: _delivering_through(delivery, original))]
+
+
+def scheduled_rules() -> list[dict[str, Any]]:
+    """Every account's and region's scheduled rules (on the default bus, the only one a schedule may use), in
+    ListRules' shape plus their `Targets`: what the scheduler fires, read from moto's store rather than asking each
+    account's API every tick."""
+    rules = []
+    for regions in list(events_backends.values()):
+        for backend in list(regions.values()):
+            bus = backend.event_buses.get("default")
+            for rule in list(bus.rules.values()) if bus else []:
+                if rule.scheduled_expression:
+                    rules.append({"Name": rule.name, "Arn": rule.arn, "ScheduleExpression": rule.scheduled_expression,
+                                  "State": rule.state, "Targets": copy.deepcopy(rule.targets)})
+    return rules
 
 
 def aws_event(moto_event: dict[str, Any]) -> dict[str, Any]:
@@ -116,10 +132,10 @@ def fill_template(template: str, values: dict[str, Any]) -> str:
 
 class TargetDelivery:
     """EventBridge's delivery to targets, off the caller's thread: Lambda through our service's async invoke,
-    SQS and SNS through their APIs on the emulator's endpoint."""
+    SQS and SNS through their APIs on the emulator's endpoint, as the rule's account."""
 
-    def __init__(self, client: Client, invoke_async: Notify) -> None:
-        self._client = client
+    def __init__(self, clients: Clients, invoke_async: Notify) -> None:
+        self._clients = clients
         self._invoke_async = invoke_async
         self._queue: queue.Queue[tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any]] | None] = queue.Queue()
         self._thread = threading.Thread(target=self._deliver_forever, name="eventbridge-targets", daemon=True)
@@ -149,13 +165,14 @@ class TargetDelivery:
     def _deliver(self, target: dict[str, Any], text: str, rule_arn: str) -> None:
         arn = target["Arn"]
         _, _, service, _, account, resource = arn.split(":", 5)
+        _, _, _, rule_region, rule_account, _ = rule_arn.split(":", 5)
         if service == "lambda":
             if service_may_invoke(arn, "events.amazonaws.com", rule_arn):
                 self._invoke_async(arn, text.encode())
         elif service == "sns":
-            self._client("sns").publish(TopicArn=arn, Message=text)
+            self._clients("sns", rule_account, rule_region).publish(TopicArn=arn, Message=text)
         elif service == "sqs":
-            sqs = self._client("sqs")
+            sqs = self._clients("sqs", rule_account, rule_region)
             url = sqs.get_queue_url(QueueName=resource, QueueOwnerAWSAccountId=account)["QueueUrl"]
             group = (target.get("SqsParameters") or {}).get("MessageGroupId")
             sqs.send_message(QueueUrl=url, MessageBody=text, **({"MessageGroupId": group} if group else {}))

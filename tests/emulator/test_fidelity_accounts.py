@@ -2,13 +2,15 @@
 (LocalStack's convention); the emulator's dummy keys are the default account. Plain boto3."""
 
 import json
+import time
+from types import SimpleNamespace
 
 import boto3
 import pytest
 
 from emulator.config import DEFAULT_ACCOUNT
 from tests.emulator.conftest import TRUST
-from tests.emulator.fidelity import REGION, emulator_only, unique
+from tests.emulator.fidelity import REGION, advance_clock, emulator_only, unique
 from tests.emulator.functions import zip_handler
 
 pytestmark = [pytest.mark.integration, emulator_only]
@@ -117,3 +119,21 @@ def test_an_sqs_trigger_in_another_account_invokes_that_accounts_function(emulat
     if not received:
         received = sqs.receive_message(QueueUrl=results, WaitTimeSeconds=20).get("Messages", [])
     assert [m["Body"] for m in received] == ["for alice's function"]
+
+
+def test_a_scheduled_rule_in_another_account_fires_to_that_accounts_queue(emulator):
+    alice = account(emulator, ALICE)
+    sqs, events = alice("sqs"), alice("events")
+    url = sqs.create_queue(QueueName=unique("alice-ticks"))["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    name = unique("alice-tick")
+    rule_arn = events.put_rule(Name=name, ScheduleExpression="rate(1 minute)")["RuleArn"]
+    events.put_targets(Rule=name, Targets=[{"Id": "q", "Arn": queue_arn}])
+    try:
+        time.sleep(2)  # the scheduler has seen the rule
+        advance_clock(SimpleNamespace(endpoint_url=emulator.endpoint), 61)
+        received = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=10).get("Messages", [])
+    finally:
+        events.remove_targets(Rule=name, Ids=["q"])
+        events.delete_rule(Name=name)
+    assert [json.loads(m["Body"])["resources"] for m in received] == [[rule_arn]]

@@ -33,26 +33,13 @@ def test_expressions_aws_refuses_or_the_emulator_does_not_emulate_are_refused(ex
         parse_schedule(expression)
 
 
-class _Events:
-    def __init__(self, rules):
-        self.rules = rules
-
-    def get_paginator(self, name):
-        return self
-
-    def paginate(self):
-        return [{"Rules": self.rules}]
-
-    def list_targets_by_rule(self, Rule):
-        return {"Targets": [{"Id": "t", "Arn": "arn:aws:sqs:us-east-1:123456789012:q"}]}
-
-
 def test_a_rate_rule_fires_once_per_period_of_the_advanced_clock():
     arn = "arn:aws:events:us-east-1:123456789012:rule/every-minute"
     fired = []
     clock = EmulatorClock()
-    scheduler = Scheduler(_Events([{"Name": "every-minute", "Arn": arn, "ScheduleExpression": "rate(1 minute)",
-                                    "State": "ENABLED"}]), lambda rule, targets, event: fired.append(event), clock)
+    rules = [{"Name": "every-minute", "Arn": arn, "ScheduleExpression": "rate(1 minute)", "State": "ENABLED",
+              "Targets": [{"Id": "t", "Arn": "arn:aws:sqs:us-east-1:123456789012:q"}]}]
+    scheduler = Scheduler(lambda: rules, lambda rule, targets, event: fired.append(event), clock)
     assert scheduler.tick() == 0
     clock.advance(59)
     assert scheduler.tick() == 0
