@@ -38,10 +38,13 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
+from contract.aws import DEFAULT_REGION
+from emulator.aws.apigatewayv2 import api_owner
 from emulator.aws.function_urls import LOCAL_DOMAIN, function_for_url
 from emulator.aws.iam import service_may_invoke
 from emulator.clock import EmulatorClock
-from emulator.lambda_runtime.event_sources import Invoke
+from emulator.config import DEFAULT_ACCOUNT
+from emulator.lambda_runtime.event_sources import Clients, Invoke
 
 CLOCK_PATH = "/_emulator/clock"
 _USER_REQUEST = re.compile(r"^/restapis/([^/]+)/([^/]+)/_user_request_(/.*)?$")
@@ -91,9 +94,10 @@ class HttpRoute:
         return self.path if self.stage == DEFAULT_STAGE else f"/{self.stage}{self.path}"
 
 
-def front_doors(app: WSGIApp, apigateway: Any, apigatewayv2: Any, invoke: Invoke, clock: EmulatorClock) -> WSGIApp:
-    """`app` behind the front doors; `apigateway` and `apigatewayv2` are boto3 clients of the emulator's endpoint."""
-    doors = _FrontDoors(apigateway, apigatewayv2, invoke, clock)
+def front_doors(app: WSGIApp, clients: Clients, invoke: Invoke, clock: EmulatorClock) -> WSGIApp:
+    """`app` behind the front doors; `clients` gives boto3 clients of the emulator's endpoint per account, an API's
+    own account's answering for it."""
+    doors = _FrontDoors(clients, invoke, clock)
 
     def dispatch(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path, host = environ.get("PATH_INFO", ""), environ.get("HTTP_HOST", "")
@@ -108,11 +112,16 @@ def front_doors(app: WSGIApp, apigateway: Any, apigatewayv2: Any, invoke: Invoke
 
 
 class _FrontDoors:
-    def __init__(self, apigateway: Any, apigatewayv2: Any, invoke: Invoke, clock: EmulatorClock) -> None:
-        self._apigateway = apigateway
-        self._apigatewayv2 = apigatewayv2
+    def __init__(self, clients: Clients, invoke: Invoke, clock: EmulatorClock) -> None:
+        self._clients = clients
         self._invoke = invoke
         self._clock = clock
+
+    def _client(self, service: str, api_id: str) -> Any:
+        """`service` (apigateway, apigatewayv2) as the account that holds the API (the default one when none does:
+        its NotFoundException then answers)."""
+        account, region = api_owner(api_id) or (DEFAULT_ACCOUNT, DEFAULT_REGION)
+        return self._clients(service, account, region)
 
     def answer(self, request: Request) -> Response | None:
         """The front door's response, None for a request moto answers."""
@@ -144,9 +153,10 @@ class _FrontDoors:
         return _json(200, {"now": self._clock.now().isoformat()})
 
     def _rest_api(self, request: Request, api_id: str, stage: str, path: str) -> Response:
+        client = self._client("apigateway", api_id)
         try:
-            api = self._apigateway.get_rest_api(restApiId=api_id)
-        except self._apigateway.exceptions.NotFoundException:
+            api = client.get_rest_api(restApiId=api_id)
+        except client.exceptions.NotFoundException:
             return _json(404, {"message": f"no REST API with id {api_id} on this emulator"})
         route = self._route(api["id"], stage, path, request.method)
         if route is None:
@@ -160,7 +170,7 @@ class _FrontDoors:
         return proxy_response_v1(result.payload)
 
     def _route(self, api_id: str, stage: str, path: str, method: str) -> Route | None:
-        client = self._apigateway
+        client = self._client("apigateway", api_id)
         try:
             variables = client.get_stage(restApiId=api_id, stageName=stage).get("variables")
         except client.exceptions.NotFoundException:
@@ -180,14 +190,15 @@ class _FrontDoors:
         return None
 
     def _is_http_api(self, api_id: str) -> bool:
+        client = self._client("apigatewayv2", api_id)
         try:
-            return self._apigatewayv2.get_api(ApiId=api_id).get("ProtocolType") == "HTTP"
-        except self._apigatewayv2.exceptions.NotFoundException:
+            return client.get_api(ApiId=api_id).get("ProtocolType") == "HTTP"
+        except client.exceptions.NotFoundException:
             return False
 
     def _http_api_by_host(self, request: Request, api_id: str) -> Response:
         """The stage is the path's first segment when the API has a stage of that name, else `$default`."""
-        stages = {s["StageName"]: s for s in self._apigatewayv2.get_stages(ApiId=api_id)["Items"]}
+        stages = {s["StageName"]: s for s in self._client("apigatewayv2", api_id).get_stages(ApiId=api_id)["Items"]}
         first, _, rest = request.path.lstrip("/").partition("/")
         if first in stages and first != DEFAULT_STAGE:
             return self._http_api(request, api_id, first, "/" + rest)
@@ -212,7 +223,7 @@ class _FrontDoors:
         return response_v2(result.payload, failure=_http_api_failure)
 
     def _http_route(self, api_id: str, stage: str, path: str, method: str) -> HttpRoute | None:
-        client = self._apigatewayv2
+        client = self._client("apigatewayv2", api_id)
         try:
             variables = client.get_stage(ApiId=api_id, StageName=stage).get("StageVariables")
         except client.exceptions.NotFoundException:

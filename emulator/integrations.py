@@ -38,10 +38,9 @@ class Integrations:
         self.clock = EmulatorClock()
         self._port = port
         self._endpoint_url = session.endpoint_url
-        self._apigateway = session.client("apigateway")
-        self._apigatewayv2 = session.client("apigatewayv2")
+        self._clients = clients_by_account(session.endpoint_url)
         self._invoke = service.invoke
-        self._deliveries = TargetDelivery(clients_by_account(session.endpoint_url), service.invoke_async)
+        self._deliveries = TargetDelivery(self._clients, service.invoke_async)
         self._scheduler = Scheduler(scheduled_rules, self._deliveries.submit, self.clock)
         self._hooks = IntegrationHooks()
         self._invoke_async = service.invoke_async
@@ -56,7 +55,7 @@ class Integrations:
     def front_doors(self, app: WSGIApp) -> WSGIApp:
         """moto's app behind the HTTP endpoints of API Gateway (REST and HTTP APIs) and function URLs
         (emulator/front_doors.py)."""
-        return front_doors(app, self._apigateway, self._apigatewayv2, self._invoke, self.clock)
+        return front_doors(app, self._clients, self._invoke, self.clock)
 
     def start(self) -> None:
         self._deliveries.start()

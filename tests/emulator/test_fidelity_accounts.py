@@ -3,6 +3,7 @@
 
 import json
 import time
+import urllib.request
 from types import SimpleNamespace
 
 import boto3
@@ -137,3 +138,28 @@ def test_a_scheduled_rule_in_another_account_fires_to_that_accounts_queue(emulat
         events.remove_targets(Rule=name, Ids=["q"])
         events.delete_rule(Name=name)
     assert [json.loads(m["Body"])["resources"] for m in received] == [[rule_arn]]
+
+
+def test_a_rest_api_in_another_account_answers_at_its_front_door(emulator):
+    alice = account(emulator, ALICE)
+    role = alice("iam").create_role(RoleName=unique("role"), AssumeRolePolicyDocument=json.dumps(TRUST))
+    answer = ("import json, os\n\ndef lambda_handler(event, context):\n"
+              "    return {'statusCode': 200, 'body': json.dumps({'owner': os.environ['OWNER']})}\n")
+    function_arn = alice("lambda").create_function(
+        FunctionName=unique("door"), Runtime="python3.11", Handler="app.lambda_handler", Role=role["Role"]["Arn"],
+        Code={"ZipFile": zip_handler(answer)}, Environment={"Variables": {"OWNER": ALICE}})["FunctionArn"]
+    alice("lambda").add_permission(FunctionName=function_arn, StatementId="apigateway",
+                                   Action="lambda:InvokeFunction", Principal="apigateway.amazonaws.com")
+    apigateway = alice("apigateway")
+    api_id = apigateway.create_rest_api(name=unique("alice-api"))["id"]
+    root = next(r["id"] for r in apigateway.get_resources(restApiId=api_id)["items"] if r["path"] == "/")
+    resource = apigateway.create_resource(restApiId=api_id, parentId=root, pathPart="hello")["id"]
+    apigateway.put_method(restApiId=api_id, resourceId=resource, httpMethod="GET", authorizationType="NONE")
+    apigateway.put_integration(
+        restApiId=api_id, resourceId=resource, httpMethod="GET", type="AWS_PROXY", integrationHttpMethod="POST",
+        uri=f"arn:aws:apigateway:{REGION}:lambda:path/2015-03-31/functions/{function_arn}/invocations")
+    apigateway.create_deployment(restApiId=api_id, stageName="prod")
+
+    url = f"{emulator.endpoint}/restapis/{api_id}/prod/_user_request_/hello"
+    with urllib.request.urlopen(url, timeout=60) as response:
+        assert (response.status, json.loads(response.read())) == (200, {"owner": ALICE})
