@@ -163,3 +163,25 @@ def test_a_rest_api_in_another_account_answers_at_its_front_door(emulator):
     url = f"{emulator.endpoint}/restapis/{api_id}/prod/_user_request_/hello"
     with urllib.request.urlopen(url, timeout=60) as response:
         assert (response.status, json.loads(response.read())) == (200, {"owner": ALICE})
+
+
+def test_an_async_invocations_destination_in_another_account_gets_its_record(emulator):
+    alice = account(emulator, ALICE)
+    sqs, sns = alice("sqs"), alice("sns")
+    url = sqs.create_queue(QueueName=unique("alice-records"))["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    topic_arn = sns.create_topic(Name=unique("alice-done"))["TopicArn"]
+    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"})
+    role = alice("iam").create_role(RoleName=unique("role"), AssumeRolePolicyDocument=json.dumps(TRUST))
+    name = alice("lambda").create_function(
+        FunctionName=unique("done"), Runtime="python3.11", Handler="app.lambda_handler", Role=role["Role"]["Arn"],
+        Code={"ZipFile": zip_handler(OWNER)}, Environment={"Variables": {"OWNER": ALICE}})["FunctionName"]
+    alice("lambda").put_function_event_invoke_config(
+        FunctionName=name, DestinationConfig={"OnSuccess": {"Destination": topic_arn}})
+
+    alice("lambda").invoke(FunctionName=name, InvocationType="Event", Payload=b"{}")
+
+    received = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=20).get("Messages", [])
+    if not received:
+        received = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=20).get("Messages", [])
+    assert [json.loads(m["Body"])["responsePayload"] for m in received] == [ALICE]
