@@ -6,8 +6,12 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from emulator.lambda_runtime.shipper import SHIP_PATIENCE_SECONDS
+
 LogEvent = dict[str, Any]  # filter_log_events' event: timestamp (epoch ms), message, logStreamName, eventId
-LATE_MS = 5_000  # events can arrive out of order across streams: each read looks this far back, deduplicated by id
+# Events arrive out of order across streams, and a batch the log shipper retries arrives up to its patience late:
+# each read looks this far back, deduplicated by id.
+LATE_MS = int((SHIP_PATIENCE_SECONDS + 5) * 1000)
 
 
 def log_group(function_name: str) -> str:
