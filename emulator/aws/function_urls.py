@@ -69,7 +69,7 @@ def function_for_url(wanted: str) -> tuple[str, str] | None:
     for regions in list(lambda_backends.values()):
         for backend in list(regions.values()):
             for function in backend.list_functions():
-                configs = [function.url_config, *_alias_urls(function).values()]
+                configs = [function.url_config, *function.__dict__.get(_ALIAS_URLS, {}).values()]
                 for config in configs:
                     if config is not None and url_id(config.url) == wanted:
                         return _arn(config), str(config.config.get("AuthType") or "NONE")
@@ -97,6 +97,7 @@ def _arn(url_config: FunctionUrlConfig) -> str:
 
 
 def _alias_urls(function: LambdaFunction) -> dict[str, FunctionUrlConfig]:
+    """The function's alias URLs, kept on it (made on first use: for looking only, read `__dict__` instead)."""
     return function.__dict__.setdefault(_ALIAS_URLS, {})  # type: ignore[no-any-return]
 
 
