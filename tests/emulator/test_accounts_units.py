@@ -46,7 +46,7 @@ def test_looking_a_key_up_creates_no_iam_backend_of_another_partition(account_of
     iam_models.iam_backends[STUDENT]["aws"].create_user("us-east-1", "student")
     iam_models.iam_backends[OTHER]["aws"]
 
-    account_of("AKIAIOSFODNN7EXAMPLE")
+    account_of("a-key-no-account-issued")
 
     assert _partitions(STUDENT) == ["aws"]
     assert _partitions(OTHER) == ["aws"]
