@@ -193,6 +193,11 @@ def stack(request: pytest.FixtureRequest) -> StackUnderTest:
     return RemoteStack(endpoint, stack_outputs(endpoint.client("cloudformation"), name))
 
 
+def embedded_only(reason: str) -> pytest.MarkDecorator:
+    """Skips a test that starts emulators of its own when the tests target another endpoint."""
+    return pytest.mark.skipif(endpoint_target() != EMBEDDED, reason=f"{reason}; {ENV_TEST_ENDPOINT} is set")
+
+
 def embedded_emulator(state_dir: Path, why: str) -> Iterator[RunningEmulator]:
     """A started emulator with the stack deployed, stopped after; skipped when the tests target another endpoint."""
     if endpoint_target() != EMBEDDED:
