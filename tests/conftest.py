@@ -24,6 +24,8 @@ from typing import Any, Protocol
 import boto3
 import pytest
 from moto.server import ThreadedMotoServer
+from xdist.scheduler import LoadFileScheduling
+from xdist.workermanage import WorkerController
 
 from contract import (
     DEFAULT_STACK_NAME,
@@ -103,6 +105,21 @@ class FileTimer:
         if getattr(session.config, "cache", None) is not None and self.seconds:
             timed = session.config.cache.get(FILE_SECONDS, {})
             session.config.cache.set(FILE_SECONDS, {**timed, **{p: round(s, 2) for p, s in self.seconds.items()}})
+
+
+class FileByFile(LoadFileScheduling):
+    """pytest-xdist's loadfile, but a worker is sent its next file only once it is down to the last test of its
+    files (which it holds until it knows what runs next), not with two left: a file sent early waits behind the
+    worker's long test while another worker may be free."""
+
+    def _reschedule(self, node: WorkerController) -> None:
+        if self.workqueue and self._pending_of(self.assigned_work[node]) > 1:
+            return
+        super()._reschedule(node)
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> LoadFileScheduling | None:
+    return FileByFile(config, log) if config.getoption("dist") == "loadfile" else None
 
 
 def pytest_configure(config: pytest.Config) -> None:
