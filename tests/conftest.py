@@ -11,6 +11,7 @@ Tests that need the embedded emulator itself (its log, its processes) ask for `e
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -80,13 +81,13 @@ def _test_file(nodeid: str) -> str:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """The longest files first: pytest-xdist (`--dist loadfile --no-loadscope-reorder`) runs each file whole on one
-    worker, in this order, so no long file starts last. Longest by the seconds the last run took (FILE_SECONDS);
-    files not timed yet go first, slow ones, then integration ones, then the rest (markers)."""
+    worker, in this order, so no long file starts last. Files with slow tests, then integration ones, then the rest
+    (markers); within each, by the seconds the last run that ran them took (FILE_SECONDS), files not timed first."""
     by_file: dict[str, list[pytest.Item]] = {}
     for item in items:
         by_file.setdefault(_test_file(item.nodeid), []).append(item)
     timed: dict[str, float] = config.cache.get(FILE_SECONDS, {}) if getattr(config, "cache", None) else {}
-    order = {path: (path in timed, -timed.get(path, 0.0), _file_rank(tests)) for path, tests in by_file.items()}
+    order = {path: (_file_rank(tests), -timed.get(path, math.inf)) for path, tests in by_file.items()}
     items.sort(key=lambda item: order[_test_file(item.nodeid)])
 
 

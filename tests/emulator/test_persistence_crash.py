@@ -16,6 +16,7 @@ from tests.emulator.conftest import FAST_SNAPSHOTS
 pytestmark = [pytest.mark.integration, embedded_only("kills and restarts the embedded emulator")]
 
 
+@pytest.mark.slow
 def test_sigkill_under_load_leaves_the_last_complete_state(tmp_path: Path) -> None:
     running = start_emulator(tmp_path, "--no-stack", env=FAST_SNAPSHOTS)
     s3, bucket = running.client("s3"), "load"
