@@ -180,7 +180,7 @@ class Cloud:
         """The metric's sum once it reached `at_least` (metrics arrive in the background), or when patience ran out."""
         deadline = time.monotonic() + self.patience
         while (total := self.metric_sum(function_arn, metric)) < at_least and time.monotonic() < deadline:
-            time.sleep(0.5)
+            time.sleep(0.2)
         return total
 
     def close(self) -> None:
