@@ -31,10 +31,12 @@ class EmulatorClock:
             self._changed.notify_all()
         return self.now()
 
-    def sleep(self, seconds: float) -> None:
-        """Waits up to `seconds` of real time, less when the clock is advanced meanwhile."""
+    def sleep(self, seconds: float, unless: threading.Event | None = None) -> None:
+        """Waits up to `seconds` of real time, less when the clock is advanced meanwhile; not at all once `unless` is
+        set. `unless` is read under the lock `advance` takes: set it, then advance(0), and no sleeper misses it."""
         with self._changed:
-            self._changed.wait(seconds)
+            if unless is None or not unless.is_set():
+                self._changed.wait(seconds)
 
 
 class ClockTicker:
@@ -59,4 +61,4 @@ class ClockTicker:
     def _run(self) -> None:
         while not self._stop.is_set():
             self._tick()
-            self._clock.sleep(self._seconds)
+            self._clock.sleep(self._seconds, unless=self._stop)

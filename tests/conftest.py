@@ -11,6 +11,7 @@ Tests that need the embedded emulator itself (its log, its processes) ask for `e
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -24,6 +25,8 @@ from typing import Any, Protocol
 import boto3
 import pytest
 from moto.server import ThreadedMotoServer
+from xdist.scheduler import LoadFileScheduling
+from xdist.workermanage import WorkerController
 
 from contract import (
     DEFAULT_STACK_NAME,
@@ -62,6 +65,9 @@ def result_body(device_id: str, stamp: str, frame_index: int, outcome: Outcome, 
     return Result.of(origin, outcome, parse_stamp(classified_at or stamp), timings).to_dict() | overrides
 
 
+FILE_SECONDS = "facepipe/file-seconds"  # .pytest_cache key: each test file's seconds in the last run that ran it
+
+
 def _file_rank(tests: list[pytest.Item]) -> int:
     """0 for a file with a `slow` test, 1 with an `integration` test, else 2."""
     if any(test.get_closest_marker("slow") for test in tests):
@@ -69,14 +75,57 @@ def _file_rank(tests: list[pytest.Item]) -> int:
     return 1 if any(test.get_closest_marker("integration") for test in tests) else 2
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The longest files first (slow, then integration): pytest-xdist (`--dist loadfile --no-loadscope-reorder`)
-    runs each file whole on one worker, in this order, so no long file starts last."""
+def _test_file(nodeid: str) -> str:
+    return nodeid.split("::")[0]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The longest files first: pytest-xdist (`--dist loadfile --no-loadscope-reorder`) runs each file whole on one
+    worker, in this order, so no long file starts last. Files with slow tests, then integration ones, then the rest
+    (markers); within each, by the seconds the last run that ran them took (FILE_SECONDS), files not timed first."""
     by_file: dict[str, list[pytest.Item]] = {}
     for item in items:
-        by_file.setdefault(item.nodeid.split("::")[0], []).append(item)
-    ranks = {path: _file_rank(tests) for path, tests in by_file.items()}
-    items.sort(key=lambda item: ranks[item.nodeid.split("::")[0]])
+        by_file.setdefault(_test_file(item.nodeid), []).append(item)
+    timed: dict[str, float] = config.cache.get(FILE_SECONDS, {}) if getattr(config, "cache", None) else {}
+    order = {path: (_file_rank(tests), -timed.get(path, math.inf)) for path, tests in by_file.items()}
+    items.sort(key=lambda item: order[_test_file(item.nodeid)])
+
+
+class FileTimer:
+    """Adds up each test file's setup, call and teardown seconds, and saves them for the next run's order (in the
+    process that reports: the only one with -n 0, the controller with pytest-xdist)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        path = _test_file(report.nodeid)
+        self.seconds[path] = self.seconds.get(path, 0.0) + report.duration
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if getattr(session.config, "cache", None) is not None and self.seconds:
+            timed = session.config.cache.get(FILE_SECONDS, {})
+            session.config.cache.set(FILE_SECONDS, {**timed, **{p: round(s, 2) for p, s in self.seconds.items()}})
+
+
+class FileByFile(LoadFileScheduling):
+    """pytest-xdist's loadfile, but a worker is sent its next file only once it is down to the last test of its
+    files (which it holds until it knows what runs next), not with two left: a file sent early waits behind the
+    worker's long test while another worker may be free."""
+
+    def _reschedule(self, node: WorkerController) -> None:
+        if self.workqueue and self._pending_of(self.assigned_work[node]) > 1:
+            return
+        super()._reschedule(node)
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> LoadFileScheduling | None:
+    return FileByFile(config, log) if config.getoption("dist") == "loadfile" else None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not hasattr(config, "workerinput"):  # a pytest-xdist worker reports to the controller, which times
+        config.pluginmanager.register(FileTimer(), "facepipe-file-timer")
 
 
 @pytest.fixture
@@ -191,6 +240,11 @@ def stack(request: pytest.FixtureRequest) -> StackUnderTest:
     endpoint = Endpoint(session, None if target == AWS else target)
     name = os.environ.get(ENV_STACK_NAME) or DEFAULT_STACK_NAME
     return RemoteStack(endpoint, stack_outputs(endpoint.client("cloudformation"), name))
+
+
+def embedded_only(reason: str) -> pytest.MarkDecorator:
+    """Skips a test that starts emulators of its own when the tests target another endpoint."""
+    return pytest.mark.skipif(endpoint_target() != EMBEDDED, reason=f"{reason}; {ENV_TEST_ENDPOINT} is set")
 
 
 def embedded_emulator(state_dir: Path, why: str) -> Iterator[RunningEmulator]:

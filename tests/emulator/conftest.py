@@ -12,6 +12,7 @@ import pytest
 
 from tests.conftest import RunningEmulator
 
+FAST_SNAPSHOTS = {"EMULATOR_SNAPSHOT_SECONDS": "0.2"}  # the state on disk a fraction of a second behind
 TRUST = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
                                                  "Action": "sts:AssumeRole"}]}
 

@@ -46,7 +46,7 @@ def _state_becomes(cloud, name: str, state: str) -> dict:
     deadline = time.monotonic() + cloud.patience * 2
     while (alarm := _alarm(cloud, name))["StateValue"] != state:
         assert time.monotonic() < deadline, f"{name} is {alarm['StateValue']} ({alarm['StateReason']}), not {state}"
-        time.sleep(0.5)
+        time.sleep(0.2)
     return alarm
 
 

@@ -120,7 +120,7 @@ def _settled(cloud, stack_id: str) -> str:
         status = cfn.describe_stacks(StackName=stack_id)["Stacks"][0]["StackStatus"]
         if not status.endswith("_IN_PROGRESS") or time.monotonic() > deadline:
             return status
-        time.sleep(1)
+        time.sleep(0.2)
 
 
 def test_a_functions_log_group_can_be_made_after_the_function_as_templates_make_it(cloud):
@@ -136,5 +136,5 @@ def test_a_functions_log_group_can_be_made_after_the_function_as_templates_make_
     while not (lines := [e["message"] for e in logs.filter_log_events(logGroupName=group)["events"]]) \
             or not any(line.startswith("REPORT") for line in lines):
         assert time.monotonic() < deadline, lines
-        time.sleep(0.5)
+        time.sleep(0.2)
     assert any("module init" in line for line in lines), lines  # the INIT lines, shipped with the invocation's

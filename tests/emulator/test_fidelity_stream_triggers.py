@@ -78,7 +78,7 @@ def _mapping(cloud, function_arn: str, source_arn: str, wait: bool = True, **set
     deadline = time.monotonic() + cloud.patience
     while wait and lam.get_event_source_mapping(UUID=mapping["UUID"])["State"] != "Enabled":
         assert time.monotonic() < deadline, "the mapping never became Enabled"
-        time.sleep(0.5)
+        time.sleep(0.2)
     return mapping
 
 

@@ -1,10 +1,11 @@
 """rate() and cron() as EventBridge reads them, and the scheduler on a clock the test moves."""
 
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from emulator.clock import EmulatorClock
+from emulator.clock import ClockTicker, EmulatorClock
 from emulator.schedules import ScheduleError, Scheduler, parse_schedule
 
 MONDAY_NOON = datetime(2026, 3, 2, 12, 0, 30, tzinfo=UTC)
@@ -54,3 +55,28 @@ def test_a_rate_rule_fires_once_per_period_of_the_advanced_clock():
 def test_the_clock_never_goes_back():
     with pytest.raises(ValueError, match="only moves forward"):
         EmulatorClock().advance(-1)
+
+
+class _ClockThatTellsAdvances(EmulatorClock):
+    def __init__(self) -> None:
+        super().__init__()
+        self.advanced = threading.Event()
+
+    def advance(self, seconds: float) -> datetime:
+        now = super().advance(seconds)
+        self.advanced.set()
+        return now
+
+
+def test_a_ticker_stopped_during_a_tick_ends_after_that_tick_not_a_period_later():
+    clock, ticking = _ClockThatTellsAdvances(), threading.Event()
+
+    def tick() -> None:
+        ticking.set()
+        clock.advanced.wait(30)  # the stop's wake-up comes while this tick still runs
+
+    ticker = ClockTicker("hourly-ticker", tick, clock, seconds=3600)
+    ticker.start()
+    assert ticking.wait(30)
+    ticker.stop()  # before the fix: the thread slept its hour, and stop() waited for it
+    assert "hourly-ticker" not in {thread.name for thread in threading.enumerate()}

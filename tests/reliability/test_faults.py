@@ -66,6 +66,9 @@ def _clip_keys(emulator, device):
     return {o["Key"] for o in listing.get("Contents", [])}
 
 
+CLIPS_IN_THE_OUTAGE = 3
+
+
 @pytest.mark.slow
 def test_the_device_spool_keeps_every_clip_across_an_emulator_restart(emulator, tmp_path, monkeypatch):
     port, device, bucket = free_loopback_port(), new_device(), emulator.outputs["VideosBucket"]
@@ -77,8 +80,8 @@ def test_the_device_spool_keeps_every_clip_across_an_emulator_restart(emulator, 
             monkeypatch.setenv(name, value)
         recorded, uploaded = [], []
         uploader = Uploader(make_client("s3", ClientConfig(max_attempts=1, connect_timeout=0.5)), bucket, device,
-                            tmp_path / "spool", UploadConfig(backoff_initial=0.1, backoff_max=0.5, poll_interval=0.1),
-                            uploaded.append)
+                            tmp_path / "spool", UploadConfig(backoff_initial=0.1, backoff_max=0.5, poll_interval=0.1,
+                                                             drain_timeout=120), uploaded.append)
         camera = FileCamera(FIXTURES / "videos" / GOOD_VIDEO, max_width=640)
         cleanup.callback(camera.close)
         recorder = Recorder(camera, uploader, RecordConfig(clip_seconds=0.5),
@@ -89,11 +92,13 @@ def test_the_device_spool_keeps_every_clip_across_an_emulator_restart(emulator, 
         cleanup.callback(recorder.stop)
         _until(lambda: len(uploaded) >= 2, 90, "the first uploads")
         before.stop()  # the cloud goes away while the device keeps recording
+        recorded_before_the_outage = len(recorded)
+        _until(lambda: len(recorded) >= recorded_before_the_outage + CLIPS_IN_THE_OUTAGE, 30, "clips in the outage")
+        recorder.stop()  # a bounded backlog, however long the restart takes; the stopping device drains its spool
         after = start_emulator(tmp_path / "after", port=port, env={"EMULATOR_LAMBDA_CONCURRENCY": "2"})
         cleanup.callback(after.stop)
         backlog = set(recorded)
         _until(lambda: backlog <= {c.key for c in uploaded}, 90, "the spool to drain")
-        recorder.stop()
         recording.join(30)
         collector = ResultCollector(after.client("sqs"), after.outputs["ResultsQueueUrl"])
         cleanup.callback(collector.stop)
