@@ -92,6 +92,7 @@ class LocalCloud:
         self._service: LambdaService | None = None
         self._telemetry: Telemetry | None = None
         self._watcher: CodeWatcher | None = None
+        self._deployed_functions: list[str] = []  # created by the stack deploy, prepared after it
         self._state: StateStore | None = None
         self._state_hooks: StateHooks | None = None
         self._retention: Retention | None = None
@@ -161,11 +162,16 @@ class LocalCloud:
         self.stop()
 
     def _deploy_privately(self) -> dict[str, str]:
-        """Deploys through a moto server on a free loopback port; moto's state is shared in the process."""
+        """Deploys through a moto server on a free loopback port; moto's state is shared in the process. The
+        functions it creates are prepared once the public port serves (_prepare_stack_functions)."""
+        assert self._hooks is not None
         private = ApiServer(self.config.host, 0)
         private.start()
         try:
-            return self._deploy(EndpointSession(f"http://{self.config.host}:{private.port}", self.config.region))
+            with self._hooks.functions.preparing_later() as deployed:
+                outputs = self._deploy(EndpointSession(f"http://{self.config.host}:{private.port}", self.config.region))
+            self._deployed_functions = deployed
+            return outputs
         finally:
             private.stop()
 
@@ -218,12 +224,14 @@ class LocalCloud:
             self._state_hooks.uninstall()
 
     def _prepare_stack_functions(self) -> None:
-        """INIT of the stack's functions before anyone uses them (SnapStart: at publish); needs the public port,
-        which INIT code (e.g. the classifier loading its model from S3) talks to."""
-        if self._watcher is None:
+        """INIT of the stack's functions before anyone uses them (SnapStart: at publish), once each, from their local
+        folders (hot reload) where they have one; needs the public port, which INIT code (e.g. the classifier loading
+        its model from S3) talks to."""
+        names = sorted({*(self._watcher.functions if self._watcher else ()), *self._deployed_functions})
+        if not names:
             return
         started = time.perf_counter()
-        self.service.prepare(sorted(self._watcher.functions))
+        self.service.prepare(names)
         logger.info("stack functions initialised (snapshots ready) in %.2f s", time.perf_counter() - started)
 
     def _watch_local_code(self, local_code: dict[str, LocalCode]) -> None:

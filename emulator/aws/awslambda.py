@@ -28,7 +28,8 @@ import tempfile
 import threading
 import time
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from io import BytesIO
@@ -188,6 +189,7 @@ class LambdaFunctions:
         self._service: LambdaService | None = None
         self._pending: dict[str, str] = {}  # function ARN -> CREATING or UPDATING while its environment is made
         self._pending_lock = threading.Lock()
+        self._later: list[str] | None = None  # while preparing_later(): the functions created or updated, not prepared
 
     def patches(self, service: LambdaService) -> list[Patch]:
         self._service = service
@@ -211,6 +213,17 @@ class LambdaFunctions:
             Patch(CREATE_LOG_GROUP, _platform_lines_on_creation),
         ]
 
+    @contextmanager
+    def preparing_later(self) -> Iterator[list[str]]:
+        """The functions created or updated inside are not prepared (INIT) at once: their names are given to the
+        caller, which prepares them (the stack deploy: its functions then run from their local folders, so INIT of
+        the deployed zip would be thrown away, and fails where the zip lacks the local environment's packages)."""
+        self._later = later = []
+        try:
+            yield later
+        finally:
+            self._later = None
+
     def _preparing(self, change: Callable[..., Any], kind: str) -> Callable[..., Any]:
         """CreateFunction / UpdateFunctionCode as on AWS: the call returns while the function's environment is made
         (INIT of its snapshot) in the background; until then its State is Pending (LastUpdateStatus InProgress), so
@@ -220,6 +233,9 @@ class LambdaFunctions:
             result = change(backend, *args, **kwargs)
             named = kwargs.get("function_name") or (args[0] if args and isinstance(args[0], str) else None)
             fn = backend.get_function(named or (kwargs.get("spec") or args[0])["FunctionName"])
+            if self._later is not None:
+                self._later.append(fn.function_name)
+                return result
             with self._pending_lock:
                 self._pending[fn.function_arn] = kind
             threading.Thread(target=self._prepare, args=(fn.function_arn,), name=f"prepare-{fn.function_name}",

@@ -19,7 +19,7 @@ import pytest
 from emulator.config import EmulatorConfig, dummy_session
 from emulator.daemon import PID_FILE, free_loopback_port, pid_alive, start_background, stop_background
 from emulator.lambda_runtime import worker_processes
-from tests.conftest import DUMMY_ENV, ROOT, start_emulator
+from tests.conftest import DUMMY_ENV, ROOT, RunningEmulator, start_emulator
 from tests.emulator.conftest import TRUST
 from tests.emulator.functions import create_function
 
@@ -104,6 +104,15 @@ def test_a_background_emulator_whose_config_does_not_persist_writes_no_snapshot(
         assert stop_background(config)
 
     assert not list(tmp_path.rglob("snapshot.pickle"))
+
+
+def test_each_stack_function_is_initialised_once_at_start_from_its_local_folder(emulator: RunningEmulator) -> None:
+    """The stack's functions run from their folders (hot reload): INIT of the zip the deploy uploaded was thrown
+    away (and failed where the zip lacked the folder's packages)."""
+    start = emulator.log_path.read_text().split("stack functions initialised")[0]
+    reports = [line.split("] INIT_REPORT")[0].rsplit("[", 1)[1] for line in start.splitlines() if "INIT_REPORT" in line]
+    assert sorted(reports) == sorted(set(reports)) and reports, start[-3000:]
+    assert "Status: error" not in start
 
 
 STARTS_AND_DIES = """
