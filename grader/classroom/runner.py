@@ -23,6 +23,7 @@ from emulator.daemon import LOG_FILE, free_loopback_port, stop_background
 from emulator.lambda_runtime.isolation import ENV_ISOLATION, ENV_ISOLATION_HIDE
 from grader.classroom.admission import WAITING, Admission, StartGate, follow
 from grader.classroom.contention import wait_until_quiet
+from grader.classroom.deploy_jail import UNJAILED, ClassFolders, jail_refusal
 from grader.classroom.gradebook import write_gradebook
 from grader.classroom.manifest import fallback_student, load_manifest
 from grader.classroom.regrade import oversubscribed, regraded, set_aside_first_run
@@ -39,6 +40,13 @@ STEPS = ("deploy", "resources", "grading")
 WAITING_WORDS = "waiting for a quiet start"
 STDERR_TAIL = 2000
 WORKER_LOG = "worker.log"
+UNJAILED_WORDS = ("deploy commands run as the grader's own user, in their own folders: a hostile deploy can read "
+                  "the other submissions and the grader's files")
+
+
+def shared_folders(root: Path) -> tuple[Path, ...]:
+    """The sub-folders of root starting with _ (code the submissions share): each jailed deploy gets a copy."""
+    return tuple(sorted(p.resolve() for p in root.iterdir() if p.is_dir() and p.name.startswith("_")))
 
 
 def find_submissions(root: Path) -> list[Path]:
@@ -88,13 +96,17 @@ def grade_class(root: Path, out: Path, settings: ClassSettings, console: Console
     machine (unless settings.regrade is off); write grades.csv and index.html; return the summaries."""
     folders = find_submissions(root)
     out.mkdir(parents=True, exist_ok=True)
-    warning = oversubscribed(settings.parallel, os.cpu_count() or 1, settings.regrade)
-    if warning:
+    refused = jail_refusal()
+    warnings = [w for w in (oversubscribed(settings.parallel, os.cpu_count() or 1, settings.regrade),
+                            refused and f"{UNJAILED_WORDS} ({refused})") if w]
+    for warning in warnings:
         console.print(f"[yellow]warning:[/] {warning}")
     duplicates = _duplicate_students(folders)
     linked = [f.resolve() for f in folders if not f.resolve().is_relative_to(root.resolve())]  # symlinked elsewhere
     gate = StartGate() if settings.stagger else None
     with class_emulator([root, out, *linked]) as (endpoint, log), _progress(console) as progress:
+        jail = UNJAILED if refused else ClassFolders((root.resolve(), out.resolve(), *linked, log.parent),
+                                                    shared_folders(root))
         overall = progress.add_task("[bold]class", total=len(folders))
         tasks = {folder: progress.add_task(folder.name, total=len(STEPS) + 1, start=False) for folder in folders}
 
@@ -104,7 +116,7 @@ def grade_class(root: Path, out: Path, settings: ClassSettings, console: Console
                 summary = Summary(fallback_student(folder), str(folder), account_id(index), note=duplicates[folder])
             else:
                 summary = _run_worker(folder, out, account_id(index), endpoint, settings, progress, tasks[folder],
-                                      gate)
+                                      gate, jail)
             progress.update(tasks[folder], completed=len(STEPS) + 1,
                             description=f"{folder.name}: {summary.stage} {summary.total:g}")
             progress.advance(overall)
@@ -113,15 +125,15 @@ def grade_class(root: Path, out: Path, settings: ClassSettings, console: Console
         with ThreadPoolExecutor(settings.parallel, thread_name_prefix="submission") as pool:
             summaries = list(pool.map(one, enumerate(folders)))
         if settings.regrade:
-            summaries = _regrade_alone(summaries, folders, out, endpoint, settings, progress)
+            summaries = _regrade_alone(summaries, folders, out, endpoint, settings, progress, jail)
         if log.is_file():
             shutil.copy2(log, out / "emulator.log")
-    write_gradebook(summaries, out, [warning] if warning else [])
+    write_gradebook(summaries, out, warnings)
     return summaries
 
 
 def _regrade_alone(summaries: list[Summary], folders: Sequence[Path], out: Path, endpoint: str,
-                   settings: ClassSettings, progress: Progress) -> list[Summary]:
+                   settings: ClassSettings, progress: Progress, jail: ClassFolders) -> list[Summary]:
     """Grade again, one at a time, each submission that failed a timing line on a busy machine: in a fresh account
     (its first one's buckets deleted, bucket names being global), never flagged again (regrade off), each once the
     machine is quiet (other jobs) or after contention.QUIET_WAIT_SECONDS (that wait stands for the start gate's)."""
@@ -137,7 +149,7 @@ def _regrade_alone(summaries: list[Summary], folders: Sequence[Path], out: Path,
         task = progress.add_task(f"{folder.name} (alone): waiting for a quiet machine", total=len(STEPS) + 1,
                                  start=False)
         wait_until_quiet()
-        again = _run_worker(folder, out, account_id(len(folders) + index), endpoint, once, progress, task, None)
+        again = _run_worker(folder, out, account_id(len(folders) + index), endpoint, once, progress, task, None, jail)
         result[index] = regraded(first, again)
         result[index].write(out / first.student)
         progress.update(task, completed=len(STEPS) + 1, description=f"{folder.name} (alone): {result[index].total:g}")
@@ -146,12 +158,14 @@ def _regrade_alone(summaries: list[Summary], folders: Sequence[Path], out: Path,
 
 
 def _run_worker(folder: Path, out: Path, account: str, endpoint: str, settings: ClassSettings, progress: Progress,
-                task: TaskID, gate: StartGate | None) -> Summary:
+                task: TaskID, gate: StartGate | None, jail: ClassFolders) -> Summary:
     """The worker process for one submission, killed (with its group) at the time limit; its stderr (warnings,
-    a crash's traceback) in DIR/<student>/worker.log; its workload's start admitted through the gate."""
+    a crash's traceback) in DIR/<student>/worker.log; its workload's start admitted through the gate; its deploy
+    jailed away from jail.hidden."""
     progress.start_task(task)
     command = [sys.executable, "-m", "grader.classroom.worker", str(folder.resolve()), "--out", str(out.resolve()),
-               "--account", account, "--endpoint", endpoint, "--settings", settings.model_dump_json()]
+               "--account", account, "--endpoint", endpoint, "--settings", settings.model_dump_json(),
+               *(f"--hide={path}" for path in jail.hidden), *(f"--share={path}" for path in jail.shared)]
     log = out / _student(folder) / WORKER_LOG
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("w+b") as stderr:

@@ -18,6 +18,7 @@ from rich.console import Console
 from contract import ContractError, Endpoint, StackOutputsError, stack_outputs
 from grader.classroom import contention
 from grader.classroom.admission import OPENED, UNGATED, OpeningWatch, request_start
+from grader.classroom.deploy_jail import UNJAILED, ClassFolders, staged
 from grader.classroom.manifest import Manifest, fallback_student, load_manifest
 from grader.classroom.sandbox import CommandResult, Limits, minimal_environment, run_limited
 from grader.classroom.scoring import line_key, points
@@ -107,8 +108,9 @@ def account_environment(account: str, endpoint_url: str, student: str) -> dict[s
 
 
 def grade_submission(folder: Path, out_root: Path, account: str, endpoint_url: str, settings: ClassSettings,
-                     progress: "Progress") -> Summary:
-    """Grade one submission folder; every failure ends in the summary's stage and note, never in an exception."""
+                     progress: "Progress", folders: ClassFolders = UNJAILED) -> Summary:
+    """Grade one submission folder (its deploy jailed away from `folders.hidden`, if any); every failure ends in the
+    summary's stage and note, never in an exception."""
     started = time.monotonic()
     summary = Summary(fallback_student(folder), str(folder), account)
     try:
@@ -117,7 +119,7 @@ def grade_submission(folder: Path, out_root: Path, account: str, endpoint_url: s
         out_dir = out_root / manifest.student
         progress("deploy")
         summary.stage = "deploy"
-        deployed = deploy(manifest, folder, out_dir, account, endpoint_url, settings)
+        deployed = deploy(manifest, folder, out_dir, account, endpoint_url, settings, folders)
         if not deployed.ok:
             summary.note = f"deploy {deployed.describe()}: {_last_line(deployed)}"
             return summary
@@ -148,17 +150,20 @@ class Progress:
 
 
 def deploy(manifest: Manifest, folder: Path, out_dir: Path, account: str, endpoint_url: str,
-           settings: ClassSettings) -> CommandResult:
-    """Run the manifest's deploy command (or our SAM deploy of its template) inside the limits, in its folder, with
-    a TMPDIR of its own (removed after)."""
+           settings: ClassSettings, folders: ClassFolders = UNJAILED) -> CommandResult:
+    """Run the manifest's deploy command (or our SAM deploy of its template) inside the limits, with a TMPDIR of its
+    own (removed after): jailed in a copy of its folder when `folders` hides anything (deploy_jail.staged), else in
+    its folder as the grader's user."""
     out_dir.mkdir(parents=True, exist_ok=True)
     env = account_environment(account, endpoint_url, manifest.student)
     limits = Limits(settings.deploy_cpu_seconds, settings.deploy_memory_mib, settings.deploy_timeout, DEPLOY_NICE)
-    tmp_dir = out_dir / "tmp"
-    try:
-        return run_limited(deploy_command(manifest), folder, env, limits, out_dir / DEPLOY_LOG, tmp_dir)
-    finally:
-        shutil.rmtree(tmp_dir, ignore_errors=True)
+    with staged(folder, account, folders, out_dir) as stage:
+        home = {"HOME": str(stage.home)} if stage.home else {}
+        try:
+            return run_limited(deploy_command(manifest), stage.cwd, {**env, **home}, limits, out_dir / DEPLOY_LOG,
+                               stage.tmp, stage.jail)
+        finally:
+            shutil.rmtree(stage.tmp, ignore_errors=True)
 
 
 def deploy_command(manifest: Manifest) -> list[str]:
