@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
@@ -22,14 +23,14 @@ from emulator.config import EmulatorConfig
 from emulator.daemon import LOG_FILE, free_loopback_port, stop_background
 from emulator.lambda_runtime.isolation import ENV_ISOLATION, ENV_ISOLATION_HIDE
 from grader.classroom.admission import WAITING, Admission, StartGate, follow
-from grader.classroom.contention import wait_until_quiet
+from grader.classroom.contention import Timeline, wait_until_quiet
 from grader.classroom.deploy_jail import UNJAILED, ClassFolders, jail_refusal
 from grader.classroom.gradebook import write_gradebook
 from grader.classroom.manifest import fallback_student, load_manifest
 from grader.classroom.regrade import oversubscribed, regraded, set_aside_first_run
 from grader.classroom.sandbox import kill_group
 from grader.classroom.settings import MANIFEST, ClassSettings, account_id
-from grader.classroom.submission import SUMMARY, Summary
+from grader.classroom.submission import SUMMARY, Summary, account_endpoint, release_bucket_names
 from grader.config import PROJECT_ROOT
 from grader.errors import ConfigError, GraderError
 from grader.run import start_emulator
@@ -103,7 +104,7 @@ def grade_class(root: Path, out: Path, settings: ClassSettings, console: Console
         console.print(f"[yellow]warning:[/] {warning}")
     duplicates = _duplicate_students(folders)
     linked = [f.resolve() for f in folders if not f.resolve().is_relative_to(root.resolve())]  # symlinked elsewhere
-    gate = StartGate() if settings.stagger else None
+    gate, timeline = (StartGate() if settings.stagger else None), Timeline()
     with class_emulator([root, out, *linked]) as (endpoint, log), _progress(console) as progress:
         jail = UNJAILED if refused else ClassFolders((root.resolve(), out.resolve(), *linked, log.parent),
                                                     shared_folders(root))
@@ -116,7 +117,7 @@ def grade_class(root: Path, out: Path, settings: ClassSettings, console: Console
                 summary = Summary(fallback_student(folder), str(folder), account_id(index), note=duplicates[folder])
             else:
                 summary = _run_worker(folder, out, account_id(index), endpoint, settings, progress, tasks[folder],
-                                      gate, jail)
+                                      Watch(gate, timeline), jail)
             progress.update(tasks[folder], completed=len(STEPS) + 1,
                             description=f"{folder.name}: {summary.stage} {summary.total:g}")
             progress.advance(overall)
@@ -149,7 +150,9 @@ def _regrade_alone(summaries: list[Summary], folders: Sequence[Path], out: Path,
         task = progress.add_task(f"{folder.name} (alone): waiting for a quiet machine", total=len(STEPS) + 1,
                                  start=False)
         wait_until_quiet()
-        again = _run_worker(folder, out, account_id(len(folders) + index), endpoint, once, progress, task, None, jail)
+        release_bucket_names(account_endpoint(first.account, endpoint))
+        again = _run_worker(folder, out, account_id(len(folders) + index), endpoint, once, progress, task,
+                            Watch(None, Timeline()), jail)
         result[index] = regraded(first, again)
         result[index].write(out / first.student)
         progress.update(task, completed=len(STEPS) + 1, description=f"{folder.name} (alone): {result[index].total:g}")
@@ -157,11 +160,20 @@ def _regrade_alone(summaries: list[Summary], folders: Sequence[Path], out: Path,
     return result
 
 
+@dataclass(frozen=True)
+class Watch:
+    """What the runner does with a worker's stage lines: admit its workload's start through the gate (None: at
+    once), note its deploy and opening on the class's timeline (for the regrade rule's overlaps)."""
+
+    gate: StartGate | None
+    timeline: Timeline
+
+
 def _run_worker(folder: Path, out: Path, account: str, endpoint: str, settings: ClassSettings, progress: Progress,
-                task: TaskID, gate: StartGate | None, jail: ClassFolders) -> Summary:
+                task: TaskID, watch: Watch, jail: ClassFolders) -> Summary:
     """The worker process for one submission, killed (with its group) at the time limit; its stderr (warnings,
-    a crash's traceback) in DIR/<student>/worker.log; its workload's start admitted through the gate; its deploy
-    jailed away from jail.hidden."""
+    a crash's traceback) in DIR/<student>/worker.log; its stages watched; its deploy jailed away from
+    jail.hidden; its summary told which other deploys and openings overlapped its opening."""
     progress.start_task(task)
     command = [sys.executable, "-m", "grader.classroom.worker", str(folder.resolve()), "--out", str(out.resolve()),
                "--account", account, "--endpoint", endpoint, "--settings", settings.model_dump_json(),
@@ -172,14 +184,15 @@ def _run_worker(folder: Path, out: Path, account: str, endpoint: str, settings: 
         process = subprocess.Popen(command, cwd=PROJECT_ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                    stderr=stderr, text=True, start_new_session=True)
         waiting = GateWait()
-        reader = threading.Thread(target=_follow, args=(process, gate, waiting, progress, task, folder.name),
+        reader = threading.Thread(target=_follow, args=(process, watch, waiting, progress, task, folder.name),
                                   daemon=True)
         reader.start()
         timed_out = _outlived(process, settings.timeout, waiting)
         kill_group(process.pid)
         process.wait()
         reader.join()
-        return _summary_of(folder, out, account, timed_out, settings.timeout, _tail(stderr))
+        overlapped_by = watch.timeline.overlapping(folder.name)
+        return _summary_of(folder, out, account, timed_out, settings.timeout, _tail(stderr), overlapped_by)
 
 
 class GateWait:
@@ -213,11 +226,14 @@ def _outlived(process: subprocess.Popen[str], limit: float, waiting: GateWait) -
             continue
 
 
-def _summary_of(folder: Path, out: Path, account: str, timed_out: bool, limit: float, stderr: str) -> Summary:
-    """The worker's summary.json; a timeout or a crash (no summary) overrides or stands in for it."""
+def _summary_of(folder: Path, out: Path, account: str, timed_out: bool, limit: float, stderr: str,
+                overlapped_by: list[str]) -> Summary:
+    """The worker's summary.json with the overlaps added; a timeout or a crash (no summary) overrides or stands in
+    for it."""
     student = _student(folder)
     path = out / student / SUMMARY
     summary = Summary.read(path) if path.is_file() else Summary(student, str(folder), account)
+    summary.overlapped_by = overlapped_by
     if timed_out:
         summary.stage, summary.note = "timeout", f"not graded within {limit:.0f} s (stopped while in {summary.stage})"
         summary.points, summary.passed = {}, False
@@ -227,11 +243,13 @@ def _summary_of(folder: Path, out: Path, account: str, timed_out: bool, limit: f
     return summary
 
 
-def _follow(process: subprocess.Popen[str], gate: StartGate | None, waiting: GateWait, progress: Progress,
+def _follow(process: subprocess.Popen[str], watch: Watch, waiting: GateWait, progress: Progress,
             task: TaskID, name: str) -> None:
-    """Answer the worker's start requests through the gate and advance its bar on each stage line it prints."""
+    """Answer the worker's start requests through the gate, note its stages on the timeline and advance its bar on
+    each stage line it prints."""
 
     def show(stage: str) -> None:
+        watch.timeline.stage(name, stage)
         if stage == WAITING:
             waiting.begin()
         if stage in STEPS:
@@ -240,8 +258,10 @@ def _follow(process: subprocess.Popen[str], gate: StartGate | None, waiting: Gat
             progress.update(task, description=f"{name}: {WAITING_WORDS if stage == WAITING else 'grading'}")
 
     try:
-        follow(process.stdout or (), process.stdin, gate, name, show, lambda: process.poll() is None, waiting.end)
+        follow(process.stdout or (), process.stdin, watch.gate, name, show, lambda: process.poll() is None,
+               waiting.end)
     finally:
+        watch.timeline.end(name)
         if process.stdin:
             process.stdin.close()
 
