@@ -137,7 +137,7 @@ def _regrade_alone(summaries: list[Summary], folders: Sequence[Path], out: Path,
                    settings: ClassSettings, progress: Progress, jail: ClassFolders) -> list[Summary]:
     """Grade again, one at a time, each submission that failed a timing line on a busy machine: in a fresh account
     (its first one's buckets deleted, bucket names being global), never flagged again (regrade off), each once the
-    machine is quiet (other jobs) or after contention.QUIET_WAIT_SECONDS (that wait stands for the start gate's)."""
+    machine is quiet (other jobs) or after settings.quiet_wait s (that wait stands for the start gate's)."""
     chosen = [index for index, summary in enumerate(summaries) if summary.failed_on_a_busy_machine]
     if not chosen:
         return summaries
@@ -149,7 +149,7 @@ def _regrade_alone(summaries: list[Summary], folders: Sequence[Path], out: Path,
         set_aside_first_run(out / first.student)
         task = progress.add_task(f"{folder.name} (alone): waiting for a quiet machine", total=len(STEPS) + 1,
                                  start=False)
-        wait_until_quiet()
+        wait_until_quiet(settings.quiet_wait)
         release_bucket_names(account_endpoint(first.account, endpoint))
         again = _run_worker(folder, out, account_id(len(folders) + index), endpoint, once, progress, task,
                             Watch(None, Timeline()), jail)
