@@ -10,8 +10,7 @@ environment, after its private mounts and before any user code (forks inherit it
   nor another account's (their command lines, environments and open files); not root, or where the kernel
   refuses that mount, the process list stays the host's and the plan's note says so;
 - a CPU share per account: a cgroup of its own (v2 `cpu.weight`, v1 `cpu.shares`: accounts weigh the same, each
-  as many busy processes as the host has CPUs; a snapshot's INIT in a cgroup of an eighth of that weight until it is
-  done, template.py), else nice 10 (no RLIMIT_CPU: an environment lives for many
+  as many busy processes as the host has CPUs), else nice 10 (no RLIMIT_CPU: an environment lives for many
   events, and it counts them all);
 - RLIMIT_AS at MemorySize + 4 GiB: a backstop behind the memory watchdog (workers.py), which kills at MemorySize.
 Linux: user_namespaces(7); https://docs.kernel.org/admin-guide/cgroup-v2.html ("Weights", "CPU Interface Files").
@@ -47,10 +46,6 @@ UID_SLOTS = 100_000  # uids 200000-299999
 ADDRESS_SPACE_HEADROOM_MB = 4096  # torch + cv2 + boto3 map ~1 GB more than they touch
 FALLBACK_NICE = 10
 _CGROUP_PREFIX = "lambda-account-"
-_INIT_CGROUP_PREFIX = "lambda-init-"
-# INIT's cgroup weighs an eighth of an account's (v1 256 of 2048 on 2 cores; not idle: cpu.idle starved it on a
-# loaded host, 0.02 CPU-s in 6 s, and the function would stay Pending; docs/grading.md "Deploys at a low priority")
-INIT_WEIGHT_DIVISOR = 8
 _MOUNTS = Path("/proc/self/mounts")
 
 
@@ -76,22 +71,10 @@ class CpuShares:
 
     def procs_file(self, account: str) -> str:
         """The cgroup.procs file an environment of `account` writes its pid to (the cgroup made on first use)."""
-        return self._procs_file(self.folder(account), self.weight)
-
-    def init_procs_file(self, account: str) -> str:
-        """The cgroup.procs file of `account`'s snapshot INIT (pre-warming at CreateFunction, untimed): a cgroup of
-        its own weighing INIT_WEIGHT_DIVISOR times less than the account's, so that beside the other accounts'
-        running functions it takes that much less of the CPU; the template moves to the account's cgroup once INIT
-        is done."""
-        return self._procs_file(self.init_folder(account), max(2, self.weight // INIT_WEIGHT_DIVISOR))
-
-    def init_folder(self, account: str) -> Path:
-        return self.root / f"{_INIT_CGROUP_PREFIX}{account}"
-
-    def _procs_file(self, folder: Path, weight: int) -> str:
+        folder = self.folder(account)
         if not folder.is_dir():
             folder.mkdir(exist_ok=True)
-            (folder / self.weight_file).write_text(str(weight))
+            (folder / self.weight_file).write_text(str(self.weight))
         return str(folder / "cgroup.procs")
 
 

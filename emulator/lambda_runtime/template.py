@@ -12,16 +12,10 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import IO, Any
 
 from emulator.lambda_runtime.errors import INIT_ERROR
-from emulator.lambda_runtime.snapshot_template import (
-    CONTROL_FD_ENV,
-    ISOLATE_CGROUP_ENV,
-    MOUNT_KEEP_ENV,
-    MOUNT_LOWER_ENV,
-)
+from emulator.lambda_runtime.snapshot_template import CONTROL_FD_ENV, MOUNT_KEEP_ENV, MOUNT_LOWER_ENV
 from emulator.lambda_runtime.spec import TEMPLATE_SCRIPT, FunctionSpec, Runtime, WorkerSettings, new_log_stream
 from emulator.lambda_runtime.supervisor import Supervisor
 from emulator.lambda_runtime.workers import OutputPump, environment_tmp
@@ -50,11 +44,7 @@ class Template:
         self.init_error: dict[str, Any] | None = None
         self._lock = threading.Lock()
         self._control, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        cpu = settings.isolation.cpu if settings.isolation.enabled else None
-        self._account_cgroup = runtime.env.get(ISOLATE_CGROUP_ENV) if cpu else None
-        init_cgroup = {ISOLATE_CGROUP_ENV: cpu.init_procs_file(spec.account)} if cpu and self._account_cgroup else {}
-        env = {**runtime.env, **init_cgroup,
-               **environment_tmp(self.tmp_dir, settings.private_tmp, spec.ephemeral_storage_mb),
+        env = {**runtime.env, **environment_tmp(self.tmp_dir, settings.private_tmp, spec.ephemeral_storage_mb),
                CONTROL_FD_ENV: str(theirs.fileno()), "AWS_LAMBDA_INITIALIZATION_TYPE": "snap-start",
                "AWS_LAMBDA_LOG_STREAM_NAME": self.log_stream,
                "AWS_LAMBDA_RUNTIME_API": "127.0.0.1:9"}  # never called: each fork gets its own
@@ -82,31 +72,18 @@ class Template:
         self._control.settimeout(timeout)
         try:
             reply = self._receive()
-        except TimeoutError:
+        except TimeoutError:  # closed, so no settimeout below: on a closed socket it raised EBADF
             self.close()
             reply = {"init_error": {"errorType": INIT_ERROR, "errorMessage": f"Init did not finish within "
                                     f"{timeout:.0f} s"}}
         except TemplateLostError:
             reply = {"init_error": {"errorType": INIT_ERROR, "errorMessage": "Runtime exited during INIT "
                                     f"with {_describe_exit(self._process.wait())}"}}
-        finally:
+        else:
             self._control.settimeout(None)
         self.init_duration_ms = (time.monotonic() - self._started_at) * 1000.0
-        self.init_error = reply.get("init_error") or self._leave_init_cgroup()
+        self.init_error = reply.get("init_error")
         return self.init_error
-
-    def _leave_init_cgroup(self) -> dict[str, Any] | None:
-        """INIT ran in its low-weight cgroup (isolation.CpuShares.init_procs_file): the template and the environments
-        it forks from now on belong to the account's; None when moved (or nothing to move), else why not."""
-        if self._account_cgroup is None:
-            return None
-        try:
-            Path(self._account_cgroup).write_text(str(self.pid))
-        except OSError as exc:
-            self.close()
-            return {"errorType": INIT_ERROR, "errorMessage": f"could not move the function's snapshot to its "
-                    f"account's CPU share: {exc}"}
-        return None
 
     def fork(self, env: dict[str, str]) -> ForkedProcess:
         """A new execution environment: a copy-on-write child of this template with its own env and output."""

@@ -41,9 +41,7 @@ GRADING_LOG = "grading.log"
 MACHINE_CPU_PRESSURE = "machine_cpu_pressure"  # report.json's key for the contention during the workload
 START_ADMISSION = "start_admission"  # report.json's key for the workload's wait for a quiet start
 OPENING_CPU_PRESSURE = "opening_cpu_pressure"  # report.json's key for the contention during the workload's opening
-# How long the resources step waits for Pending functions: their INIT runs at an eighth of an account's CPU weight
-# (emulator/lambda_runtime/isolation.py); 3 CPU-s of INIT beside a busy account took 12 s (bench_init_priority.py).
-ACTIVE_WAIT_SECONDS = 180
+ACTIVE_WAIT_SECONDS = 60
 
 
 @dataclass

@@ -17,7 +17,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from emulator.lambda_runtime.isolation import INIT_WEIGHT_DIVISOR, account_uid, find_cpu_shares
+from emulator.lambda_runtime.isolation import account_uid, find_cpu_shares
 from tests.conftest import RunningEmulator, start_emulator
 from tests.emulator.conftest import TRUST
 from tests.emulator.fidelity import REGION, emulator_only, unique
@@ -85,8 +85,8 @@ def isolated() -> Iterator[tuple[RunningEmulator, Path]]:
 def _remove_account_cgroups() -> None:
     """The CPU cgroups the emulator made for this test's accounts, once their processes are gone."""
     shares = find_cpu_shares()
-    folders = [f(account) for account in (ALICE, BOB) for f in (shares.folder, shares.init_folder)] if shares else []
-    for folder in folders:
+    for account in (ALICE, BOB) if shares is not None else ():
+        folder = shares.folder(account)
         deadline = time.monotonic() + 10
         while folder.is_dir() and (folder / "cgroup.procs").read_text().strip() and time.monotonic() < deadline:
             time.sleep(0.2)  # the emulator's environments are still ending
@@ -153,31 +153,6 @@ def test_a_spinning_account_does_not_slow_another_accounts_function(isolated) ->
     # spinners, two sevenths of one beside its own; shares per process (no isolation) treat both alike.
     # Compared with each other, not with an idle machine: other load here slows both alike.
     assert beside_anothers_spinners * 2 < beside_its_own_spinners, (beside_anothers_spinners, beside_its_own_spinners)
-
-
-# Where its INIT ran and where its handler runs: the cpu line of /proc/self/cgroup, at import and at the event.
-CGROUPS = """
-def _cpu_cgroup():
-    with open("/proc/self/cgroup") as lines:
-        return next(line.split(":")[2].strip() for line in lines if "cpu" in line.split(":")[1].split(","))
-
-AT_INIT = _cpu_cgroup()
-
-def lambda_handler(event, context):
-    return {"init": AT_INIT, "event": _cpu_cgroup()}
-"""
-
-
-@pytest.mark.skipif(find_cpu_shares() is None, reason="no writable cgroup with the cpu controller")
-def test_init_runs_in_a_lighter_cgroup_and_the_functions_events_in_its_accounts(isolated) -> None:
-    """Pre-warming's INIT (at CreateFunction, untimed) weighs an eighth of an account beside the other accounts'
-    running functions; the environments forked once it is done are in the account's share."""
-    emulator, _ = isolated
-    shares = find_cpu_shares()
-    answer = deploy(emulator, ALICE, CGROUPS)({})
-    assert answer == {"init": f"/{shares.init_folder(ALICE).name}", "event": f"/{shares.folder(ALICE).name}"}
-    weight = int((shares.init_folder(ALICE) / shares.weight_file).read_text())
-    assert weight == shares.weight // INIT_WEIGHT_DIVISOR < shares.weight
 
 
 def _time_beside_spinners(work, spin, spinners: int = 6) -> float:
