@@ -97,6 +97,8 @@ def _class_parser(commands: "argparse._SubParsersAction[argparse.ArgumentParser]
     grade_class.add_argument("--no-regrade", dest="regrade", action="store_false",
                              help="do not regrade alone, at the end, a submission whose timing lines failed while "
                                   "the machine was busy (docs/grading.md)")
+    grade_class.add_argument("--quiet-wait", type=float, default=ClassSettings.default("quiet_wait"),
+                             help="seconds a regrade alone waits at most for the CPU pressure to fall")
     grade_class.add_argument("--no-stagger", dest="stagger", action="store_false",
                              help="start each workload at once, without waiting for the other submissions' openings "
                                   "to end and the CPU pressure to fall (docs/grading.md, \"Quiet starts\")")
@@ -113,7 +115,7 @@ def _class(args: argparse.Namespace) -> int:
     settings = ClassSettings(parallel=args.parallel, timeout=args.timeout, count=args.count, rate=args.rate,
                              answer_timeout=args.answer_timeout, deploy_timeout=args.deploy_timeout,
                              thresholds=str(args.thresholds.resolve()) if args.thresholds else None,
-                             regrade=args.regrade, stagger=args.stagger)
+                             regrade=args.regrade, quiet_wait=args.quiet_wait, stagger=args.stagger)
     summaries = grade_class(args.submissions, args.out, settings, console)
     graded = sum(s.stage == "graded" for s in summaries)
     console.print(f"{graded} of {len(summaries)} graded; gradebook {args.out / 'grades.csv'}, "

@@ -131,15 +131,22 @@ class Isolation:
         """The folders to cover (ours, and any closed folder above one the function needs) and to bind back."""
         if not self.enabled:
             return {}
-        needed = {p.resolve() for p in [*needed, tmp_root] if p.exists()}
-        closed = {c for p in needed for c in _closed_ancestors(p)}
-        cover = sorted({*(h.resolve() for h in self.hidden), *closed}, key=lambda p: len(p.parts))
-        reveal = [p for p in needed if any(p != c and p.is_relative_to(c) for c in cover)]
+        cover, reveal = cover_and_reveal(self.hidden, [*needed, tmp_root])
         env = {MOUNT_COVER_ENV: os.pathsep.join(map(str, cover)),
                MOUNT_REVEAL_ENV: os.pathsep.join(sorted(map(str, reveal)))}
         if self.own_processes_only:
             env[MOUNT_PROC_ENV] = "1"
         return env
+
+
+def cover_and_reveal(hidden: Sequence[Path], needed: Sequence[Path]) -> tuple[list[Path], list[Path]]:
+    """The folders to cover with an empty tmpfs (`hidden`, and any closed folder above a needed one: another uid
+    could not pass through it), outermost first, and the needed folders under those to bind back."""
+    found = {p.resolve() for p in needed if p.exists()}
+    closed = {c for p in found for c in _closed_ancestors(p)}
+    cover = sorted({*(h.resolve() for h in hidden), *closed}, key=lambda p: len(p.parts))
+    reveal = sorted(p for p in found if any(p != c and p.is_relative_to(c) for c in cover))
+    return cover, reveal
 
 
 def _closed_ancestors(path: Path) -> list[Path]:

@@ -236,6 +236,16 @@ def private_mounts() -> None:
     sys.path_importer_cache.clear()  # sys.path entries under /opt or /tmp were looked at before they existed
 
 
+def hide_folders(cover: list[str], reveal: list[str]) -> None:
+    """A mount namespace of this process's own in which `cover` are empty (`reveal` bound back under them) and /proc
+    lists only the processes of its uid: the class grader's deploy commands, as root, before they drop to their
+    account's uid (grader/classroom/sandbox.py)."""
+    _check(_libc().unshare(_CLONE_NEWNS), "unshare(CLONE_NEWNS)")
+    _mount(None, "/", None, _MS_REC | _MS_PRIVATE)
+    _cover(cover, reveal)
+    _hide_other_processes()
+
+
 def _hide_other_processes() -> None:
     """A procfs instance of this mount namespace's own on /proc, with hidepid=2: a process sees in it only the
     processes of its own uid (proc(5), "Mount options"); the host's /proc keeps its options (one instance per

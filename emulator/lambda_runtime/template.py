@@ -72,14 +72,14 @@ class Template:
         self._control.settimeout(timeout)
         try:
             reply = self._receive()
-        except TimeoutError:
+        except TimeoutError:  # closed, so no settimeout below: on a closed socket it raised EBADF
             self.close()
             reply = {"init_error": {"errorType": INIT_ERROR, "errorMessage": f"Init did not finish within "
                                     f"{timeout:.0f} s"}}
         except TemplateLostError:
             reply = {"init_error": {"errorType": INIT_ERROR, "errorMessage": "Runtime exited during INIT "
                                     f"with {_describe_exit(self._process.wait())}"}}
-        finally:
+        else:
             self._control.settimeout(None)
         self.init_duration_ms = (time.monotonic() - self._started_at) * 1000.0
         self.init_error = reply.get("init_error")

@@ -34,7 +34,7 @@ def set_aside_first_run(student_dir: Path) -> Path:
 def regraded(first: Summary, again: Summary) -> Summary:
     """The gradebook's summary: the quiet regrade, its note saying why; the first run when the regrade did not get
     as far as grading (its deploy failed this time, it timed out), saying that."""
-    busy = Contention.from_json(first.contention).describe()
+    busy = "; ".join(first.busy)
     first_report = f"{first.student}/{FIRST_RUN}/report.html"
     if again.stage != "graded":
         first.note = (f"{first.note}; machine busy ({busy}) but the regrade alone stopped in {again.stage} "
@@ -44,5 +44,5 @@ def regraded(first: Summary, again: Summary) -> Summary:
     quiet = Contention.from_json(again.contention).describe()
     again.note = f"regraded alone: machine busy during first run ({busy}; regrade: {quiet}); {again.note}"
     again.first_run = {"total": first.total, "note": first.note, "contention": first.contention,
-                       "report": first_report}
+                       "opening": first.opening, "overlapped_by": first.overlapped_by, "report": first_report}
     return again

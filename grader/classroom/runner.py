@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
@@ -22,13 +23,14 @@ from emulator.config import EmulatorConfig
 from emulator.daemon import LOG_FILE, free_loopback_port, stop_background
 from emulator.lambda_runtime.isolation import ENV_ISOLATION, ENV_ISOLATION_HIDE
 from grader.classroom.admission import WAITING, Admission, StartGate, follow
-from grader.classroom.contention import wait_until_quiet
+from grader.classroom.contention import Timeline, wait_until_quiet
+from grader.classroom.deploy_jail import UNJAILED, ClassFolders, jail_refusal
 from grader.classroom.gradebook import write_gradebook
 from grader.classroom.manifest import fallback_student, load_manifest
 from grader.classroom.regrade import oversubscribed, regraded, set_aside_first_run
 from grader.classroom.sandbox import kill_group
 from grader.classroom.settings import MANIFEST, ClassSettings, account_id
-from grader.classroom.submission import SUMMARY, Summary
+from grader.classroom.submission import SUMMARY, Summary, account_endpoint, release_bucket_names
 from grader.config import PROJECT_ROOT
 from grader.errors import ConfigError, GraderError
 from grader.run import start_emulator
@@ -39,6 +41,13 @@ STEPS = ("deploy", "resources", "grading")
 WAITING_WORDS = "waiting for a quiet start"
 STDERR_TAIL = 2000
 WORKER_LOG = "worker.log"
+UNJAILED_WORDS = ("deploy commands run as the grader's own user, in their own folders: a hostile deploy can read "
+                  "the other submissions and the grader's files")
+
+
+def shared_folders(root: Path) -> tuple[Path, ...]:
+    """The sub-folders of root starting with _ (code the submissions share): each jailed deploy gets a copy."""
+    return tuple(sorted(p.resolve() for p in root.iterdir() if p.is_dir() and p.name.startswith("_")))
 
 
 def find_submissions(root: Path) -> list[Path]:
@@ -89,13 +98,17 @@ def grade_class(root: Path, out: Path, settings: ClassSettings, console: Console
     machine (unless settings.regrade is off); write grades.csv and index.html; return the summaries."""
     folders = find_submissions(root)
     out.mkdir(parents=True, exist_ok=True)
-    warning = oversubscribed(settings.parallel, os.cpu_count() or 1, settings.regrade)
-    if warning:
+    refused = jail_refusal()
+    warnings = [w for w in (oversubscribed(settings.parallel, os.cpu_count() or 1, settings.regrade),
+                            refused and f"{UNJAILED_WORDS} ({refused})") if w]
+    for warning in warnings:
         console.print(f"[yellow]warning:[/] {warning}")
     duplicates = _duplicate_students(folders)
     linked = [f.resolve() for f in folders if not f.resolve().is_relative_to(root.resolve())]  # symlinked elsewhere
-    gate = StartGate() if settings.stagger else None
+    gate, timeline = (StartGate() if settings.stagger else None), Timeline()
     with class_emulator([root, out, *linked]) as (endpoint, log), _progress(console) as progress:
+        jail = UNJAILED if refused else ClassFolders((root.resolve(), out.resolve(), *linked, log.parent),
+                                                    shared_folders(root))
         overall = progress.add_task("[bold]class", total=len(folders))
         tasks = {folder: progress.add_task(folder.name, total=len(STEPS) + 1, start=False) for folder in folders}
 
@@ -105,7 +118,7 @@ def grade_class(root: Path, out: Path, settings: ClassSettings, console: Console
                 summary = Summary(fallback_student(folder), str(folder), account_id(index), note=duplicates[folder])
             else:
                 summary = _run_worker(folder, out, account_id(index), endpoint, settings, progress, tasks[folder],
-                                      gate)
+                                      Watch(gate, timeline), jail)
             progress.update(tasks[folder], completed=len(STEPS) + 1,
                             description=f"{folder.name}: {summary.stage} {summary.total:g}")
             progress.advance(overall)
@@ -114,18 +127,18 @@ def grade_class(root: Path, out: Path, settings: ClassSettings, console: Console
         with ThreadPoolExecutor(settings.parallel, thread_name_prefix="submission") as pool:
             summaries = list(pool.map(one, enumerate(folders)))
         if settings.regrade:
-            summaries = _regrade_alone(summaries, folders, out, endpoint, settings, progress)
+            summaries = _regrade_alone(summaries, folders, out, endpoint, settings, progress, jail)
         if log.is_file():
             shutil.copy2(log, out / "emulator.log")
-    write_gradebook(summaries, out, [warning] if warning else [])
+    write_gradebook(summaries, out, warnings)
     return summaries
 
 
 def _regrade_alone(summaries: list[Summary], folders: Sequence[Path], out: Path, endpoint: str,
-                   settings: ClassSettings, progress: Progress) -> list[Summary]:
+                   settings: ClassSettings, progress: Progress, jail: ClassFolders) -> list[Summary]:
     """Grade again, one at a time, each submission that failed a timing line on a busy machine: in a fresh account
     (its first one's buckets deleted, bucket names being global), never flagged again (regrade off), each once the
-    machine is quiet (other jobs) or after contention.QUIET_WAIT_SECONDS (that wait stands for the start gate's)."""
+    machine is quiet (other jobs) or after settings.quiet_wait s (that wait stands for the start gate's)."""
     chosen = [index for index, summary in enumerate(summaries) if summary.failed_on_a_busy_machine]
     if not chosen:
         return summaries
@@ -137,8 +150,10 @@ def _regrade_alone(summaries: list[Summary], folders: Sequence[Path], out: Path,
         set_aside_first_run(out / first.student)
         task = progress.add_task(f"{folder.name} (alone): waiting for a quiet machine", total=len(STEPS) + 1,
                                  start=False)
-        wait_until_quiet()
-        again = _run_worker(folder, out, account_id(len(folders) + index), endpoint, once, progress, task, None)
+        wait_until_quiet(settings.quiet_wait)
+        release_bucket_names(account_endpoint(first.account, endpoint))
+        again = _run_worker(folder, out, account_id(len(folders) + index), endpoint, once, progress, task,
+                            Watch(None, Timeline()), jail)
         result[index] = regraded(first, again)
         result[index].write(out / first.student)
         progress.update(task, completed=len(STEPS) + 1, description=f"{folder.name} (alone): {result[index].total:g}")
@@ -146,27 +161,39 @@ def _regrade_alone(summaries: list[Summary], folders: Sequence[Path], out: Path,
     return result
 
 
+@dataclass(frozen=True)
+class Watch:
+    """What the runner does with a worker's stage lines: admit its workload's start through the gate (None: at
+    once), note its deploy and opening on the class's timeline (for the regrade rule's overlaps)."""
+
+    gate: StartGate | None
+    timeline: Timeline
+
+
 def _run_worker(folder: Path, out: Path, account: str, endpoint: str, settings: ClassSettings, progress: Progress,
-                task: TaskID, gate: StartGate | None) -> Summary:
+                task: TaskID, watch: Watch, jail: ClassFolders) -> Summary:
     """The worker process for one submission, killed (with its group) at the time limit; its stderr (warnings,
-    a crash's traceback) in DIR/<student>/worker.log; its workload's start admitted through the gate."""
+    a crash's traceback) in DIR/<student>/worker.log; its stages watched; its deploy jailed away from
+    jail.hidden; its summary told which other deploys and openings overlapped its opening."""
     progress.start_task(task)
     command = [sys.executable, "-m", "grader.classroom.worker", str(folder.resolve()), "--out", str(out.resolve()),
-               "--account", account, "--endpoint", endpoint, "--settings", settings.model_dump_json()]
+               "--account", account, "--endpoint", endpoint, "--settings", settings.model_dump_json(),
+               *(f"--hide={path}" for path in jail.hidden), *(f"--share={path}" for path in jail.shared)]
     log = out / _student(folder) / WORKER_LOG
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("w+b") as stderr:
         process = subprocess.Popen(command, cwd=PROJECT_ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                    stderr=stderr, text=True, start_new_session=True)
         waiting = GateWait()
-        reader = threading.Thread(target=_follow, args=(process, gate, waiting, progress, task, folder.name),
+        reader = threading.Thread(target=_follow, args=(process, watch, waiting, progress, task, folder.name),
                                   daemon=True)
         reader.start()
         timed_out = _outlived(process, settings.timeout, waiting)
         kill_group(process.pid)
         process.wait()
         reader.join()
-        return _summary_of(folder, out, account, timed_out, settings.timeout, _tail(stderr))
+        overlapped_by = watch.timeline.overlapping(folder.name)
+        return _summary_of(folder, out, account, timed_out, settings.timeout, _tail(stderr), overlapped_by)
 
 
 class GateWait:
@@ -200,11 +227,14 @@ def _outlived(process: subprocess.Popen[str], limit: float, waiting: GateWait) -
             continue
 
 
-def _summary_of(folder: Path, out: Path, account: str, timed_out: bool, limit: float, stderr: str) -> Summary:
-    """The worker's summary.json; a timeout or a crash (no summary) overrides or stands in for it."""
+def _summary_of(folder: Path, out: Path, account: str, timed_out: bool, limit: float, stderr: str,
+                overlapped_by: list[str]) -> Summary:
+    """The worker's summary.json with the overlaps added; a timeout or a crash (no summary) overrides or stands in
+    for it."""
     student = _student(folder)
     path = out / student / SUMMARY
     summary = Summary.read(path) if path.is_file() else Summary(student, str(folder), account)
+    summary.overlapped_by = overlapped_by
     if timed_out:
         summary.stage, summary.note = "timeout", f"not graded within {limit:.0f} s (stopped while in {summary.stage})"
         summary.points, summary.passed = {}, False
@@ -214,11 +244,13 @@ def _summary_of(folder: Path, out: Path, account: str, timed_out: bool, limit: f
     return summary
 
 
-def _follow(process: subprocess.Popen[str], gate: StartGate | None, waiting: GateWait, progress: Progress,
+def _follow(process: subprocess.Popen[str], watch: Watch, waiting: GateWait, progress: Progress,
             task: TaskID, name: str) -> None:
-    """Answer the worker's start requests through the gate and advance its bar on each stage line it prints."""
+    """Answer the worker's start requests through the gate, note its stages on the timeline and advance its bar on
+    each stage line it prints."""
 
     def show(stage: str) -> None:
+        watch.timeline.stage(name, stage)
         if stage == WAITING:
             waiting.begin()
         if stage in STEPS:
@@ -227,8 +259,10 @@ def _follow(process: subprocess.Popen[str], gate: StartGate | None, waiting: Gat
             progress.update(task, description=f"{name}: {WAITING_WORDS if stage == WAITING else 'grading'}")
 
     try:
-        follow(process.stdout or (), process.stdin, gate, name, show, lambda: process.poll() is None, waiting.end)
+        follow(process.stdout or (), process.stdin, watch.gate, name, show, lambda: process.poll() is None,
+               waiting.end)
     finally:
+        watch.timeline.end(name)
         if process.stdin:
             process.stdin.close()
 

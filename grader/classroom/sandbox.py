@@ -1,5 +1,6 @@
 """Runs a submission's command as a limited subprocess: CPU seconds, address space, log size, a nice value, its own
-TMPDIR and process group (killed whole at the time limit), and an environment holding only its account's settings.
+TMPDIR and process group (killed whole at the time limit), and an environment holding only its account's settings;
+in a Jail (as root), under its account's uid with the class's folders out of its sight.
 
 The nice value is the command's CPU share: a submission's functions run in its account's CPU cgroup (the emulator's,
 emulator/lambda_runtime/isolation.py, each weighing `1024 x cores` in cgroup v1), while its deploy command runs
@@ -14,6 +15,8 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from emulator.lambda_runtime.snapshot_template import hide_folders
 
 FILE_LIMIT_BYTES = 300 * 1024 * 1024  # any file it writes, its log included: above Lambda's 250 MB package
 TAIL_LINES = 20
@@ -30,6 +33,17 @@ class Limits:
     memory_mib: int
     wall_seconds: float
     nice: int = 0
+
+
+@dataclass(frozen=True)
+class Jail:
+    """Who a command runs as and what it does not see (root only): `uid` (and gid: the same number), the folders
+    covered by an empty tmpfs in a mount namespace of its own (`cover`), the folders bound back under them
+    (`reveal`); its /proc lists only its uid's processes."""
+
+    uid: int
+    cover: tuple[str, ...]
+    reveal: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -66,14 +80,15 @@ def minimal_environment(extra: Mapping[str, str]) -> dict[str, str]:
 
 
 def run_limited(command: Sequence[str], cwd: Path, env: Mapping[str, str], limits: Limits, log: Path,
-                tmp_dir: Path) -> CommandResult:
-    """Run `command` in `cwd` with the limits; stdout and stderr to `log`; TMPDIR is `tmp_dir` (created)."""
+                tmp_dir: Path, jail: Jail | None = None) -> CommandResult:
+    """Run `command` in `cwd` with the limits, in the jail if given; stdout and stderr to `log`; TMPDIR is
+    `tmp_dir` (created)."""
     tmp_dir.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     with log.open("wb") as out:
         process = subprocess.Popen(
             list(command), cwd=cwd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-            env={**env, "TMPDIR": str(tmp_dir)}, process_group=0, preexec_fn=_limiter(limits),
+            env={**env, "TMPDIR": str(tmp_dir)}, process_group=0, preexec_fn=_limiter(limits, jail),
         )
         try:
             returncode, timed_out = process.wait(limits.wall_seconds), False
@@ -92,13 +107,23 @@ def kill_group(pgid: int) -> None:
         return
 
 
-def _limiter(limits: Limits) -> Callable[[], None]:
-    """The child's rlimits and nice value (applied between fork and exec)."""
+def _limiter(limits: Limits, jail: Jail | None) -> Callable[[], None]:
+    """The child's rlimits, nice value and jail (applied between fork and exec)."""
     def apply() -> None:
         os.nice(limits.nice)
         resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 5))
         memory = limits.memory_mib * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
         resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_LIMIT_BYTES, FILE_LIMIT_BYTES))
+        if jail is not None:
+            enter(jail)
 
     return apply
+
+
+def enter(jail: Jail) -> None:
+    """Hide the jail's folders, then give up root for the jail's uid and gid, for good (setresuid(2))."""
+    hide_folders(list(jail.cover), list(jail.reveal))
+    os.setgroups([])
+    os.setresgid(jail.uid, jail.uid, jail.uid)
+    os.setresuid(jail.uid, jail.uid, jail.uid)

@@ -8,6 +8,7 @@ from typing import ClassVar
 from pydantic import Field
 
 from contract.settings import Settings
+from grader.classroom.contention import QUIET_WAIT_SECONDS
 from grader.errors import ConfigError
 
 MANIFEST = "grading.toml"
@@ -41,8 +42,8 @@ class ClassSettings(Settings):
     """A class run: submissions graded at once, and per submission its wall-clock limit (s) and the limits of its
     deploy command (CPU s, address space MiB, seconds), the workload (uploads, uploads/s, answer wait s), a
     rubric thresholds file (grader.config.load_thresholds; None: the defaults), whether a submission whose
-    timing lines failed on a busy machine is regraded alone at the end, and whether each workload waits for a
-    quiet start (grader.classroom.admission)."""
+    timing lines failed on a busy machine is regraded alone at the end (each after waiting at most `quiet_wait` s
+    for a quiet machine), and whether each workload waits for a quiet start (grader.classroom.admission)."""
 
     invalid: ClassVar[type[Exception]] = ConfigError
 
@@ -58,6 +59,7 @@ class ClassSettings(Settings):
     metrics_wait: float = Field(20.0, ge=0, le=3600)
     thresholds: str | None = None
     regrade: bool = True
+    quiet_wait: float = Field(QUIET_WAIT_SECONDS, ge=0, le=3600)
     stagger: bool = True
 
 

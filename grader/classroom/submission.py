@@ -18,6 +18,8 @@ from rich.console import Console
 from contract import ContractError, Endpoint, StackOutputsError, stack_outputs
 from grader.classroom import contention
 from grader.classroom.admission import OPENED, UNGATED, OpeningWatch, request_start
+from grader.classroom.contention import DEPLOY_STAGE, STARTED, Contention
+from grader.classroom.deploy_jail import UNJAILED, ClassFolders, staged
 from grader.classroom.manifest import Manifest, fallback_student, load_manifest
 from grader.classroom.sandbox import CommandResult, Limits, minimal_environment, run_limited
 from grader.classroom.scoring import line_key, points
@@ -38,14 +40,16 @@ DEPLOY_LOG = "deploy.log"
 GRADING_LOG = "grading.log"
 MACHINE_CPU_PRESSURE = "machine_cpu_pressure"  # report.json's key for the contention during the workload
 START_ADMISSION = "start_admission"  # report.json's key for the workload's wait for a quiet start
+OPENING_CPU_PRESSURE = "opening_cpu_pressure"  # report.json's key for the contention during the workload's opening
 ACTIVE_WAIT_SECONDS = 60
 
 
 @dataclass
 class Summary:
     """What the gradebook needs of one submission: where it got to, its points, a note, IAM warnings, the machine's
-    contention while its workload ran (contention.Contention.to_json), the timing lines it failed (with data) and
-    its workload's wait for a quiet start (admission.Admission.to_json)."""
+    contention while its workload ran and during its opening (contention.Contention.to_json; the opening's is empty
+    without PSI), the other submissions' deploys and openings during its opening (from the class runner), the
+    timing lines it failed (with data) and its workload's wait for a quiet start (admission.Admission.to_json)."""
 
     student: str
     folder: str
@@ -61,16 +65,26 @@ class Summary:
     timing_failed: list[str] = field(default_factory=list)
     first_run: dict[str, Any] = field(default_factory=dict)  # after a regrade alone: the busy run's total, note, ...
     admission: dict[str, Any] = field(default_factory=dict)
+    opening: dict[str, Any] = field(default_factory=dict)
+    overlapped_by: list[str] = field(default_factory=list)
 
     @property
     def total(self) -> float:
         return round(sum(self.points.values()), 2)
 
     @property
+    def busy(self) -> list[str]:
+        """Why the machine counts as contended while its workload was measured (contention.busy_reasons)."""
+        window = Contention.from_json(self.contention) if self.contention else None
+        opening = Contention.from_json(self.opening) if self.opening else None
+        return contention.busy_reasons(window, opening, self.overlapped_by)
+
+    @property
     def failed_on_a_busy_machine(self) -> bool:
-        """Graded, with a timing line failed on measured figures while the machine was contended: the rule for a
-        regrade alone (docs/grading.md, "Contention and regrades")."""
-        return self.stage == "graded" and bool(self.contention.get("contended")) and bool(self.timing_failed)
+        """Graded, with a timing line failed on measured figures while the machine was contended (over its
+        workload, in its opening, or with another submission's deploy or opening during its opening): the rule for
+        a regrade alone (docs/grading.md, "Contention and regrades")."""
+        return self.stage == "graded" and bool(self.timing_failed) and bool(self.busy)
 
     def write(self, out_dir: Path) -> None:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -107,17 +121,18 @@ def account_environment(account: str, endpoint_url: str, student: str) -> dict[s
 
 
 def grade_submission(folder: Path, out_root: Path, account: str, endpoint_url: str, settings: ClassSettings,
-                     progress: "Progress") -> Summary:
-    """Grade one submission folder; every failure ends in the summary's stage and note, never in an exception."""
+                     progress: "Progress", folders: ClassFolders = UNJAILED) -> Summary:
+    """Grade one submission folder (its deploy jailed away from `folders.hidden`, if any); every failure ends in the
+    summary's stage and note, never in an exception."""
     started = time.monotonic()
     summary = Summary(fallback_student(folder), str(folder), account)
     try:
         manifest = load_manifest(folder)
         summary.student = manifest.student
         out_dir = out_root / manifest.student
-        progress("deploy")
-        summary.stage = "deploy"
-        deployed = deploy(manifest, folder, out_dir, account, endpoint_url, settings)
+        progress(DEPLOY_STAGE)
+        summary.stage = DEPLOY_STAGE
+        deployed = deploy(manifest, folder, out_dir, account, endpoint_url, settings, folders)
         if not deployed.ok:
             summary.note = f"deploy {deployed.describe()}: {_last_line(deployed)}"
             return summary
@@ -130,8 +145,6 @@ def grade_submission(folder: Path, out_root: Path, account: str, endpoint_url: s
         _grade(summary, target, wiring, out_dir, settings, progress)
         summary.iam = missing_permissions(endpoint, (target.stack.frame_extractor, target.stack.face_classifier))
         clean_up(endpoint, target.stack, manifest)
-        if settings.regrade and summary.failed_on_a_busy_machine:
-            release_bucket_names(endpoint)
     except (GraderError, ContractError) as exc:
         summary.note = str(exc)
     finally:
@@ -148,17 +161,20 @@ class Progress:
 
 
 def deploy(manifest: Manifest, folder: Path, out_dir: Path, account: str, endpoint_url: str,
-           settings: ClassSettings) -> CommandResult:
-    """Run the manifest's deploy command (or our SAM deploy of its template) inside the limits, in its folder, with
-    a TMPDIR of its own (removed after)."""
+           settings: ClassSettings, folders: ClassFolders = UNJAILED) -> CommandResult:
+    """Run the manifest's deploy command (or our SAM deploy of its template) inside the limits, with a TMPDIR of its
+    own (removed after): jailed in a copy of its folder when `folders` hides anything (deploy_jail.staged), else in
+    its folder as the grader's user."""
     out_dir.mkdir(parents=True, exist_ok=True)
     env = account_environment(account, endpoint_url, manifest.student)
     limits = Limits(settings.deploy_cpu_seconds, settings.deploy_memory_mib, settings.deploy_timeout, DEPLOY_NICE)
-    tmp_dir = out_dir / "tmp"
-    try:
-        return run_limited(deploy_command(manifest), folder, env, limits, out_dir / DEPLOY_LOG, tmp_dir)
-    finally:
-        shutil.rmtree(tmp_dir, ignore_errors=True)
+    with staged(folder, account, folders, out_dir) as stage:
+        home = {"HOME": str(stage.home)} if stage.home else {}
+        try:
+            return run_limited(deploy_command(manifest), stage.cwd, {**env, **home}, limits, out_dir / DEPLOY_LOG,
+                               stage.tmp, stage.jail)
+        finally:
+            shutil.rmtree(stage.tmp, ignore_errors=True)
 
 
 def deploy_command(manifest: Manifest) -> list[str]:
@@ -272,21 +288,29 @@ def _grade(summary: Summary, target: Target, wiring: Wiring, out_dir: Path, sett
         thresholds = load_thresholds(Path(settings.thresholds) if settings.thresholds else None)
         items = course_workload(settings.count)
         admission = request_start(progress, sys.stdin) if settings.stagger else UNGATED
-        start = contention.mark()
+        progress(STARTED)
+        start, opened = contention.mark(), list[contention.Mark]()
+
+        def opening_over() -> None:
+            opened.append(contention.mark())
+            progress(OPENED)
+
         try:
             outcome = grade(run, thresholds, items, target, COURSE_STUDENTS, console,
-                            OpeningWatch(wiring, settings.burst, lambda: progress(OPENED)))
+                            OpeningWatch(wiring, min(settings.burst, settings.count), opening_over))
         finally:
             progress(OPENED)  # again if told already: the runner releases a gate once
         busy = contention.since(start)
+        opening = contention.judge_opening(start, opened[0] if opened else contention.mark())
     write_reports(outcome, out_dir, out_dir)
-    document = {**to_json(outcome), MACHINE_CPU_PRESSURE: busy.to_json(), START_ADMISSION: admission.to_json()}
+    document = {**to_json(outcome), MACHINE_CPU_PRESSURE: busy.to_json(), START_ADMISSION: admission.to_json(),
+                OPENING_CPU_PRESSURE: opening.to_json() if opening else None}
     (out_dir / "report.json").write_text(json.dumps(document, indent=2))
     summary.stage, summary.points, summary.passed = "graded", points(document), outcome.passed
     summary.report = f"{summary.student}/report.html"
     summary.note = "; ".join(filter(None, [grading_note(document), admission.note()]))
     summary.contention, summary.timing_failed = busy.to_json(), timing_failed(document)
-    summary.admission = admission.to_json()
+    summary.admission, summary.opening = admission.to_json(), opening.to_json() if opening else {}
 
 
 def timing_failed(document: dict[str, Any]) -> list[str]:

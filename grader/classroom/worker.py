@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from grader.classroom.deploy_jail import ClassFolders
 from grader.classroom.settings import ClassSettings
 from grader.classroom.submission import Progress, grade_submission
 
@@ -20,10 +21,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--account", required=True)
     parser.add_argument("--endpoint", required=True)
     parser.add_argument("--settings", required=True, help="ClassSettings as JSON")
+    parser.add_argument("--hide", type=Path, action="append", default=[],
+                        help="a folder its deploy must not see (given: the deploy runs jailed, as root)")
+    parser.add_argument("--share", type=Path, action="append", default=[],
+                        help="a shared folder of the class its jailed deploy gets a copy of")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     settings = ClassSettings(**json.loads(args.settings))
-    grade_submission(args.folder, args.out, args.account, args.endpoint, settings, Progress())
+    folders = ClassFolders(tuple(args.hide), tuple(args.share))
+    grade_submission(args.folder, args.out, args.account, args.endpoint, settings, Progress(), folders)
     return 0
 
 

@@ -8,7 +8,16 @@ import pytest
 
 from grader.__main__ import _parser
 from grader.classroom import contention
-from grader.classroom.contention import CONTENDED_LOAD_PER_CORE, CONTENDED_PRESSURE, Mark, judge, some_total_us
+from grader.classroom.contention import (
+    CONTENDED_LOAD_PER_CORE,
+    CONTENDED_PRESSURE,
+    OPENING_CONTENDED_PRESSURE,
+    Mark,
+    Timeline,
+    judge,
+    judge_opening,
+    some_total_us,
+)
 from grader.classroom.gradebook import write_gradebook
 from grader.classroom.regrade import FIRST_RUN, oversubscribed, regraded, set_aside_first_run
 from grader.classroom.submission import Summary, timing_failed
@@ -109,8 +118,8 @@ def test_the_gradebook_keeps_the_quiet_regrade_and_says_why(tmp_path: Path) -> N
                     "correctness": 40.0}, True, 100.0, report="ann/report.html", contention=busy(0.05))
     final = regraded(first, again)
     assert final.total == 55 and final.account == "100000000003"
-    assert final.note == ("regraded alone: machine busy during first run (cpu pressure 63%; regrade: cpu pressure 5%);"
-                          " all rubric lines passed")
+    assert final.note == ("regraded alone: machine busy during first run (cpu pressure 63% over its workload; regrade: "
+                          "cpu pressure 5%); all rubric lines passed")
     assert final.first_run["total"] == 40 and final.first_run["report"] == f"ann/{FIRST_RUN}/report.html"
     warning = oversubscribed(4, 2, regrade=True)
     paths = write_gradebook([final], tmp_path, [warning])
@@ -164,3 +173,89 @@ def test_a_regrade_waits_for_a_quiet_machine_but_not_forever(tmp_path: Path) -> 
     assert sum(naps) == 10
     assert contention.wait_until_quiet(10, tmp_path / "absent", naps.append) is False
     assert contention.some_avg10(PSI.format(some=1)) == 0.125
+
+
+def sampled(shares: list[float]) -> list[Mark]:
+    """PSI as sampled once a second: shares[i] is the share of second i in which some task waited for a CPU."""
+    marks, total = [psi_mark(0, 0)], 0
+    for second, share in enumerate(shares, start=1):
+        total += int(share * 1e6)
+        marks.append(psi_mark(second, total))
+    return marks
+
+
+def first_run(shares: list[float], opening_seconds: int, overlapped_by: list[str] = ()) -> Summary:
+    """A graded summary whose latency line failed, its window's and opening's pressure from the sampled series."""
+    marks = sampled(shares)
+    window = judge(marks[0], marks[-1], 1.0, 2).to_json()
+    opening = judge_opening(marks[0], marks[opening_seconds])
+    return Summary("ann", "/s/ann", "100000000001", "graded", contention=window, opening=opening.to_json(),
+                   overlapped_by=list(overlapped_by), timing_failed=["latency (every request)"])
+
+
+QUIET_STEADY = [0.15] * 56  # a lone submission's paced uploads (docs/grading.md: 0.15-0.20 alone)
+
+
+def test_a_collision_in_the_opening_sends_the_submission_to_a_regrade_though_the_window_average_is_low() -> None:
+    """4 s of the opening at 100% (another job's burst) then a quiet minute: 21% over the window, under 0.30."""
+    summary = first_run([1.0] * 4 + QUIET_STEADY, opening_seconds=4)
+    assert summary.contention["cpu_pressure"] == pytest.approx(0.21, abs=0.01) and not summary.contention["contended"]
+    assert summary.opening["cpu_pressure"] == 1.0 and summary.opening["threshold"] == OPENING_CONTENDED_PRESSURE
+    assert summary.failed_on_a_busy_machine
+    assert summary.busy == ["cpu pressure 100% in its opening"]
+
+
+def test_a_lone_openings_own_burst_is_not_contention() -> None:
+    """Alone, a submission's own burst measured 0.37 in its opening: a failed timing line there is its own."""
+    summary = first_run([0.37] * 3 + QUIET_STEADY, opening_seconds=3)
+    assert not summary.opening["contended"] and not summary.contention["contended"]
+    assert not summary.failed_on_a_busy_machine and summary.busy == []
+
+
+def test_another_submissions_deploy_or_opening_during_its_opening_sends_it_to_a_regrade() -> None:
+    summary = first_run([0.37] * 3 + QUIET_STEADY, opening_seconds=3, overlapped_by=["bob's deploy"])
+    assert summary.failed_on_a_busy_machine and summary.busy == ["bob's deploy during its opening"]
+    passed = Summary("ann", "/s/ann", "100000000001", "graded", overlapped_by=["bob's deploy"])
+    assert not passed.failed_on_a_busy_machine  # nothing timing-dependent failed: never regraded
+
+
+def test_without_psi_the_opening_is_not_judged_and_only_overlaps_count() -> None:
+    assert judge_opening(Mark(0, None), Mark(3, None)) is None
+    assert judge_opening(psi_mark(3, 0), psi_mark(3, 0)) is None  # an opening of no length
+    quiet = judge(Mark(0, None), Mark(60, None), 0.5, 2).to_json()
+    summary = Summary("ann", "/s/ann", "100000000001", "graded", contention=quiet, overlapped_by=["bob's opening"],
+                      timing_failed=["latency (every request)"])
+    assert summary.busy == ["bob's opening during its opening"]
+
+
+def test_the_timeline_names_the_deploys_and_openings_that_overlapped_an_opening() -> None:
+    now = [0.0]
+    timeline = Timeline(lambda: now[0])
+
+    def at(seconds: float, name: str, stage: str | None) -> None:
+        now[0] = seconds
+        timeline.stage(name, stage) if stage else timeline.end(name)
+
+    at(0, "ann", "deploy")
+    at(5, "ann", "resources")
+    at(6, "bob", "deploy")
+    at(8, "ann", "started")  # ann's opening: 8-11, during bob's deploy (6-9)
+    at(9, "bob", "resources")
+    at(10, "bob", "started")  # bob's opening: 10-14, overlapping ann's (8-11)
+    at(11, "ann", "opened")
+    at(12, "cid", "deploy")  # still deploying when bob's worker ends: overlaps bob's opening, not ann's
+    at(14, "bob", None)
+    at(20, "dan", "started")  # after everyone's opening
+    assert timeline.overlapping("ann") == ["bob's deploy", "bob's opening"]
+    assert timeline.overlapping("bob") == ["ann's opening", "cid's deploy"]
+    assert timeline.overlapping("cid") == []  # no opening of its own
+
+
+def test_the_regrades_note_gives_every_reason_the_first_run_counted_as_busy() -> None:
+    first = first_run([1.0] * 4 + QUIET_STEADY, opening_seconds=4, overlapped_by=["bob's opening"])
+    again = Summary("ann", "/s/ann", "100000000003", "graded", "all rubric lines passed", {"latency": 15.0},
+                    contention=busy(0.05))
+    final = regraded(first, again)
+    assert final.note.startswith("regraded alone: machine busy during first run (cpu pressure 100% in its opening; "
+                                 "bob's opening during its opening; regrade: cpu pressure 5%)"), final.note
+    assert final.first_run["overlapped_by"] == ["bob's opening"] and final.first_run["opening"]["contended"]

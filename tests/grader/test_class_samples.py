@@ -140,11 +140,23 @@ def test_the_hostile_submissions_function_reads_no_file_of_the_others_nor_of_the
     log = (graded / "emulator.log").read_text().splitlines()
     peeks = [line.split("PEEK file ", 1)[1] for line in log if "PEEK file " in line]
     listed = [int(line.rsplit(": ", 1)[1]) for line in log if "PEEK emulator processes listed: " in line]
-    assert any("/correct/grading.toml" in peek for peek in peeks), peeks
     assert listed, "the hostile sample did not look for the emulator's process"
-    if os.geteuid() == 0:
+    if os.geteuid() == 0:  # its jailed deploy found no classmate's file to hand its function (test below)
         assert set(listed) == {0}, listed
     else:
+        assert any("/correct/grading.toml" in peek for peek in peeks), peeks
         assert any("/environ" in peek for peek in peeks), peeks
     read = [peek for peek in peeks if ": refused: " not in peek]
     assert not read, read
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+@pytest.mark.skipif(os.geteuid() != 0, reason="a deploy is jailed only as root")
+def test_the_hostile_submissions_deploy_finds_and_reads_nothing_of_the_others_nor_of_the_grader(graded: Path) -> None:
+    """Its setup script looks beside its folder, through /proc for the grader's command lines (the class folder,
+    the out dir) and in the emulator's state folders: jailed, it finds none of them, and still deploys."""
+    setup = (graded / "hostile07" / "deploy.log").read_text().splitlines()
+    assert "PEEK setup grader processes listed: 0" in setup, setup
+    assert not [line for line in setup if line.startswith("PEEK setup file ")], setup
+    assert summary(graded, "hostile07")["stage"] == "graded" and summary(graded, "correct01")["total"] == 100

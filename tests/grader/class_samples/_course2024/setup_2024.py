@@ -86,12 +86,37 @@ def _package(pad_mb: int) -> bytes:
 
 
 def _peek_variables(classmate: str | None) -> dict[str, str]:
-    """The hostile sample's: a classmate's id, and the classmates' files a deploy script in the class folder finds."""
+    """The hostile sample's: a classmate's id, and the classmates' and the grader's files its deploy finds (each
+    tried here first: `PEEK setup file PATH: read ...` or `refused ...`)."""
     if classmate is None:
         return {}
-    mine = Path.cwd().resolve()
-    files = [str(p.resolve()) for p in Path("..").glob("*/grading.toml") if p.parent.resolve() != mine]
+    files = _found_files()
+    for path in files:
+        try:
+            with open(path, "rb") as handle:
+                print(f"PEEK setup file {path}: read {handle.read(40)!r}")
+        except OSError as exc:
+            print(f"PEEK setup file {path}: refused: {type(exc).__name__}")
     return {"SAMPLE_PEEK": classmate, "SAMPLE_PEEK_FILES": os.pathsep.join(files)}
+
+
+def _found_files() -> list[str]:
+    """Its classmates' manifests beside its folder or beside the one on the grader's command lines (/proc), the
+    files of the grader's out dir named there and of the emulator's state folders."""
+    mine, class_dirs, outs = Path.cwd().resolve(), [Path("..")], []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            words = cmdline.read_bytes().decode(errors="replace").split("\0")
+        except OSError:
+            continue
+        if "grader.classroom.worker" in words and "--out" in words:
+            class_dirs.append(Path(words[words.index("grader.classroom.worker") + 1]).parent)
+            outs.append(Path(words[words.index("--out") + 1]))
+    print(f"PEEK setup grader processes listed: {len(outs)}")
+    manifests = {p.resolve() for folder in class_dirs for p in folder.glob("*/grading.toml")}
+    files = [p for p in manifests if p.parent != mine]
+    files += [p for out in outs for p in out.glob("*/deploy.log")] + list(Path("/tmp").glob("grader-class-*/*"))
+    return sorted(map(str, files))
 
 
 if __name__ == "__main__":
