@@ -4,6 +4,8 @@
 Calls are kept as JSON lines under the state folder (`iam/<account>/<function>.jsonl`), each action and resource
 once. The policy grants exactly the actions called; resources are the ARNs called, except that an S3 object in a
 folder becomes that folder's `*` and a log stream its group's (a function reads and writes a new key per event).
+Calls are recorded in that narrowed form: a function reading one new object per event adds nothing to the log, in
+memory or on disk, once its folder is known.
 """
 
 from __future__ import annotations
@@ -39,7 +41,8 @@ POLLING_ACTIONS = {
 
 
 class CallLog:
-    """Appends each (action, resource) a function's role used, once, to that function's file."""
+    """Appends each (action, resource pattern) a function's role used, once, to that function's file: the set of
+    those seen is bounded by a function's folders, not by the objects it reads or writes."""
 
     def __init__(self, folder: Path) -> None:
         self._folder = folder
@@ -47,7 +50,8 @@ class CallLog:
         self._lock = threading.Lock()
 
     def record(self, account: str, function_name: str, action: str, resource: str) -> None:
-        call = (account, function_name, action, resource)
+        pattern = narrowest_pattern(resource)
+        call = (account, function_name, action, pattern)
         with self._lock:
             if call in self._seen:
                 return
@@ -55,7 +59,7 @@ class CallLog:
             path = calls_file(self._folder, account, function_name)
             path.parent.mkdir(parents=True, exist_ok=True)
             with path.open("a") as calls:
-                calls.write(json.dumps({"action": action, "resource": resource}) + "\n")
+                calls.write(json.dumps({"action": action, "resource": pattern}) + "\n")
 
 
 def calls_file(folder: Path, account: str, function_name: str) -> Path:
@@ -76,25 +80,21 @@ def least_privilege_policy(calls: list[tuple[str, str]]) -> dict[str, Any]:
         resources_by_action[action].add(resource)
     actions_by_resources: dict[tuple[str, ...], list[str]] = defaultdict(list)
     for action, resources in sorted(resources_by_action.items()):
-        actions_by_resources[tuple(sorted(_narrowest_patterns(resources)))].append(action)
+        actions_by_resources[tuple(sorted({narrowest_pattern(r) for r in resources}))].append(action)
     statements = [{"Effect": "Allow", "Action": actions, "Resource": list(resources)}
                   for resources, actions in sorted(actions_by_resources.items(), key=lambda item: item[1])]
     return {"Version": "2012-10-17", "Statement": statements}
 
 
-def _narrowest_patterns(resources: set[str]) -> set[str]:
+def narrowest_pattern(resource: str) -> str:
     """An S3 object in a folder -> `bucket/folder/*` (each event writes or reads a new key there); a log stream ->
-    its group's `:*`; anything else as called."""
-    patterns = set()
-    for resource in resources:
-        bucket, _, key = resource.partition("/") if resource.startswith("arn:aws:s3:::") else (resource, "", "")
-        if "/" in key:
-            patterns.add(f"{bucket}/{key.split('/')[0]}/*")
-        elif ":log-stream:" in resource:
-            patterns.add(resource.split(":log-stream:")[0] + ":*")
-        else:
-            patterns.add(resource)
-    return patterns
+    its group's `:*`; anything else as called. A pattern maps to itself."""
+    bucket, _, key = resource.partition("/") if resource.startswith("arn:aws:s3:::") else (resource, "", "")
+    if "/" in key:
+        return f"{bucket}/{key.split('/')[0]}/*"
+    if ":log-stream:" in resource:
+        return resource.split(":log-stream:")[0] + ":*"
+    return resource
 
 
 def register_policy_command(sub: Any) -> None:

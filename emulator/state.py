@@ -71,7 +71,9 @@ class DiskBody:
 
     Implements the calls FakeKey makes: seek, truncate, write (the whole body at once), read, close.
     No file descriptor stays open between calls. `written` is False for a new body (BlobStore.new), whose file
-    does not exist yet."""
+    does not exist yet. One per S3 object, so slotted: no per-object dict."""
+
+    __slots__ = ("_position", "_store", "_written", "closed", "name")
 
     def __init__(self, store: BlobStore, name: str, written: bool = True) -> None:
         self._store = store
@@ -295,9 +297,9 @@ class _SnapshotPickler(pickle.Pickler):
     def reducer_override(self, obj: Any) -> Any:
         if type(obj) in _LOCK_FACTORIES:  # a lock is pickled as a new, unlocked one
             return _LOCK_FACTORIES[type(obj)], ()
-        if type(obj) is FakeKey:
+        if isinstance(obj, FakeKey):  # moto's, or the emulator's CompactKey (emulator/aws/s3.py)
             state = {k: v for k, v in obj.__dict__.items() if k != "lock"}
-            return object.__new__, (FakeKey,), state, None, None, _restore_key
+            return object.__new__, (type(obj),), state, None, None, _restore_key
         if type(obj) is defaultdict and getattr(obj.default_factory, "__name__", "") == "<lambda>":
             return defaultdict, (type(obj.default_factory()), dict(obj))  # moto's `defaultdict(lambda: {})`
         if type(obj) is weakref.WeakValueDictionary:

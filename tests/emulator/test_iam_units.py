@@ -6,7 +6,7 @@ import pytest
 
 from emulator.aws.iam import RENEW_BEFORE, SESSION_SECONDS, RoleSessions, iam_mode
 from emulator.errors import ConfigError
-from emulator.iam_policy import least_privilege_policy
+from emulator.iam_policy import CallLog, calls_file, least_privilege_policy, read_calls
 
 ROLE = "arn:aws:iam::123456789012:role/unit-role"
 
@@ -45,3 +45,16 @@ def test_the_policy_groups_actions_by_resources_and_keeps_resources_as_narrow_as
         {"Effect": "Allow", "Action": ["sqs:GetQueueUrl", "sqs:SendMessage"],
          "Resource": ["arn:aws:sqs:us-east-1:123456789012:results.fifo"]},
     ]
+
+
+def test_calls_on_new_objects_of_a_known_folder_add_nothing_to_the_call_log(tmp_path):
+    calls = CallLog(tmp_path)
+    for index in range(1_000):  # one new key per event, as the frame extractor writes them
+        calls.record("123456789012", "fn", "s3:PutObject", f"arn:aws:s3:::out/frames/dev/{index}/0.png")
+        calls.record("123456789012", "fn", "logs:PutLogEvents",
+                     f"arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/fn:log-stream:{index}")
+    calls.record("123456789012", "fn", "s3:GetObject", "arn:aws:s3:::in/x")
+    assert read_calls(calls_file(tmp_path, "123456789012", "fn")) == [
+        ("s3:PutObject", "arn:aws:s3:::out/frames/*"),
+        ("logs:PutLogEvents", "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/fn:*"),
+        ("s3:GetObject", "arn:aws:s3:::in/x")]

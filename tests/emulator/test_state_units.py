@@ -48,6 +48,36 @@ def test_an_object_body_is_a_file_not_memory(hooked: StateStore) -> None:
     assert not files[0].exists()
 
 
+def test_a_stored_object_keeps_in_its_own_dict_only_what_differs_from_other_objects(hooked: StateStore) -> None:
+    s3 = client("s3")
+    s3.create_bucket(Bucket="media")
+    for name in ("a", "b"):
+        s3.put_object(Bucket="media", Key=f"frames/{name}.png", Body=name.encode(), ContentType="image/png",
+                      Metadata={"device-id": "pi", "frame-index": "0"})
+    first, second = s3_backends[DEFAULT_ACCOUNT]["aws"].buckets["media"].keys.values()
+    at_defaults = {"encryption", "kms_key_id", "lock_mode", "multipart", "_transitions", "_storage_class", "disposed"}
+    assert at_defaults.isdisjoint(vars(first)), "attributes at moto's defaults are read from the class"
+    assert (first.encryption, first.multipart, first.storage_class, first.version_id) \
+        == (None, None, "STANDARD", "null")
+    assert all(a is b for a, b in zip(first.metadata, second.metadata, strict=True)), "one copy of each name"
+    assert first.bucket_name is second.bucket_name and first.account_id is second.account_id
+    head = s3.head_object(Bucket="media", Key="frames/a.png")
+    assert (head["ContentType"], head["Metadata"]) == ("image/png", {"device-id": "pi", "frame-index": "0"})
+
+
+def test_compact_objects_come_back_whole_after_a_restart(tmp_path: Path) -> None:
+    with _hooked_run(tmp_path / "state") as store:
+        client("s3").create_bucket(Bucket="media")
+        client("s3").put_object(Bucket="media", Key="videos/c.mp4", Body=b"clip", Metadata={"device-id": "pi"})
+        store.save()
+    with _hooked_run(tmp_path / "state") as store:
+        assert store.load()
+        got = client("s3").get_object(Bucket="media", Key="videos/c.mp4")
+        assert (got["Body"].read(), got["Metadata"]) == (b"clip", {"device-id": "pi"})
+        key = s3_backends[DEFAULT_ACCOUNT]["aws"].buckets["media"].keys["videos/c.mp4"]
+        assert "encryption" not in vars(key) and key.encryption is None
+
+
 def test_a_body_is_deleted_at_once_when_nothing_persists(tmp_path: Path) -> None:
     blobs = BlobStore(tmp_path, deferred=False)
     body = blobs.new()
