@@ -198,7 +198,8 @@ class LambdaFunctions:
             Patch(FUNCTION_INIT, lambda original: _checking_runtime(_keeping_dlq(original, spec_arg=True),
                                                                     spec_arg=True)),
             Patch(UPDATE_CONFIGURATION, lambda original: _checking_runtime(_keeping_dlq(original))),
-            Patch(FUNCTION_FROM_TEMPLATE, _function_from_template),
+            Patch(FUNCTION_FROM_TEMPLATE,
+                  lambda original: _function_from_template(original, lambda fn: self._prepare_soon(fn, CREATING))),
             Patch(SET_CODE, lambda original: _validating_code(original, self._build_image)),
             Patch(PUT_EVENT_INVOKE_CONFIG, _replacing_event_invoke_config),
             Patch(UPDATE_EVENT_INVOKE_CONFIG, lambda _: _merging_event_invoke_config),
@@ -233,16 +234,22 @@ class LambdaFunctions:
             result = change(backend, *args, **kwargs)
             named = kwargs.get("function_name") or (args[0] if args and isinstance(args[0], str) else None)
             fn = backend.get_function(named or (kwargs.get("spec") or args[0])["FunctionName"])
-            if self._later is not None:
-                self._later.append(fn.function_name)
-                return result
-            with self._pending_lock:
-                self._pending[fn.function_arn] = kind
-            threading.Thread(target=self._prepare, args=(fn.function_arn,), name=f"prepare-{fn.function_name}",
-                             daemon=True).start()
+            if not _from_template.creating:  # a template's function: prepared once its Dockerfile is known
+                self._prepare_soon(fn, kind)
             return result
 
         return changed
+
+    def _prepare_soon(self, fn: LambdaFunction, kind: str) -> None:
+        """INIT of the function's environment in the background, its State Pending meanwhile (or, inside
+        preparing_later, left to the caller)."""
+        if self._later is not None:
+            self._later.append(fn.function_name)
+            return
+        with self._pending_lock:
+            self._pending[fn.function_arn] = kind
+        threading.Thread(target=self._prepare, args=(fn.function_arn,), name=f"prepare-{fn.function_name}",
+                         daemon=True).start()
 
     def _prepare(self, function_arn: str) -> None:
         assert self._service is not None
@@ -532,11 +539,24 @@ def _merging_event_invoke_config(backend: LambdaBackend, function_name: str, con
     return backend.put_function_event_invoke_config(function_name, {**current, **config})
 
 
-def _function_from_template(original: Any) -> Any:
+class _FromTemplate(threading.local):
+    creating = False  # this thread is in CloudFormation's create of a function
+
+
+_from_template = _FromTemplate()
+
+
+def _function_from_template(original: Any, prepare: Callable[[LambdaFunction], None]) -> Any:
     """Keeps a template function's DeadLetterConfig, and its SAM `Metadata.Dockerfile` (paths relative to the
-    emulator's working directory): an image function deployed as a zip of its folder gets its image's environment."""
+    emulator's working directory): an image function deployed as a zip of its folder gets its image's environment.
+    Its INIT starts once that is known (`prepare`): started by CreateFunction, it ran without the image's packages,
+    failed, and the first event paid for INIT again."""
     def create(cls: type, resource_name: str, cloudformation_json: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
-        fn = original(cls, resource_name, cloudformation_json, *args, **kwargs)
+        _from_template.creating = True
+        try:
+            fn = original(cls, resource_name, cloudformation_json, *args, **kwargs)
+        finally:
+            _from_template.creating = False
         config = cloudformation_json.get("Properties", {}).get("DeadLetterConfig")
         if config:
             setattr(fn, _DLQ_ATTRIBUTE, config)
@@ -546,6 +566,7 @@ def _function_from_template(original: Any) -> Any:
                            "directory): it runs with AWS's runtime packages only", resource_name, image.dockerfile)
             image = None
         setattr(fn, _DOCKERFILE_ATTRIBUTE, image)
+        prepare(fn)
         return fn
 
     return create
