@@ -32,6 +32,7 @@ from moto.events.models import EventsBackend, Rule, events_backends
 from emulator.aws.iam import service_may_invoke
 from emulator.aws.registry import Internal, Patch
 from emulator.errors import EmulatorError
+from emulator.lambda_runtime.event_sources import Clients
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +47,6 @@ _PLACEHOLDER = re.compile(r"<([^<>\s\"]+)>")
 _PATH_STEP = re.compile(r"\.([^.\[\]]+)|\[(\d+)\]|\['([^']+)'\]")
 
 Notify = Callable[[str, bytes], object]
-Clients = Callable[[str, str, str], Any]  # (service, account, region) -> a boto3 client signed as that account
 
 
 def patches(delivery: TargetDelivery) -> list[Patch]:
