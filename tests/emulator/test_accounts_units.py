@@ -33,17 +33,21 @@ def test_a_twelve_digit_key_is_its_own_account(account_of) -> None:
     assert account_of(STUDENT) == STUDENT
 
 
+def _issue_key(account: str, key: str) -> None:
+    """An access key in the account's IAM, as IAM's CreateAccessKey stores it (the lookup reads only its id): no
+    moto model is made, which would outlive the test in moto's class-level list of instances (its dashboard)."""
+    iam_models.iam_backends[account]["aws"].access_keys[key] = object()
+
+
 def test_an_iam_users_key_names_the_account_of_the_user(account_of) -> None:
-    iam = iam_models.iam_backends[STUDENT]["aws"]
-    iam.create_user("us-east-1", "student")
-    key = iam.create_access_key("student").access_key_id
-    assert account_of(key) == STUDENT
+    _issue_key(STUDENT, "key-of-a-student-user")
+    assert account_of("key-of-a-student-user") == STUDENT
     assert account_of("test") == DEFAULT_ACCOUNT_ID
 
 
 def test_looking_a_key_up_creates_no_iam_backend_of_another_partition(account_of) -> None:
     """moto's own lookup created all six partitions' IAM of every account (each loading AWS's managed policies)."""
-    iam_models.iam_backends[STUDENT]["aws"].create_user("us-east-1", "student")
+    _issue_key(STUDENT, "key-of-a-student-user")
     iam_models.iam_backends[OTHER]["aws"]
 
     account_of("a-key-no-account-issued")
