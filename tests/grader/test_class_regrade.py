@@ -80,7 +80,6 @@ def test_a_submission_failed_on_a_machine_made_busy_is_regraded_alone_and_its_no
     final, first = summary(graded, "correct01"), summary(graded, "correct01", FIRST_RUN)
     assert first.stage == "graded" and first.timing_failed and first.failed_on_a_busy_machine, first
     assert any(reason.startswith("cpu pressure") for reason in first.busy), first.busy
-    assert first.opening["window_seconds"] < first.contention["window_seconds"]  # ended with its 2 answers in
     assert final.first_run["total"] == first.total and final.account != first.account
     assert final.note.startswith("regraded alone: machine busy during first run (cpu pressure"), final.note
     assert "latency" in final.note  # the impossible limit fails it alone too
