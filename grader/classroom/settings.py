@@ -62,6 +62,11 @@ class ClassSettings(Settings):
     quiet_wait: float = Field(QUIET_WAIT_SECONDS, ge=0, le=3600)
     stagger: bool = True
 
+    @property
+    def opening_answers(self) -> int:
+        """Answers that end a workload's opening: its burst, or every upload when it sends fewer."""
+        return min(self.burst, self.count)
+
 
 def account_id(index: int) -> str:
     """The 12-digit account id (and access key id, LocalStack's convention) of the index-th submission."""

@@ -297,7 +297,7 @@ def _grade(summary: Summary, target: Target, wiring: Wiring, out_dir: Path, sett
 
         try:
             outcome = grade(run, thresholds, items, target, COURSE_STUDENTS, console,
-                            OpeningWatch(wiring, min(settings.burst, settings.count), opening_over))
+                            OpeningWatch(wiring, settings.opening_answers, opening_over))
         finally:
             progress(OPENED)  # again if told already: the runner releases a gate once
         busy = contention.since(start)

@@ -41,8 +41,9 @@ class FakeMachine:
         for when in [t for t in self.at if t <= self.now]:
             self.at.pop(when)()
 
-    def gate(self, wait_seconds: float = 60, hold_seconds: float = 30) -> StartGate:
-        return StartGate(lambda: self.pressure, lambda: self.now, self.sleep, wait_seconds, hold_seconds)
+    def gate(self, wait_seconds: float = 60, hold_seconds: float = 30, settle_seconds: float = 0) -> StartGate:
+        return StartGate(lambda: self.pressure, lambda: self.now, self.sleep, wait_seconds, hold_seconds,
+                         settle_seconds)
 
 
 def test_a_start_on_a_quiet_machine_with_nobody_opening_waits_for_nothing() -> None:
@@ -63,6 +64,24 @@ def test_a_start_waits_for_the_other_submissions_opening_to_end() -> None:
     assert gate.opening() == ["bob"]
 
 
+def test_after_an_opening_ends_the_next_start_waits_for_the_pressure_reading_to_include_it() -> None:
+    machine = FakeMachine()
+    gate = machine.gate(settle_seconds=10)
+    gate.admit("ann")
+    machine.at[machine.now + 3] = lambda: gate.release("ann")
+    admission = gate.admit("bob")
+    assert admission.waited_seconds == pytest.approx(13, abs=POLL_SECONDS) and admission.waited_for == ("ann",)
+    assert gate.opening() == ["bob"]
+
+
+def test_a_worker_that_ends_does_not_hold_the_next_start_to_settle() -> None:
+    machine = FakeMachine()
+    gate = machine.gate(settle_seconds=10)
+    gate.admit("ann")
+    machine.at[machine.now + 3] = lambda: gate.finish("ann")
+    assert gate.admit("bob").waited_seconds == pytest.approx(3, abs=POLL_SECONDS)
+
+
 def test_a_start_waits_for_the_cpu_pressure_to_fall_to_the_contended_threshold() -> None:
     machine = FakeMachine(pressure=0.80)
     machine.at[machine.now + 10] = lambda: setattr(machine, "pressure", CONTENDED_PRESSURE)
@@ -76,13 +95,43 @@ def test_without_psi_only_the_openings_count() -> None:
 
 
 def test_the_wait_is_bounded_then_the_workload_starts_anyway_and_says_so() -> None:
+    """Busy from outside the class: ann's workload ended after 20 s, the pressure stayed."""
     machine = FakeMachine(pressure=0.93)
     gate = machine.gate(wait_seconds=60, hold_seconds=600)
-    gate.admit("ann")  # forced too: the machine is busy
+    assert gate.admit("ann").forced  # nobody of the class runs: the pressure is another job's
+    machine.at[machine.now + 20] = lambda: gate.finish("ann")
     admission = gate.admit("bob")
     assert admission.forced and admission.waited_seconds == pytest.approx(60, abs=POLL_SECONDS)
     assert admission.note() == "started without a quiet start after 60 s (cpu pressure 93%, behind ann)"
-    assert gate.opening() == ["ann", "bob"]
+    assert gate.opening() == ["bob"] and gate.running() == ["bob"]
+
+
+def test_while_the_class_s_own_workloads_keep_the_machine_busy_a_start_waits_past_the_bound() -> None:
+    """Past its opening ann's workload still keeps the pressure over the bar: bob waits for it to end (it is
+    bounded by ann's time limit), not for the 60 s."""
+    machine = FakeMachine(pressure=0.05)
+    gate = machine.gate(wait_seconds=60, hold_seconds=30)
+    gate.admit("ann")
+    gate.release("ann")  # its opening is over, its workload runs on
+    machine.pressure = 0.93
+
+    def ann_ends() -> None:
+        gate.finish("ann")
+        machine.pressure = 0.10
+
+    machine.at[machine.now + 200] = ann_ends
+    admission = gate.admit("bob")
+    assert admission.waited_seconds == pytest.approx(200, abs=POLL_SECONDS) and not admission.forced
+    assert gate.running() == ["bob"]
+
+
+def test_once_the_class_s_workloads_end_a_machine_busy_from_outside_starts_the_waiter() -> None:
+    machine = FakeMachine(pressure=0.93)
+    gate = machine.gate(wait_seconds=60, hold_seconds=30)
+    gate.admit("ann")
+    machine.at[machine.now + 200] = lambda: gate.finish("ann")
+    admission = gate.admit("bob")
+    assert admission.forced and admission.waited_seconds == pytest.approx(200, abs=POLL_SECONDS)
 
 
 def test_a_holder_that_hangs_in_its_opening_stops_holding_the_gate() -> None:
@@ -110,7 +159,7 @@ def test_asking_twice_is_refused() -> None:
 
 
 def test_starts_are_first_come_first_served() -> None:
-    gate = StartGate(lambda: 0.0, hold_seconds=60)
+    gate = StartGate(lambda: 0.0, hold_seconds=60, settle_seconds=0)
     gate.admit("ann")
     order: list[str] = []
     first = threading.Thread(target=lambda: order.append(gate.admit("bob") and "bob"))
@@ -142,7 +191,7 @@ def test_a_worker_that_crashes_while_holding_the_gate_releases_it() -> None:
     follow(worker.stdout, worker.stdin, gate, "crashing", stages.append, lambda: worker.poll() is None)
     assert worker.wait(10) == 3 and stages == ["grading", WAITING]
     assert Admission.from_json(json.loads(worker.stderr.read())).waited_seconds == 0  # it was admitted
-    assert gate.opening() == []
+    assert gate.opening() == [] and gate.running() == []
     assert gate.admit("next").waited_seconds == 0
 
 
@@ -152,6 +201,7 @@ def test_the_protocol_admits_then_releases_on_opened() -> None:
     lines = [f'{{"stage": "{WAITING}"}}\n', "not json\n", f'{{"stage": "{OPENED}"}}\n']
     follow(lines, answers, gate, "ann", lambda stage: seen.append(gate.opening()))
     assert seen == [[], ["ann"]] and gate.opening() == []  # each stage is seen before it is acted on
+    assert gate.running() == []  # its lines ended: its worker is gone
     assert request_start(lambda stage: None, StringIO(answers.getvalue())).staggered
 
 
@@ -188,6 +238,11 @@ def test_the_opening_ends_when_the_burst_is_answered() -> None:
         assert len(told) == (answer >= 4)
         Wiring.collected.answers.append(str(answer))
     assert len(told) == 1
+
+
+@pytest.mark.parametrize(("burst", "count", "answers"), [(4, 100, 4), (4, 2, 2), (1, 1, 1)])
+def test_a_workload_smaller_than_its_burst_opens_on_its_last_answer(burst: int, count: int, answers: int) -> None:
+    assert ClassSettings(burst=burst, count=count).opening_answers == answers
 
 
 def test_the_flag_turns_quiet_starts_off() -> None:
