@@ -19,7 +19,8 @@ added them) and the stack keeps that template; the change set's ExecutionStatus 
 - `parsing.parse_and_create_resource`, `parse_and_update_resource`: while a stack is deployed, a refused resource
   raises ResourceRefused, which names it;
 - `Stack.create_resources`, `Stack.update`, `CloudFormationBackend.execute_change_set`: ResourceRefused rolls the
-  stack back as above.
+  stack back as above. A rolled-back new stack has no outputs: moto resolved them on each DescribeStacks, making the
+  refused resource again, and its error answered DescribeStacks.
 """
 
 from __future__ import annotations
@@ -217,6 +218,7 @@ def roll_back(stack: Stack, refused: ResourceRefused) -> None:
         deleted = logical_id not in stack.resource_map._parsed_resources
         _resource_event(stack, logical_id, resources[logical_id].get("Type", ""),
                         "DELETE_COMPLETE" if deleted else "DELETE_FAILED", None)
+    stack.output_map = cfn_parsing.OutputMap(stack.resource_map, {"Outputs": {}}, stack.stack_id)  # none, as on AWS
     stack.status = "ROLLBACK_COMPLETE"
     stack._add_stack_event("ROLLBACK_COMPLETE")
 

@@ -32,6 +32,21 @@ def test_a_resource_the_service_refuses_rolls_its_stack_back(cloud):
     logs.delete_log_group(logGroupName=group)
 
 
+def test_a_rolled_back_stack_is_described_without_the_outputs_of_its_failed_resources(cloud):
+    """DescribeStacks answered 500 here: moto made the refused resource again to resolve an output naming it."""
+    logs, cfn = cloud.client("logs"), cloud.client("cloudformation")
+    group, stack = f"/aws/lambda/{unique('taken')}", unique("stack")
+    logs.create_log_group(logGroupName=group)
+    template = {**_refusing_template(unique("rollback"), group),
+                "Outputs": {"Group": {"Value": {"Ref": "Logs"}}, "Clips": {"Value": {"Ref": "Clips"}}}}
+    stack_id = cfn.create_stack(StackName=stack, TemplateBody=json.dumps(template))["StackId"]
+    assert _settled(cloud, stack_id) == "ROLLBACK_COMPLETE"
+    described = cfn.describe_stacks(StackName=stack_id)["Stacks"][0]
+    assert described["StackStatus"] == "ROLLBACK_COMPLETE" and "Outputs" not in described, described
+    cfn.delete_stack(StackName=stack_id)
+    logs.delete_log_group(logGroupName=group)
+
+
 def _refusing_template(bucket: str, group: str) -> dict:
     """A bucket, then a log group that already exists (its service refuses it)."""
     return {"Resources": {
