@@ -28,6 +28,7 @@ from emulator.lambda_runtime import (
     Telemetry,
     user_package_index,
 )
+from emulator.lambda_runtime.event_sources import Clients
 from emulator.ports import ensure_port_free
 from emulator.retention import Retention
 from emulator.stack_command import deploy_stack
@@ -48,10 +49,8 @@ class EndpointSession:
         return self._session.client(service, endpoint_url=self.endpoint_url)
 
 
-def account_clients(endpoint_url: str, region: str, service: str) -> Callable[[str], Any]:
-    """clients_by_account for one service and region: function logs and metrics go to the function's own
-    account."""
-    clients = clients_by_account(endpoint_url)
+def account_clients(clients: Clients, region: str, service: str) -> Callable[[str], Any]:
+    """`clients` for one service and region: function logs and metrics go to the function's own account."""
     return lambda account: clients(service, account, region)
 
 
@@ -112,15 +111,16 @@ class LocalCloud:
         config = self.config
         ensure_port_free(config.host, config.port)
         session = EndpointSession(config.endpoint_url, config.region)
-        self._telemetry = Telemetry(LogShipper(account_clients(config.endpoint_url, config.region, "logs")),
-                                    MetricsPublisher(account_clients(config.endpoint_url, config.region, "cloudwatch")))
+        clients = clients_by_account(config.endpoint_url)  # one boto3 client per service and account, shared
+        self._telemetry = Telemetry(LogShipper(account_clients(clients, config.region, "logs")),
+                                    MetricsPublisher(account_clients(clients, config.region, "cloudwatch")))
         self._hooks = MotoHooks(config.state_dir / "code", DEFAULT_ACCOUNT, config.region, config.cache_dir,
                                 config.images, config.state_dir / "runtime.json")
         self._service = LambdaService(lambda_settings(config), self._telemetry, self._hooks.resolve)
         destinations = Destinations(session.client, self._service.invoke_async)
         self._service.events.configure(self._hooks.async_config, destinations)
         self._hooks.install(self._service)
-        self._integrations = Integrations(session, self.service, config.port)
+        self._integrations = Integrations(session, self.service, config.port, clients)
         self._integrations.install()
         self._open_state()
         if config.template is not None:
@@ -131,7 +131,7 @@ class LocalCloud:
         self._server.start()
         self._prepare_stack_functions()
         self._keep_state()
-        self._mappings = EventSourceMappings(awslambda.event_source_mappings, clients_by_account(config.endpoint_url),
+        self._mappings = EventSourceMappings(awslambda.event_source_mappings, clients,
                                              self.service.invoke, self._hooks.streams, destinations.send_record)
         self._mappings.start()
         self._integrations.start()

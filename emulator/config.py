@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, ClassVar
 
@@ -17,6 +17,7 @@ from contract.settings import Settings
 from emulator.dockerfile import ImageSource, parse_image_map
 from emulator.errors import ConfigError
 from emulator.lambda_runtime import COLD_START_MODES, DEFAULT_CACHE_DIR, DEFAULT_WHEELHOUSE, FUNCTION_ENV_MODES
+from emulator.lambda_runtime.event_sources import Clients
 
 ENV_HOST = "EMULATOR_HOST"
 ENV_PORT = "EMULATOR_PORT"
@@ -54,7 +55,7 @@ def dummy_session(region: str = DEFAULT_REGION) -> boto3.Session:
                          aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"], region_name=region)
 
 
-def clients_by_account(endpoint_url: str) -> Callable[[str, str, str], Any]:
+def clients_by_account(endpoint_url: str) -> Clients:
     """A boto3 client per (service, account, region) ("" or DEFAULT_ACCOUNT: the emulator's dummy keys; another
     account's 12-digit id as its access key, the emulator's convention), made once each."""
     clients: dict[tuple[str, str, str], Any] = {}

@@ -94,6 +94,15 @@ class HttpRoute:
         return self.path if self.stage == DEFAULT_STAGE else f"/{self.stage}{self.path}"
 
 
+@dataclass(frozen=True)
+class _Api:
+    """An API id and boto3 clients as the account that holds it (the default account when none does: its
+    NotFoundException then answers), resolved once a request."""
+
+    id: str
+    client: Callable[[str], Any]
+
+
 def front_doors(app: WSGIApp, clients: Clients, invoke: Invoke, clock: EmulatorClock) -> WSGIApp:
     """`app` behind the front doors; `clients` gives boto3 clients of the emulator's endpoint per account, an API's
     own account's answering for it."""
@@ -117,11 +126,9 @@ class _FrontDoors:
         self._invoke = invoke
         self._clock = clock
 
-    def _client(self, service: str, api_id: str) -> Any:
-        """`service` (apigateway, apigatewayv2) as the account that holds the API (the default one when none does:
-        its NotFoundException then answers)."""
+    def _api(self, api_id: str) -> _Api:
         account, region = api_owner(api_id) or (DEFAULT_ACCOUNT, DEFAULT_REGION)
-        return self._clients(service, account, region)
+        return _Api(api_id, lambda service: self._clients(service, account, region))
 
     def answer(self, request: Request) -> Response | None:
         """The front door's response, None for a request moto answers."""
@@ -129,16 +136,16 @@ class _FrontDoors:
         if request.path == CLOCK_PATH:
             return self._clock_route(request)
         if match := _USER_REQUEST.match(request.path):
-            api_id, stage, path = match.group(1), match.group(2), match.group(3) or "/"
-            if self._is_http_api(api_id):
-                return self._http_api(request, api_id, stage, path)
-            return self._rest_api(request, api_id, stage, path)
+            api, stage, path = self._api(match.group(1)), match.group(2), match.group(3) or "/"
+            if self._is_http_api(api):
+                return self._http_api(request, api, stage, path)
+            return self._rest_api(request, api, stage, path)
         if match := _EXECUTE_API_HOST.match(host):
-            api_id = match.group(1)
-            if self._is_http_api(api_id):
-                return self._http_api_by_host(request, api_id)
+            api = self._api(match.group(1))
+            if self._is_http_api(api):
+                return self._http_api_by_host(request, api)
             stage, _, rest = request.path.lstrip("/").partition("/")
-            return self._rest_api(request, api_id, stage, "/" + rest)
+            return self._rest_api(request, api, stage, "/" + rest)
         if match := _FUNCTION_URL_HOST.match(host):
             return self._function_url(request, match.group(1))
         return None
@@ -152,60 +159,60 @@ class _FrontDoors:
                 return _json(400, {"message": f'POST {CLOCK_PATH} takes {{"advance_seconds": N >= 0}}: {exc}'})
         return _json(200, {"now": self._clock.now().isoformat()})
 
-    def _rest_api(self, request: Request, api_id: str, stage: str, path: str) -> Response:
-        client = self._client("apigateway", api_id)
+    def _rest_api(self, request: Request, api: _Api, stage: str, path: str) -> Response:
+        client = api.client("apigateway")
         try:
-            api = client.get_rest_api(restApiId=api_id)
+            client.get_rest_api(restApiId=api.id)
         except client.exceptions.NotFoundException:
-            return _json(404, {"message": f"no REST API with id {api_id} on this emulator"})
-        route = self._route(api["id"], stage, path, request.method)
+            return _json(404, {"message": f"no REST API with id {api.id} on this emulator"})
+        route = self._route(api, stage, path, request.method)
         if route is None:
             return _json(403, MISSING_TOKEN)
         if not service_may_invoke(route.function_arn, API_GATEWAY, _execute_api_arn(
-                route.function_arn, api_id, stage, request.method, route.resource["path"])):
+                route.function_arn, api.id, stage, request.method, route.resource["path"])):
             return _json(500, INTERNAL_ERROR)
         result = self._invoke(route.function_arn, json.dumps(proxy_event_v1(request, route)).encode())
         if result.error is not None:
             return _json(502, INTERNAL_ERROR)
         return proxy_response_v1(result.payload)
 
-    def _route(self, api_id: str, stage: str, path: str, method: str) -> Route | None:
-        client = self._client("apigateway", api_id)
+    def _route(self, api: _Api, stage: str, path: str, method: str) -> Route | None:
+        client = api.client("apigateway")
         try:
-            variables = client.get_stage(restApiId=api_id, stageName=stage).get("variables")
+            variables = client.get_stage(restApiId=api.id, stageName=stage).get("variables")
         except client.exceptions.NotFoundException:
             return None
-        resources = [r for page in client.get_paginator("get_resources").paginate(restApiId=api_id)
+        resources = [r for page in client.get_paginator("get_resources").paginate(restApiId=api.id)
                      for r in page["items"]]
         for resource, parameters in _matching_resources(resources, path):
             methods = resource.get("resourceMethods") or {}
             http_method = method if method in methods else "ANY" if "ANY" in methods else None
             if http_method is None:
                 continue
-            integration = client.get_integration(restApiId=api_id, resourceId=resource["id"], httpMethod=http_method)
+            integration = client.get_integration(restApiId=api.id, resourceId=resource["id"], httpMethod=http_method)
             function = _INTEGRATION_FUNCTION.search(integration.get("uri") or "")
             if integration.get("type") != "AWS_PROXY" or function is None:
                 return None
-            return Route(api_id, stage, path, resource, parameters, function.group(1), variables)
+            return Route(api.id, stage, path, resource, parameters, function.group(1), variables)
         return None
 
-    def _is_http_api(self, api_id: str) -> bool:
-        client = self._client("apigatewayv2", api_id)
+    def _is_http_api(self, api: _Api) -> bool:
+        client = api.client("apigatewayv2")
         try:
-            return client.get_api(ApiId=api_id).get("ProtocolType") == "HTTP"
+            return client.get_api(ApiId=api.id).get("ProtocolType") == "HTTP"
         except client.exceptions.NotFoundException:
             return False
 
-    def _http_api_by_host(self, request: Request, api_id: str) -> Response:
+    def _http_api_by_host(self, request: Request, api: _Api) -> Response:
         """The stage is the path's first segment when the API has a stage of that name, else `$default`."""
-        stages = {s["StageName"]: s for s in self._client("apigatewayv2", api_id).get_stages(ApiId=api_id)["Items"]}
+        stages = {s["StageName"]: s for s in api.client("apigatewayv2").get_stages(ApiId=api.id)["Items"]}
         first, _, rest = request.path.lstrip("/").partition("/")
         if first in stages and first != DEFAULT_STAGE:
-            return self._http_api(request, api_id, first, "/" + rest)
-        return self._http_api(request, api_id, DEFAULT_STAGE, request.path or "/")
+            return self._http_api(request, api, first, "/" + rest)
+        return self._http_api(request, api, DEFAULT_STAGE, request.path or "/")
 
-    def _http_api(self, request: Request, api_id: str, stage: str, path: str) -> Response:
-        route = self._http_route(api_id, stage, path, request.method)
+    def _http_api(self, request: Request, api: _Api, stage: str, path: str) -> Response:
+        route = self._http_route(api, stage, path, request.method)
         if route is None:
             return _json(404, HTTP_API_NOT_FOUND)
         version_1 = route.payload_format == "1.0"
@@ -213,7 +220,7 @@ class _FrontDoors:
                  else http_api_event(request, route))
         path_template = route.route_key.partition(" ")[2] or route.path
         if not service_may_invoke(route.function_arn, API_GATEWAY, _execute_api_arn(
-                route.function_arn, api_id, stage, request.method, path_template)):
+                route.function_arn, api.id, stage, request.method, path_template)):
             return _http_api_failure()
         result = self._invoke(route.function_arn, json.dumps(event).encode())
         if result.error is not None:
@@ -222,24 +229,24 @@ class _FrontDoors:
             return proxy_response_v1(result.payload, failure=_http_api_failure)
         return response_v2(result.payload, failure=_http_api_failure)
 
-    def _http_route(self, api_id: str, stage: str, path: str, method: str) -> HttpRoute | None:
-        client = self._client("apigatewayv2", api_id)
+    def _http_route(self, api: _Api, stage: str, path: str, method: str) -> HttpRoute | None:
+        client = api.client("apigatewayv2")
         try:
-            variables = client.get_stage(ApiId=api_id, StageName=stage).get("StageVariables")
+            variables = client.get_stage(ApiId=api.id, StageName=stage).get("StageVariables")
         except client.exceptions.NotFoundException:
             return None
-        routes = [r for page in client.get_paginator("get_routes").paginate(ApiId=api_id) for r in page["Items"]]
+        routes = [r for page in client.get_paginator("get_routes").paginate(ApiId=api.id) for r in page["Items"]]
         found = _matching_route(routes, method, path)
         if found is None or not str(found[0].get("Target") or "").startswith("integrations/"):
             return None
         route, parameters = found
-        integration = client.get_integration(ApiId=api_id, IntegrationId=route["Target"].split("/", 1)[1])
+        integration = client.get_integration(ApiId=api.id, IntegrationId=route["Target"].split("/", 1)[1])
         uri = integration.get("IntegrationUri") or ""
         function = _INTEGRATION_FUNCTION.search(uri)
         function_arn = function.group(1) if function else uri if uri.startswith("arn:aws:lambda:") else None
         if integration.get("IntegrationType") != "AWS_PROXY" or function_arn is None:
             return None
-        return HttpRoute(api_id, stage, path, route["RouteKey"], parameters or None, function_arn,
+        return HttpRoute(api.id, stage, path, route["RouteKey"], parameters or None, function_arn,
                          integration.get("PayloadFormatVersion") or "2.0", variables or None)
 
     def _function_url(self, request: Request, url_id: str) -> Response:

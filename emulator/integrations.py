@@ -14,8 +14,8 @@ from emulator.aws.cloudwatch import AlarmEvaluator
 from emulator.aws.events import TargetDelivery, scheduled_rules
 from emulator.aws.hooks import IntegrationHooks
 from emulator.clock import EmulatorClock
-from emulator.config import clients_by_account
 from emulator.front_doors import WSGIApp, front_doors
+from emulator.lambda_runtime.event_sources import Clients
 from emulator.schedules import Scheduler
 
 
@@ -34,11 +34,11 @@ class LambdaInvoker(Protocol):
 class Integrations:
     """install() before the stack is deployed (moto's services changed), start() once the endpoint serves."""
 
-    def __init__(self, session: Session, service: LambdaInvoker, port: int) -> None:
+    def __init__(self, session: Session, service: LambdaInvoker, port: int, clients: Clients) -> None:
         self.clock = EmulatorClock()
         self._port = port
         self._endpoint_url = session.endpoint_url
-        self._clients = clients_by_account(session.endpoint_url)
+        self._clients = clients
         self._invoke = service.invoke
         self._deliveries = TargetDelivery(self._clients, service.invoke_async)
         self._scheduler = Scheduler(scheduled_rules, self._deliveries.submit, self.clock)
