@@ -11,6 +11,10 @@
 - `sqs.models.unix_time_millis`: moto asks it twice per queued message on every send, receive and attribute read
   (datetime arithmetic: ~20 us each, 2-7 ms per send with a few hundred messages queued); the same clock read as
   `time.time()`;
+- `Queue.create_from_cloudformation_json`: a template's FIFO queue without a QueueName gets CloudFormation's
+  generated name with the `.fifo` suffix a FIFO queue's name needs; moto generated it without the suffix and the
+  stack failed (CloudFormation has named it so since 2017: troposphere#931). Not shortened: a generated name over
+  SQS's 80 characters fails the stack, as on AWS (cloudformation-coverage-roadmap#280);
 - state: messages in flight at a restart are visible again; receipt handles of deleted messages are forgotten
   after one to two retention sweeps (moto keeps every one, so a second delete succeeds).
 """
@@ -42,7 +46,10 @@ RECEIVE_MESSAGE = Internal(SQSBackend, "receive_message", ("self", "queue_name",
                                                            "visibility_timeout", "message_attribute_names"))
 CLOCK = Internal(sqs_models, "unix_time_millis", ("dt",))
 MESSAGES = Internal(Queue, "__init__", ("self", "name", "region", "account_id"), source="self._messages")
-INTERNALS = (ADD_MESSAGE, DELETE_MESSAGE, RECEIVE_MESSAGE, CLOCK, MESSAGES)
+QUEUE_FROM_TEMPLATE = Internal(Queue, "create_from_cloudformation_json",
+                               ("cls", "resource_name", "cloudformation_json", "account_id"))
+INTERNALS = (ADD_MESSAGE, DELETE_MESSAGE, RECEIVE_MESSAGE, CLOCK, MESSAGES, QUEUE_FROM_TEMPLATE)
+FIFO_SUFFIX = ".fifo"
 
 
 def patches() -> list[Patch]:
@@ -51,7 +58,19 @@ def patches() -> list[Patch]:
         Patch(CLOCK, _fast_unix_time_millis),
         Patch(DELETE_MESSAGE, _under_queue_lock),
         Patch(RECEIVE_MESSAGE, _receiving_under_queue_lock),
+        Patch(QUEUE_FROM_TEMPLATE, _fifo_named_from_template),
     ]
+
+
+def _fifo_named_from_template(original: Callable[..., Queue]) -> Callable[..., Queue]:
+    def create(cls: type, resource_name: str, cloudformation_json: dict[str, Any], *args: Any, **kwargs: Any
+               ) -> Queue:
+        properties = cloudformation_json.get("Properties") or {}
+        if str(properties.get("FifoQueue")).lower() == "true" and "QueueName" not in properties:
+            resource_name = f"{resource_name}{FIFO_SUFFIX}"
+        return original(cls, resource_name, cloudformation_json, *args, **kwargs)
+
+    return create
 
 
 def message_count() -> int:

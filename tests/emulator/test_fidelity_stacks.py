@@ -47,6 +47,18 @@ def test_a_rolled_back_stack_is_described_without_the_outputs_of_its_failed_reso
     logs.delete_log_group(logGroupName=group)
 
 
+def test_a_fifo_queue_without_a_name_gets_a_generated_fifo_name(cloud):
+    cfn, sqs = cloud.client("cloudformation"), cloud.client("sqs")
+    template = {"Resources": {"Results": {"Type": "AWS::SQS::Queue", "Properties": {"FifoQueue": True}}},
+                "Outputs": {"Url": {"Value": {"Ref": "Results"}}}}
+    stack_id = cfn.create_stack(StackName=unique("fifo"), TemplateBody=json.dumps(template))["StackId"]
+    assert _settled(cloud, stack_id) == "CREATE_COMPLETE"
+    url = cfn.describe_stacks(StackName=stack_id)["Stacks"][0]["Outputs"][0]["OutputValue"]
+    assert url.endswith(".fifo")
+    assert sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["FifoQueue"])["Attributes"]["FifoQueue"] == "true"
+    cfn.delete_stack(StackName=stack_id)
+
+
 def _refusing_template(bucket: str, group: str) -> dict:
     """A bucket, then a log group that already exists (its service refuses it)."""
     return {"Resources": {
