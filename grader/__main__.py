@@ -102,6 +102,9 @@ def _class_parser(commands: "argparse._SubParsersAction[argparse.ArgumentParser]
     grade_class.add_argument("--no-stagger", dest="stagger", action="store_false",
                              help="start each workload at once, without waiting for the other submissions' openings "
                                   "to end and the CPU pressure to fall (docs/grading.md, \"Quiet starts\")")
+    grade_class.add_argument("--workloads", type=int, default=None,
+                             help="timed workloads at once with quiet starts (default: 2 a core); the other "
+                                  "submissions deploy meanwhile and wait for a slot")
     grade_class.set_defaults(run=_class)
     line = commands.add_parser("line", help="exit 0 if a class run's only submission earned a rubric line's points")
     line.add_argument("out", type=Path, help="the --out folder of a class run of one submission")
@@ -115,7 +118,8 @@ def _class(args: argparse.Namespace) -> int:
     settings = ClassSettings(parallel=args.parallel, timeout=args.timeout, count=args.count, rate=args.rate,
                              answer_timeout=args.answer_timeout, deploy_timeout=args.deploy_timeout,
                              thresholds=str(args.thresholds.resolve()) if args.thresholds else None,
-                             regrade=args.regrade, quiet_wait=args.quiet_wait, stagger=args.stagger)
+                             regrade=args.regrade, quiet_wait=args.quiet_wait, stagger=args.stagger,
+                             workloads=args.workloads)
     summaries = grade_class(args.submissions, args.out, settings, console)
     graded = sum(s.stage == "graded" for s in summaries)
     console.print(f"{graded} of {len(summaries)} graded; gradebook {args.out / 'grades.csv'}, "

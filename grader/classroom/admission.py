@@ -75,13 +75,16 @@ UNGATED = Admission(0.0, False, None, (), staggered=False)
 class StartGate:
     """Admits one workload start at a time, first come first served: when nobody else is in an opening younger
     than hold_seconds or ended less than settle_seconds ago, and the pressure is at most the threshold; after
-    wait_seconds, whatever the machine, once no other admitted workload is still running (finish() ends one)."""
+    wait_seconds, whatever the machine, once no other admitted workload is still running (finish() ends one). With
+    `slots`, never while that many admitted workloads run."""
 
     def __init__(self, pressure: Callable[[], float | None] = psi_avg10, clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep, wait_seconds: float = START_WAIT_SECONDS,
-                 hold_seconds: float = OPENING_HOLD_SECONDS, settle_seconds: float = SETTLE_SECONDS) -> None:
+                 hold_seconds: float = OPENING_HOLD_SECONDS, settle_seconds: float = SETTLE_SECONDS,
+                 slots: int | None = None) -> None:
         self._pressure, self._clock, self._sleep = pressure, clock, sleep
         self._wait_seconds, self._hold_seconds, self._settle_seconds = wait_seconds, hold_seconds, settle_seconds
+        self._slots = slots
         self._lock = threading.Lock()
         self._opening: dict[str, float] = {}  # holder -> when it was admitted
         self._settling: dict[str, float] = {}  # holder -> when its opening ended
@@ -110,6 +113,8 @@ class StartGate:
         with self._lock:
             others, pressure = self._others_opening(name), self._pressure()
             behind.update(others)
+            if self._slots is not None and len(self._running - {name}) >= self._slots:
+                return None  # a slot frees when a running workload's worker ends: never forced
             quiet = not others and (pressure is None or pressure <= CONTENDED_PRESSURE)
             due = quiet and self._queue[0] == name
             if not due and (waited < self._wait_seconds or self._running - {name}):

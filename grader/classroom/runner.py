@@ -99,13 +99,15 @@ def grade_class(root: Path, out: Path, settings: ClassSettings, console: Console
     folders = find_submissions(root)
     out.mkdir(parents=True, exist_ok=True)
     refused = jail_refusal()
-    warnings = [w for w in (oversubscribed(settings.parallel, os.cpu_count() or 1, settings.regrade),
+    cores = os.cpu_count() or 1
+    at_once = min(settings.parallel, settings.workload_slots(cores)) if settings.stagger else settings.parallel
+    warnings = [w for w in (oversubscribed(at_once, cores, settings.regrade),
                             refused and f"{UNJAILED_WORDS} ({refused})") if w]
     for warning in warnings:
         console.print(f"[yellow]warning:[/] {warning}")
     duplicates = _duplicate_students(folders)
     linked = [f.resolve() for f in folders if not f.resolve().is_relative_to(root.resolve())]  # symlinked elsewhere
-    gate, timeline = (StartGate() if settings.stagger else None), Timeline()
+    gate, timeline = (StartGate(slots=settings.workload_slots(cores)) if settings.stagger else None), Timeline()
     with class_emulator([root, out, *linked]) as (endpoint, log), _progress(console) as progress:
         jail = UNJAILED if refused else ClassFolders((root.resolve(), out.resolve(), *linked, log.parent),
                                                     shared_folders(root))

@@ -38,12 +38,19 @@ TIMING_LINES = ("latency", "frame extractor average Duration", "face classifier 
 DEPLOY_NICE = 19
 
 
+# Timed workloads at once a core, by default: on 2 cores four of this project's submissions ran their course
+# workloads together and all scored 100, while eight admitted at low pressure all lost their opening's answers
+# (each opening asks for the whole machine for 2-3 s, docs/grading.md "Quiet starts").
+WORKLOADS_PER_CORE = 2
+
+
 class ClassSettings(Settings):
     """A class run: submissions graded at once, and per submission its wall-clock limit (s) and the limits of its
     deploy command (CPU s, address space MiB, seconds), the workload (uploads, uploads/s, answer wait s), a
     rubric thresholds file (grader.config.load_thresholds; None: the defaults), whether a submission whose
     timing lines failed on a busy machine is regraded alone at the end (each after waiting at most `quiet_wait` s
-    for a quiet machine), and whether each workload waits for a quiet start (grader.classroom.admission)."""
+    for a quiet machine), whether each workload waits for a quiet start (grader.classroom.admission), and how many
+    timed workloads may run at once with quiet starts (None: WORKLOADS_PER_CORE a core)."""
 
     invalid: ClassVar[type[Exception]] = ConfigError
 
@@ -61,6 +68,11 @@ class ClassSettings(Settings):
     regrade: bool = True
     quiet_wait: float = Field(QUIET_WAIT_SECONDS, ge=0, le=3600)
     stagger: bool = True
+    workloads: int | None = Field(None, ge=1, le=64)
+
+    def workload_slots(self, cores: int) -> int:
+        """Timed workloads at once with quiet starts: `workloads`, else WORKLOADS_PER_CORE a core."""
+        return self.workloads or WORKLOADS_PER_CORE * max(1, cores)
 
     @property
     def opening_answers(self) -> int:

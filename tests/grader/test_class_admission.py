@@ -41,9 +41,10 @@ class FakeMachine:
         for when in [t for t in self.at if t <= self.now]:
             self.at.pop(when)()
 
-    def gate(self, wait_seconds: float = 60, hold_seconds: float = 30, settle_seconds: float = 0) -> StartGate:
+    def gate(self, wait_seconds: float = 60, hold_seconds: float = 30, settle_seconds: float = 0,
+             slots: int | None = None) -> StartGate:
         return StartGate(lambda: self.pressure, lambda: self.now, self.sleep, wait_seconds, hold_seconds,
-                         settle_seconds)
+                         settle_seconds, slots)
 
 
 def test_a_start_on_a_quiet_machine_with_nobody_opening_waits_for_nothing() -> None:
@@ -80,6 +81,22 @@ def test_a_worker_that_ends_does_not_hold_the_next_start_to_settle() -> None:
     gate.admit("ann")
     machine.at[machine.now + 3] = lambda: gate.finish("ann")
     assert gate.admit("bob").waited_seconds == pytest.approx(3, abs=POLL_SECONDS)
+
+
+def test_with_every_slot_taken_a_start_waits_for_a_workload_to_end_however_quiet_and_long() -> None:
+    machine = FakeMachine(pressure=0.0)
+    gate = machine.gate(slots=2)
+    for name in ("ann", "bob"):
+        gate.admit(name)
+        gate.release(name)  # openings over, workloads running
+    machine.at[machine.now + 300] = lambda: gate.finish("ann")
+    admission = gate.admit("carl")
+    assert admission.waited_seconds == pytest.approx(300, abs=POLL_SECONDS) and not admission.forced
+    assert gate.running() == ["bob", "carl"]
+
+
+def test_the_default_slots_are_two_a_core_unless_set() -> None:
+    assert ClassSettings().workload_slots(2) == 4 and ClassSettings(workloads=3).workload_slots(2) == 3
 
 
 def test_a_start_waits_for_the_cpu_pressure_to_fall_to_the_contended_threshold() -> None:
