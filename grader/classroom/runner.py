@@ -127,7 +127,11 @@ def grade_class(root: Path, out: Path, settings: ClassSettings, console: Console
             return summary
 
         with ThreadPoolExecutor(settings.parallel, thread_name_prefix="submission") as pool:
-            summaries = list(pool.map(one, enumerate(folders)))
+            try:
+                summaries = list(pool.map(one, enumerate(folders)))
+            except BaseException:  # interrupted: end the workers, or the pool waits for each to finish its run
+                LIVE_WORKERS.kill_all()
+                raise
         if settings.regrade:
             summaries = _regrade_alone(summaries, folders, out, endpoint, settings, progress, jail)
         if log.is_file():
@@ -163,6 +167,31 @@ def _regrade_alone(summaries: list[Summary], folders: Sequence[Path], out: Path,
     return result
 
 
+class LiveWorkers:
+    """The pids of the running worker processes (each leads its own process group)."""
+
+    def __init__(self) -> None:
+        self._pids: set[int] = set()
+        self._lock = threading.Lock()
+
+    def add(self, pid: int) -> None:
+        with self._lock:
+            self._pids.add(pid)
+
+    def discard(self, pid: int) -> None:
+        with self._lock:
+            self._pids.discard(pid)
+
+    def kill_all(self) -> None:
+        with self._lock:
+            pids = list(self._pids)
+        for pid in pids:
+            kill_group(pid)
+
+
+LIVE_WORKERS = LiveWorkers()
+
+
 @dataclass(frozen=True)
 class Watch:
     """What the runner does with a worker's stage lines: admit its workload's start through the gate (None: at
@@ -186,13 +215,17 @@ def _run_worker(folder: Path, out: Path, account: str, endpoint: str, settings: 
     with log.open("w+b") as stderr:
         process = subprocess.Popen(command, cwd=PROJECT_ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                    stderr=stderr, text=True, start_new_session=True)
+        LIVE_WORKERS.add(process.pid)
         waiting = GateWait()
         reader = threading.Thread(target=_follow, args=(process, watch, waiting, progress, task, folder.name),
                                   daemon=True)
         reader.start()
-        timed_out = _outlived(process, settings.timeout, waiting)
-        kill_group(process.pid)
-        process.wait()
+        try:
+            timed_out = _outlived(process, settings.timeout, waiting)
+        finally:  # an interrupted grader (Ctrl-C, SIGTERM) leaves no worker behind: each has a session of its own
+            kill_group(process.pid)
+            process.wait()
+            LIVE_WORKERS.discard(process.pid)
         reader.join()
         overlapped_by = watch.timeline.overlapping(folder.name)
         return _summary_of(folder, out, account, timed_out, settings.timeout, _tail(stderr), overlapped_by)
