@@ -54,24 +54,16 @@ def test_a_start_on_a_quiet_machine_with_nobody_opening_waits_for_nothing() -> N
     assert admission.note() == ""
 
 
-def test_a_start_waits_for_the_other_submissions_opening_to_end() -> None:
+@pytest.mark.parametrize(("settle_seconds", "waited"), [(0, 3), (10, 13)])
+def test_a_start_waits_for_the_other_submissions_opening_to_end_and_the_pressure_reading_to_include_it(
+        settle_seconds: float, waited: float) -> None:
     machine = FakeMachine()
-    gate = machine.gate()
+    gate = machine.gate(settle_seconds=settle_seconds)
     gate.admit("ann")
     machine.at[machine.now + 3] = lambda: gate.release("ann")
     admission = gate.admit("bob")
     assert admission.waited_for == ("ann",) and not admission.forced
-    assert admission.waited_seconds == pytest.approx(3, abs=POLL_SECONDS)
-    assert gate.opening() == ["bob"]
-
-
-def test_after_an_opening_ends_the_next_start_waits_for_the_pressure_reading_to_include_it() -> None:
-    machine = FakeMachine()
-    gate = machine.gate(settle_seconds=10)
-    gate.admit("ann")
-    machine.at[machine.now + 3] = lambda: gate.release("ann")
-    admission = gate.admit("bob")
-    assert admission.waited_seconds == pytest.approx(13, abs=POLL_SECONDS) and admission.waited_for == ("ann",)
+    assert admission.waited_seconds == pytest.approx(waited, abs=POLL_SECONDS)
     assert gate.opening() == ["bob"]
 
 
