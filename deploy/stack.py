@@ -43,9 +43,9 @@ def translate(sam: dict[str, Any], region: str, parameters: dict[str, str] | Non
 
 
 def zip_code_dir(code_dir: Path) -> bytes:
-    """A deterministic zip of a function's CodeUri folder (no caches, fixed timestamps)."""
+    """A deterministic zip of a function's CodeUri or a layer's ContentUri folder (no caches, fixed timestamps)."""
     if not code_dir.is_dir():
-        raise TemplateError(f"CodeUri {code_dir} is not a folder")
+        raise TemplateError(f"{code_dir} is not a folder (a function's CodeUri or a layer's ContentUri)")
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for path in sorted(code_dir.rglob("*")):
@@ -122,20 +122,26 @@ class StackDeployer:
         return f"{self.stack_name}-artifacts-{account}-{self._session.region_name}"
 
     def _package(self, sam: dict[str, Any], account: str) -> dict[str, Any]:
-        """Zips each function's code folder to the artifacts bucket; Image functions become zip functions."""
+        """Zips each function's code folder and each layer's content folder to the artifacts bucket, as `sam
+        package` does; Image functions become zip functions."""
         bucket = self.artifacts_bucket(account)
         self._ensure_bucket(bucket)
         for logical_id, resource in sam.get("Resources", {}).items():
             code_uri = function_code_uri(logical_id, resource)
-            if code_uri is None:
-                continue
-            if resource["Properties"].get("PackageType") == "Image":
-                _as_zip_function(logical_id, resource["Properties"])
-            code_dir = self._code_overrides.get(logical_id) or self._template_path.parent / code_uri
-            key = f"{self.stack_name}/{logical_id}.zip"
-            self._s3.put_object(Bucket=bucket, Key=key, Body=zip_code_dir(Path(code_dir)))
-            resource["Properties"]["CodeUri"] = f"s3://{bucket}/{key}"
+            if code_uri is not None:
+                if resource["Properties"].get("PackageType") == "Image":
+                    _as_zip_function(logical_id, resource["Properties"])
+                code_dir = self._code_overrides.get(logical_id) or self._template_path.parent / code_uri
+                resource["Properties"]["CodeUri"] = self._upload(bucket, logical_id, Path(code_dir))
+            elif _local_layer_content(resource) is not None:
+                content_dir = self._template_path.parent / resource["Properties"]["ContentUri"]
+                resource["Properties"]["ContentUri"] = self._upload(bucket, logical_id, content_dir)
         return sam
+
+    def _upload(self, bucket: str, logical_id: str, folder: Path) -> str:
+        key = f"{self.stack_name}/{logical_id}.zip"
+        self._s3.put_object(Bucket=bucket, Key=key, Body=zip_code_dir(folder))
+        return f"s3://{bucket}/{key}"
 
     def _ensure_bucket(self, bucket: str) -> None:
         try:
@@ -157,6 +163,14 @@ class StackDeployer:
                        for o in page.get("Versions", []) + page.get("DeleteMarkers", [])]
             if objects:
                 self._s3.delete_objects(Bucket=bucket, Delete={"Objects": objects})
+
+
+def _local_layer_content(resource: dict[str, Any]) -> str | None:
+    """A SAM layer's ContentUri when it names a local folder (not s3:// nor a Bucket/Key map)."""
+    content = resource.get("Properties", {}).get("ContentUri")
+    if resource.get("Type") != "AWS::Serverless::LayerVersion" or not isinstance(content, str):
+        return None
+    return None if content.startswith("s3://") else content
 
 
 def _as_zip_function(logical_id: str, properties: dict[str, Any]) -> None:

@@ -8,7 +8,12 @@
 - `LambdaFunction.__init__`, `.update_configuration`: a `Runtime` the emulator cannot run (not Python, or no
   interpreter for it here) is refused with `InvalidParameterValueException`; moto drops `DeadLetterConfig`, we
   keep it on the function object for our async invoker;
-- `LambdaFunction.create_from_cloudformation_json`: keeps the DeadLetterConfig and SAM's `Metadata.Dockerfile`;
+- `LambdaFunction.create_from_cloudformation_json`: keeps the DeadLetterConfig, the `Layers` and SAM's
+  `Metadata.Dockerfile` (moto dropped the layers: a template's function ran without them);
+- `LayerVersion.create_from_cloudformation_json`: named by its `LayerName`, and `Ref` gives its version ARN as on
+  AWS (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-lambda-layerversion.html);
+  moto used the logical name and Ref gave its model object; `Permission`'s: a physical id (none in
+  DescribeStackResources before);
 - `LambdaBackend.put_function_event_invoke_config`: moto appends each put and reads the first; AWS replaces;
 - `LambdaBackend.update_function_event_invoke_config`: moto replaces; AWS changes only the settings named.
 
@@ -37,7 +42,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
-from moto.awslambda.models import LambdaBackend, LambdaFunction, LambdaStorage, lambda_backends
+from moto.awslambda.models import (
+    LambdaBackend,
+    LambdaFunction,
+    LambdaStorage,
+    LayerVersion,
+    Permission,
+    lambda_backends,
+)
 from moto.awslambda.responses import LambdaResponse
 from moto.awslambda.utils import get_backend
 from moto.core.exceptions import JsonRESTError
@@ -117,6 +129,11 @@ UPDATE_CODE = Internal(LambdaBackend, "update_function_code", ("self", "function
 UPDATE_FUNCTION_CONFIGURATION = Internal(LambdaBackend, "update_function_configuration",
                                          ("self", "function_name", "qualifier", "body"))
 PUBLISH_LAYER = Internal(LambdaBackend, "publish_layer_version", ("self", "spec"))
+LAYER_FROM_TEMPLATE = Internal(LayerVersion, "create_from_cloudformation_json",
+                               ("cls", "resource_name", "cloudformation_json", "account_id"))
+PERMISSION_FROM_TEMPLATE = Internal(Permission, "create_from_cloudformation_json",
+                                    ("cls", "resource_name", "cloudformation_json", "account_id"))
+LAYERS_DATA = Internal(LambdaFunction, "_get_layers_data", ("self", "layers_versions_arns"))
 VISIBILITY_TOO_SHORT = "Queue visibility timeout: {queue} seconds is less than Function timeout: {function} seconds"
 
 
@@ -124,7 +141,7 @@ CREATE_LOG_GROUP = Internal(LogsBackend, "create_log_group", ("self", "log_group
 INTERNALS = (INVOKE, FUNCTION_INIT, UPDATE_CONFIGURATION, SET_CODE, FUNCTION_FROM_TEMPLATE, PUT_EVENT_INVOKE_CONFIG,
              UPDATE_EVENT_INVOKE_CONFIG, STORED_FUNCTIONS, STORED_MAPPINGS, CREATE_MAPPING, CREATE_FUNCTION,
              UPDATE_CODE, UPDATE_FUNCTION_CONFIGURATION, PUBLISH_LAYER, CONFIGURATION, BACKEND_INVOKE, INVOKE_REQUEST,
-             CREATE_LOG_GROUP)
+             CREATE_LOG_GROUP, LAYER_FROM_TEMPLATE, PERMISSION_FROM_TEMPLATE, LAYERS_DATA)
 _PLATFORM_LOCK = threading.Lock()
 _PLATFORM_LINES: dict[tuple[str, str, str], list[str]] = {}  # findings for a function whose log group is not made
 
@@ -212,6 +229,8 @@ class LambdaFunctions:
             Patch(BACKEND_INVOKE, _routing_by_alias_weights),
             Patch(INVOKE_REQUEST, _reading_the_qualifier),
             Patch(CREATE_LOG_GROUP, _platform_lines_on_creation),
+            Patch(LAYER_FROM_TEMPLATE, _layer_from_template),
+            Patch(PERMISSION_FROM_TEMPLATE, _permission_from_template),
         ]
 
     @contextmanager
@@ -557,9 +576,11 @@ def _function_from_template(original: Any, prepare: Callable[[LambdaFunction], N
             fn = original(cls, resource_name, cloudformation_json, *args, **kwargs)
         finally:
             _from_template.creating = False
-        config = cloudformation_json.get("Properties", {}).get("DeadLetterConfig")
-        if config:
-            setattr(fn, _DLQ_ATTRIBUTE, config)
+        properties = cloudformation_json.get("Properties", {})
+        if properties.get("DeadLetterConfig"):
+            setattr(fn, _DLQ_ATTRIBUTE, properties["DeadLetterConfig"])
+        if properties.get("Layers"):
+            fn.layers = fn._get_layers_data(properties["Layers"])  # an unknown ARN: the resource is refused
         image = metadata_image(cloudformation_json.get("Metadata") or {}, Path.cwd())
         if image is not None and not image.dockerfile.is_file():
             logger.warning("%s: its Metadata.Dockerfile %s is not there (paths are relative to the emulator's working "
@@ -568,6 +589,25 @@ def _function_from_template(original: Any, prepare: Callable[[LambdaFunction], N
         setattr(fn, _DOCKERFILE_ATTRIBUTE, image)
         prepare(fn)
         return fn
+
+    return create
+
+
+def _layer_from_template(original: Any) -> Any:
+    def create(cls: type, resource_name: str, cloudformation_json: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        name = cloudformation_json.get("Properties", {}).get("LayerName") or resource_name
+        layer_version = original(cls, name, cloudformation_json, *args, **kwargs)
+        layer_version.physical_resource_id = layer_version.arn  # what Ref gives
+        return layer_version
+
+    return create
+
+
+def _permission_from_template(original: Any) -> Any:
+    def create(cls: type, resource_name: str, cloudformation_json: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        permission = original(cls, resource_name, cloudformation_json, *args, **kwargs)
+        permission.physical_resource_id = resource_name
+        return permission
 
     return create
 

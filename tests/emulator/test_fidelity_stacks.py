@@ -1,8 +1,11 @@
 """Fidelity: a stack whose resource a service refuses fails and rolls back, as CloudFormation does; the CreateStack
 call itself answers the stack id (emulator/aws/stack_failures.py). Plain boto3: runs against AWS too."""
 
+import io
 import json
+import re
 import time
+import zipfile
 
 import pytest
 from botocore.exceptions import ClientError
@@ -57,6 +60,38 @@ def test_a_fifo_queue_without_a_name_gets_a_generated_fifo_name(cloud):
     assert url.endswith(".fifo")
     assert sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["FifoQueue"])["Attributes"]["FifoQueue"] == "true"
     cfn.delete_stack(StackName=stack_id)
+
+
+def test_a_templates_layer_is_its_version_arn_to_ref_and_reaches_the_function_naming_it(cloud):
+    """moto dropped a template function's Layers, named the layer by its logical id and gave Ref no ARN."""
+    s3, cfn, lam = cloud.client("s3"), cloud.client("cloudformation"), cloud.client("lambda")
+    bucket, layer_name = cloud.bucket(), unique("shared")
+    s3.put_object(Bucket=bucket, Key="layer.zip", Body=_zip({"python/helper.py": 'VALUE = "from the layer"\n'}))
+    template = {"Resources": {
+        "Shared": {"Type": "AWS::Lambda::LayerVersion", "Properties": {
+            "LayerName": layer_name, "Content": {"S3Bucket": bucket, "S3Key": "layer.zip"}}},
+        "Reader": {"Type": "AWS::Lambda::Function", "Properties": {
+            "Runtime": "python3.11", "Handler": "index.handler", "Role": cloud.role_arn, "Layers": [{"Ref": "Shared"}],
+            "Code": {"ZipFile": "import helper\ndef handler(event, context):\n    return helper.VALUE\n"}}}},
+        "Outputs": {"Layer": {"Value": {"Ref": "Shared"}}, "Reader": {"Value": {"Ref": "Reader"}}}}
+    stack_id = cfn.create_stack(StackName=unique("layered"), TemplateBody=json.dumps(template))["StackId"]
+    assert _settled(cloud, stack_id) == "CREATE_COMPLETE"
+    described = cfn.describe_stacks(StackName=stack_id)["Stacks"][0]
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in described["Outputs"]}
+    assert re.fullmatch(rf"arn:aws:lambda:[a-z0-9-]+:\d{{12}}:layer:{layer_name}:\d+", outputs["Layer"]), outputs
+    assert all(r.get("PhysicalResourceId") for r in cfn.describe_stack_resources(StackName=stack_id)["StackResources"])
+    cloud.wait_until_active(outputs["Reader"])
+    answer = lam.invoke(FunctionName=outputs["Reader"], Payload=b"{}")
+    assert "FunctionError" not in answer and json.loads(answer["Payload"].read()) == "from the layer"
+    cfn.delete_stack(StackName=stack_id)
+
+
+def _zip(files: dict[str, str]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, text in files.items():
+            archive.writestr(name, text)
+    return buffer.getvalue()
 
 
 def _refusing_template(bucket: str, group: str) -> dict:

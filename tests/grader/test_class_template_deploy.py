@@ -1,6 +1,6 @@
 """A submission that gives a SAM template (not a command) is deployed by our SAM deploy, run as its deploy command
-(jailed when the grader is root): the stack lands in the submission's own account, its code zipped from the
-submission's folder (its jailed copy), and no other account sees it. The jail's own tests are in
+(jailed when the grader is root): the stack lands in the submission's own account, its code and its layer zipped
+from the submission's folder (its jailed copy), and no other account sees it. The jail's own tests are in
 test_class_deploy_jail.py; this one shows a template deploy works inside it."""
 
 import json
@@ -40,9 +40,12 @@ Resources:
   Extractor:
     Type: AWS::Serverless::Function
     Properties: {CodeUri: src/, Handler: app.handler, Runtime: python3.11}
+  Shared:
+    Type: AWS::Serverless::LayerVersion
+    Properties: {ContentUri: layer/, CompatibleRuntimes: [python3.11]}
   Classifier:
     Type: AWS::Serverless::Function
-    Properties: {CodeUri: src/, Handler: app.handler, Runtime: python3.11}
+    Properties: {CodeUri: src/, Handler: app.handler, Runtime: python3.11, Layers: [!Ref Shared]}
 Outputs:
   VideosBucket: {Value: !Ref Media}
   FramesBucket: {Value: !Ref Media}
@@ -78,7 +81,9 @@ def open_class() -> Iterator[Path]:
     (folder / "src").mkdir(parents=True)
     (folder / "grading.toml").write_text(MANIFEST)
     (folder / "template.yaml").write_text(TEMPLATE)
-    (folder / "src/app.py").write_text("def handler(event, context):\n    return event\n")
+    (folder / "src/app.py").write_text("def handler(event, context):\n    import helper\n    return helper.VALUE\n")
+    (folder / "layer/python").mkdir(parents=True)
+    (folder / "layer/python/helper.py").write_text('VALUE = "from the layer"\n')
     yield work
     shutil.rmtree(work, ignore_errors=True)
 
@@ -100,10 +105,13 @@ def test_a_template_submission_is_deployed_as_a_stack_in_its_own_account(endpoin
     outputs = {o["OutputKey"]: o["OutputValue"] for o in
                cloudformation(endpoint, ACCOUNT).describe_stacks(StackName="samstack")["Stacks"][0]["Outputs"]}
     assert printed == outputs and len(outputs) == 8
-    function = boto3.client("lambda", endpoint_url=endpoint.endpoint, region_name="us-east-1",
-                            aws_access_key_id=ACCOUNT, aws_secret_access_key="x").get_function(
-        FunctionName=outputs["FaceClassifierFunction"])
-    assert function["Configuration"]["FunctionArn"].split(":")[4] == ACCOUNT
+    lam = boto3.client("lambda", endpoint_url=endpoint.endpoint, region_name="us-east-1",
+                       aws_access_key_id=ACCOUNT, aws_secret_access_key="x")
+    classifier = outputs["FaceClassifierFunction"]
+    assert lam.get_function(FunctionName=classifier)["Configuration"]["FunctionArn"].split(":")[4] == ACCOUNT
+    lam.get_waiter("function_active_v2").wait(FunctionName=classifier, WaiterConfig={"Delay": 1})
+    answer = lam.invoke(FunctionName=classifier, Payload=b"{}")  # its layer, zipped from the folder, is in /opt
+    assert "FunctionError" not in answer and json.loads(answer["Payload"].read()) == "from the layer"
     other = cloudformation(endpoint, account_id(12))
     with pytest.raises(other.exceptions.ClientError, match="does not exist"):
         other.describe_stacks(StackName="samstack")
