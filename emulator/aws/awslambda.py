@@ -355,6 +355,7 @@ class LambdaFunctions:
         payload = body.encode() if isinstance(body, str) else (body or b"")
         invocation_type = headers.get("x-amz-invocation-type", "RequestResponse")
         limits.check_invoke_payload(invocation_type, len(payload))
+        limits.check_invoke_json(payload)
         if invocation_type == "DryRun":
             return b""
         try:
@@ -617,10 +618,14 @@ def _polled_event_source_mapping(original: Any) -> Any:
     service's pollers (stream mappings: emulator/aws/streams.py).
 
     Lambda refuses an SQS mapping whose queue's visibility timeout is shorter than the function's timeout
-    (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html#events-sqs-queueconfig)."""
+    (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html#events-sqs-queueconfig), and one whose
+    batching its queue type does not allow (lambda_limits.check_sqs_mapping; moto raised a bare ValueError: a 500)."""
 
     def create(backend: LambdaBackend, spec: dict[str, Any]) -> Any:
         queue_timeout = sqs.visibility_timeout(spec.get("EventSourceArn") or "")
+        if queue_timeout is not None:
+            limits.check_sqs_mapping(spec.get("BatchSize"), spec.get("MaximumBatchingWindowInSeconds"),
+                                     spec["EventSourceArn"].endswith(".fifo"))
         if queue_timeout is not None and spec.get("FunctionName"):
             function = backend.get_function(spec["FunctionName"])
             if queue_timeout < int(function.timeout):

@@ -26,6 +26,8 @@ RUNTIMES_PAGE = "https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtimes.ht
 TROUBLESHOOTING_PAGE = "https://docs.aws.amazon.com/lambda/latest/dg/troubleshooting-deployment.html"
 EXECUTION_ROLE_PAGE = "https://docs.aws.amazon.com/lambda/latest/dg/lambda-intro-execution-role.html"
 ENVIRONMENT_PAGE = "https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html"
+SQS_MAPPING_PAGE = "https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-parameters.html"
+MAPPING_API_PAGE = "https://docs.aws.amazon.com/lambda/latest/api/API_CreateEventSourceMapping.html"
 # "The keys for these environment variables are reserved and cannot be set in your function configuration"
 # (ENVIRONMENT_PAGE, "Defined runtime environment variables").
 RESERVED_ENVIRONMENT_KEYS = frozenset({
@@ -155,12 +157,29 @@ RUNTIME_SCHEDULE_ROW = Limit(
 ROLE_TRUST = Limit("role.trust", LAMBDA_PRINCIPAL, "service principal", INVALID_PARAMETER,
                    "The role defined for the function cannot be assumed by Lambda.", EXECUTION_ROLE_PAGE,
                    bound="rule")
+SQS_BATCH_MIN = Limit("sqs-mapping.batch.min", 1, "messages", VALIDATION,
+                      _constraint("batchSize", "Member must have value greater than or equal to {limit}"),
+                      MAPPING_API_PAGE, bound="min")
+SQS_BATCH_MAX = Limit("sqs-mapping.batch.max", 10000, "messages (standard queue)", VALIDATION,
+                      _constraint("batchSize", "Member must have value less than or equal to {limit}"),
+                      SQS_MAPPING_PAGE)
+FIFO_BATCH_MAX = Limit("sqs-mapping.fifo-batch.max", 10, "messages (FIFO queue)", INVALID_PARAMETER,
+                       "BatchSize {value} exceeds the maximum of {limit} for FIFO queues", SQS_MAPPING_PAGE)
+FIFO_BATCH_WINDOW = Limit("sqs-mapping.fifo-window", 0, "s (FIFO queue)", INVALID_PARAMETER,
+                          "Batching window is not supported for FIFO queues", SQS_MAPPING_PAGE)
+LARGE_BATCH_WINDOW = Limit("sqs-mapping.large-batch-window", 10, "messages without a batching window",
+                           INVALID_PARAMETER, "Maximum batch window in seconds must be greater than 0 if maximum "
+                           "batch size is greater than {limit}", MAPPING_API_PAGE)
+INVOKE_JSON = Limit("invoke.json", "JSON", "payload", "InvalidRequestContentException",
+                    "Could not parse request body into json: Could not parse payload into json: {reason}",
+                    INVOKE_PAGE, bound="rule")
 
 LIMITS: tuple[Limit, ...] = (
     TIMEOUT_MIN, TIMEOUT_MAX, MEMORY_MIN, MEMORY_MAX, EPHEMERAL_STORAGE_MIN, EPHEMERAL_STORAGE_MAX, ENVIRONMENT_SIZE,
     RESERVED_ENVIRONMENT, LAYER_COUNT, IMAGE_EXCLUSIONS, HANDLER_LENGTH, HANDLER_PATTERN, UPLOAD_REQUEST,
     CONFIGURATION_REQUEST, UNZIPPED_CODE, UNZIPPED_LAYERS, INVOKE_REQUEST, INVOKE_ASYNC, INVOKE_RESPONSE,
-    RUNTIME_SCHEDULE_ROW, ROLE_TRUST,
+    RUNTIME_SCHEDULE_ROW, ROLE_TRUST, SQS_BATCH_MIN, SQS_BATCH_MAX, FIFO_BATCH_MAX, FIFO_BATCH_WINDOW,
+    LARGE_BATCH_WINDOW, INVOKE_JSON,
 )
 
 
@@ -279,6 +298,31 @@ def check_invoke_payload(invocation_type: str, payload_bytes: int) -> None:
         raise INVOKE_REQUEST.error(value=payload_bytes)
     if invocation_type == "Event" and INVOKE_ASYNC.violated_by(payload_bytes):
         raise INVOKE_ASYNC.error(value=payload_bytes)
+
+
+def check_invoke_json(payload: bytes) -> None:
+    """Raises LambdaLimitError (InvalidRequestContentException) for a non-empty payload that is not JSON: Lambda
+    refuses it at the API, before any function runs."""
+    if not payload:
+        return
+    try:
+        json.loads(payload)
+    except ValueError as exc:
+        raise INVOKE_JSON.error(reason=exc) from exc
+
+
+def check_sqs_mapping(batch_size: int | None, window_seconds: int | None, fifo: bool) -> None:
+    """Raises LambdaLimitError when Lambda refuses an SQS event source mapping's batching (CreateEventSourceMapping,
+    or UpdateEventSourceMapping with the mapping's settings after the update)."""
+    size = 10 if batch_size is None else int(batch_size)
+    window = int(window_seconds or 0)
+    for bound in (SQS_BATCH_MIN, SQS_BATCH_MAX, *((FIFO_BATCH_MAX,) if fifo else ())):
+        if bound.violated_by(size):
+            raise bound.error(value=size)
+    if fifo and window > 0:
+        raise FIFO_BATCH_WINDOW.error()
+    if LARGE_BATCH_WINDOW.violated_by(size) and window == 0:
+        raise LARGE_BATCH_WINDOW.error()
 
 
 def oversized_response(response_bytes: int) -> dict[str, str] | None:

@@ -24,6 +24,7 @@ from moto.dynamodb.models import dynamodb_backends
 from moto.dynamodb.models.table import StreamShard, Table
 from moto.kinesis.models import Shard, Stream, kinesis_backends
 
+from emulator.aws import lambda_limits as limits
 from emulator.aws.registry import Internal, Patch
 from emulator.lambda_runtime.stream_sources import STREAM_SERVICES, StreamItem, StreamNotFoundError
 
@@ -163,11 +164,16 @@ def _configuration_as_aws_reports_it(original: Callable[..., dict[str, Any]]) ->
 
 
 def _checked_update(original: Callable[..., Any]) -> Callable[..., Any]:
-    """UpdateEventSourceMapping of a stream mapping with the ranges CreateEventSourceMapping checks; its answer
-    says Enabling or Disabling when Enabled changed."""
+    """UpdateEventSourceMapping checked as CreateEventSourceMapping checks: an SQS mapping's batching as it will be
+    after the update, a stream mapping's ranges; a stream mapping's answer says Enabling or Disabling when Enabled
+    changed."""
 
     def update(backend: LambdaBackend, uuid: str, spec: dict[str, Any]) -> Any:
         mapping = backend.get_event_source_mapping(uuid)
+        if mapping is not None and mapping.event_source_arn.split(":")[2] == "sqs":
+            limits.check_sqs_mapping(spec.get("BatchSize", mapping.batch_size),
+                                     spec.get("MaximumBatchingWindowInSeconds", mapping.max_batch_window),
+                                     mapping.event_source_arn.endswith(".fifo"))
         if mapping is None or mapping.event_source_arn.split(":")[2] not in STREAM_SERVICES:
             return original(backend, uuid, spec)
         _check_ranges(spec)

@@ -60,6 +60,16 @@ def test_code_that_is_not_a_zip_is_refused_with_aws_error(cloud):
 
 
 @emulator_only
+@pytest.mark.parametrize("invocation_type", ["RequestResponse", "Event"])
+def test_a_payload_that_is_not_json_is_refused_before_the_function_runs(cloud, invocation_type):
+    """Here the function ran and failed with Runtime.UnmarshalError; Lambda refuses the request itself."""
+    function = cloud.function(HANDLERS["echo"])
+    error = _error(lambda: cloud.client("lambda").invoke(FunctionName=function, InvocationType=invocation_type,
+                                                         Payload=b"not json"))
+    assert error["Code"] == "InvalidRequestContentException"
+    assert error["Message"].startswith("Could not parse request body into json")
+
+
 def test_a_failure_inside_the_emulator_is_a_service_exception_not_an_html_page(cloud):
     function = cloud.function("", code=_escaping_zip())
     error = _error(lambda: cloud.client("lambda").invoke(FunctionName=function, Payload=b"{}"))

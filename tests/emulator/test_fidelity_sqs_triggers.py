@@ -155,3 +155,34 @@ def test_a_queue_whose_visibility_timeout_is_shorter_than_the_function_timeout_i
         cloud.client("lambda").create_event_source_mapping(FunctionName=function, EventSourceArn=arn)
     assert caught.value.response["Error"]["Code"] == "InvalidParameterValueException"
     assert "less than Function timeout" in caught.value.response["Error"]["Message"]
+
+
+@pytest.mark.parametrize(("fifo", "settings", "code", "says"), [
+    (True, {"BatchSize": 11}, "InvalidParameterValueException", "FIFO"),
+    (True, {"BatchSize": 10, "MaximumBatchingWindowInSeconds": 5}, "InvalidParameterValueException",
+     "Batching window is not supported for FIFO queues"),
+    (False, {"BatchSize": 11}, "InvalidParameterValueException",
+     "Maximum batch window in seconds must be greater than 0 if maximum batch size is greater than 10"),
+    (False, {"BatchSize": 10001, "MaximumBatchingWindowInSeconds": 5}, "ValidationException", "10000"),
+])
+def test_a_mapping_whose_batching_its_queue_type_forbids_is_refused(cloud, fifo, settings, code, says):
+    """moto answered the FIFO and 10,001 cases with a 500 (boto3 retried it) and took the other two."""
+    _, arn = _queue(cloud, visibility=30, fifo=fifo)
+    with pytest.raises(ClientError) as refused:
+        cloud.client("lambda").create_event_source_mapping(FunctionName=cloud.function("def lambda_handler(e, c):\n"
+                                                                                        "    return None\n"),
+                                                           EventSourceArn=arn, **settings)
+    assert refused.value.response["Error"]["Code"] == code and says in str(refused.value)
+    assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+
+
+def test_a_large_batch_with_a_window_is_taken_and_an_update_past_fifo_s_limit_is_refused(cloud):
+    function = cloud.function("def lambda_handler(e, c):\n    return None\n")
+    _, standard = _queue(cloud, visibility=30)
+    _mapping(cloud, function, standard, BatchSize=100, MaximumBatchingWindowInSeconds=1, Enabled=False)
+    _, fifo = _queue(cloud, visibility=30, fifo=True)
+    uuid = _mapping(cloud, function, fifo, BatchSize=10, Enabled=False)
+    lam = cloud.client("lambda")
+    with pytest.raises(lam.exceptions.InvalidParameterValueException):
+        lam.update_event_source_mapping(UUID=uuid, BatchSize=11)
+    assert lam.get_event_source_mapping(UUID=uuid)["BatchSize"] == 10
