@@ -118,8 +118,9 @@ class StackDeployer:
         return len(records)
 
     def artifacts_bucket(self, account: str) -> str:
-        """The bucket `deploy` uploads the functions' zips to (left in place by `destroy`)."""
-        return f"{self.stack_name}-artifacts-{account}-{self._session.region_name}"
+        """The bucket `deploy` uploads the functions' zips to (left in place by `destroy`); lowercase, as a bucket
+        name must be."""
+        return f"{self.stack_name.lower()}-artifacts-{account}-{self._session.region_name}"
 
     def _package(self, sam: dict[str, Any], account: str) -> dict[str, Any]:
         """Zips each function's code folder and each layer's content folder to the artifacts bucket, as `sam

@@ -72,8 +72,9 @@ class MotoHooks:
     def install(self, service: LambdaService) -> None:
         verify(all_internals())
         platform_mode()  # a bad EMULATOR_PLATFORM_CHECK stops the start, not a CreateFunction
-        patches = [*self.functions.patches(service), *s3.notification_patches(service.invoke_async), *sqs.patches(),
-                   *streams.patches(), *accounts.patches(), *self.iam.patches(), *stack_failures.patches()]
+        patches = [*self.functions.patches(service), *s3.notification_patches(service.invoke_async),
+                   *s3.naming_patches(), *sqs.patches(), *streams.patches(), *accounts.patches(),
+                   *self.iam.patches(), *stack_failures.patches()]
         self._registry.install(patches, core.settings())
         sqs.detach_lambda_mappings()
         streams.detach_lambda_mappings()

@@ -20,6 +20,9 @@
   interned, one copy for every key instead of a new lower-cased string per key and name;
 - `S3Backend.put_object_tagging` (state): every PUT stored an empty tag set under the key's ARN, never removed;
   an empty set is not stored;
+- `S3Backend.create_bucket`: a name S3's naming rules refuse is `InvalidBucketName` (moto checked only the length,
+  so `MyBucket` or `cse546_input` worked here and failed on AWS):
+  https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html;
 - `S3Response._bucket_response_delete_keys`: DeleteObjects with `<Quiet>true</Quiet>` answers only the keys it
   could not delete, as S3 does ("In quiet mode, the response includes only keys for which the delete operation
   encountered an error", https://docs.aws.amazon.com/AmazonS3/latest/userguide/delete-multiple-objects.html);
@@ -33,6 +36,7 @@ import hashlib
 import itertools
 import json
 import logging
+import re
 import secrets
 import sys
 import time
@@ -46,7 +50,7 @@ from xml.parsers.expat import ExpatError
 import moto.s3.notifications as s3_notifications
 import xmltodict
 from moto.core.responses import ActionResult
-from moto.s3.exceptions import InvalidArgumentError
+from moto.s3.exceptions import InvalidArgumentError, InvalidBucketName
 from moto.s3.models import FakeBucket, FakeKey, S3Backend
 from moto.s3.responses import S3Response
 from moto.settings import get_s3_default_key_buffer_size
@@ -113,11 +117,12 @@ PUT_TAGGING = Internal(S3Backend, "put_object_tagging", ("self", "key", "tags"))
 METADATA_NAME = Internal(LowercaseDict, "_keytransform", ("self", "key"), source="key.lower()")
 PUT_NOTIFICATIONS = Internal(S3Backend, "put_bucket_notification_configuration",
                              ("self", "bucket_name", "notification_config"))
+CREATE_BUCKET = Internal(S3Backend, "create_bucket", ("self", "bucket_name", "region_name"))
 DELETE_KEYS = Internal(S3Response, "_bucket_response_delete_keys", ("self", "bucket_name"),
                        source='"Deleted": deleted_objects')
 INTERNALS = (INVOKE_LAMBDA, SEND_EVENT_CALLS_INVOKE, EVENT_RECORD, PUT_OBJECT, MULTIPART_PUT, BUCKET_FROM_TEMPLATE,
              SET_NOTIFICATIONS, KEY_INIT, KEY_DISPOSE, KEY_ETAG, PUT_TAGGING, METADATA_NAME, PUT_NOTIFICATIONS,
-             DELETE_KEYS)
+             DELETE_KEYS, CREATE_BUCKET)
 UNVALIDATED_DESTINATIONS = "Unable to validate the following destination configurations"
 AMBIGUOUS_NOTIFICATIONS = ("Configuration is ambiguously defined. Cannot have overlapping suffixes in two rules if the "
                            "prefixes are overlapping for the same event type.")
@@ -136,6 +141,33 @@ def notification_patches(notify_function: Callable[[str, bytes], None]) -> list[
         Patch(PUT_NOTIFICATIONS, _validating_destinations),
         Patch(DELETE_KEYS, _quiet_deletes),
     ]
+
+
+# General purpose buckets: 3-63 characters of lowercase letters, digits, dots and hyphens, beginning and ending with
+# a letter or digit; no two adjacent dots; not an IP address; none of the reserved prefixes and suffixes.
+_BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_IP_ADDRESS = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
+_RESERVED_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
+_RESERVED_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
+
+
+def valid_bucket_name(name: str) -> bool:
+    """Whether S3 lets a general purpose bucket have this name."""
+    return (bool(_BUCKET_NAME.match(name)) and ".." not in name and not _IP_ADDRESS.match(name)
+            and not name.startswith(_RESERVED_PREFIXES) and not name.endswith(_RESERVED_SUFFIXES))
+
+
+def naming_patches() -> list[Patch]:
+    return [Patch(CREATE_BUCKET, _refusing_invalid_names)]
+
+
+def _refusing_invalid_names(original: Any) -> Any:
+    def create_bucket(backend: S3Backend, bucket_name: str, *args: Any, **kwargs: Any) -> FakeBucket:
+        if not valid_bucket_name(bucket_name):
+            raise InvalidBucketName()
+        return original(backend, bucket_name, *args, **kwargs)
+
+    return create_bucket
 
 
 def state_patches(blobs: BlobStore) -> list[Patch]:

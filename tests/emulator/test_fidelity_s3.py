@@ -145,3 +145,18 @@ def _on(function: str, event: str, prefix: str, suffix: str) -> dict:
     filters = [{"Name": name, "Value": value} for name, value in (("prefix", prefix), ("suffix", suffix)) if value]
     return {"LambdaFunctionArn": function, "Events": [event], **({"Filter": {"Key": {"FilterRules": filters}}}
                                                                  if filters else {})}
+
+
+@pytest.mark.parametrize("name", ["MyBucket", "cse546_input", "-input", "input-", "in..put", "192.168.5.4",
+                                  "xn--input", "input-s3alias", "a" * 64, "ab"])
+def test_a_bucket_name_s3_refuses_is_refused_here(cloud, name):
+    """moto checked only the length: `MyBucket` or `cse546_input` worked here and failed on AWS."""
+    with pytest.raises(ClientError) as refused:
+        cloud.client("s3").create_bucket(Bucket=name)
+    assert refused.value.response["Error"]["Code"] == "InvalidBucketName"
+
+
+def test_a_bucket_name_within_the_rules_is_taken(cloud):
+    s3, name = cloud.client("s3"), f"cse546.{'a' * 40}-0"
+    s3.create_bucket(Bucket=name)
+    s3.delete_bucket(Bucket=name)
