@@ -15,6 +15,9 @@
   generated name with the `.fifo` suffix a FIFO queue's name needs; moto generated it without the suffix and the
   stack failed (CloudFormation has named it so since 2017: troposphere#931). Not shortened: a generated name over
   SQS's 80 characters fails the stack, as on AWS (cloudformation-coverage-roadmap#280);
+- `SQSBackend.create_queue`, `.set_queue_attributes`: a numeric attribute outside SQS's range is
+  `InvalidAttributeValue` "Invalid value for the parameter VisibilityTimeout." (moto stored any value):
+  https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SetQueueAttributes.html;
 - state: messages in flight at a restart are visible again; receipt handles of deleted messages are forgotten
   after one to two retention sweeps (moto keeps every one, so a second delete succeeds).
 """
@@ -29,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import moto.sqs.models as sqs_models
+from moto.sqs.exceptions import InvalidAttributeValue
 from moto.sqs.models import DEDUPLICATION_TIME_IN_SECONDS, Queue, SQSBackend, sqs_backends
 
 from emulator.aws.registry import Internal, Patch
@@ -46,9 +50,16 @@ RECEIVE_MESSAGE = Internal(SQSBackend, "receive_message", ("self", "queue_name",
                                                            "visibility_timeout", "message_attribute_names"))
 CLOCK = Internal(sqs_models, "unix_time_millis", ("dt",))
 MESSAGES = Internal(Queue, "__init__", ("self", "name", "region", "account_id"), source="self._messages")
+CREATE_QUEUE = Internal(SQSBackend, "create_queue", ("self", "name", "tags"))
+SET_ATTRIBUTES = Internal(SQSBackend, "set_queue_attributes", ("self", "queue_name", "attributes"))
+# SetQueueAttributes' ranges (the maximum message size raised from 256 KiB to 1 MiB in 2025).
+ATTRIBUTE_RANGES = {"DelaySeconds": (0, 900), "MaximumMessageSize": (1024, 1_048_576),
+                    "MessageRetentionPeriod": (60, 1_209_600), "ReceiveMessageWaitTimeSeconds": (0, 20),
+                    "VisibilityTimeout": (0, 43_200)}
 QUEUE_FROM_TEMPLATE = Internal(Queue, "create_from_cloudformation_json",
                                ("cls", "resource_name", "cloudformation_json", "account_id"))
-INTERNALS = (ADD_MESSAGE, DELETE_MESSAGE, RECEIVE_MESSAGE, CLOCK, MESSAGES, QUEUE_FROM_TEMPLATE)
+INTERNALS = (ADD_MESSAGE, DELETE_MESSAGE, RECEIVE_MESSAGE, CLOCK, MESSAGES, QUEUE_FROM_TEMPLATE, CREATE_QUEUE,
+             SET_ATTRIBUTES)
 FIFO_SUFFIX = ".fifo"
 
 
@@ -59,7 +70,38 @@ def patches() -> list[Patch]:
         Patch(DELETE_MESSAGE, _under_queue_lock),
         Patch(RECEIVE_MESSAGE, _receiving_under_queue_lock),
         Patch(QUEUE_FROM_TEMPLATE, _fifo_named_from_template),
+        Patch(CREATE_QUEUE, _created_with_valid_attributes),
+        Patch(SET_ATTRIBUTES, _set_with_valid_attributes),
     ]
+
+
+def check_attributes(attributes: dict[str, Any]) -> None:
+    """Raises InvalidAttributeValue for a numeric queue attribute outside SQS's range (or not a whole number)."""
+    for name, (low, high) in ATTRIBUTE_RANGES.items():
+        if name not in attributes:
+            continue
+        try:
+            valid = low <= int(str(attributes[name])) <= high
+        except ValueError:
+            valid = False
+        if not valid:
+            raise InvalidAttributeValue(name)
+
+
+def _created_with_valid_attributes(original: Callable[..., Queue]) -> Callable[..., Queue]:
+    def create_queue(backend: SQSBackend, name: str, tags: dict[str, str] | None = None, **attributes: Any) -> Queue:
+        check_attributes(attributes)
+        return original(backend, name, tags, **attributes)
+
+    return create_queue
+
+
+def _set_with_valid_attributes(original: Callable[..., Queue]) -> Callable[..., Queue]:
+    def set_queue_attributes(backend: SQSBackend, queue_name: str, attributes: dict[str, Any]) -> Queue:
+        check_attributes(attributes)
+        return original(backend, queue_name, attributes)
+
+    return set_queue_attributes
 
 
 def _fifo_named_from_template(original: Callable[..., Queue]) -> Callable[..., Queue]:
