@@ -21,6 +21,7 @@ from emulator.aws import (
     cheroot,
     cloudwatch,
     core,
+    dynamodb,
     events,
     fast_path,
     function_urls,
@@ -48,7 +49,8 @@ def all_internals() -> list[Internal]:
     return [*accounts.INTERNALS, *iam.INTERNALS, *awslambda.INTERNALS, *s3.INTERNALS, *sqs.INTERNALS,
             *logs.INTERNALS, *cloudwatch.INTERNALS, *core.INTERNALS, *cheroot.INTERNALS, *awslambdaric.INTERNALS,
             *sns.INTERNALS, *events.INTERNALS, *function_urls.INTERNALS, *fast_path.INTERNALS,
-            *stepfunctions.INTERNALS, *apigatewayv2.INTERNALS, *streams.INTERNALS, *stack_failures.INTERNALS]
+            *stepfunctions.INTERNALS, *apigatewayv2.INTERNALS, *streams.INTERNALS, *stack_failures.INTERNALS,
+            *dynamodb.INTERNALS]
 
 
 def verify_internals() -> None:
@@ -74,7 +76,7 @@ class MotoHooks:
         platform_mode()  # a bad EMULATOR_PLATFORM_CHECK stops the start, not a CreateFunction
         patches = [*self.functions.patches(service), *s3.notification_patches(service.invoke_async),
                    *s3.naming_patches(), *sqs.patches(), *streams.patches(), *accounts.patches(),
-                   *self.iam.patches(), *stack_failures.patches()]
+                   *self.iam.patches(), *stack_failures.patches(), *dynamodb.patches()]
         self._registry.install(patches, core.settings())
         sqs.detach_lambda_mappings()
         streams.detach_lambda_mappings()
