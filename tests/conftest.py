@@ -49,6 +49,7 @@ from emulator.daemon import ENV_STOP_WITH_PID, free_loopback_port
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
+PORT_ATTEMPTS = 3
 DUMMY_ENV = {**DUMMY_CREDENTIALS, "AWS_DEFAULT_REGION": DEFAULT_REGION}
 ENV_TEST_ENDPOINT = "FACEPIPE_TEST_ENDPOINT"
 EMBEDDED, AWS = "embedded", "aws"
@@ -168,10 +169,26 @@ class RunningEmulator:
                 self.process.wait()
 
 
+class PortTakenError(RuntimeError):
+    """The emulator found its port taken: another process bound it after free_loopback_port chose it."""
+
+
 def start_emulator(state_dir: Path, *args: str, env: dict[str, str] | None = None,
                    timeout: float = 120.0, port: int | None = None) -> RunningEmulator:
-    """Starts an emulator subprocess (on a free port unless given one) and waits for its ready file."""
-    port = port or free_loopback_port()
+    """Starts an emulator subprocess (on a free port unless given one) and waits for its ready file. A port chosen
+    here can be taken by another process before the emulator binds it (nothing reserves it): then another one is
+    chosen, up to PORT_ATTEMPTS times."""
+    for _ in range(PORT_ATTEMPTS - 1):
+        try:
+            return _start_emulator(state_dir, args, env, timeout, port or free_loopback_port())
+        except PortTakenError:
+            if port is not None:
+                raise
+    return _start_emulator(state_dir, args, env, timeout, port or free_loopback_port())
+
+
+def _start_emulator(state_dir: Path, args: tuple[str, ...], env: dict[str, str] | None, timeout: float,
+                    port: int) -> RunningEmulator:
     state_dir.mkdir(parents=True, exist_ok=True)
     log_path = state_dir / "emulator.log"
     child_env = {**os.environ, **DUMMY_ENV, "EMULATOR_STATE_DIR": str(state_dir), ENV_STOP_WITH_PID: str(os.getpid()),
@@ -185,7 +202,9 @@ def start_emulator(state_dir: Path, *args: str, env: dict[str, str] | None = Non
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"emulator exited {process.returncode}:\n{log_path.read_text()[-3000:]}")
+            output = log_path.read_text()[-3000:]
+            error = PortTakenError if f"port {port} on 127.0.0.1 is already in use" in output else RuntimeError
+            raise error(f"emulator exited {process.returncode}:\n{output}")
         if ready.is_file():
             info = json.loads(ready.read_text())
             return RunningEmulator(process, info["endpoint"], info["outputs"], state_dir, log_path)

@@ -19,7 +19,7 @@ import pytest
 from emulator.config import EmulatorConfig, dummy_session
 from emulator.daemon import PID_FILE, free_loopback_port, pid_alive, start_background, stop_background
 from emulator.lambda_runtime import worker_processes
-from tests.conftest import DUMMY_ENV, ROOT, RunningEmulator, start_emulator
+from tests.conftest import DUMMY_ENV, ROOT, PortTakenError, RunningEmulator, start_emulator
 from tests.emulator.conftest import TRUST
 from tests.emulator.functions import create_function
 
@@ -48,6 +48,21 @@ def test_a_taken_port_fails_at_once_naming_the_process_that_holds_it(
     assert run.returncode == 1
     assert f"port {taken_port} on 127.0.0.1 is already in use by pid {os.getpid()}" in run.stderr
     assert not (tmp_path / PID_FILE).exists()  # `up` started nothing
+
+
+def test_a_port_taken_between_choosing_it_and_binding_it_is_chosen_again(
+    taken_port: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The suite's own emulators: free_loopback_port cannot reserve a port, so a busy machine takes some."""
+    ports = iter([taken_port, free_loopback_port()])
+    monkeypatch.setattr("tests.conftest.free_loopback_port", lambda: next(ports))
+    running = start_emulator(tmp_path, "--no-stack")
+    try:
+        assert running.endpoint != f"http://127.0.0.1:{taken_port}"
+    finally:
+        running.stop()
+    with pytest.raises(PortTakenError):  # a port the test asked for is not changed
+        start_emulator(tmp_path / "asked", "--no-stack", port=taken_port)
 
 
 def _busy_and_idle_lambda_processes(endpoint: str, emulator_pid: int) -> list[int]:
