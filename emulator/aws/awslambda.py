@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
+from moto.awslambda.exceptions import LambdaClientError
 from moto.awslambda.models import (
     LambdaBackend,
     LambdaFunction,
@@ -129,6 +130,7 @@ UPDATE_CODE = Internal(LambdaBackend, "update_function_code", ("self", "function
 UPDATE_FUNCTION_CONFIGURATION = Internal(LambdaBackend, "update_function_configuration",
                                          ("self", "function_name", "qualifier", "body"))
 PUBLISH_LAYER = Internal(LambdaBackend, "publish_layer_version", ("self", "spec"))
+ADD_PERMISSION = Internal(LambdaBackend, "add_permission", ("self", "function_name", "qualifier", "raw"))
 LAYER_FROM_TEMPLATE = Internal(LayerVersion, "create_from_cloudformation_json",
                                ("cls", "resource_name", "cloudformation_json", "account_id"))
 PERMISSION_FROM_TEMPLATE = Internal(Permission, "create_from_cloudformation_json",
@@ -141,7 +143,7 @@ CREATE_LOG_GROUP = Internal(LogsBackend, "create_log_group", ("self", "log_group
 INTERNALS = (INVOKE, FUNCTION_INIT, UPDATE_CONFIGURATION, SET_CODE, FUNCTION_FROM_TEMPLATE, PUT_EVENT_INVOKE_CONFIG,
              UPDATE_EVENT_INVOKE_CONFIG, STORED_FUNCTIONS, STORED_MAPPINGS, CREATE_MAPPING, CREATE_FUNCTION,
              UPDATE_CODE, UPDATE_FUNCTION_CONFIGURATION, PUBLISH_LAYER, CONFIGURATION, BACKEND_INVOKE, INVOKE_REQUEST,
-             CREATE_LOG_GROUP, LAYER_FROM_TEMPLATE, PERMISSION_FROM_TEMPLATE, LAYERS_DATA)
+             CREATE_LOG_GROUP, LAYER_FROM_TEMPLATE, PERMISSION_FROM_TEMPLATE, LAYERS_DATA, ADD_PERMISSION)
 _PLATFORM_LOCK = threading.Lock()
 _PLATFORM_LINES: dict[tuple[str, str, str], list[str]] = {}  # findings for a function whose log group is not made
 
@@ -231,6 +233,7 @@ class LambdaFunctions:
             Patch(CREATE_LOG_GROUP, _platform_lines_on_creation),
             Patch(LAYER_FROM_TEMPLATE, _layer_from_template),
             Patch(PERMISSION_FROM_TEMPLATE, _permission_from_template),
+            Patch(ADD_PERMISSION, _unique_statement_ids),
         ]
 
     @contextmanager
@@ -602,6 +605,20 @@ def _layer_from_template(original: Any) -> Any:
         return layer_version
 
     return create
+
+
+def _unique_statement_ids(original: Any) -> Any:
+    """AddPermission with a StatementId the function's policy already has is refused, as Lambda refuses it; moto
+    added a second statement of that id (a setup script run twice worked here, not on AWS)."""
+    def add_permission(backend: LambdaBackend, function_name: str, qualifier: str, raw: str) -> Any:
+        sid = json.loads(raw).get("StatementId")
+        policy = backend.get_function(function_name, qualifier).policy
+        if sid and any(statement.get("Sid") == sid for statement in policy.statements):
+            raise LambdaClientError("ResourceConflictException", f"The statement id ({sid}) provided already exists. "
+                                    "Please provide a new statement id, or remove the existing statement.")
+        return original(backend, function_name, qualifier, raw)
+
+    return add_permission
 
 
 def _permission_from_template(original: Any) -> Any:

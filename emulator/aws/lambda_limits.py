@@ -127,6 +127,12 @@ HANDLER_LENGTH = Limit("handler.length", 128, "characters", VALIDATION,
 HANDLER_PATTERN = Limit("handler.pattern", r"[^\s]+", "regular expression", VALIDATION,
                         _constraint("handler", "Member must satisfy regular expression pattern: {limit}"),
                         CREATE_FUNCTION_PAGE, bound="rule")
+FUNCTION_NAME_PATTERN = Limit(
+    "function-name.pattern",
+    r"(arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}(-gov)?-[a-z]+-\d{1}:)?(\d{12}:)?(function:)?([a-zA-Z0-9-_]+)"
+    r"(:(\$LATEST|[a-zA-Z0-9-_]+))?", "regular expression", VALIDATION,
+    _constraint("functionName", "Member must satisfy regular expression pattern: {limit}"), CREATE_FUNCTION_PAGE,
+    bound="rule")
 UPLOAD_REQUEST = Limit(
     "code.zipped_request", 69905067, "bytes of request body (50 MB zip, base64-encoded)", ENTITY_TOO_LARGE,
     "Request must be smaller than {limit} bytes for the {operation} operation", TROUBLESHOOTING_PAGE,
@@ -178,8 +184,8 @@ LIMITS: tuple[Limit, ...] = (
     TIMEOUT_MIN, TIMEOUT_MAX, MEMORY_MIN, MEMORY_MAX, EPHEMERAL_STORAGE_MIN, EPHEMERAL_STORAGE_MAX, ENVIRONMENT_SIZE,
     RESERVED_ENVIRONMENT, LAYER_COUNT, IMAGE_EXCLUSIONS, HANDLER_LENGTH, HANDLER_PATTERN, UPLOAD_REQUEST,
     CONFIGURATION_REQUEST, UNZIPPED_CODE, UNZIPPED_LAYERS, INVOKE_REQUEST, INVOKE_ASYNC, INVOKE_RESPONSE,
-    RUNTIME_SCHEDULE_ROW, ROLE_TRUST, SQS_BATCH_MIN, SQS_BATCH_MAX, FIFO_BATCH_MAX, FIFO_BATCH_WINDOW,
-    LARGE_BATCH_WINDOW, INVOKE_JSON,
+    RUNTIME_SCHEDULE_ROW, ROLE_TRUST, FUNCTION_NAME_PATTERN, SQS_BATCH_MIN, SQS_BATCH_MAX, FIFO_BATCH_MAX,
+    FIFO_BATCH_WINDOW, LARGE_BATCH_WINDOW, INVOKE_JSON,
 )
 
 
@@ -248,6 +254,7 @@ def check_create_function(request: Mapping[str, Any], *, today: date, trust_poli
     role does not exist. `code_unzipped_bytes`: the zip's extracted size, None for an image function.
     """
     check_request_size("CreateFunction", encoded_request_size("CreateFunction", request))
+    _check_function_name(str(request.get("FunctionName") or ""))
     package_type = request.get("PackageType") or "Zip"
     _check_settings(request, package_type)
     if package_type == "Zip":
@@ -390,6 +397,11 @@ def _check_range(low: Limit, high: Limit, value: int | None) -> None:
     for limit in (low, high):
         if limit.violated_by(value):
             raise limit.error(value=value)
+
+
+def _check_function_name(name: str) -> None:
+    if not re.fullmatch(str(FUNCTION_NAME_PATTERN.value), name):
+        raise FUNCTION_NAME_PATTERN.error(value=name)
 
 
 def _check_handler(handler: str | None) -> None:

@@ -70,6 +70,19 @@ def test_a_payload_that_is_not_json_is_refused_before_the_function_runs(cloud, i
     assert error["Message"].startswith("Could not parse request body into json")
 
 
+def test_adding_a_permission_whose_statement_id_exists_is_refused(cloud):
+    """A setup script run twice: moto added a second statement of the same id, Lambda refuses it."""
+    lam, function = cloud.client("lambda"), cloud.function(HANDLERS["echo"])
+    permission = {"FunctionName": function, "StatementId": "s3-invoke", "Action": "lambda:InvokeFunction",
+                  "Principal": "s3.amazonaws.com"}
+    lam.add_permission(**permission)
+    error = _error(lambda: lam.add_permission(**permission))
+    assert (error["Code"], error["Message"]) == ("ResourceConflictException", "The statement id (s3-invoke) provided "
+                                                 "already exists. Please provide a new statement id, or remove the "
+                                                 "existing statement.")
+    assert len(json.loads(lam.get_policy(FunctionName=function)["Policy"])["Statement"]) == 1
+
+
 def test_a_failure_inside_the_emulator_is_a_service_exception_not_an_html_page(cloud):
     function = cloud.function("", code=_escaping_zip())
     error = _error(lambda: cloud.client("lambda").invoke(FunctionName=function, Payload=b"{}"))

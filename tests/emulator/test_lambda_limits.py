@@ -158,6 +158,18 @@ def test_handler_format() -> None:
         assert (error.limit, error.error_type) == (limits.HANDLER_PATTERN, "ValidationException")
 
 
+@pytest.mark.parametrize("name", ["face recognition", "face.recognition", "face/recognition", ""])
+def test_a_function_name_outside_lambda_s_pattern_is_refused(name: str) -> None:
+    error = refusal(zip_request(FunctionName=name))
+    assert (error.limit, error.error_type) == (limits.FUNCTION_NAME_PATTERN, "ValidationException")
+    assert error.message.startswith(f"1 validation error detected: Value '{name}' at 'functionName'")
+
+
+def test_function_names_within_the_pattern_pass() -> None:
+    for name in ("face-recognition", "video_splitting2", "arn:aws:lambda:us-east-1:123456789012:function:f"):
+        create(zip_request(FunctionName=name))
+
+
 def test_a_zip_upload_past_50_mb_is_refused_with_413_before_anything_else() -> None:
     limits.check_request_size("CreateFunction", 69905066)
     with pytest.raises(LambdaLimitError) as caught:
