@@ -48,6 +48,7 @@ from moto.moto_api._internal.moto_random import MotoRandom
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 from moto.s3.responses import S3Response
 from moto.sqs.models import Queue, SQSBackend
+from werkzeug.datastructures import EnvironHeaders as WerkzeugEnvironHeaders
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.routing import MapAdapter
@@ -84,9 +85,11 @@ SEND = Internal(SQSBackend, "send_message", ("self", "queue_name"),
 SEND_BATCH = Internal(SQSBackend, "send_message_batch", ("self", "queue_name", "entries"))
 ATTRIBUTES_READ_IN_SEND = Internal(SQSBackend, "_validate_message", ("self", "queue"),
                                    source='queue.attributes.get("ContentBasedDeduplication") == "false"')
+HEADER_KEY = Internal(WerkzeugEnvironHeaders, "_get_key", ("self", "key"), source='key = key.upper().replace("-", "_")')
 INTERNALS = (METHOD_NAMES, ACTIONS_LOOKED_UP, DISPATCH_NAMES, SQS_NAMES, QUEUED, IN_FLIGHT, DELAYED, VISIBLE,
              NOT_DELAYED, LISTED, FLASK_VIEW, RAW_URL, BUCKET_IN_HOST, URL_ROOT, RANDOM_STRING, SEND, SEND_BATCH,
-             ATTRIBUTES_READ_IN_SEND)
+             ATTRIBUTES_READ_IN_SEND, HEADER_KEY)
+HEADER_NAMES = 1024  # distinct header names whose environ keys are remembered
 URL_ROOTS = 256  # distinct (scheme, host, server, script name) URL roots remembered
 ROOT_KEYS = ("wsgi.url_scheme", "HTTP_HOST", "SERVER_NAME", "SERVER_PORT", "SCRIPT_NAME")
 DIRECT_SERVICES = frozenset({"s3", "sqs", "dynamodb"})  # the services whose views DirectDispatch calls itself
@@ -242,7 +245,8 @@ def _once_a_request(original: Callable[[Any], Any]) -> Callable[[Any], Any]:
 
 
 class _HeadersListedOnce(EnvironHeaders):
-    """moto's EnvironHeaders, whose (name, value) list is built on the first iteration and kept."""
+    """moto's EnvironHeaders, whose (name, value) list is built on the first iteration and kept, and whose lookups
+    find a header name's environ key once per name (S3's PUT looks headers up about seventy times)."""
 
     _listed: list[tuple[str, str]] | None = None
 
@@ -250,6 +254,18 @@ class _HeadersListedOnce(EnvironHeaders):
         if self._listed is None:
             self._listed = list(super().__iter__())
         return iter(self._listed)
+
+    def _get_key(self, key: str) -> str:
+        if not isinstance(key, str):
+            return super()._get_key(key)  # werkzeug's BadRequestKeyError
+        return self.environ[_environ_key(key)]  # type: ignore[no-any-return]
+
+
+@functools.lru_cache(maxsize=HEADER_NAMES)
+def _environ_key(name: str) -> str:
+    """werkzeug's `EnvironHeaders._get_key`: the WSGI environ key a header name is read from."""
+    key = name.upper().replace("-", "_")
+    return key if key in ("CONTENT_TYPE", "CONTENT_LENGTH") else f"HTTP_{key}"
 
 
 class DirectDispatch:
@@ -265,7 +281,7 @@ class DirectDispatch:
     """
 
     def __init__(self, dispatcher: DomainDispatcherApplication) -> None:
-        verify([FLASK_VIEW])  # what the views called directly do
+        verify([FLASK_VIEW, HEADER_KEY])  # what the views called directly do, how a header is looked up
         self._dispatcher = dispatcher
         self._apps: dict[Flask, _DirectApp | None] = {}
 
