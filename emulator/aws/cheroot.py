@@ -173,8 +173,14 @@ class SocketReader:
         return bool(data)
 
     def _take(self, size: int) -> bytes:
-        data = bytes(self._buffer[:size])
-        del self._buffer[:size]
+        """The first `size` bytes of the buffer, copied once (a slice of a bytearray would be copied twice)."""
+        if size == len(self._buffer):
+            data = bytes(self._buffer)
+            self._buffer.clear()
+        else:
+            with memoryview(self._buffer) as view:
+                data = bytes(view[:size])
+            del self._buffer[:size]
         self.bytes_read += size
         return data
 

@@ -27,12 +27,14 @@ from typing import Any
 import pytest
 from cheroot.workers.threadpool import WorkerThread
 from moto.s3.models import FakeKey
+from werkzeug.datastructures import EnvironHeaders
+from werkzeug.exceptions import BadRequestKeyError
 
 import emulator.aws.s3 as s3_wing
 from emulator.api_server import ApiServer
 from emulator.aws import core
 from emulator.aws.cheroot import HotThreadsFirst, SocketReader, SocketWriter
-from emulator.aws.fast_path import FAST_PATH
+from emulator.aws.fast_path import FAST_PATH, _environ_key, _HeadersListedOnce
 from emulator.aws.registry import PatchRegistry
 from emulator.state import BlobStore, DiskBody
 
@@ -182,6 +184,21 @@ def test_the_fast_path_answers_as_moto_does_byte_for_byte(server: ApiServer) -> 
     assert {404, 400, 206} <= {status for status, _, _ in fast}
     for number, (ours, theirs) in enumerate(zip(_comparable(fast), _comparable(moto_own), strict=True)):
         assert ours == theirs, f"answer {number} differs"
+
+
+def test_a_header_is_looked_up_as_werkzeug_does_with_its_environ_key_found_once_per_name() -> None:
+    environ = {"HTTP_X_AMZ_META_DEVICE_ID": "pi-1", "CONTENT_TYPE": "image/jpeg", "CONTENT_LENGTH": "5"}
+    ours, werkzeug_own = _HeadersListedOnce(environ), EnvironHeaders(environ)
+    names = ["x-amz-meta-device-id", "X-Amz-Meta-Device_Id", "Content-Type", "content-length", "Host", "missing"]
+    for _ in range(2):
+        assert [ours.get(n) for n in names] == [werkzeug_own.get(n) for n in names]
+        assert [n in ours for n in names] == [n in werkzeug_own for n in names]
+    hits = _environ_key.cache_info().hits
+    environ["HTTP_HOST"] = "127.0.0.1:4566"  # moto writes a missing Host into the environ: lookups see it
+    assert ours["host"] == werkzeug_own["host"] == "127.0.0.1:4566"
+    assert _environ_key.cache_info().hits > hits
+    with pytest.raises(BadRequestKeyError):
+        ours[1]  # type: ignore[index]
 
 
 def test_the_masks_hide_only_clock_readings() -> None:

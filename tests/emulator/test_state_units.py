@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,6 +17,7 @@ from moto.logs.models import LogEvent, logs_backends
 from moto.s3.models import s3_backends
 from moto.sqs.models import sqs_backends
 
+import emulator.state as state_module
 from emulator.aws.cloudwatch import roll_up_metrics
 from emulator.aws.hooks import StateHooks
 from emulator.aws.s3 import expire_objects, expiry
@@ -39,6 +41,7 @@ def test_an_object_body_is_a_file_not_memory(hooked: StateStore) -> None:
     s3 = client("s3")
     s3.create_bucket(Bucket="bodies")
     s3.put_object(Bucket="bodies", Key="a.bin", Body=b"x" * 100_000)
+    hooked.blobs.flush()  # written by the background writer
     files = list(hooked.blobs.folder.glob("*/*"))
     assert [f.stat().st_size for f in files] == [100_000]
     assert s3.get_object(Bucket="bodies", Key="a.bin")["Body"].read() == b"x" * 100_000
@@ -85,7 +88,105 @@ def test_a_body_is_deleted_at_once_when_nothing_persists(tmp_path: Path) -> None
     body.seek(0)
     assert body.read() == b"abc"
     body.close()
+    blobs.flush()  # a body discarded before its background write: the writer leaves no file
     assert not list(tmp_path.glob("*/*"))
+
+
+class _HeldWriter:
+    """BlobStore's background writes, held until `release()`; `order` records each body written and each snapshot."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.released = threading.Event()
+        self.order: list[str] = []
+        write_file, write_atomically = BlobStore._write_file, state_module._write_atomically
+
+        def held(store: BlobStore, name: str, data: bytes, replacing: bool) -> None:
+            if not replacing:
+                assert self.released.wait(30), "the test never released the background writer"
+            write_file(store, name, data, replacing)
+            self.order.append("body")
+
+        def recorded(path: Path, data: bytes, *args: Any) -> None:
+            self.order.append(path.name)
+            write_atomically(path, data, *args)
+
+        monkeypatch.setattr(BlobStore, "_write_file", held)
+        monkeypatch.setattr(state_module, "_write_atomically", recorded)
+
+    def release(self) -> None:
+        self.released.set()
+
+
+def test_a_new_body_is_served_from_memory_until_the_background_writer_has_written_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    writer = _HeldWriter(monkeypatch)
+    blobs = BlobStore(tmp_path, deferred=False)
+    body = blobs.new()
+    body.write(b"frame bytes")  # returns with the file not written: the writer is held
+    assert not body.path.exists()
+    body.seek(6)
+    assert body.read() == b"bytes" and blobs.unwritten(body.name) == b"frame bytes"
+    writer.release()
+    blobs.flush()
+    assert body.path.read_bytes() == b"frame bytes" and blobs.unwritten(body.name) is None
+    body.seek(0)
+    assert body.read(5) == b"frame"
+
+
+def test_a_body_replaced_while_its_first_write_is_queued_ends_up_with_the_new_bytes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    writer = _HeldWriter(monkeypatch)
+    blobs = BlobStore(tmp_path, deferred=False)
+    body = blobs.new()
+    body.write(b"first")
+    replacing = threading.Thread(target=lambda: (body.seek(0), body.truncate(), body.write(b"second")))
+    replacing.start()  # waits for the first write: written after it, the old bytes would win
+    writer.release()
+    replacing.join(30)
+    assert body.path.read_bytes() == b"second" and blobs.unwritten(body.name) is None
+
+
+def test_a_body_discarded_before_its_background_write_leaves_no_file(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    writer = _HeldWriter(monkeypatch)
+    blobs = BlobStore(tmp_path, deferred=False)
+    body = blobs.new()
+    body.write(b"gone")
+    body.close()  # never waits: moto's FakeKey finalizer calls it
+    writer.release()
+    blobs.flush()
+    assert not list(tmp_path.glob("*/*"))
+
+
+def test_a_snapshot_is_written_only_once_the_bodies_it_names_are(hooked: StateStore,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    writer = _HeldWriter(monkeypatch)
+    s3 = client("s3")
+    s3.create_bucket(Bucket="bodies")
+    s3.put_object(Bucket="bodies", Key="a.bin", Body=b"x" * 1000)
+    saving = threading.Thread(target=hooked.save)
+    saving.start()
+    saving.join(0.5)  # a save that did not wait for the body would be done by now, its snapshot first
+    writer.release()
+    saving.join(30)
+    assert writer.order[:2] == ["body", "snapshot.pickle"]
+
+
+def test_a_body_that_could_not_be_written_stays_readable_and_stops_snapshots(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def full_disk(store: BlobStore, name: str, data: bytes, replacing: bool) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(BlobStore, "_write_file", full_disk)
+    blobs = BlobStore(tmp_path, deferred=True)
+    body = blobs.new()
+    body.write(b"kept in memory")
+    with pytest.raises(StateError, match="could not be written"):
+        blobs.flush()
+    body.seek(0)
+    assert body.read() == b"kept in memory"
+    body.close()
+    blobs.flush()  # discarded: nothing left unwritten
 
 
 def test_log_events_live_in_a_file_and_expire_by_retention(hooked: StateStore) -> None:
