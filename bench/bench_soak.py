@@ -41,7 +41,7 @@ from emulator import memtrace
 from emulator.config import PROJECT_ROOT
 from emulator.daemon import background_emulator, client_environment
 from emulator.lambda_runtime import rss_kb, worker_processes
-from emulator.state import disk_use, state_root
+from emulator.state_folder import disk_use, state_root
 
 VIDEOS = PROJECT_ROOT / "fixtures" / "videos"
 PI_RATE = 2.0  # clips per second: one 0.5 s clip after another

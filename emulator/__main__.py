@@ -30,6 +30,7 @@ from emulator.dockerfile import parse_image_map
 from emulator.errors import EmulatorError, NotRunningError
 from emulator.iam_policy import register_policy_command
 from emulator.lambda_runtime import worker_processes
+from emulator.state_folder import disk_use, read_summary, reset, state_root
 
 logger = logging.getLogger("emulator")
 
@@ -157,8 +158,6 @@ def _print_runtime_status(path: Path) -> None:
         print("".join(f"  skipped: {line}\n" for line in image["skipped"]), end="")
 def _reset(config: EmulatorConfig) -> str:
     """Deletes the saved state; refused while an emulator runs on it."""
-    from emulator.state import reset, state_root  # emulator.state loads moto: only the commands that need it
-
     try:
         info = read_ready(config)
     except NotRunningError:
@@ -169,8 +168,6 @@ def _reset(config: EmulatorConfig) -> str:
 
 def _state_lines(config: EmulatorConfig) -> list[str]:
     """What the saved state holds, as of its last snapshot, and the disk it takes."""
-    from emulator.state import disk_use, read_summary, state_root  # loads moto: only `status` needs it
-
     root = state_root(config.state_dir)
     summary = read_summary(root)
     if summary is None:

@@ -32,7 +32,8 @@ from emulator.lambda_runtime.event_sources import Clients
 from emulator.ports import ensure_port_free
 from emulator.retention import Retention
 from emulator.stack_command import deploy_stack
-from emulator.state import StateStore, state_root
+from emulator.state import StateStore
+from emulator.state_folder import state_root
 
 logger = logging.getLogger(__name__)
 

@@ -49,14 +49,13 @@ from moto.s3.models import FakeKey
 
 from emulator.aws import awslambda, core, sqs
 from emulator.errors import EmulatorError
+from emulator.state_folder import SUMMARY
 
 logger = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
-STATE_FOLDER = "state"
 _SNAPSHOT = "snapshot.pickle"
 _FORMAT = "FORMAT"
-_SUMMARY = "summary.json"
 _LOCK_FACTORIES = {type(threading.Lock()): threading.Lock, type(threading.RLock()): threading.RLock}
 _SAVE_ATTEMPTS = 5
 _QUIET_SWITCH_INTERVAL = 1.0  # seconds: while pickling, other threads do not preempt the snapshot
@@ -66,10 +65,6 @@ WRITER_IDLE_SECONDS = 1.0  # the background writer's thread ends after this long
 
 class StateError(EmulatorError):
     """The state on disk cannot be used as it is (another format, or unreadable)."""
-
-
-def state_root(state_dir: Path) -> Path:
-    return state_dir / STATE_FOLDER
 
 
 class DiskBody:
@@ -530,7 +525,7 @@ class StateStore:
             self.blobs.delete(discarded)
             report = SaveReport(pickle_seconds, time.perf_counter() - started, len(data))
             summary = {"saved_at": time.time(), "snapshot_bytes": len(data), **holdings()}
-            _write_atomically(self.root / _SUMMARY, json.dumps(summary, indent=2).encode())
+            _write_atomically(self.root / SUMMARY, json.dumps(summary, indent=2).encode())
             return report
 
     def start(self, period_seconds: float) -> None:
@@ -585,25 +580,6 @@ def holdings() -> dict[str, int]:
         "metric_datapoints": sum(len(b.metric_data) for b in each(cloudwatch_backends)),
         "lambda_functions": awslambda.function_count(),
     }
-
-
-def read_summary(root: Path) -> dict[str, Any] | None:
-    """The last snapshot's summary, or None when there is none."""
-    try:
-        return dict(json.loads((root / _SUMMARY).read_text()))
-    except (OSError, json.JSONDecodeError):
-        return None
-
-
-def disk_use(root: Path) -> int:
-    """Bytes the state folder takes (file sizes)."""
-    return sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
-
-
-def reset(root: Path) -> None:
-    """Deletes the state folder: the next start is empty."""
-    if root.exists():
-        shutil.rmtree(root)
 
 
 def _pickle_backends() -> tuple[bytes, float]:
