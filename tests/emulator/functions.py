@@ -67,11 +67,17 @@ HANDLERS = {
 }
 
 
-def zip_handler(source: str) -> bytes:
+def zip_files(files: dict[str, str | bytes]) -> bytes:
+    """A zip holding each file (path -> contents)."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("app.py", source)
+        for name, data in files.items():
+            archive.writestr(name, data)
     return buffer.getvalue()
+
+
+def zip_handler(source: str) -> bytes:
+    return zip_files({"app.py": source})
 
 
 def create_function(lam: Any, kind: str, timeout: int = 10, env: dict[str, str] | None = None,

@@ -1,16 +1,15 @@
 """Fidelity: a stack whose resource a service refuses fails and rolls back, as CloudFormation does; the CreateStack
 call itself answers the stack id (emulator/aws/stack_failures.py). Plain boto3: runs against AWS too."""
 
-import io
 import json
 import re
 import time
-import zipfile
 
 import pytest
 from botocore.exceptions import ClientError
 
 from tests.emulator.fidelity import unique
+from tests.emulator.functions import zip_files
 
 pytestmark = pytest.mark.integration
 
@@ -66,7 +65,7 @@ def test_a_templates_layer_is_its_version_arn_to_ref_and_reaches_the_function_na
     """moto dropped a template function's Layers, named the layer by its logical id and gave Ref no ARN."""
     s3, cfn, lam = cloud.client("s3"), cloud.client("cloudformation"), cloud.client("lambda")
     bucket, layer_name = cloud.bucket(), unique("shared")
-    s3.put_object(Bucket=bucket, Key="layer.zip", Body=_zip({"python/helper.py": 'VALUE = "from the layer"\n'}))
+    s3.put_object(Bucket=bucket, Key="layer.zip", Body=zip_files({"python/helper.py": 'VALUE = "from the layer"\n'}))
     template = {"Resources": {
         "Shared": {"Type": "AWS::Lambda::LayerVersion", "Properties": {
             "LayerName": layer_name, "Content": {"S3Bucket": bucket, "S3Key": "layer.zip"}}},
@@ -85,13 +84,6 @@ def test_a_templates_layer_is_its_version_arn_to_ref_and_reaches_the_function_na
     assert "FunctionError" not in answer and json.loads(answer["Payload"].read()) == "from the layer"
     cfn.delete_stack(StackName=stack_id)
 
-
-def _zip(files: dict[str, str]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name, text in files.items():
-            archive.writestr(name, text)
-    return buffer.getvalue()
 
 
 def _refusing_template(bucket: str, group: str) -> dict:

@@ -1,7 +1,5 @@
 """The platform check: shared libraries a function ships, read as ELF, against the OS AWS runs its runtime on."""
 
-import io
-import zipfile
 from pathlib import Path
 
 import pytest
@@ -9,16 +7,10 @@ from cryptography.hazmat.bindings import _rust
 
 from emulator.aws.lambda_platform import check_zip, elf_problem, platform_mode
 from emulator.errors import ConfigError
+from tests.emulator.functions import zip_files
 
 NEEDS_GLIBC_2_34 = Path(_rust.__file__).read_bytes()  # cryptography's wheel: manylinux_2_34
 
-
-def _zip(files: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name, data in files.items():
-            archive.writestr(name, data)
-    return buffer.getvalue()
 
 
 def test_a_library_needing_a_newer_glibc_than_amazon_linux_2_is_named_with_the_version():
@@ -36,7 +28,7 @@ def test_a_library_for_another_architecture_is_named():
 
 
 def test_only_elf_files_of_the_zip_are_judged_and_each_is_named_by_its_path():
-    code = _zip({"app.py": b"def handler(e, c): pass\n", "lib/_rust.so": NEEDS_GLIBC_2_34, "README": b"\x7fE"})
+    code = zip_files({"app.py": b"def handler(e, c): pass\n", "lib/_rust.so": NEEDS_GLIBC_2_34, "README": b"\x7fE"})
     findings = check_zip(code, "python3.11", "x86_64", origin="layer x: /opt/")
     assert [f.path for f in findings] == ["layer x: /opt/lib/_rust.so"]
 
