@@ -4,6 +4,12 @@ Every `EMULATOR_TRACEMALLOC_SECONDS` (default 30) a background thread appends to
 thread count and what moto holds (`emulator.state.holdings`), then the allocation sites (grouped by traceback,
 innermost frames first) whose live memory grew most since the first snapshot (the baseline, taken after one
 period, once start-up allocations are done). Tracing costs CPU and memory: it is for finding leaks, not for use.
+
+Each line also shows the cyclic garbage collector's state: the objects it tracks, per generation, and how many
+full (generation 2) collections ran. Python collects generation 2 only once the objects that survived into it
+since the last full collection pass a quarter of all long-lived objects, so cyclic garbage can pile up there for
+minutes; the traced snapshots collect first (`gc_freed`: what that collection found), the counters-only mode does
+not, so it sees the heap as the server leaves it.
 """
 
 from __future__ import annotations
@@ -49,27 +55,44 @@ def start_from_env() -> threading.Thread | None:
 def _report_forever(target: Path, period: float) -> None:
     started = time.monotonic()
     time.sleep(period)
-    baseline = _snapshot()
+    baseline = None
+    if tracemalloc.is_tracing():
+        gc.collect()
+        baseline = _snapshot()
     with target.open("a", encoding="utf-8") as out:
         while True:
             time.sleep(period)
-            _write_report(out, time.monotonic() - started, baseline, _snapshot())
+            counters = _counters()
+            now = _snapshot() if baseline is not None else None
+            _write_report(out, time.monotonic() - started, counters, baseline, now)
             out.flush()
 
 
-def _snapshot() -> tracemalloc.Snapshot | None:
-    """Taken after a full collection, so cyclic garbage waiting for the collector does not pass for growth."""
-    gc.collect()
-    if not tracemalloc.is_tracing():
-        return None
+def _snapshot() -> tracemalloc.Snapshot:
+    """Its callers collect first, so cyclic garbage waiting for the collector does not pass for growth."""
     return tracemalloc.take_snapshot().filter_traces([tracemalloc.Filter(False, name) for name in _IGNORED])
 
 
-def _write_report(out: TextIO, elapsed: float, baseline: tracemalloc.Snapshot | None,
-                  now: tracemalloc.Snapshot | None) -> None:
+def _counters() -> str:
+    """The process's memory as the server left it, then (when tracing) what a full collection frees of it."""
     traced, _ = tracemalloc.get_traced_memory()
-    out.write(f"=== t={elapsed:.0f}s {_status()} traced={traced / 2**20:.1f}MiB threads={threading.active_count()} "
-              f"pymalloc_blocks={sys.getallocatedblocks()} {_malloc_stats()} holdings={holdings()}\n")
+    line = (f"{_status()} traced={traced / 2**20:.1f}MiB threads={threading.active_count()} "
+            f"pymalloc_blocks={sys.getallocatedblocks()} {_malloc_stats()} {_collector_state()}")
+    if tracemalloc.is_tracing():
+        freed = gc.collect()
+        line += f" gc_freed={freed} traced_after_gc={tracemalloc.get_traced_memory()[0] / 2**20:.1f}MiB"
+    return line
+
+
+def _collector_state() -> str:
+    """Objects tracked per generation (youngest first) and how many full collections ran so far."""
+    tracked = "/".join(str(len(gc.get_objects(generation))) for generation in range(3))
+    return f"gc_tracked={tracked} gc_full_collections={gc.get_stats()[2]['collections']}"
+
+
+def _write_report(out: TextIO, elapsed: float, counters: str, baseline: tracemalloc.Snapshot | None,
+                  now: tracemalloc.Snapshot | None) -> None:
+    out.write(f"=== t={elapsed:.0f}s {counters} holdings={holdings()}\n")
     if baseline is None or now is None:
         return
     for stat in now.compare_to(baseline, "traceback")[:_TOP]:
