@@ -1,9 +1,9 @@
 """Quiet starts: a submission's timed workload starts only when no other submission is in its opening phase (its
 burst PUT, its first answers not yet back) and the machine's CPU pressure (PSI `some avg10`) is at most
-contention.CONTENDED_PRESSURE. After START_WAIT_SECONDS it starts anyway, and says so, but only when no other
-workload of the class is running: then the pressure comes from outside the class and waiting would not lower it.
-While the class's own workloads keep the machine busy, it waits for one of them to end (each is bounded by its
-time limit), so `--parallel` above what the cores can time fairly overlaps deploys, not timed workloads.
+contention.CONTENDED_PRESSURE, and no other submission is setting up (deploying, its functions starting). After
+START_WAIT_SECONDS it starts anyway, and says so, but only when no other submission of the class is running a
+workload or setting up: then the pressure comes from outside the class and waiting would not lower it. While the
+class's own work keeps the machine busy, it waits for that to end (each part is bounded by its time limit).
 docs/grading.md ("Quiet starts") gives the measurements behind the rule.
 
 The gate lives in the class runner; a worker asks for it over its stdout/stdin pipe (`request_start`), the runner's
@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from typing import IO, Any
 
-from grader.classroom.contention import CONTENDED_PRESSURE, psi_avg10
+from grader.classroom.contention import CONTENDED_PRESSURE, SETTING_UP, psi_avg10
 from grader.collector import Collector, Received
 from grader.config import RunSettings
 from grader.errors import GraderError
@@ -89,6 +89,7 @@ class StartGate:
         self._opening: dict[str, float] = {}  # holder -> when it was admitted
         self._settling: dict[str, float] = {}  # holder -> when its opening ended
         self._running: set[str] = set()  # admitted, their workers not yet ended
+        self._setting_up: set[str] = set()  # deploying or waiting for their functions (contention.SETTING_UP)
         self._queue: deque[str] = deque()
 
     def admit(self, name: str, alive: Callable[[], bool] = lambda: True) -> Admission | None:
@@ -112,12 +113,13 @@ class StartGate:
         other workload of the class runs; else None, having noted whose openings it waits behind."""
         with self._lock:
             others, pressure = self._others_opening(name), self._pressure()
-            behind.update(others)
+            setting_up = self._setting_up - {name}
+            behind.update(others, setting_up)
             if self._slots is not None and len(self._running - {name}) >= self._slots:
                 return None  # a slot frees when a running workload's worker ends: never forced
-            quiet = not others and (pressure is None or pressure <= CONTENDED_PRESSURE)
+            quiet = not others and not setting_up and (pressure is None or pressure <= CONTENDED_PRESSURE)
             due = quiet and self._queue[0] == name
-            if not due and (waited < self._wait_seconds or self._running - {name}):
+            if not due and (waited < self._wait_seconds or self._running - {name} or setting_up):
                 return None
             self._queue.remove(name)
             self._opening[name] = self._clock()
@@ -132,12 +134,21 @@ class StartGate:
             if name in self._queue:
                 self._queue.remove(name)
 
+    def note_stage(self, name: str, stage: str) -> None:
+        """name's worker is at `stage`: while it sets up (contention.SETTING_UP), others' workloads do not start."""
+        with self._lock:
+            if stage in SETTING_UP:
+                self._setting_up.add(name)
+            else:
+                self._setting_up.discard(name)
+
     def finish(self, name: str) -> None:
         """name's worker has ended: its workload no longer runs, nor holds or waits for the gate."""
         self.release(name)
         with self._lock:
             self._running.discard(name)
             self._settling.pop(name, None)
+            self._setting_up.discard(name)
 
     def running(self) -> list[str]:
         """Admitted workloads whose workers have not ended."""
@@ -169,6 +180,8 @@ def follow(lines: Iterable[str], reply: IO[str] | None, gate: StartGate | None, 
                 logger.debug("%s: %s", name, line.rstrip())
                 continue
             on_stage(stage)
+            if gate:
+                gate.note_stage(name, stage)
             if stage == WAITING:
                 admission = gate.admit(name, alive) if gate else UNGATED
                 if admission is not None:

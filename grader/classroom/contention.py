@@ -30,7 +30,8 @@ CONTENDED_LOAD_PER_CORE = 1.0
 QUIET_WAIT_SECONDS = 120.0
 QUIET_POLL_SECONDS = 2.0
 # The workers' stage lines that begin a span (grader.classroom.submission prints them): its deploy, its opening.
-DEPLOY_STAGE, STARTED = "deploy", "started"
+DEPLOY_STAGE, RESOURCES_STAGE, STARTED = "deploy", "resources", "started"
+SETTING_UP = frozenset({DEPLOY_STAGE, RESOURCES_STAGE})  # a submission's stages before its workload asks to start
 _SPAN_OPENED_BY = {DEPLOY_STAGE: "deploy", STARTED: "opening"}
 _SOME_TOTAL = re.compile(r"^some\b.*\btotal=(\d+)\s*$", re.MULTILINE)
 _SOME_AVG10 = re.compile(r"^some\b.*\bavg10=(\d+(?:\.\d+)?)\b", re.MULTILINE)

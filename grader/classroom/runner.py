@@ -23,7 +23,7 @@ from emulator.config import EmulatorConfig
 from emulator.daemon import LOG_FILE, free_loopback_port, stop_background
 from emulator.lambda_runtime.isolation import ENV_ISOLATION, ENV_ISOLATION_HIDE
 from grader.classroom.admission import WAITING, Admission, StartGate, follow
-from grader.classroom.contention import Timeline, wait_until_quiet
+from grader.classroom.contention import DEPLOY_STAGE, RESOURCES_STAGE, Timeline, wait_until_quiet
 from grader.classroom.deploy_jail import UNJAILED, ClassFolders, jail_refusal
 from grader.classroom.gradebook import write_gradebook
 from grader.classroom.manifest import fallback_student, load_manifest
@@ -37,7 +37,7 @@ from grader.run import start_emulator
 
 logger = logging.getLogger(__name__)
 
-STEPS = ("deploy", "resources", "grading")
+STEPS = (DEPLOY_STAGE, RESOURCES_STAGE, "grading")
 WAITING_WORDS = "waiting for a quiet start"
 STDERR_TAIL = 2000
 WORKER_LOG = "worker.log"

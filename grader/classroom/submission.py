@@ -18,7 +18,7 @@ from rich.console import Console
 from contract import ContractError, Endpoint, StackOutputsError, stack_outputs
 from grader.classroom import contention
 from grader.classroom.admission import OPENED, UNGATED, OpeningWatch, request_start
-from grader.classroom.contention import DEPLOY_STAGE, STARTED, Contention
+from grader.classroom.contention import DEPLOY_STAGE, RESOURCES_STAGE, STARTED, Contention
 from grader.classroom.deploy_jail import UNJAILED, ClassFolders, staged
 from grader.classroom.manifest import Manifest, fallback_student, load_manifest
 from grader.classroom.sandbox import CommandResult, Limits, minimal_environment, run_limited
@@ -137,8 +137,8 @@ def grade_submission(folder: Path, out_root: Path, account: str, endpoint_url: s
             summary.note = f"deploy {deployed.describe()}: {_last_line(deployed)}"
             return summary
         endpoint = account_endpoint(account, endpoint_url)
-        summary.stage, summary.note = "resources", ""
-        progress("resources")
+        summary.stage, summary.note = RESOURCES_STAGE, ""
+        progress(RESOURCES_STAGE)
         target, wiring = resolve(manifest, endpoint)
         summary.stage = "grading"
         progress("grading")

@@ -23,7 +23,7 @@ from grader.classroom.admission import (
     follow,
     request_start,
 )
-from grader.classroom.contention import CONTENDED_PRESSURE
+from grader.classroom.contention import CONTENDED_PRESSURE, DEPLOY_STAGE, RESOURCES_STAGE
 from grader.classroom.runner import GateWait, _outlived
 from grader.classroom.settings import ClassSettings
 from grader.errors import GraderError
@@ -85,6 +85,27 @@ def test_with_every_slot_taken_a_start_waits_for_a_workload_to_end_however_quiet
     admission = gate.admit("carl")
     assert admission.waited_seconds == pytest.approx(300, abs=POLL_SECONDS) and not admission.forced
     assert gate.running() == ["bob", "carl"]
+
+
+def test_a_start_waits_while_another_submission_sets_up_however_long() -> None:
+    """At --parallel 8 the first workloads started while the others deployed and started their functions: every
+    opening was late. A submission deploying is the class's own load: never a reason to start anyway."""
+    machine = FakeMachine(pressure=0.05)
+    gate = machine.gate(wait_seconds=60)
+    gate.note_stage("bob", DEPLOY_STAGE)
+    machine.at[machine.now + 100] = lambda: gate.note_stage("bob", RESOURCES_STAGE)
+    machine.at[machine.now + 200] = lambda: gate.note_stage("bob", WAITING)
+    admission = gate.admit("ann")
+    assert admission.waited_seconds == pytest.approx(200, abs=POLL_SECONDS) and not admission.forced
+    assert admission.waited_for == ("bob",)
+
+
+def test_a_worker_that_ends_while_setting_up_stops_holding_the_others() -> None:
+    machine = FakeMachine()
+    gate = machine.gate()
+    gate.note_stage("bob", DEPLOY_STAGE)
+    machine.at[machine.now + 5] = lambda: gate.finish("bob")  # its deploy failed, its worker ended
+    assert gate.admit("ann").waited_seconds == pytest.approx(5, abs=POLL_SECONDS)
 
 
 def test_the_default_slots_are_two_a_core_unless_set() -> None:
