@@ -33,9 +33,6 @@ START_WAIT_SECONDS = 60.0
 # A holder whose opening has not ended after this long (a hanging or very slow submission) no longer holds the gate.
 # Measured openings (burst of 4 answered): 1-3 s alone, up to 10 s on a loaded machine.
 OPENING_HOLD_SECONDS = 30.0
-# After an opening ends, the next start waits this long: PSI's avg10 averages the last 10 s, so only then does the
-# pressure it reads include the newcomer's steady load (https://docs.kernel.org/accounting/psi.html).
-SETTLE_SECONDS = 10.0
 POLL_SECONDS = 0.5
 WAITING, OPENED = "waiting", "opened"  # the worker's stage lines of the protocol
 
@@ -74,20 +71,18 @@ UNGATED = Admission(0.0, False, None, (), staggered=False)
 
 class StartGate:
     """Admits one workload start at a time, first come first served: when nobody else is in an opening younger
-    than hold_seconds or ended less than settle_seconds ago, and the pressure is at most the threshold; after
+    than hold_seconds and nobody else sets up, and the pressure is at most the threshold; after
     wait_seconds, whatever the machine, once no other admitted workload is still running (finish() ends one). With
     `slots`, never while that many admitted workloads run."""
 
     def __init__(self, pressure: Callable[[], float | None] = psi_avg10, clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep, wait_seconds: float = START_WAIT_SECONDS,
-                 hold_seconds: float = OPENING_HOLD_SECONDS, settle_seconds: float = SETTLE_SECONDS,
-                 slots: int | None = None) -> None:
+                 hold_seconds: float = OPENING_HOLD_SECONDS, slots: int | None = None) -> None:
         self._pressure, self._clock, self._sleep = pressure, clock, sleep
-        self._wait_seconds, self._hold_seconds, self._settle_seconds = wait_seconds, hold_seconds, settle_seconds
+        self._wait_seconds, self._hold_seconds = wait_seconds, hold_seconds
         self._slots = slots
         self._lock = threading.Lock()
         self._opening: dict[str, float] = {}  # holder -> when it was admitted
-        self._settling: dict[str, float] = {}  # holder -> when its opening ended
         self._running: set[str] = set()  # admitted, their workers not yet ended
         self._setting_up: set[str] = set()  # deploying or waiting for their functions (contention.SETTING_UP)
         self._queue: deque[str] = deque()
@@ -127,10 +122,9 @@ class StartGate:
             return Admission(round(waited, 1), not due, pressure, tuple(sorted(behind)))
 
     def release(self, name: str) -> None:
-        """name's opening is over (it holds the gate settle_seconds more), or it is gone: it no longer waits."""
+        """name's opening is over (or it is gone): it no longer holds the gate, nor waits for it."""
         with self._lock:
-            if self._opening.pop(name, None) is not None:
-                self._settling[name] = self._clock()
+            self._opening.pop(name, None)
             if name in self._queue:
                 self._queue.remove(name)
 
@@ -147,7 +141,6 @@ class StartGate:
         self.release(name)
         with self._lock:
             self._running.discard(name)
-            self._settling.pop(name, None)
             self._setting_up.discard(name)
 
     def running(self) -> list[str]:
@@ -156,15 +149,14 @@ class StartGate:
             return sorted(self._running)
 
     def opening(self) -> list[str]:
-        """Who holds the gate now (openings younger than hold_seconds, or ended less than settle_seconds ago)."""
+        """Who holds the gate now (openings younger than hold_seconds)."""
         with self._lock:
             return self._others_opening(None)
 
     def _others_opening(self, name: str | None) -> list[str]:
         now = self._clock()
-        holding = {holder for holder, since in self._opening.items() if now - since < self._hold_seconds}
-        holding |= {holder for holder, ended in self._settling.items() if now - ended < self._settle_seconds}
-        return sorted(holding - {name})
+        return sorted(holder for holder, since in self._opening.items()
+                      if holder != name and now - since < self._hold_seconds)
 
 
 def follow(lines: Iterable[str], reply: IO[str] | None, gate: StartGate | None, name: str,

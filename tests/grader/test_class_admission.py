@@ -41,10 +41,8 @@ class FakeMachine:
         for when in [t for t in self.at if t <= self.now]:
             self.at.pop(when)()
 
-    def gate(self, wait_seconds: float = 60, hold_seconds: float = 30, settle_seconds: float = 0,
-             slots: int | None = None) -> StartGate:
-        return StartGate(lambda: self.pressure, lambda: self.now, self.sleep, wait_seconds, hold_seconds,
-                         settle_seconds, slots)
+    def gate(self, wait_seconds: float = 60, hold_seconds: float = 30, slots: int | None = None) -> StartGate:
+        return StartGate(lambda: self.pressure, lambda: self.now, self.sleep, wait_seconds, hold_seconds, slots)
 
 
 def test_a_start_on_a_quiet_machine_with_nobody_opening_waits_for_nothing() -> None:
@@ -54,25 +52,15 @@ def test_a_start_on_a_quiet_machine_with_nobody_opening_waits_for_nothing() -> N
     assert admission.note() == ""
 
 
-@pytest.mark.parametrize(("settle_seconds", "waited"), [(0, 3), (10, 13)])
-def test_a_start_waits_for_the_other_submissions_opening_to_end_and_the_pressure_reading_to_include_it(
-        settle_seconds: float, waited: float) -> None:
+def test_a_start_waits_for_the_other_submissions_opening_to_end() -> None:
     machine = FakeMachine()
-    gate = machine.gate(settle_seconds=settle_seconds)
+    gate = machine.gate()
     gate.admit("ann")
     machine.at[machine.now + 3] = lambda: gate.release("ann")
     admission = gate.admit("bob")
     assert admission.waited_for == ("ann",) and not admission.forced
-    assert admission.waited_seconds == pytest.approx(waited, abs=POLL_SECONDS)
+    assert admission.waited_seconds == pytest.approx(3, abs=POLL_SECONDS)
     assert gate.opening() == ["bob"]
-
-
-def test_a_worker_that_ends_does_not_hold_the_next_start_to_settle() -> None:
-    machine = FakeMachine()
-    gate = machine.gate(settle_seconds=10)
-    gate.admit("ann")
-    machine.at[machine.now + 3] = lambda: gate.finish("ann")
-    assert gate.admit("bob").waited_seconds == pytest.approx(3, abs=POLL_SECONDS)
 
 
 def test_with_every_slot_taken_a_start_waits_for_a_workload_to_end_however_quiet_and_long() -> None:
@@ -189,7 +177,7 @@ def test_asking_twice_is_refused() -> None:
 
 
 def test_starts_are_first_come_first_served() -> None:
-    gate = StartGate(lambda: 0.0, hold_seconds=60, settle_seconds=0)
+    gate = StartGate(lambda: 0.0, hold_seconds=60)
     gate.admit("ann")
     order: list[str] = []
     first = threading.Thread(target=lambda: order.append(gate.admit("bob") and "bob"))
