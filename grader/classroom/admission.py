@@ -105,7 +105,7 @@ class StartGate:
 
     def _take(self, name: str, waited: float, behind: set[str]) -> Admission | None:
         """Admit name now if it is first in line and the machine is quiet, or if it has waited long enough and no
-        other workload of the class runs; else None, having noted whose openings it waits behind."""
+        other submission of the class runs a workload or sets up; else None, having noted whom it waits behind."""
         with self._lock:
             others, pressure = self._others_opening(name), self._pressure()
             setting_up = self._setting_up - {name}
