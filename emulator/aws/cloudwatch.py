@@ -15,6 +15,11 @@ moto stores alarms, starts them in OK and never evaluates them. Here:
   written to its history (`StateUpdate`), and the new state's actions run (SNS topics) when actions are enabled;
 - `CloudWatchResponse.__init__`: each response is an `AlarmHistoryResponse`, which adds DescribeAlarmHistory (moto
   has none) to moto's own actions.
+GetMetricStatistics asking for more than 1,440 datapoints ((EndTime - StartTime) / Period) is refused with AWS's
+`InvalidParameterCombination` "You have requested up to 86400 datapoints, which exceeds the limit of 1440. You may
+reduce the datapoints requested by increasing Period, or decreasing the time range."
+(https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_GetMetricStatistics.html); moto answered.
+
 `AlarmEvaluator` evaluates every metric alarm each second over its last EvaluationPeriods complete periods: at least
 DatapointsToAlarm (M, default EvaluationPeriods) breaching -> ALARM, else OK; when every period is missing,
 TreatMissingData `missing` (the default) -> INSUFFICIENT_DATA and `ignore` -> the state stays; `breaching` and
@@ -39,6 +44,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
+from moto.cloudwatch.exceptions import InvalidParameterCombination
 from moto.cloudwatch.models import (
     Alarm,
     CloudWatchBackend,
@@ -70,7 +76,10 @@ DATUM_INIT = Internal(MetricDatumBase, "__init__", ("self", "namespace", "name",
                       source="self.timestamp = timestamp or utcnow()")
 RESPONSE_INIT = Internal(CloudWatchResponse, "__init__", ("self",),
                          source='super().__init__(service_name="cloudwatch")')
-INTERNALS = (AGGREGATED_DATUM, PUT_ALARM, ALARM_STATE, DATUM_INIT, RESPONSE_INIT)
+GET_STATISTICS = Internal(CloudWatchBackend, "get_metric_statistics",
+                          ("self", "namespace", "metric_name", "start_time", "end_time", "period"))
+INTERNALS = (AGGREGATED_DATUM, PUT_ALARM, ALARM_STATE, DATUM_INIT, RESPONSE_INIT, GET_STATISTICS)
+MAX_DATAPOINTS = 1440
 
 
 def roll_up_metrics(backend: CloudWatchBackend, now: datetime, keep: timedelta) -> tuple[int, int]:
@@ -168,7 +177,8 @@ class AlarmEvaluator:
             self._update_state(alarm, reason, reason_data, state_value)
 
         return [Patch(PUT_ALARM, self._putting), Patch(ALARM_STATE, lambda _: update_state),
-                Patch(DATUM_INIT, self._noting_offset), Patch(RESPONSE_INIT, _with_alarm_history)]
+                Patch(DATUM_INIT, self._noting_offset), Patch(RESPONSE_INIT, _with_alarm_history),
+                Patch(GET_STATISTICS, _at_most_1440_datapoints)]
 
     def start(self) -> None:
         self._ticker.start()
@@ -375,3 +385,22 @@ def _note_offset(datum: MetricDatumBase, offset: float) -> None:
         setattr(datum, OFFSET_ATTRIBUTE, offset)
     else:
         datum.__dict__.pop(OFFSET_ATTRIBUTE, None)  # nothing kept per datum while the clock runs true
+
+
+def requested_datapoints(start: datetime, end: datetime, period: int) -> int:
+    """How many datapoints a GetMetricStatistics window asks for: one a period, a partial one counted."""
+    return math.ceil((end - start).total_seconds() / period)
+
+
+def _at_most_1440_datapoints(original: Callable[..., Any]) -> Callable[..., Any]:
+    def get_metric_statistics(backend: CloudWatchBackend, namespace: str, metric_name: str, start_time: datetime,
+                              end_time: datetime, period: int, *args: Any, **kwargs: Any) -> Any:
+        if start_time < end_time and period > 0:
+            requested = requested_datapoints(start_time, end_time, int(period))
+            if requested > MAX_DATAPOINTS:
+                raise InvalidParameterCombination(
+                    f"You have requested up to {requested} datapoints, which exceeds the limit of {MAX_DATAPOINTS}. "
+                    "You may reduce the datapoints requested by increasing Period, or decreasing the time range.")
+        return original(backend, namespace, metric_name, start_time, end_time, period, *args, **kwargs)
+
+    return get_metric_statistics

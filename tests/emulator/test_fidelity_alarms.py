@@ -5,8 +5,10 @@ instead of waiting for periods to pass. Plain boto3: reruns against AWS."""
 
 import json
 import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from botocore.exceptions import ClientError
 
 from tests.emulator.conftest import receive_all
 from tests.emulator.fidelity import advance_clock, unique
@@ -119,3 +121,16 @@ def test_putting_an_existing_alarm_again_keeps_its_state(cloud, function_arn):
         AlarmName=name, Namespace="AWS/Lambda", MetricName="Throttles", Period=60,
         Dimensions=[{"Name": "FunctionName", "Value": function_arn.split(":")[6]}], **settings)
     assert _alarm(cloud, name)["StateValue"] == "ALARM"
+
+
+def test_statistics_asking_for_more_than_1440_datapoints_are_refused(cloud):
+    """moto answered any window: a grading script asking for a day at a 1-minute period works here, not on AWS."""
+    cloudwatch, end = cloud.client("cloudwatch"), datetime.now(UTC).replace(microsecond=0)
+    window = {"Namespace": "AWS/Lambda", "MetricName": "Duration", "Statistics": ["Average"], "EndTime": end}
+    with pytest.raises(ClientError) as refused:
+        cloudwatch.get_metric_statistics(StartTime=end - timedelta(days=1), Period=1, **window)
+    assert refused.value.response["Error"]["Code"] == "InvalidParameterCombination"
+    assert refused.value.response["Error"]["Message"] == (
+        "You have requested up to 86400 datapoints, which exceeds the limit of 1440. You may reduce the datapoints "
+        "requested by increasing Period, or decreasing the time range.")
+    assert cloudwatch.get_metric_statistics(StartTime=end - timedelta(days=1), Period=60, **window)["Datapoints"] == []
