@@ -8,6 +8,10 @@
   KeyConditionExpression: Attribute name is a reserved keyword; reserved keyword: name"
   (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ReservedWords.html); moto checked the other
   expressions but not this one;
+- `DynamoDBBackend.create_table`: a table name outside 3-255 characters of `[a-zA-Z0-9_.-]` is `ValidationException`
+  "1 validation error detected: Value 'ab' at 'tableName' failed to satisfy constraint: Member must have length
+  greater than or equal to 3" (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_CreateTable.html);
+  moto made it;
 - `DynamoHandler.batch_write_item`: more than 25 put and delete requests is `ValidationException` "Too many items
   requested for the BatchWriteItem call"
   (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchWriteItem.html); moto wrote them all.
@@ -33,8 +37,11 @@ KEY_CONDITION = Internal(dynamodb_responses, "parse_expression",
                          ("key_condition_expression", "expression_attribute_values", "expression_attribute_names",
                           "schema"))
 BATCH_WRITE = Internal(DynamoHandler, "batch_write_item", ("self",), source='self.body["RequestItems"]')
-INTERNALS = (KEYS_VALUE, KEY_CONDITION, BATCH_WRITE)
+CREATE_TABLE = Internal(DynamoDBBackend, "create_table", ("self", "name", "schema"))
+INTERNALS = (KEYS_VALUE, KEY_CONDITION, BATCH_WRITE, CREATE_TABLE)
 BATCH_WRITE_LIMIT = 25
+TABLE_NAME_LENGTH = (3, 255)
+TABLE_NAME_PATTERN = "[a-zA-Z0-9_.-]+"
 # A KeyConditionExpression's words that are not attribute names: its operators and its one function.
 _KEY_CONDITION_WORDS = frozenset({"AND", "BETWEEN", "BEGINS_WITH"})
 _BARE_WORD = re.compile(r"(?<![#:\w])[A-Za-z_][A-Za-z0-9_]*")
@@ -42,7 +49,19 @@ _BARE_WORD = re.compile(r"(?<![#:\w])[A-Za-z_][A-Za-z0-9_]*")
 
 def patches() -> list[Patch]:
     return [Patch(KEYS_VALUE, _typed_keys), Patch(KEY_CONDITION, _key_condition_without_reserved_words),
-            Patch(BATCH_WRITE, _at_most_25_writes)]
+            Patch(BATCH_WRITE, _at_most_25_writes), Patch(CREATE_TABLE, _valid_table_names)]
+
+
+def table_name_problem(name: str) -> str | None:
+    """The constraint a table name breaks, in DynamoDB's words; None for a valid name."""
+    shortest, longest = TABLE_NAME_LENGTH
+    if len(name) < shortest:
+        return f"Member must have length greater than or equal to {shortest}"
+    if len(name) > longest:
+        return f"Member must have length less than or equal to {longest}"
+    if not re.fullmatch(TABLE_NAME_PATTERN, name):
+        return f"Member must satisfy regular expression pattern: {TABLE_NAME_PATTERN}"
+    return None
 
 
 def reserved_word_in_key_condition(expression: str) -> str | None:
@@ -84,3 +103,14 @@ def _at_most_25_writes(original: Callable[..., Any]) -> Callable[..., Any]:
         return original(handler)
 
     return batch_write_item
+
+
+def _valid_table_names(original: Callable[..., Any]) -> Callable[..., Any]:
+    def create_table(backend: DynamoDBBackend, name: str, *args: Any, **kwargs: Any) -> Any:
+        problem = table_name_problem(name)
+        if problem is not None:
+            raise MockValidationException(
+                f"1 validation error detected: Value '{name}' at 'tableName' failed to satisfy constraint: {problem}")
+        return original(backend, name, *args, **kwargs)
+
+    return create_table

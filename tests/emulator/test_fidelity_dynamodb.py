@@ -63,3 +63,17 @@ def test_more_than_25_writes_in_one_batch_are_refused(cloud, students):
     ("pk=:v AND #year > :y", None), ("year>:y", "year")])
 def test_the_words_of_a_key_condition_that_name_attributes(expression, reserved):
     assert reserved_word_in_key_condition(expression) == reserved
+
+
+@pytest.mark.parametrize(("name", "constraint"), [
+    ("ab", "Member must have length greater than or equal to 3"),
+    ("students table", "Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+"),
+    ("t" * 256, "Member must have length less than or equal to 255")])
+def test_a_table_name_outside_dynamodb_s_rules_is_refused(cloud, name, constraint):
+    """moto made these tables."""
+    dynamodb = cloud.client("dynamodb")
+    assert _code(lambda: dynamodb.create_table(
+        TableName=name, AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}], BillingMode="PAY_PER_REQUEST")) == (
+        f"ValidationException: 1 validation error detected: Value '{name}' at 'tableName' failed to satisfy "
+        f"constraint: {constraint}")
