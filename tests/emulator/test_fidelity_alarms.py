@@ -126,7 +126,7 @@ def test_putting_an_existing_alarm_again_keeps_its_state(cloud, function_arn):
 def test_statistics_asking_for_more_than_1440_datapoints_are_refused(cloud):
     """moto answered any window: a grading script asking for a day at a 1-minute period works here, not on AWS."""
     cloudwatch, end = cloud.client("cloudwatch"), datetime.now(UTC).replace(microsecond=0)
-    window = {"Namespace": "AWS/Lambda", "MetricName": "Duration", "Statistics": ["Average"], "EndTime": end}
+    window = {"Namespace": unique("Probe"), "MetricName": "Duration", "Statistics": ["Average"], "EndTime": end}
     with pytest.raises(ClientError) as refused:
         cloudwatch.get_metric_statistics(StartTime=end - timedelta(days=1), Period=1, **window)
     assert refused.value.response["Error"]["Code"] == "InvalidParameterCombination"
