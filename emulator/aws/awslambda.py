@@ -641,11 +641,10 @@ def _polled_event_source_mapping(original: Any) -> Any:
     def create(backend: LambdaBackend, spec: dict[str, Any]) -> Any:
         queue_timeout = sqs.visibility_timeout(spec.get("EventSourceArn") or "")
         if queue_timeout is not None:
-            limits.check_sqs_mapping(spec.get("BatchSize"), spec.get("MaximumBatchingWindowInSeconds"),
-                                     spec["EventSourceArn"].endswith(".fifo"))
-        if queue_timeout is not None and spec.get("FunctionName"):
-            function = backend.get_function(spec["FunctionName"])
-            if queue_timeout < int(function.timeout):
+            limits.check_sqs_mapping(spec["EventSourceArn"], spec.get("BatchSize"),
+                                     spec.get("MaximumBatchingWindowInSeconds"))
+            function = backend.get_function(spec["FunctionName"]) if spec.get("FunctionName") else None
+            if function is not None and queue_timeout < int(function.timeout):
                 raise InvalidParameterValueException(
                     VISIBILITY_TOO_SHORT.format(queue=queue_timeout, function=int(function.timeout)))
         streams.check_mapping(backend, spec)

@@ -318,9 +318,10 @@ def check_invoke_json(payload: bytes) -> None:
         raise INVOKE_JSON.error(reason=exc) from exc
 
 
-def check_sqs_mapping(batch_size: int | None, window_seconds: int | None, fifo: bool) -> None:
+def check_sqs_mapping(queue_arn: str, batch_size: int | None, window_seconds: int | None) -> None:
     """Raises LambdaLimitError when Lambda refuses an SQS event source mapping's batching (CreateEventSourceMapping,
     or UpdateEventSourceMapping with the mapping's settings after the update)."""
+    fifo = queue_arn.endswith(".fifo")
     size = 10 if batch_size is None else int(batch_size)
     window = int(window_seconds or 0)
     for bound in (SQS_BATCH_MIN, SQS_BATCH_MAX, *((FIFO_BATCH_MAX,) if fifo else ())):

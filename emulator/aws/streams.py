@@ -171,9 +171,8 @@ def _checked_update(original: Callable[..., Any]) -> Callable[..., Any]:
     def update(backend: LambdaBackend, uuid: str, spec: dict[str, Any]) -> Any:
         mapping = backend.get_event_source_mapping(uuid)
         if mapping is not None and mapping.event_source_arn.split(":")[2] == "sqs":
-            limits.check_sqs_mapping(spec.get("BatchSize", mapping.batch_size),
-                                     spec.get("MaximumBatchingWindowInSeconds", mapping.max_batch_window),
-                                     mapping.event_source_arn.endswith(".fifo"))
+            limits.check_sqs_mapping(mapping.event_source_arn, spec.get("BatchSize", mapping.batch_size),
+                                     spec.get("MaximumBatchingWindowInSeconds", mapping.max_batch_window))
         if mapping is None or mapping.event_source_arn.split(":")[2] not in STREAM_SERVICES:
             return original(backend, uuid, spec)
         _check_ranges(spec)
