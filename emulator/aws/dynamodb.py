@@ -19,6 +19,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from typing import Any
@@ -66,11 +67,16 @@ def table_name_problem(name: str) -> str | None:
 
 def reserved_word_in_key_condition(expression: str) -> str | None:
     """The first reserved word a KeyConditionExpression names as an attribute (not through a #placeholder)."""
-    reserved = set(ReservedKeywords.get_reserved_keywords())
     for word in _BARE_WORD.findall(expression):
-        if word.upper() not in _KEY_CONDITION_WORDS and word.upper() in reserved:
+        if word.upper() not in _KEY_CONDITION_WORDS and word.upper() in _reserved_words():
             return word
     return None
+
+
+@functools.cache
+def _reserved_words() -> frozenset[str]:
+    """DynamoDB's reserved words (moto's list of ~570), as a set made once, not on every Query."""
+    return frozenset(ReservedKeywords.get_reserved_keywords())
 
 
 def _typed_keys(original: Callable[..., Any]) -> Callable[..., Any]:
