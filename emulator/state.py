@@ -7,11 +7,11 @@ Layout of `<EMULATOR_STATE_DIR>/state/` (default `.emulator/state/`):
   deduplication state, CloudWatch metrics, log groups and streams, Lambda functions and their code, the
   CloudFormation stack, IAM roles), pickled in one go so objects shared between services stay shared;
   written to a temporary file, fsynced, then renamed over the last one: a crash leaves the last complete one;
-- `blobs/`: one file per S3 object body. A new body is written by a background thread (BlobStore), so a PUT does
-  not wait for the file system (~0.2 ms of CPU for a 50 KB body on this machine's ext4): until its file is
-  written, the body is read from memory (at most BACKGROUND_WRITE_BYTES of them at once), and a snapshot is
-  written only once every body it names is on disk. A body written before is replaced whole (written then
-  renamed), in the caller's thread;
+- `blobs/`: one file per S3 object body. A new body is written once the response of the PUT that made it is sent
+  (BlobStore), so a PUT does not wait for the file system (~0.2 ms of CPU for a 50 KB body on this machine's ext4):
+  until its file is written, the body is read from memory (at most BACKGROUND_WRITE_BYTES of them at once), and a
+  snapshot is written only once every body it names is on disk. A body written before is replaced whole (written
+  then renamed), in the caller's thread;
 - `logs/`: one append-only JSON-lines file per log stream; the snapshot records each file's length, and a
   restore cuts off what was appended after it, so logs agree with the rest of the state;
 - `summary.json`: what the last snapshot held (for `python -m emulator status`).
@@ -47,7 +47,7 @@ from moto.iam.models import AWSManagedPolicy
 from moto.logs.models import LogEvent
 from moto.s3.models import FakeKey
 
-from emulator.aws import awslambda, core, sqs
+from emulator.aws import after_response, awslambda, core, sqs
 from emulator.errors import EmulatorError
 from emulator.state_folder import SUMMARY
 
@@ -123,9 +123,10 @@ class DiskBody:
 
 
 class BlobStore:
-    """The folder of S3 object bodies. A new body's file is written by a background thread (`write`), a discarded
-    body's file is deleted at once when nothing persists, else after the next snapshot (the last snapshot on disk
-    may still name it)."""
+    """The folder of S3 object bodies. A new body's file is written after the response of the request that made it,
+    on that request's thread (emulator/aws/after_response.py), or by a background thread when no request is being
+    answered (`write`); a discarded body's file is deleted at once when nothing persists, else after the next
+    snapshot (the last snapshot on disk may still name it)."""
 
     def __init__(self, folder: Path, deferred: bool) -> None:
         self.folder = folder
@@ -133,12 +134,14 @@ class BlobStore:
         self._discarded: list[str] = []
         # re-entrant: a FakeKey's finalizer (moto's `__del__`) may discard a body in any thread, lock held or not
         self._lock = threading.RLock()
-        self._changed = threading.Condition(self._lock)
+        self._changed = threading.Condition(self._lock)  # a first write ended: flush and replacing writes wait
+        self._queued = threading.Condition(self._lock)  # the background writer waits for work here, alone
         self._unwritten: dict[str, bytes] = {}  # new bodies whose files are not written yet (or failed to be)
-        self._queue: deque[str] = deque()
-        self._queued_bytes = 0
+        self._pending: set[str] = set()  # new bodies whose first write has not ended (queued, left, in progress)
+        self._in_progress: set[str] = set()  # those being written right now
+        self._queue: deque[str] = deque()  # those the background writer is to write, in order
+        self._pending_bytes = 0
         self._writing = False  # a background writer thread is running
-        self._in_progress: str | None = None  # the body the background writer is writing
         self._failed: set[str] = set()
         self._cancelled: set[str] = set()  # discarded while unwritten, nothing persisting: no file once written
         self._made_folders: set[str] = set()  # mkdir once a folder, not once a write
@@ -151,28 +154,49 @@ class BlobStore:
         return self.folder / name[:2] / name
 
     def write(self, name: str, data: bytes, replacing: bool = True) -> None:
-        """The body's file holds `data`. A new body (not `replacing`) is written by the background writer, read
-        from memory until then; a body written before is replaced whole, now (a reader sees the old bytes or the
-        new, never a part), once its first write is done."""
-        if replacing:
-            with self._changed:
-                self._changed.wait_for(lambda: name not in self._queued_names())
-            self._write_file(name, data, replacing=True)
-            with self._lock:
-                self._unwritten.pop(name, None)  # one whose first write failed is on disk now
-                self._failed.discard(name)
-            return
+        """The body's file holds `data`. A new body (not `replacing`) is written after the response, or in the
+        background, read from memory until then. A body written before is replaced whole, now (a reader sees the old
+        bytes or the new, never a part); one whose first write has not started yet gets these bytes written."""
         data = data if type(data) is bytes else bytes(data)
+        if replacing:
+            self._replace(name, data)
+            return
         with self._changed:
-            self._changed.wait_for(lambda: self._queued_bytes < BACKGROUND_WRITE_BYTES or not self._queue)
+            in_request = after_response.active()
+            if not in_request:  # a request never waits here: the bodies it left are written after its response
+                self._changed.wait_for(lambda: self._pending_bytes < BACKGROUND_WRITE_BYTES or not self._pending)
+            room = self._pending_bytes < BACKGROUND_WRITE_BYTES
             self._unwritten[name] = data
-            self._queue.append(name)
-            self._queued_bytes += len(data)
-            if self._writing:
-                self._changed.notify_all()
+            self._pending.add(name)
+            self._pending_bytes += len(data)
+            if in_request and room:
+                after_response.defer(lambda: self._write_first(name))
                 return
-            self._writing = True
-        threading.Thread(target=self._write_queued, name="s3-body-writer", daemon=True).start()
+            if in_request:  # no room left in memory: written now, before the response
+                background = False
+            else:
+                background = True
+                self._queue.append(name)
+                if self._writing:
+                    self._queued.notify()
+                    return
+                self._writing = True
+        if background:
+            threading.Thread(target=self._write_queued, name="s3-body-writer", daemon=True).start()
+        else:
+            self._write_first(name)
+
+    def _replace(self, name: str, data: bytes) -> None:
+        with self._changed:
+            self._changed.wait_for(lambda: name not in self._in_progress)
+            if name in self._pending:  # its first write has not started: it writes these bytes
+                self._pending_bytes += len(data) - len(self._unwritten[name])
+                self._unwritten[name] = data
+                return
+        self._write_file(name, data, replacing=True)
+        with self._lock:
+            self._unwritten.pop(name, None)  # one whose first write failed is on disk now
+            self._failed.discard(name)
 
     def unwritten(self, name: str) -> bytes | None:
         """The body's bytes while its file is not written yet; None once it is."""
@@ -182,42 +206,46 @@ class BlobStore:
     def flush(self) -> None:
         """Returns once every body written so far is on disk; StateError naming those that could not be."""
         with self._changed:
-            self._changed.wait_for(lambda: not self._queue and not self._in_progress)
+            self._changed.wait_for(lambda: not self._pending)
             failed = sorted(self._failed)
         if failed:
             raise StateError(f"{len(failed)} S3 object bodies could not be written to {self.folder} (see the log), "
                              f"e.g. {failed[0]}; they are served from memory and not snapshotted")
 
-    def _queued_names(self) -> set[str]:
-        return {*self._queue, *([self._in_progress] if self._in_progress else [])}
-
     def _write_queued(self) -> None:
         """The background writer: writes the queued bodies in order; ends once idle for WRITER_IDLE_SECONDS."""
         while True:
-            with self._changed:
-                if not self._changed.wait_for(lambda: self._queue, timeout=WRITER_IDLE_SECONDS):
+            with self._queued:
+                if not self._queued.wait_for(lambda: self._queue, timeout=WRITER_IDLE_SECONDS):
                     self._writing = False
                     return
-                name = self._in_progress = self._queue.popleft()
-                data = self._unwritten[name]
-            try:
-                if name not in self._cancelled:
-                    self._write_file(name, data, replacing=False)
-            except OSError:
-                logger.exception("S3 object body %s could not be written to %s", name, self.folder)
-                with self._changed:
-                    self._failed.add(name)
-            else:
-                with self._changed:
-                    del self._unwritten[name]
-                    if name in self._cancelled:
-                        self._cancelled.discard(name)
-                        self.path(name).unlink(missing_ok=True)
-            finally:
-                with self._changed:
-                    self._in_progress = None
-                    self._queued_bytes -= len(data)
-                    self._changed.notify_all()
+                name = self._queue.popleft()
+            self._write_first(name)
+
+    def _write_first(self, name: str) -> None:
+        """A new body's first write; a body that cannot be written stays in memory, marked failed."""
+        with self._lock:
+            data = self._unwritten[name]
+            self._in_progress.add(name)
+        try:
+            if name not in self._cancelled:
+                self._write_file(name, data, replacing=False)
+        except OSError:
+            logger.exception("S3 object body %s could not be written to %s", name, self.folder)
+            with self._changed:
+                self._failed.add(name)
+        else:
+            with self._changed:
+                del self._unwritten[name]
+                if name in self._cancelled:
+                    self._cancelled.discard(name)
+                    self.path(name).unlink(missing_ok=True)
+        finally:
+            with self._changed:
+                self._in_progress.discard(name)
+                self._pending.discard(name)
+                self._pending_bytes -= len(data)
+                self._changed.notify_all()
 
     def _write_file(self, name: str, data: bytes, replacing: bool) -> None:
         folder = os.path.join(self.folder, name[:2])

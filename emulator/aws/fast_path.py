@@ -27,7 +27,7 @@ and without them and compares the answers byte for byte):
 - SQS's SendMessage and SendMessageBatch read the queue's attributes up to four times a message to learn only
   ContentBasedDeduplication, and each reading counted every queued message three times: a send never counts.
 
-Not here but on the same path: an S3 PUT's body file is written by a background thread (emulator/state.py's
+Not here but on the same path: an S3 PUT's body file is written once its response is sent (emulator/state.py's
 BlobStore: open and write of a new 50 KB file were ~0.15-0.2 ms of a PUT's ~0.9 ms server CPU on this machine's
 ext4), and cheroot's reader hands a body out with one copy, not two (emulator/aws/cheroot.py).
 """
@@ -59,7 +59,7 @@ from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.routing import MapAdapter
 from werkzeug.utils import get_content_type
 
-from emulator.aws import cheroot
+from emulator.aws import after_response, cheroot
 from emulator.aws.registry import Internal, Patch, PatchRegistry, verify
 
 CAMEL_CASE_NAMES = 4096  # distinct names remembered: every action and attribute name of the services in use
@@ -291,6 +291,17 @@ class DirectDispatch:
         self._apps: dict[Flask, _DirectApp | None] = {}
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        """The request answered; work it leaves for after its response (after_response) runs once the server has
+        sent the body and closed it, or at once if answering it fails."""
+        with after_response.collecting() as tasks:
+            try:
+                body = self._answer(environ, start_response)
+            except BaseException:
+                after_response.run(tasks)
+                raise
+        return after_response.after_body(body, tasks)
+
+    def _answer(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         if not FAST_PATH.installed or any(header in environ for header in CORS_REQUEST_HEADERS):
             return self._dispatcher(environ, start_response)
         app = self._dispatcher.get_application(environ)

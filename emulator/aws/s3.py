@@ -13,8 +13,8 @@
   and LifecycleConfiguration; we apply both as the bucket is created, as AWS does (an object PUT while the rest
   of the stack is still being created is not left without its event);
 - `FakeKey.__init__` (state): an object's body is a file in the state folder (`emulator.state.DiskBody`, written
-  by the BlobStore's background thread, read from memory until then), not an in-memory `SpooledTemporaryFile` of
-  up to 5 MB; and each key is a `CompactKey` (moto's FakeKey with the values
+  after the PUT's response, read from memory until then: emulator/state.py's BlobStore), not an in-memory
+  `SpooledTemporaryFile` of up to 5 MB; and each key is a `CompactKey` (moto's FakeKey with the values
   most keys share as class attributes): its own dict holds only what differs from them, ~14 entries instead of 35
   (~0.6 KB instead of 1.6 KB), and its account, bucket and region names are the one interned copy;
 - `LowercaseDict._keytransform` (state): an object's metadata names (`content-type`, `x-amz-meta-...`) are

@@ -28,13 +28,13 @@ from typing import Any
 import pytest
 from cheroot.workers.threadpool import WorkerThread
 from moto.moto_server.werkzeug_app import BackendRequest
-from moto.s3.models import FakeKey
+from moto.s3.models import FakeKey, S3Backend
 from werkzeug.datastructures import EnvironHeaders
 from werkzeug.exceptions import BadRequestKeyError
 
 import emulator.aws.s3 as s3_wing
 from emulator.api_server import ApiServer
-from emulator.aws import core
+from emulator.aws import after_response, core
 from emulator.aws.cheroot import HotThreadsFirst, SocketReader, SocketWriter
 from emulator.aws.fast_path import FAST_PATH, _environ_key, _HeadersListedOnce
 from emulator.aws.registry import PatchRegistry
@@ -364,3 +364,33 @@ class _RequestThread(WorkerThread):
 
     def run(self) -> None:
         threading.Thread.run(self)
+
+
+def test_work_a_request_leaves_runs_on_its_thread_once_its_response_is_sent(server: ApiServer,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    events: list[str] = []
+    threads: list[threading.Thread] = []
+    sent = SocketWriter.write
+
+    def recorded_send(writer: SocketWriter, data: bytes) -> int:
+        events.append("sent")
+        return sent(writer, data)
+
+    def left_by_the_request(original: Callable[..., Any]) -> Callable[..., Any]:
+        def create_bucket(*args: Any, **kwargs: Any) -> Any:
+            after_response.defer(lambda: (events.append("left work"), threads.append(threading.current_thread())))
+            return original(*args, **kwargs)
+        return create_bucket
+
+    monkeypatch.setattr(SocketWriter, "write", recorded_send)
+    monkeypatch.setattr(S3Backend, "create_bucket", left_by_the_request(S3Backend.create_bucket))
+    connection = http.client.HTTPConnection("127.0.0.1", server.port)
+    try:
+        connection.request("PUT", "/left-work", headers={"Authorization": _auth("s3")})
+        assert connection.getresponse().status == 200
+    finally:
+        connection.close()
+    deadline = time.monotonic() + 30
+    while "left work" not in events and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert events == ["sent", "left work"] and isinstance(threads[0], WorkerThread)

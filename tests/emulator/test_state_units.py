@@ -18,6 +18,7 @@ from moto.s3.models import s3_backends
 from moto.sqs.models import sqs_backends
 
 import emulator.state as state_module
+from emulator.aws import after_response
 from emulator.aws.cloudwatch import roll_up_metrics
 from emulator.aws.hooks import StateHooks
 from emulator.aws.s3 import expire_objects, expiry
@@ -355,3 +356,51 @@ def test_log_streams_survive_a_sweep_without_retention(hooked: StateStore) -> No
                         logEvents=[{"timestamp": int(now.timestamp() * 1000), "message": "m"}])
     Retention(60, 3).sweep(now + timedelta(days=400))
     assert len(logs_backends[DEFAULT_ACCOUNT][DEFAULT_REGION].groups["g"].streams["s"].events) == 1
+
+
+def test_a_body_made_by_a_request_is_written_after_its_response_on_the_request_s_thread(tmp_path: Path) -> None:
+    blobs = BlobStore(tmp_path, deferred=True)
+    with after_response.collecting() as left:
+        body = blobs.new()
+        body.write(b"clip")
+        body.seek(0)
+        body.truncate()  # moto's value setter again, before the response: the first write has not started
+        body.write(b"clip, again")
+    assert not body.path.exists() and blobs.unwritten(body.name) == b"clip, again"
+    assert not [thread for thread in threading.enumerate() if thread.name == "s3-body-writer"]
+    flushing = threading.Thread(target=blobs.flush)
+    flushing.start()
+    flushing.join(0.3)
+    assert flushing.is_alive()  # a snapshot waits for the bodies left for after a response
+    after_response.run(left)
+    flushing.join(30)
+    assert not flushing.is_alive() and body.path.read_bytes() == b"clip, again"
+    assert blobs.unwritten(body.name) is None
+
+
+def test_a_request_whose_bodies_fill_the_memory_writes_the_next_one_before_its_response(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(state_module, "BACKGROUND_WRITE_BYTES", 10)
+    blobs = BlobStore(tmp_path, deferred=True)
+    with after_response.collecting() as left:
+        first, second = blobs.new(), blobs.new()
+        first.write(b"x" * 10)  # room for it: left for after the response
+        second.write(b"y" * 10)  # none left: written now, not waited for (the wait would never end)
+    assert not first.path.exists() and second.path.read_bytes() == b"y" * 10
+    after_response.run(left)
+    assert first.path.read_bytes() == b"x" * 10
+
+
+def test_work_left_for_after_a_response_all_runs_when_one_part_fails(caplog: pytest.LogCaptureFixture) -> None:
+    done: list[str] = []
+
+    def broken() -> None:
+        raise ValueError("a bug in one task")
+
+    with after_response.collecting() as left:
+        after_response.defer(broken)
+        after_response.defer(lambda: done.append("written"))
+    after_response.run(left)
+    assert done == ["written"] and "a bug in one task" in caplog.text
+    with pytest.raises(RuntimeError, match="no response"):
+        after_response.defer(lambda: None)
