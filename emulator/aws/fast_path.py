@@ -23,7 +23,8 @@ and without them and compares the answers byte for byte):
 - moto's `Request.raw_url` and S3's `subdomain_based_buckets`: computed once a request, not three and four times;
   the URL root under it (werkzeug's host and IRI decoding) once per scheme, host and script name;
 - `MotoRandom.get_random_string` (every answer's 52-character request id): one `choice` a character was a
-  sixth of a HEAD's server time; the same characters are drawn from the same generator words in one call;
+  sixth of a HEAD's server time; the same characters are drawn from the same generator words in one call and
+  named by one `bytes.translate` (~1.3 us a request id, ~20 before);
 - SQS's SendMessage and SendMessageBatch read the queue's attributes up to four times a message to learn only
   ContentBasedDeduplication, and each reading counted every queued message three times: a send never counts.
 
@@ -36,7 +37,6 @@ from __future__ import annotations
 
 import functools
 import string
-import struct
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -204,17 +204,27 @@ def _not_counting(original: Callable[..., Any]) -> Callable[..., Any]:
 def _random_string(generator: MotoRandom, length: int = 20, include_digits: bool = True,
                    lower_case: bool = False) -> str:
     """moto's get_random_string, the same characters for the same generator state: `choice(pool)` takes the top
-    `bits` bits of the generator's next 32-bit word, again while they name no character (random.py's
-    `_randbelow_with_getrandbits`); `getrandbits(32 * n)` returns the next n words, the first one lowest."""
-    pool = string.ascii_letters + (string.digits if include_digits else "")
-    shift = 32 - len(pool).bit_length()
-    drawn: list[str] = []
+    bits of the generator's next 32-bit word, again while they name no character (random.py's
+    `_randbelow_with_getrandbits`); `getrandbits(32 * n)` returns the next n words, the first one lowest, so each
+    word's top byte is every fourth byte from the fourth, and one `translate` turns those bytes into characters."""
+    characters, rejected = _characters_of_top_bytes(string.ascii_letters + (string.digits if include_digits else ""))
+    drawn = b""
     while len(drawn) < length:
         wanted = length - len(drawn)
-        words = struct.unpack(f"<{wanted}I", generator.getrandbits(32 * wanted).to_bytes(4 * wanted, "little"))
-        drawn.extend(pool[index] for word in words if (index := word >> shift) < len(pool))
-    text = "".join(drawn)
+        top_bytes = generator.getrandbits(32 * wanted).to_bytes(4 * wanted, "little")[3::4]
+        drawn += top_bytes.translate(characters, rejected)
+    text = drawn.decode("ascii")
     return text.lower() if lower_case else text
+
+
+@functools.lru_cache(maxsize=4)
+def _characters_of_top_bytes(pool: str) -> tuple[bytes, bytes]:
+    """For a word's top byte: the pool's character its top bits name (a translate table), and the bytes whose top
+    bits name none (to delete)."""
+    drop = 8 - len(pool).bit_length()
+    named = [byte >> drop for byte in range(256)]
+    table = bytes(ord(pool[index]) if index < len(pool) else 0 for index in named)
+    return table, bytes(byte for byte, index in enumerate(named) if index >= len(pool))
 
 
 def _raw_url(original: Callable[[Any], Any]) -> Callable[[Any], Any]:

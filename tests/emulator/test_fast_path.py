@@ -27,6 +27,9 @@ from typing import Any
 
 import pytest
 from cheroot.workers.threadpool import WorkerThread
+from hypothesis import given
+from hypothesis import strategies as st
+from moto.moto_api._internal.moto_random import MotoRandom
 from moto.moto_server.werkzeug_app import BackendRequest
 from moto.s3.models import FakeKey, S3Backend
 from werkzeug.datastructures import EnvironHeaders
@@ -36,7 +39,7 @@ import emulator.aws.s3 as s3_wing
 from emulator.api_server import ApiServer
 from emulator.aws import after_response, core
 from emulator.aws.cheroot import HotThreadsFirst, SocketReader, SocketWriter
-from emulator.aws.fast_path import FAST_PATH, _environ_key, _HeadersListedOnce
+from emulator.aws.fast_path import FAST_PATH, RANDOM_STRING, _environ_key, _HeadersListedOnce, _random_string
 from emulator.aws.registry import PatchRegistry
 from emulator.state import BlobStore, DiskBody
 
@@ -394,3 +397,14 @@ def test_work_a_request_leaves_runs_on_its_thread_once_its_response_is_sent(serv
     while "left work" not in events and time.monotonic() < deadline:
         time.sleep(0.01)
     assert events == ["sent", "left work"] and isinstance(threads[0], WorkerThread)
+
+
+@given(seed=st.integers(0, 2**32), length=st.integers(0, 80), include_digits=st.booleans(), lower_case=st.booleans())
+def test_a_random_string_is_moto_s_for_the_same_generator_state(seed: int, length: int, include_digits: bool,
+                                                                lower_case: bool) -> None:
+    theirs, ours = MotoRandom(), MotoRandom()
+    theirs.seed(seed)
+    ours.seed(seed)
+    moto_s = RANDOM_STRING.current()(theirs, length, include_digits, lower_case)
+    assert _random_string(ours, length, include_digits, lower_case) == moto_s
+    assert ours.getrandbits(32) == theirs.getrandbits(32)  # the generator left in the same state
