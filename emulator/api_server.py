@@ -51,6 +51,9 @@ class MotoGateway(wsgi.Gateway_10):
         environ: dict[str, Any] = super().get_environ()
         environ[RECEIVED_AT] = time.time()
         environ["RAW_URI"] = environ["REQUEST_URI"]
+        if not any(b"_" in name for name in self.req.inheaders):  # cheroot's keys are werkzeug's (nearly always)
+            environ[PRESERVED_HEADER_NAMES_ENVIRON_KEY] = {}
+            return environ
         headers = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in self.req.inheaders.items()]
         dashed = {environ_key_for_header(name): value for name, value in headers if "_" not in name}
         preserved: dict[str, str] = {}

@@ -20,6 +20,7 @@ and without them and compares the answers byte for byte):
 - Flask's request machinery (app and request contexts, routing through `full_dispatch_request`, flask-cors's
   after-request hook) around moto's S3, SQS and DynamoDB views: DirectDispatch calls the view's moto method itself;
 - Flask's URL adapter (werkzeug's host and path decoding, bound to the environ): bound once per URL root;
+- werkzeug's form parser, built for every request moto reads `form` of: only for a form's content types;
 - moto's `Request.raw_url` and S3's `subdomain_based_buckets`: computed once a request, not three and four times;
   the URL root under it (werkzeug's host and IRI decoding) once per scheme, host and script name;
 - `MotoRandom.get_random_string` (every answer's 52-character request id): one `choice` a character was a
@@ -98,6 +99,7 @@ HEADER_NAMES = 1024  # distinct header names whose environ keys are remembered
 URL_ROOTS = 256  # distinct (scheme, host, server, script name) URL roots remembered
 ROOT_KEYS = ("wsgi.url_scheme", "HTTP_HOST", "SERVER_NAME", "SERVER_PORT", "SCRIPT_NAME")
 DIRECT_SERVICES = frozenset({"s3", "sqs", "dynamodb"})  # the services whose views DirectDispatch calls itself
+FORM_MIMETYPES = frozenset({"multipart/form-data", "application/x-www-form-urlencoded"})  # werkzeug's FormDataParser
 CORS_REQUEST_HEADERS = ("HTTP_ORIGIN", "HTTP_ACCESS_CONTROL_REQUEST_PRIVATE_NETWORK")  # flask-cors answers these
 ALLOW_ORIGIN = "Access-Control-Allow-Origin"
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -356,6 +358,7 @@ class _DirectApp:
         request = app.request_class(environ, populate_request=False)  # see _DirectApp
         request.json_module = app.json
         request.headers = _HeadersListedOnce(environ)
+        _no_form_to_parse(request)
         try:
             rule, _ = self._adapter(request).match(request.path if request.environ.get("PATH_INFO") else "",
                                                    request.method, return_rule=True)
@@ -445,6 +448,15 @@ class _DirectApp:
     @functools.cached_property
     def _default_content_type(self) -> str:
         return get_content_type(self._app.response_class.default_mimetype or "text/plain", "utf-8")
+
+
+def _no_form_to_parse(request: Any) -> None:
+    """werkzeug's `_load_form_data` for a body its form parser does not parse (JSON, XML, an object's bytes): an
+    empty form and no files, the body stream left as it is, without building the parser (moto reads `form`)."""
+    mimetype = request.environ.get("CONTENT_TYPE", "").partition(";")[0].strip().lower()  # parse_options_header's
+    if mimetype not in FORM_MIMETYPES:
+        request.__dict__["form"] = request.parameter_storage_class()
+        request.__dict__["files"] = request.parameter_storage_class()
 
 
 def _set(headers: list[tuple[str, str]], name: str, value: str) -> None:
