@@ -23,8 +23,8 @@ and without them and compares the answers byte for byte):
 - werkzeug's form parser, built for every request moto reads `form` of: only for a form's content types;
 - moto's `Request.raw_url` and S3's `subdomain_based_buckets`: computed once a request, not three and four times;
   the URL root under it (werkzeug's host and IRI decoding) once per scheme, host and script name;
-- moto's serializer finding each member of an answer through six alias providers, made anew per member: a
-  dict's own member under a scalar shape is taken at once (what the providers' order gives it);
+- moto's serializer finding each member of an answer through six alias providers, made anew per member: for a
+  dict, the names they give are listed once per member shape and key;
 - `MotoRandom.get_random_string` (every answer's 52-character request id): one `choice` a character was a
   sixth of a HEAD's server time; the same characters are drawn from the same generator words in one call and
   named by one `bytes.translate` (~1.3 us a request id, ~20 before);
@@ -65,7 +65,6 @@ from werkzeug.utils import get_content_type
 
 from emulator.aws import after_response, cheroot
 from emulator.aws.registry import Internal, Patch, PatchRegistry, verify
-from emulator.errors import EmulatorError
 
 CAMEL_CASE_NAMES = 4096  # distinct names remembered: every action and attribute name of the services in use
 
@@ -97,7 +96,7 @@ ATTRIBUTES_READ_IN_SEND = Internal(SQSBackend, "_validate_message", ("self", "qu
                                    source='queue.attributes.get("ContentBasedDeduplication") == "false"')
 PICKED = Internal(core_serialize.AttributePicker, "__call__", ("self", "context"),
                  source="for possible_key in self.get_possible_keys(context):")
-ALIASES_BEFORE_THE_KEY = [core_serialize.ExplicitAlias, core_serialize.ShapeNameAlias, core_serialize.NoAlias]
+DICT_MEMBER_NAMES = 4096  # (shape, key) pairs whose alias names are remembered: the answers' members in use
 HEADER_KEY = Internal(WerkzeugEnvironHeaders, "_get_key", ("self", "key"), source='key = key.upper().replace("-", "_")')
 INTERNALS = (METHOD_NAMES, ACTIONS_LOOKED_UP, DISPATCH_NAMES, SQS_NAMES, QUEUED, IN_FLIGHT, DELAYED, VISIBLE,
              NOT_DELAYED, LISTED, FLASK_VIEW, RAW_URL, BUCKET_IN_HOST, URL_ROOT, RANDOM_STRING, SEND, SEND_BATCH,
@@ -149,7 +148,7 @@ def _moto_patches() -> list[Patch]:
         Patch(RANDOM_STRING, lambda _: _random_string),
         Patch(SEND, _not_counting),
         Patch(SEND_BATCH, _not_counting),
-        Patch(PICKED, _a_dict_s_own_member_first),
+        Patch(PICKED, _a_dict_s_member_by_its_known_names),
     ]
 
 
@@ -211,22 +210,26 @@ def _not_counting(original: Callable[..., Any]) -> Callable[..., Any]:
     return send
 
 
-def _a_dict_s_own_member_first(original: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
-    """moto's serializer picks each member of an answer through alias providers (an object each, per member); for a
-    dict holding the member's own name under a scalar shape, the first alias that can match is the name itself
-    (ExplicitAlias needs a Meta class, ShapeNameAlias a list or structure shape: DEFAULT_ALIAS_PROVIDERS' order),
-    so its value is the dict's. SQS's JSON answers are such dicts."""
-    if core_serialize.DEFAULT_ALIAS_PROVIDERS[:3] != ALIASES_BEFORE_THE_KEY:
-        raise EmulatorError("moto's serializer tries its alias providers in another order: emulator/aws/fast_path.py "
-                            "needs updating")
+def _a_dict_s_member_by_its_known_names(original: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    """moto's serializer picks each member of an answer by the names its alias providers give (six provider objects
+    made per member). For a dict, what they give depends only on the member's shape and key (ExplicitAlias needs a
+    Meta class, ClassPrefixAlias reads the class name: a dict has neither's), so the names are listed once per shape
+    and key and the first one the dict holds is its value, as moto's loop finds it. SQS's JSON answers are dicts."""
+    known: dict[tuple[type, Any, str], tuple[str, ...] | None] = {}
 
     def pick(picker: Any, context: Any) -> Any:
-        obj, shape = context.obj, context.shape
-        if type(obj) is dict and context.key in obj and shape is not None \
-                and shape.type_name not in ("list", "structure") and not picker.response_transformers \
-                and picker.alias_providers is core_serialize.DEFAULT_ALIAS_PROVIDERS:
-            return obj[context.key]
-        return original(picker, context)
+        obj = context.obj
+        if type(obj) is not dict or picker.response_transformers \
+                or picker.alias_providers is not core_serialize.DEFAULT_ALIAS_PROVIDERS:
+            return original(picker, context)
+        member = (type(picker), context.shape, context.key)
+        if member not in known and len(known) < DICT_MEMBER_NAMES:
+            names = tuple(picker.get_possible_keys(context))
+            known[member] = None if any("." in name for name in names) else names  # a dotted name is a path
+        names = known.get(member)
+        if names is None:
+            return original(picker, context)
+        return next((obj[name] for name in names if name in obj), None)
 
     return pick
 
