@@ -20,7 +20,7 @@ GetMetricStatistics asking for more than 1,440 datapoints ((EndTime - StartTime)
 reduce the datapoints requested by increasing Period, or decreasing the time range."
 (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_GetMetricStatistics.html); moto answered.
 A Period that is not a multiple of 60 nor one of the high-resolution periods 1, 5, 10, 20, 30 is refused with
-`InvalidParameterValue` "The parameter Period must be a multiple of 60." (same page, and MetricStat's:
+`InvalidParameterValue` "The parameter Period must be a multiple of 60." (the periods: MetricStat's Period,
 https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_MetricStat.html); moto answered.
 PutMetricData (`CloudWatchBackend.put_metric_data`) of more than 1,000 metrics, or a metric with more than 150
 Values, is refused with `InvalidParameterValue` "The collection MetricData must not have a size greater than
