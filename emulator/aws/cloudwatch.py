@@ -19,6 +19,13 @@ GetMetricStatistics asking for more than 1,440 datapoints ((EndTime - StartTime)
 `InvalidParameterCombination` "You have requested up to 86400 datapoints, which exceeds the limit of 1440. You may
 reduce the datapoints requested by increasing Period, or decreasing the time range."
 (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_GetMetricStatistics.html); moto answered.
+A Period that is not a multiple of 60 nor one of the high-resolution periods 1, 5, 10, 20, 30 is refused with
+`InvalidParameterValue` "The parameter Period must be a multiple of 60." (the periods: MetricStat's Period,
+https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_MetricStat.html); moto answered.
+PutMetricData (`CloudWatchBackend.put_metric_data`) of more than 1,000 metrics, or a metric with more than 150
+Values, is refused with `InvalidParameterValue` "The collection MetricData must not have a size greater than
+1000." / "The collection MetricData.member.1.Values must not have a size greater than 150."
+(https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricData.html); moto stored them.
 
 `AlarmEvaluator` evaluates every metric alarm each second over its last EvaluationPeriods complete periods: at least
 DatapointsToAlarm (M, default EvaluationPeriods) breaching -> ALARM, else OK; when every period is missing,
@@ -44,7 +51,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
-from moto.cloudwatch.exceptions import InvalidParameterCombination
+from moto.cloudwatch.exceptions import InvalidParameterCombination, InvalidParameterValue
 from moto.cloudwatch.models import (
     Alarm,
     CloudWatchBackend,
@@ -78,8 +85,12 @@ RESPONSE_INIT = Internal(CloudWatchResponse, "__init__", ("self",),
                          source='super().__init__(service_name="cloudwatch")')
 GET_STATISTICS = Internal(CloudWatchBackend, "get_metric_statistics",
                           ("self", "namespace", "metric_name", "start_time", "end_time", "period"))
-INTERNALS = (AGGREGATED_DATUM, PUT_ALARM, ALARM_STATE, DATUM_INIT, RESPONSE_INIT, GET_STATISTICS)
+PUT_DATA = Internal(CloudWatchBackend, "put_metric_data", ("self", "namespace", "metric_data"))
+INTERNALS = (AGGREGATED_DATUM, PUT_ALARM, ALARM_STATE, DATUM_INIT, RESPONSE_INIT, GET_STATISTICS, PUT_DATA)
 MAX_DATAPOINTS = 1440
+HIGH_RESOLUTION_PERIODS = frozenset({1, 5, 10, 20, 30})  # seconds; every other Period is a multiple of 60
+MAX_METRICS_PER_PUT = 1000
+MAX_VALUES_PER_METRIC = 150
 
 
 def roll_up_metrics(backend: CloudWatchBackend, now: datetime, keep: timedelta) -> tuple[int, int]:
@@ -178,7 +189,7 @@ class AlarmEvaluator:
 
         return [Patch(PUT_ALARM, self._putting), Patch(ALARM_STATE, lambda _: update_state),
                 Patch(DATUM_INIT, self._noting_offset), Patch(RESPONSE_INIT, _with_alarm_history),
-                Patch(GET_STATISTICS, _at_most_1440_datapoints)]
+                Patch(GET_STATISTICS, _checked_statistics_request), Patch(PUT_DATA, _checked_metric_data)]
 
     def start(self) -> None:
         self._ticker.start()
@@ -392,15 +403,44 @@ def requested_datapoints(start: datetime, end: datetime, period: int) -> int:
     return math.ceil((end - start).total_seconds() / period)
 
 
-def _at_most_1440_datapoints(original: Callable[..., Any]) -> Callable[..., Any]:
+def _checked_statistics_request(original: Callable[..., Any]) -> Callable[..., Any]:
     def get_metric_statistics(backend: CloudWatchBackend, namespace: str, metric_name: str, start_time: datetime,
                               end_time: datetime, period: int, *args: Any, **kwargs: Any) -> Any:
-        if start_time < end_time and period > 0:
-            requested = requested_datapoints(start_time, end_time, int(period))
-            if requested > MAX_DATAPOINTS:
-                raise InvalidParameterCombination(
-                    f"You have requested up to {requested} datapoints, which exceeds the limit of {MAX_DATAPOINTS}. "
-                    "You may reduce the datapoints requested by increasing Period, or decreasing the time range.")
+        if period > 0:
+            _check_period(int(period))
+            _check_datapoints(start_time, end_time, int(period))
         return original(backend, namespace, metric_name, start_time, end_time, period, *args, **kwargs)
 
     return get_metric_statistics
+
+
+def _check_period(period: int) -> None:
+    if period % 60 and period not in HIGH_RESOLUTION_PERIODS:
+        raise InvalidParameterValue("The parameter Period must be a multiple of 60.")
+
+
+def _check_datapoints(start: datetime, end: datetime, period: int) -> None:
+    requested = requested_datapoints(start, end, period) if start < end else 0
+    if requested > MAX_DATAPOINTS:
+        raise InvalidParameterCombination(
+            f"You have requested up to {requested} datapoints, which exceeds the limit of {MAX_DATAPOINTS}. "
+            "You may reduce the datapoints requested by increasing Period, or decreasing the time range.")
+
+
+def _checked_metric_data(original: Callable[..., None]) -> Callable[..., None]:
+    def put_metric_data(backend: CloudWatchBackend, namespace: str, metric_data: list[dict[str, Any]]) -> None:
+        _check_metric_data(metric_data)
+        original(backend, namespace, metric_data)
+
+    return put_metric_data
+
+
+def _check_metric_data(metric_data: list[dict[str, Any]]) -> None:
+    """Raises InvalidParameterValue for a PutMetricData over CloudWatch's 1,000 metrics, or 150 values a metric."""
+    if len(metric_data) > MAX_METRICS_PER_PUT:
+        raise InvalidParameterValue(
+            f"The collection MetricData must not have a size greater than {MAX_METRICS_PER_PUT}.")
+    for number, datum in enumerate(metric_data, start=1):
+        if len(datum.get("Values") or ()) > MAX_VALUES_PER_METRIC:
+            raise InvalidParameterValue(f"The collection MetricData.member.{number}.Values must not have a size "
+                                        f"greater than {MAX_VALUES_PER_METRIC}.")

@@ -127,12 +127,18 @@ HANDLER_LENGTH = Limit("handler.length", 128, "characters", VALIDATION,
 HANDLER_PATTERN = Limit("handler.pattern", r"[^\s]+", "regular expression", VALIDATION,
                         _constraint("handler", "Member must satisfy regular expression pattern: {limit}"),
                         CREATE_FUNCTION_PAGE, bound="rule")
+_NAME_GROUP = 7  # FUNCTION_NAME_PATTERN's group holding the function's name
 FUNCTION_NAME_PATTERN = Limit(
     "function-name.pattern",
     r"(arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}(-gov)?-[a-z]+-\d{1}:)?(\d{12}:)?(function:)?([a-zA-Z0-9-_]+)"
     r"(:(\$LATEST|[a-zA-Z0-9-_]+))?", "regular expression", VALIDATION,
     _constraint("functionName", "Member must satisfy regular expression pattern: {limit}"), CREATE_FUNCTION_PAGE,
     bound="rule")
+# CreateFunction's model allows 140 characters, for an ARN; the name in it is at most 64.
+FUNCTION_NAME_LENGTH = Limit("function-name.length", 64, "characters (the name, without ARN or qualifier)",
+                             INVALID_PARAMETER,
+                             _constraint("functionName", "Member must have length less than or equal to {limit}"),
+                             CREATE_FUNCTION_PAGE)
 UPLOAD_REQUEST = Limit(
     "code.zipped_request", 69905067, "bytes of request body (50 MB zip, base64-encoded)", ENTITY_TOO_LARGE,
     "Request must be smaller than {limit} bytes for the {operation} operation", TROUBLESHOOTING_PAGE,
@@ -184,8 +190,8 @@ LIMITS: tuple[Limit, ...] = (
     TIMEOUT_MIN, TIMEOUT_MAX, MEMORY_MIN, MEMORY_MAX, EPHEMERAL_STORAGE_MIN, EPHEMERAL_STORAGE_MAX, ENVIRONMENT_SIZE,
     RESERVED_ENVIRONMENT, LAYER_COUNT, IMAGE_EXCLUSIONS, HANDLER_LENGTH, HANDLER_PATTERN, UPLOAD_REQUEST,
     CONFIGURATION_REQUEST, UNZIPPED_CODE, UNZIPPED_LAYERS, INVOKE_REQUEST, INVOKE_ASYNC, INVOKE_RESPONSE,
-    RUNTIME_SCHEDULE_ROW, ROLE_TRUST, FUNCTION_NAME_PATTERN, SQS_BATCH_MIN, SQS_BATCH_MAX, FIFO_BATCH_MAX,
-    FIFO_BATCH_WINDOW, LARGE_BATCH_WINDOW, INVOKE_JSON,
+    RUNTIME_SCHEDULE_ROW, ROLE_TRUST, FUNCTION_NAME_PATTERN, FUNCTION_NAME_LENGTH, SQS_BATCH_MIN, SQS_BATCH_MAX,
+    FIFO_BATCH_MAX, FIFO_BATCH_WINDOW, LARGE_BATCH_WINDOW, INVOKE_JSON,
 )
 
 
@@ -401,8 +407,11 @@ def _check_range(low: Limit, high: Limit, value: int | None) -> None:
 
 
 def _check_function_name(name: str) -> None:
-    if not re.fullmatch(str(FUNCTION_NAME_PATTERN.value), name):
+    matched = re.fullmatch(str(FUNCTION_NAME_PATTERN.value), name)
+    if not matched:
         raise FUNCTION_NAME_PATTERN.error(value=name)
+    if FUNCTION_NAME_LENGTH.violated_by(len(matched.group(_NAME_GROUP))):
+        raise FUNCTION_NAME_LENGTH.error(value=name)
 
 
 def _check_handler(handler: str | None) -> None:

@@ -18,6 +18,15 @@
 - `SQSBackend.create_queue`, `.set_queue_attributes`: a numeric attribute outside SQS's range is
   `InvalidAttributeValue` "Invalid value for the parameter VisibilityTimeout." (moto stored any value):
   https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SetQueueAttributes.html;
+- `SQSResponse.receive_message`: MaxNumberOfMessages outside 1-10, WaitTimeSeconds outside 0-20 or
+  VisibilityTimeout outside 0-43,200 is `InvalidParameterValue` "Value 11 for parameter MaxNumberOfMessages is
+  invalid. Reason: Must be between 1 and 10, if provided." (moto prefixed its message with a second "An error
+  occurred ..." and inverted WaitTimeSeconds' range; it took a negative VisibilityTimeout):
+  https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_ReceiveMessage.html;
+- `SQSBackend._validate_message` (SendMessage, and every entry of SendMessageBatch before any is sent): an empty
+  body is `MissingParameter` "The request must contain the parameter MessageBody." ("The minimum size is one
+  character", https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessage.html); moto
+  queued it. The fast path's sends (emulator/aws/fast_path.py) call moto's send, so they are refused here too;
 - state: messages in flight at a restart are visible again; receipt handles of deleted messages are forgotten
   after one to two retention sweeps (moto keeps every one, so a second delete succeeds).
 """
@@ -32,8 +41,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import moto.sqs.models as sqs_models
-from moto.sqs.exceptions import InvalidAttributeValue
+from moto.sqs.exceptions import InvalidAttributeValue, InvalidParameterValue, MissingParameter
 from moto.sqs.models import DEDUPLICATION_TIME_IN_SECONDS, Queue, SQSBackend, sqs_backends
+from moto.sqs.responses import SQSResponse
 
 from emulator.aws.registry import Internal, Patch
 
@@ -56,10 +66,19 @@ SET_ATTRIBUTES = Internal(SQSBackend, "set_queue_attributes", ("self", "queue_na
 ATTRIBUTE_RANGES = {"DelaySeconds": (0, 900), "MaximumMessageSize": (1024, 1_048_576),
                     "MessageRetentionPeriod": (60, 1_209_600), "ReceiveMessageWaitTimeSeconds": (0, 20),
                     "VisibilityTimeout": (0, 43_200)}
+RECEIVE_REQUEST = Internal(SQSResponse, "receive_message", ("self",), source="MaxNumberOfMessages is invalid")
+# ReceiveMessage's ranges, each with SQS's reason for a value outside it (SQS's words in public traces).
+_BOUNDS_REASON = "Must be >= {low} and <= {high}, if provided."
+RECEIVE_RANGES = {
+    "MaxNumberOfMessages": (1, 10, "Must be between {low} and {high}, if provided."),
+    "WaitTimeSeconds": (*ATTRIBUTE_RANGES["ReceiveMessageWaitTimeSeconds"], _BOUNDS_REASON),
+    "VisibilityTimeout": (*ATTRIBUTE_RANGES["VisibilityTimeout"], _BOUNDS_REASON),
+}
+VALIDATE_MESSAGE = Internal(SQSBackend, "_validate_message", ("self", "queue", "message_body"))
 QUEUE_FROM_TEMPLATE = Internal(Queue, "create_from_cloudformation_json",
                                ("cls", "resource_name", "cloudformation_json", "account_id"))
 INTERNALS = (ADD_MESSAGE, DELETE_MESSAGE, RECEIVE_MESSAGE, CLOCK, MESSAGES, QUEUE_FROM_TEMPLATE, CREATE_QUEUE,
-             SET_ATTRIBUTES)
+             SET_ATTRIBUTES, RECEIVE_REQUEST, VALIDATE_MESSAGE)
 FIFO_SUFFIX = ".fifo"
 
 
@@ -72,20 +91,49 @@ def patches() -> list[Patch]:
         Patch(QUEUE_FROM_TEMPLATE, _fifo_named_from_template),
         Patch(CREATE_QUEUE, _created_with_valid_attributes),
         Patch(SET_ATTRIBUTES, _set_with_valid_attributes),
+        Patch(RECEIVE_REQUEST, _receiving_within_ranges),
+        Patch(VALIDATE_MESSAGE, _refusing_an_empty_body),
     ]
 
 
 def check_attributes(attributes: dict[str, Any]) -> None:
     """Raises InvalidAttributeValue for a numeric queue attribute outside SQS's range (or not a whole number)."""
     for name, (low, high) in ATTRIBUTE_RANGES.items():
-        if name not in attributes:
-            continue
-        try:
-            valid = low <= int(str(attributes[name])) <= high
-        except ValueError:
-            valid = False
-        if not valid:
+        if name in attributes and not _whole_number_within(attributes[name], low, high):
             raise InvalidAttributeValue(name)
+
+
+def _check_receive_request(parameters: dict[str, Any]) -> None:
+    """Raises InvalidParameterValue, with SQS's reason, for a ReceiveMessage parameter outside its range."""
+    for name, (low, high, reason) in RECEIVE_RANGES.items():
+        value = parameters.get(name)
+        if value is not None and not _whole_number_within(value, low, high):
+            raise InvalidParameterValue(f"Value {value} for parameter {name} is invalid. Reason: "
+                                        f"{reason.format(low=low, high=high)}")
+
+
+def _whole_number_within(value: Any, low: int, high: int) -> bool:
+    try:
+        return low <= int(str(value)) <= high
+    except ValueError:
+        return False
+
+
+def _receiving_within_ranges(original: Callable[[SQSResponse], Any]) -> Callable[[SQSResponse], Any]:
+    def receive_message(response: SQSResponse) -> Any:
+        _check_receive_request({name: response._get_param(name) for name in RECEIVE_RANGES})
+        return original(response)
+
+    return receive_message
+
+
+def _refusing_an_empty_body(original: Callable[..., None]) -> Callable[..., None]:
+    def validate_message(backend: SQSBackend, queue: Queue, message_body: str, *args: Any, **kwargs: Any) -> None:
+        if not message_body:
+            raise MissingParameter("MessageBody")
+        original(backend, queue, message_body, *args, **kwargs)
+
+    return validate_message
 
 
 def _created_with_valid_attributes(original: Callable[..., Queue]) -> Callable[..., Queue]:

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 from cheroot.workers.threadpool import WorkerThread
 from hypothesis import given
 from hypothesis import strategies as st
@@ -36,11 +37,13 @@ from werkzeug.datastructures import EnvironHeaders
 from werkzeug.exceptions import BadRequestKeyError
 
 import emulator.aws.s3 as s3_wing
+import emulator.aws.sqs as sqs_wing
 from emulator.api_server import ApiServer
 from emulator.aws import after_response, core
 from emulator.aws.cheroot import HotThreadsFirst, SocketReader, SocketWriter
 from emulator.aws.fast_path import FAST_PATH, RANDOM_STRING, _environ_key, _HeadersListedOnce, _random_string
 from emulator.aws.registry import PatchRegistry
+from emulator.config import dummy_session
 from emulator.state import BlobStore, DiskBody
 
 SEED = 4242
@@ -191,6 +194,32 @@ def test_the_fast_path_answers_as_moto_does_byte_for_byte(server: ApiServer) -> 
     assert {404, 400, 206} <= {status for status, _, _ in fast}
     for number, (ours, theirs) in enumerate(zip(_comparable(fast), _comparable(moto_own), strict=True)):
         assert ours == theirs, f"answer {number} differs"
+
+
+def test_an_empty_message_body_is_refused_on_the_fast_path_as_on_moto_s(server: ApiServer) -> None:
+    """emulator/aws/sqs.py refuses it inside moto's send, which the fast path calls too."""
+    hooks = PatchRegistry()
+    hooks.install(sqs_wing.patches())
+    try:
+        fast = _empty_body_refusal(server.port)
+        assert "sqs" in server.direct_services
+        FAST_PATH.uninstall()
+        try:
+            moto_own = _empty_body_refusal(server.port)
+        finally:
+            FAST_PATH.install()
+    finally:
+        hooks.uninstall()
+    assert fast == moto_own == (400, "MissingParameter", "The request must contain the parameter MessageBody.")
+
+
+def _empty_body_refusal(port: int) -> tuple[int, str, str]:
+    sqs = dummy_session().client("sqs", endpoint_url=f"http://127.0.0.1:{port}")
+    url = sqs.create_queue(QueueName="empty-body")["QueueUrl"]
+    with pytest.raises(ClientError) as refused:
+        sqs.send_message(QueueUrl=url, MessageBody="")
+    answer = refused.value.response
+    return answer["ResponseMetadata"]["HTTPStatusCode"], answer["Error"]["Code"], answer["Error"]["Message"]
 
 
 def test_a_header_is_looked_up_as_werkzeug_does_with_its_environ_key_found_once_per_name() -> None:

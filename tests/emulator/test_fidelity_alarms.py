@@ -134,3 +134,36 @@ def test_statistics_asking_for_more_than_1440_datapoints_are_refused(cloud):
         "You have requested up to 86400 datapoints, which exceeds the limit of 1440. You may reduce the datapoints "
         "requested by increasing Period, or decreasing the time range.")
     assert cloudwatch.get_metric_statistics(StartTime=end - timedelta(days=1), Period=60, **window)["Datapoints"] == []
+
+
+@pytest.mark.parametrize("period", [90, 45, 61])
+def test_statistics_for_a_period_cloudwatch_does_not_keep_are_refused(cloud, period):
+    """moto answered any Period; CloudWatch's are 1, 5, 10, 20, 30 (high resolution) and multiples of 60."""
+    cloudwatch, end = cloud.client("cloudwatch"), datetime.now(UTC).replace(microsecond=0)
+    window = {"Namespace": unique("Probe"), "MetricName": "Duration", "Statistics": ["Average"], "EndTime": end,
+              "StartTime": end - timedelta(minutes=20)}  # 1,200 one-second datapoints at most
+    with pytest.raises(ClientError) as refused:
+        cloudwatch.get_metric_statistics(Period=period, **window)
+    assert refused.value.response["Error"]["Code"] == "InvalidParameterValue"
+    assert refused.value.response["Error"]["Message"] == "The parameter Period must be a multiple of 60."
+    for allowed in (1, 5, 10, 20, 30, 60, 120):
+        assert cloudwatch.get_metric_statistics(Period=allowed, **window)["Datapoints"] == []
+
+
+def test_putting_more_than_1000_metrics_or_150_values_is_refused(cloud):
+    """moto stored them: a publisher that batches too much works here, not on AWS."""
+    cloudwatch, namespace = cloud.client("cloudwatch"), unique("Probe")
+    datum = {"MetricName": "Faces", "Value": 1.0, "Unit": "Count"}
+    with pytest.raises(ClientError) as refused:
+        cloudwatch.put_metric_data(Namespace=namespace, MetricData=[datum] * 1001)
+    assert refused.value.response["Error"]["Code"] == "InvalidParameterValue"
+    assert refused.value.response["Error"]["Message"] == (
+        "The collection MetricData must not have a size greater than 1000.")
+    values = {"MetricName": "Faces", "Values": [float(v) for v in range(151)], "Unit": "Count"}
+    with pytest.raises(ClientError) as refused:
+        cloudwatch.put_metric_data(Namespace=namespace, MetricData=[datum, values])
+    assert refused.value.response["Error"]["Code"] == "InvalidParameterValue"
+    assert refused.value.response["Error"]["Message"] == (
+        "The collection MetricData.member.2.Values must not have a size greater than 150.")
+    at_the_limits = [datum] * 999 + [values | {"Values": values["Values"][:150]}]
+    cloudwatch.put_metric_data(Namespace=namespace, MetricData=at_the_limits)

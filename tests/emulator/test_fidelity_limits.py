@@ -162,3 +162,12 @@ def test_tmp_holds_what_ephemeral_storage_says(cloud):
     larger = cloud.function(TMP_WRITER, MemorySize=256, EphemeralStorage={"Size": 1024})
     assert json.loads(lam.invoke(FunctionName=larger, Payload=b'{"mb": 600}')["Payload"].read()) == {
         "errno": 0, "written_mb": 600}
+
+
+def test_a_function_name_over_64_characters_is_refused(cloud):
+    """moto created it: the model allows 140 characters (an ARN), Lambda a name of at most 64."""
+    name = unique("limits").ljust(65, "x")
+    error = _create(cloud, FunctionName=name)
+    assert error["Code"] == "InvalidParameterValueException"
+    assert error["Message"] == (f"1 validation error detected: Value '{name}' at 'functionName' failed to satisfy "
+                                "constraint: Member must have length less than or equal to 64")

@@ -166,8 +166,16 @@ def test_a_function_name_outside_lambda_s_pattern_is_refused(name: str) -> None:
 
 
 def test_function_names_within_the_pattern_pass() -> None:
-    for name in ("face-recognition", "video_splitting2", "arn:aws:lambda:us-east-1:123456789012:function:f"):
+    for name in ("face-recognition", "video_splitting2", "arn:aws:lambda:us-east-1:123456789012:function:f", "f" * 64,
+                 f"arn:aws:lambda:us-east-1:123456789012:function:{'f' * 64}"):
         create(zip_request(FunctionName=name))
+
+
+@pytest.mark.parametrize("name", ["f" * 65, f"arn:aws:lambda:us-east-1:123456789012:function:{'f' * 65}"])
+def test_a_function_name_over_64_characters_is_refused(name: str) -> None:
+    error = refusal(zip_request(FunctionName=name))
+    assert (error.limit, error.error_type) == (limits.FUNCTION_NAME_LENGTH, "InvalidParameterValueException")
+    assert error.message.endswith("Member must have length less than or equal to 64")
 
 
 def test_a_zip_upload_past_50_mb_is_refused_with_413_before_anything_else() -> None:
