@@ -30,9 +30,11 @@ from botocore.exceptions import ClientError
 from cheroot.workers.threadpool import WorkerThread
 from hypothesis import given
 from hypothesis import strategies as st
+from moto.core.base_backend import BackendDict
 from moto.moto_api._internal.moto_random import MotoRandom
 from moto.moto_server.werkzeug_app import BackendRequest
 from moto.s3.models import FakeKey, S3Backend
+from moto.sqs.models import sqs_backends
 from werkzeug.datastructures import EnvironHeaders
 from werkzeug.exceptions import BadRequestKeyError
 
@@ -439,3 +441,12 @@ def test_a_random_string_is_moto_s_for_the_same_generator_state(seed: int, lengt
     moto_s = RANDOM_STRING.current()(theirs, length, include_digits, lower_case)
     assert _random_string(ours, length, include_digits, lower_case) == moto_s
     assert ours.getrandbits(32) == theirs.getrandbits(32)  # the generator left in the same state
+
+
+def test_an_account_s_backend_is_moto_s_whether_it_existed_or_not() -> None:
+    FAST_PATH.install()
+    made = sqs_backends["210987654321"]  # a new account: made by moto, the dict listed as in use
+    assert sqs_backends["210987654321"] is made and sqs_backends in BackendDict._instances
+    BackendDict.reset()  # empties both: the next lookup makes it again
+    again = sqs_backends["210987654321"]
+    assert again is not made and sqs_backends in BackendDict._instances
