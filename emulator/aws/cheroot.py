@@ -1,5 +1,5 @@
 """cheroot (11.1.2, pinned): the API server's pool of request threads hands work to the most recently idle one,
-and a connection's socket is read and written at C speed.
+and a connection's socket is read and written at C speed, a request's header lines each in one read.
 
 cheroot's ThreadPool keeps connections ready for a worker in `_queue` (a `queue.Queue`) read by `get`; both are
 replaced by HotThreadsFirst before the pool's threads start. cheroot's connection manager makes each connection's
@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from cheroot import connections
+from cheroot.server import SizeCheckWrapper
 from cheroot.workers.threadpool import ThreadPool, WorkerThread
 
 from emulator.aws.registry import Internal, Patch, verify
@@ -30,7 +31,8 @@ MAKE_FILE = Internal(connections, "MakeFile", ("sock", "mode", "bufsize"))
 MAKE_FILE_USED = Internal(connections.ConnectionManager, "_from_server_socket", ("self", "server_socket"),
                           source="mf = MakeFile")
 NEXT_REQUEST_ASKED = Internal(connections.ConnectionManager, "put", ("self", "conn"), source="conn.rfile.has_data()")
-INTERNALS = (POOL_QUEUE, POOL_PUT, MAKE_FILE, MAKE_FILE_USED, NEXT_REQUEST_ASKED)
+LINE_READ = Internal(SizeCheckWrapper, "readline", ("self", "size"), source="data = self.rfile.readline(256)")
+INTERNALS = (POOL_QUEUE, POOL_PUT, MAKE_FILE, MAKE_FILE_USED, NEXT_REQUEST_ASKED, LINE_READ)
 RECEIVE_BYTES = 65536  # one recv takes a whole small request, headers and body
 RECEIVE_MAX_BYTES = 1 << 20  # the most one recv asks for (it allocates what it asks for)
 NEXT_REQUEST_WAIT_MS = 3
@@ -239,6 +241,24 @@ def socket_file(sock: socket.socket, mode: str = "r", bufsize: int = io.DEFAULT_
 
 
 def socket_file_patches() -> list[Patch]:
-    """socket_file in place of cheroot's MakeFile, for the connections accepted once installed."""
+    """socket_file in place of cheroot's MakeFile, for the connections accepted once installed, and a request's
+    lines read whole from it."""
     verify([MAKE_FILE_USED, NEXT_REQUEST_ASKED])
-    return [Patch(MAKE_FILE, lambda _: socket_file)]
+    return [Patch(MAKE_FILE, lambda _: socket_file), Patch(LINE_READ, _line_read_whole)]
+
+
+def _line_read_whole(original: Any) -> Any:
+    """cheroot's size-checked readline reads a request line or header line in 256-byte pieces, each checked
+    against the request's header size limit; from a SocketReader, which finds the line in its buffer, the line is
+    read in one piece of at most the bytes the limit still allows (one more fails the same check)."""
+
+    def readline(wrapper: SizeCheckWrapper, size: int | None = None) -> bytes:
+        if size is not None or not isinstance(wrapper.rfile, SocketReader):
+            return original(wrapper, size)  # type: ignore[no-any-return]
+        allowed = max(wrapper.maxlen - wrapper.bytes_read + 1, 1) if wrapper.maxlen else -1
+        data = wrapper.rfile.readline(allowed)
+        wrapper.bytes_read += len(data)
+        wrapper._check_length()
+        return data
+
+    return readline

@@ -27,6 +27,8 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
+from cheroot.errors import MaxSizeExceeded
+from cheroot.server import SizeCheckWrapper
 from cheroot.workers.threadpool import WorkerThread
 from hypothesis import given
 from hypothesis import strategies as st
@@ -42,7 +44,7 @@ import emulator.aws.s3 as s3_wing
 import emulator.aws.sqs as sqs_wing
 from emulator.api_server import ApiServer
 from emulator.aws import after_response, core
-from emulator.aws.cheroot import HotThreadsFirst, SocketReader, SocketWriter
+from emulator.aws.cheroot import LINE_READ, HotThreadsFirst, SocketReader, SocketWriter
 from emulator.aws.fast_path import FAST_PATH, RANDOM_STRING, _environ_key, _HeadersListedOnce, _random_string
 from emulator.aws.registry import PatchRegistry
 from emulator.config import dummy_session
@@ -446,7 +448,32 @@ def test_a_random_string_is_moto_s_for_the_same_generator_state(seed: int, lengt
 def test_an_account_s_backend_is_moto_s_whether_it_existed_or_not() -> None:
     FAST_PATH.install()
     made = sqs_backends["210987654321"]  # a new account: made by moto, the dict listed as in use
-    assert sqs_backends["210987654321"] is made and sqs_backends in BackendDict._instances
-    BackendDict.reset()  # empties both: the next lookup makes it again
-    again = sqs_backends["210987654321"]
-    assert again is not made and sqs_backends in BackendDict._instances
+    try:
+        assert sqs_backends["210987654321"] is made and sqs_backends in BackendDict._instances
+        del sqs_backends["210987654321"]  # gone (as after a reset): the next lookup makes it again
+        assert sqs_backends["210987654321"] is not made
+    finally:
+        sqs_backends.pop("210987654321", None)
+
+
+@given(lines=st.lists(st.binary(max_size=600).map(lambda line: line.replace(b"\n", b"") + b"\r\n"), max_size=6),
+       tail=st.binary(max_size=40).map(lambda rest: rest.replace(b"\n", b"")), limit=st.sampled_from([0, 64, 300, 900]))
+def test_a_header_line_read_whole_is_cheroot_s_line_or_its_size_error(lines: list[bytes], tail: bytes,
+                                                                      limit: int) -> None:
+    sent = b"".join(lines) + tail  # then the peer closes: a last line without its LF
+
+    def read_all(readline: Callable[[SizeCheckWrapper], bytes]) -> tuple[list[bytes], str]:
+        ours, theirs = socket.socketpair()
+        with ours, theirs:
+            theirs.sendall(sent)
+            theirs.shutdown(socket.SHUT_WR)
+            wrapper, got = SizeCheckWrapper(SocketReader(ours, 8192), limit), []
+            try:
+                while line := readline(wrapper):
+                    got.append(line)
+            except MaxSizeExceeded:
+                return got, "too large"
+            return got, "end"
+
+    FAST_PATH.install()
+    assert read_all(SizeCheckWrapper.readline) == read_all(LINE_READ.current())
