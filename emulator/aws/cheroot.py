@@ -119,6 +119,7 @@ class SocketReader:
         self._sock = sock
         self._chunk = max(bufsize, RECEIVE_BYTES)
         self._buffer = bytearray()
+        self._readable: select.poll | None = None  # made on the first wait for a next request, kept for the next
         self.bytes_read = 0
 
     def read(self, size: int | None = -1) -> bytes:
@@ -156,9 +157,10 @@ class SocketReader:
         self._buffer.clear()
 
     def _arriving(self) -> bool:
-        readable = select.poll()  # not select.select: a kept-alive connection's descriptor may be above 1023
-        readable.register(self._sock, select.POLLIN)
-        return bool(readable.poll(NEXT_REQUEST_WAIT_MS))
+        if self._readable is None:  # not select.select: a kept-alive connection's descriptor may be above 1023
+            self._readable = select.poll()
+            self._readable.register(self._sock, select.POLLIN)
+        return bool(self._readable.poll(NEXT_REQUEST_WAIT_MS))
 
     def __iter__(self) -> SocketReader:
         return self
