@@ -21,7 +21,8 @@ and without them and compares the answers byte for byte):
   after-request hook) around moto's S3, SQS and DynamoDB views: DirectDispatch calls the view's moto method itself;
 - Flask's URL adapter (werkzeug's host and path decoding, bound to the environ): bound once per URL root;
 - werkzeug's form parser, built for every request moto reads `form` of: only for a form's content types;
-- moto's `Request.raw_url` and S3's `subdomain_based_buckets`: computed once a request, not three and four times;
+- moto's `Request.raw_url`, S3's `subdomain_based_buckets` and bucket name from the URL: computed once a request,
+  not three and four times;
   the URL root under it (werkzeug's host and IRI decoding) once per scheme, host and script name;
 - moto's serializer finding each member of an answer through six alias providers, made anew per member: for a
   dict, the names they give are listed once per member shape and key;
@@ -97,6 +98,8 @@ SEND = Internal(SQSBackend, "send_message", ("self", "queue_name"),
 SEND_BATCH = Internal(SQSBackend, "send_message_batch", ("self", "queue_name", "entries"))
 ATTRIBUTES_READ_IN_SEND = Internal(SQSBackend, "_validate_message", ("self", "queue"),
                                    source='queue.attributes.get("ContentBasedDeduplication") == "false"')
+BUCKET_OF_URL = Internal(S3Response, "parse_bucket_name_from_url", ("self", "request", "url"),
+                        source="if self.is_access_point:")
 ACCOUNT_BACKEND = Internal(BackendDict, "__getitem__", ("self", "account_id"),
                           source="self._create_account_specific_backend(account_id)")
 PICKED = Internal(core_serialize.AttributePicker, "__call__", ("self", "context"),
@@ -105,7 +108,7 @@ DICT_MEMBER_NAMES = 4096  # (shape, key) pairs whose alias names are remembered:
 HEADER_KEY = Internal(WerkzeugEnvironHeaders, "_get_key", ("self", "key"), source='key = key.upper().replace("-", "_")')
 INTERNALS = (METHOD_NAMES, ACTIONS_LOOKED_UP, DISPATCH_NAMES, SQS_NAMES, QUEUED, IN_FLIGHT, DELAYED, VISIBLE,
              NOT_DELAYED, LISTED, FLASK_VIEW, RAW_URL, BUCKET_IN_HOST, URL_ROOT, RANDOM_STRING, SEND, SEND_BATCH,
-             ATTRIBUTES_READ_IN_SEND, HEADER_KEY, PICKED, ACCOUNT_BACKEND)
+             ATTRIBUTES_READ_IN_SEND, HEADER_KEY, PICKED, ACCOUNT_BACKEND, BUCKET_OF_URL)
 HEADER_NAMES = 1024  # distinct header names whose environ keys are remembered
 URL_ROOTS = 256  # distinct (scheme, host, server, script name) URL roots remembered
 ROOT_KEYS = ("wsgi.url_scheme", "HTTP_HOST", "SERVER_NAME", "SERVER_PORT", "SCRIPT_NAME")
@@ -155,6 +158,7 @@ def _moto_patches() -> list[Patch]:
         Patch(SEND_BATCH, _not_counting),
         Patch(PICKED, _a_dict_s_member_by_its_known_names),
         Patch(ACCOUNT_BACKEND, _an_account_s_backend_found_first),
+        Patch(BUCKET_OF_URL, _bucket_once_a_request),
     ]
 
 
@@ -311,6 +315,21 @@ def _once_a_request(original: Callable[[Any], Any]) -> Callable[[Any], Any]:
         return request.__dict__[key]
 
     return once
+
+
+def _bucket_once_a_request(original: Callable[[S3Response, Any, str], str]) -> Callable[[S3Response, Any, str], str]:
+    """S3's bucket name from a request's URL, worked out three times a request (each matching the URL against
+    moto's patterns): once per URL a request, but for an access point's, which also reads the caller's account."""
+
+    def parse_bucket_name_from_url(response: S3Response, request: Any, url: str) -> str:
+        if response.is_access_point:
+            return original(response, request, url)
+        names = request.__dict__.setdefault("_emulator_bucket_names", {})
+        if url not in names:
+            names[url] = original(response, request, url)
+        return names[url]  # type: ignore[no-any-return]
+
+    return parse_bucket_name_from_url
 
 
 class _HeadersListedOnce(EnvironHeaders):
