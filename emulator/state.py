@@ -172,19 +172,20 @@ class BlobStore:
             if in_request and room:
                 after_response.defer(lambda: self._write_first(name))
                 return
-            if in_request:  # no room left in memory: written now, before the response
-                background = False
-            else:
-                background = True
-                self._queue.append(name)
-                if self._writing:
-                    self._queued.notify()
-                    return
-                self._writing = True
-        if background:
-            threading.Thread(target=self._write_queued, name="s3-body-writer", daemon=True).start()
-        else:
+            start_writer = not in_request and self._queue_for_writer(name)
+        if in_request:  # no room left in memory: written now, before the response
             self._write_first(name)
+        elif start_writer:
+            threading.Thread(target=self._write_queued, name="s3-body-writer", daemon=True).start()
+
+    def _queue_for_writer(self, name: str) -> bool:
+        """Queues a body for the background writer (lock held); True when no writer runs and one must start."""
+        self._queue.append(name)
+        if self._writing:
+            self._queued.notify()
+            return False
+        self._writing = True
+        return True
 
     def _replace(self, name: str, data: bytes) -> None:
         with self._changed:
