@@ -53,7 +53,7 @@ import moto.sqs.models as sqs_models
 from botocore.exceptions import ClientError
 from flask import Flask
 from moto.core.base_backend import BackendDict
-from moto.core.request import EnvironHeaders
+from moto.core.request import PRESERVED_HEADER_NAMES_ENVIRON_KEY, EnvironHeaders
 from moto.core.request import Request as MotoRequest
 from moto.core.utils import convert_to_flask_response
 from moto.moto_api import recorder
@@ -340,13 +340,34 @@ class _HeadersListedOnce(EnvironHeaders):
 
     def __iter__(self) -> Iterator[tuple[str, str]]:  # type: ignore[override]
         if self._listed is None:
-            self._listed = list(super().__iter__())
+            self._listed = self._listing()
         return iter(self._listed)
+
+    def _listing(self) -> list[tuple[str, str]]:
+        """moto's listing: werkzeug's names for the environ's header keys, a preserved name where moto kept one."""
+        preserved = self.environ.get(PRESERVED_HEADER_NAMES_ENVIRON_KEY) or {}
+        listed = []
+        for key, value in self.environ.items():
+            name = _header_name(key)
+            if name is not None and (value or key not in ("CONTENT_TYPE", "CONTENT_LENGTH")):
+                listed.append((preserved.get(_environ_key(name), name), value))
+        return listed
 
     def _get_key(self, key: str) -> str:
         if not isinstance(key, str):
             return super()._get_key(key)  # werkzeug's BadRequestKeyError
         return self.environ[_environ_key(key)]  # type: ignore[no-any-return]
+
+
+@functools.lru_cache(maxsize=HEADER_NAMES)
+def _header_name(key: str) -> str | None:
+    """werkzeug's `EnvironHeaders.__iter__`: the name an environ key is listed under, None for a key it skips (a
+    Content-Type or Content-Length is also skipped when empty)."""
+    if key.startswith("HTTP_") and key not in ("HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH"):
+        return key[5:].replace("_", "-").title()
+    if key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+        return key.replace("_", "-").title()
+    return None
 
 
 @functools.lru_cache(maxsize=HEADER_NAMES)

@@ -33,6 +33,8 @@ from cheroot.workers.threadpool import WorkerThread
 from hypothesis import given
 from hypothesis import strategies as st
 from moto.core.base_backend import BackendDict
+from moto.core.request import PRESERVED_HEADER_NAMES_ENVIRON_KEY
+from moto.core.request import EnvironHeaders as MotoEnvironHeaders
 from moto.moto_api._internal.moto_random import MotoRandom
 from moto.moto_server.werkzeug_app import BackendRequest
 from moto.s3.models import FakeKey, S3Backend
@@ -477,3 +479,16 @@ def test_a_header_line_read_whole_is_cheroot_s_line_or_its_size_error(lines: lis
 
     FAST_PATH.install()
     assert read_all(SizeCheckWrapper.readline) == read_all(LINE_READ.current())
+
+
+@given(headers=st.dictionaries(st.sampled_from(["HTTP_HOST", "HTTP_X_AMZ_META_DEVICE_ID", "HTTP_X_AMZ_TARGET",
+                                                "HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH", "CONTENT_TYPE",
+                                                "CONTENT_LENGTH", "HTTP_", "HTTP_x_lower", "PATH_INFO",
+                                                "wsgi.url_scheme", "REQUEST_METHOD"]),
+                               st.sampled_from(["", "pi-1", "application/json", "5"])),
+       preserve=st.booleans())
+def test_headers_are_listed_as_moto_lists_them(headers: dict[str, str], preserve: bool) -> None:
+    environ: dict[str, Any] = dict(headers)
+    if preserve:
+        environ[PRESERVED_HEADER_NAMES_ENVIRON_KEY] = {"HTTP_X_AMZ_META_DEVICE_ID": "x-amz-meta-device_id"}
+    assert list(_HeadersListedOnce(environ)) == list(MotoEnvironHeaders(environ))
