@@ -383,11 +383,17 @@ class ConsoleData:
         return [replace(f, size=self._size(bucket, f.key)) if i < RECENT_FRAMES else f for i, f in enumerate(newest)]
 
     def _size(self, bucket: str | None, key: str) -> tuple[int, int] | None:
-        """(width, height) from the first 24 bytes of the PNG (a ranged GET), remembered per key."""
+        """(width, height) from the first 24 bytes of the PNG (a ranged GET), remembered per key; None for a frame
+        no longer in its bucket (a lifecycle rule deletes answered frames)."""
         if key not in self._sizes and bucket is not None:
             if len(self._sizes) > 4 * RECENT_FRAMES:
                 self._sizes.clear()
-            head = self._client("s3").get_object(Bucket=bucket, Key=key, Range="bytes=0-23")["Body"].read()
+            try:
+                head = self._client("s3").get_object(Bucket=bucket, Key=key, Range="bytes=0-23")["Body"].read()
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] != "NoSuchKey":
+                    raise
+                head = b""
             self._sizes[key] = struct.unpack(">II", head[16:24]) if head.startswith(PNG_HEADER) else None
         return self._sizes.get(key)
 

@@ -37,6 +37,7 @@ from emulator.lambda_runtime.errors import EmulatorError
 from emulator.lambda_runtime.procs import running_programs
 
 logger = logging.getLogger(__name__)
+_CONTENT_EPOCH, _CONTENT_SPAN = 946_684_800, 2**28  # 2000-01-01 UTC; ~8.5 years of seconds
 
 AWS_RUNTIME_FILE = Path(__file__).with_name("aws-runtime.txt")
 DEFAULT_WHEELHOUSE = Path(sys.prefix) / "wheelhouse"  # .venv/wheelhouse, filled by `make install`
@@ -238,8 +239,10 @@ def merged_opt(cache_dir: Path, layers: tuple[Path, ...]) -> Path:
 
 
 def extract_zip(data: bytes, target: Path) -> None:
-    """Extracts a function's or layer's zip, refusing members that would land outside `target`; keeps modes."""
+    """Extracts a function's or layer's zip, refusing members that would land outside `target`; keeps modes; every
+    file gets the zip's content_mtime."""
     root = target.resolve()
+    mtime = content_mtime(data)
     with zipfile.ZipFile(BytesIO(data)) as archive:
         for member in archive.infolist():
             if not (root / member.filename).resolve().is_relative_to(root):
@@ -249,6 +252,19 @@ def extract_zip(data: bytes, target: Path) -> None:
             mode = member.external_attr >> 16 & 0o777
             if mode and path.is_file():
                 path.chmod(mode)
+            if path.is_file():
+                os.utime(path, (mtime, mtime))
+
+
+def content_mtime(data: bytes) -> int:
+    """A modification time (between 2000 and 2008) that is a function of the zip's bytes.
+
+    Python takes a cached .pyc as current when its source's whole-second mtime and size match. Every function sees
+    its code at /var/task (its layers at /opt), so where PYTHONPYCACHEPREFIX puts every environment's .pyc in one
+    folder (`make test` does), two zips unpacked in the same second with a file of the same size ran each other's
+    bytecode (tests/emulator/test_fidelity_environments.py saw it). The same zip always gets the same mtime (its
+    .pyc stays good across emulators); two others, one in 2**28."""
+    return _CONTENT_EPOCH + int.from_bytes(hashlib.sha256(data).digest()[:4], "big") % _CONTENT_SPAN
 
 
 def _extracted(target: Path, data: bytes) -> Path:

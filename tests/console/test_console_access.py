@@ -3,8 +3,10 @@ client, and the emulator it rides refuses to bind anything but loopback."""
 
 from __future__ import annotations
 
+import time
 import urllib.error
 import urllib.request
+import uuid
 from typing import Any
 
 import pytest
@@ -13,7 +15,8 @@ from werkzeug.test import Client
 from emulator.config import EmulatorConfig
 from emulator.console.app import with_console
 from emulator.errors import ConfigError
-from tests.console.conftest import Classified
+from tests.console.conftest import CLIPS, Classified, get
+from tests.pipeline.conftest import upload_clip
 
 
 def moto_stand_in(environ: dict[str, Any], start_response: Any) -> list[bytes]:
@@ -86,3 +89,20 @@ def test_the_running_console_serves_the_frame_it_shows(classified: Classified) -
     with urllib.request.urlopen(f"{classified.console_url}frame?key={key}", timeout=10) as response:
         assert response.headers["Content-Type"] == "image/png"
         assert response.read().startswith(b"\x89PNG")
+
+
+@pytest.mark.integration
+def test_a_frame_deleted_before_the_console_looked_is_still_listed_with_the_others(classified: Classified,
+                                                                                      results: Any) -> None:
+    """As a lifecycle rule (or bench_soak's janitor) deletes answered frames: the console lists a recent frame gone
+    from its bucket without its size, and the page's other frames with it (it once showed none)."""
+    emulator, device_id = classified.emulator, f"console-gone-{uuid.uuid4().hex[:6]}"
+    upload_clip(emulator, device_id, CLIPS[0])
+    [result] = results.wait_for(device_id)
+    emulator.client("s3").delete_object(Bucket=emulator.outputs["FramesBucket"], Key=result["frame_key"])
+    deadline, panels = time.monotonic() + 30, ""
+    while f'data-key="{result["frame_key"]}"' not in panels:  # once its log line is shipped
+        assert time.monotonic() < deadline, f"the console never listed {result['frame_key']}:\n{panels[-3000:]}"
+        time.sleep(0.2)
+        panels = get(f"{classified.console_url}panels")
+    assert panels.count(f'data-key="frames/{classified.device_id}/') == len(CLIPS)

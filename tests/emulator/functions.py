@@ -21,6 +21,8 @@ HANDLERS = {
     "echo": "def lambda_handler(event, context):\n    print('echo', context.aws_request_id)\n    return event\n",
     "report": _REPORTING + "\ndef lambda_handler(event, context):\n    _report(event)\n    return 'ok'\n",
     "raise": "def lambda_handler(event, context):\n    raise ValueError('boom')\n",
+    "first": "def lambda_handler(event, context):\n    return 'first'\n",
+    "other": "def lambda_handler(event, context):\n    return 'other'\n",
     "fail": _REPORTING + "\ndef lambda_handler(event, context):\n    _report(event)\n    raise ValueError('boom')\n",
     "sleep": "import time\n\ndef lambda_handler(event, context):\n    time.sleep(event.get('seconds', 5))\n"
              "    return 'slept'\n",

@@ -41,3 +41,11 @@ def test_a_handler_that_fails_to_import_reports_an_init_error(lam):
 def test_an_unknown_function_is_a_404(lam):
     with pytest.raises(lam.exceptions.ResourceNotFoundException):
         lam.invoke(FunctionName="no-such-function", Payload=b"{}")
+
+
+def test_functions_whose_handlers_have_the_same_size_each_run_their_own(lam):
+    """All code is at /var/task: under `make test` (one PYTHONPYCACHEPREFIX for every process) a .pyc cached for one
+    function's app.py was taken as current for another's of the same size unpacked in the same second."""
+    names = [create_function(lam, kind) for kind in ("first", "other")]  # handlers of the same size
+    answers = [json.loads(lam.invoke(FunctionName=name, Payload=b"{}")["Payload"].read()) for name in names]
+    assert answers == ["first", "other"]
