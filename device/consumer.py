@@ -1,7 +1,9 @@
 """The results consumer: N threads long-poll the FIFO results queue, report each result, then delete it.
 
 Delivery is at least once. A message is deleted only after `on_result` returned, so a consumer
-that dies mid-run loses nothing (SQS redelivers after the visibility timeout). A graceful stop (Ctrl-C,
+that dies mid-run loses nothing (SQS redelivers after the visibility timeout). A message delivered again after
+it was reported (its delete failed, or its visibility timeout ran out first) is deleted, not reported twice; one
+delivered again while another thread is still reporting it is handed back until that ends. A graceful stop (Ctrl-C,
 idle timeout, max_results) starts no new poll, waits for the open long polls to return and hands back at
 once (visibility 0) every message received but not reported: a poll left open after the process exits
 would take the next message and hide it for the visibility timeout from the next consumer. Near the idle
@@ -106,6 +108,8 @@ class ResultsConsumer:
         self._lock = threading.Lock()
         self._open_polls = 0
         self._handled: list[tuple[Result, Delivery]] = []
+        self._reporting: set[str] = set()  # message ids being reported right now
+        self._reported: set[str] = set()  # message ids reported: a delivery of one again is not counted
         self._claimed = 0
         self._malformed = 0
         self._failed = 0
@@ -248,11 +252,33 @@ class ResultsConsumer:
             _ms(received_at - result.uploaded_at),
             _ms(received_at - result.captured_at),
         )
+        again = self._delivered_again(delivery.message_id)
+        if again == "reported":
+            logger.info("result %s delivered again (message %s): already reported, deleted", result.frame_key,
+                        delivery.message_id)
+            self._delete(message)
+            return
+        if again == "reporting":
+            release_messages(self._sqs, self._queue_url, [message])
+            return
         if not self._claim():
+            with self._lock:
+                self._reporting.discard(delivery.message_id)
             release_messages(self._sqs, self._queue_url, [message])
             return
         if self._report(result, delivery):
             self._delete(message)
+
+    def _delivered_again(self, message_id: str) -> str | None:
+        """"reported" or "reporting" for a message this consumer reported or is reporting; else None, and from
+        now on it is reporting it."""
+        with self._lock:
+            if message_id in self._reported:
+                return "reported"
+            if message_id in self._reporting:
+                return "reporting"
+            self._reporting.add(message_id)
+            return None
 
     def _claim(self) -> bool:
         """Reserve one of max_results; False once all are taken."""
@@ -270,10 +296,13 @@ class ResultsConsumer:
         except Exception:
             logger.exception("on_result failed for %s: the message will be redelivered", result.frame_key)
             with self._lock:
+                self._reporting.discard(delivery.message_id)
                 self._claimed -= 1
                 self._failed += 1
             return False
         with self._lock:
+            self._reporting.discard(delivery.message_id)
+            self._reported.add(delivery.message_id)
             self._handled.append((result, delivery))
             if self._config.max_results is not None and len(self._handled) >= self._config.max_results:
                 self.stop_event.set()
@@ -302,7 +331,7 @@ class ResultsConsumer:
         )
 
     def _delete(self, message: dict[str, Any]) -> None:
-        """Delete a handled message; if that fails it comes back and is reported again."""
+        """Delete a handled message; if that fails it comes back, and is deleted then (not reported again)."""
         try:
             self._sqs.delete_message(QueueUrl=self._queue_url, ReceiptHandle=message["ReceiptHandle"])
         except (BotoCoreError, ClientError) as exc:

@@ -4,6 +4,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from contract import Result
 from device.config import ConsumerConfig
@@ -66,3 +67,30 @@ def test_stopping_mid_batch_hands_the_rest_back_at_once(
     assert rest.run().results == 4
     handled = [r.frame_key for r, _ in first.results() + rest.results()]
     assert sorted(handled) == sorted(b["frame_key"] for b in bodies)
+
+
+def test_a_result_delivered_again_after_it_was_reported_is_deleted_not_counted_twice(
+    fifo_queue: str,
+    sqs: Any,
+    send: Callable[..., None],
+    make_result: Callable[..., dict[str, Any]],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    send(fifo_queue, [make_result(frame_index=0)])
+    printed: list[Delivery] = []
+    deletes: list[str] = []
+    delete = sqs.delete_message
+
+    def lost_first_delete(**request: Any) -> Any:
+        deletes.append(request["ReceiptHandle"])
+        if len(deletes) == 1:  # the first delete never reaches the queue: the message comes back
+            raise ClientError({"Error": {"Code": "RequestTimeout", "Message": "lost"}}, "DeleteMessage")
+        return delete(**request)
+
+    sqs.delete_message = lost_first_delete
+    config = ConsumerConfig(wait_time_seconds=1, visibility_timeout=1, idle_timeout=3)
+    summary = ResultsConsumer(fifo_queue, 1, lambda r, d: printed.append(d), config=config, sqs=sqs).run()
+
+    assert summary.results == 1 and len(printed) == 1 and len(deletes) == 2
+    assert "already reported, deleted" in caplog.text
+    assert "Messages" not in sqs.receive_message(QueueUrl=fifo_queue, WaitTimeSeconds=0)
