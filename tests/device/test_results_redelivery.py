@@ -1,5 +1,6 @@
 """No result is lost: unreported messages come back, after the visibility timeout or at once on stop."""
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -76,6 +77,7 @@ def test_a_result_delivered_again_after_it_was_reported_is_deleted_not_counted_t
     make_result: Callable[..., dict[str, Any]],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.INFO, logger="device.consumer")
     send(fifo_queue, [make_result(frame_index=0)])
     printed: list[Delivery] = []
     deletes: list[str] = []
