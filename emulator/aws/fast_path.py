@@ -53,7 +53,7 @@ import moto.sqs.models as sqs_models
 from botocore.exceptions import ClientError
 from flask import Flask
 from moto.core.base_backend import BackendDict
-from moto.core.request import PRESERVED_HEADER_NAMES_ENVIRON_KEY, EnvironHeaders
+from moto.core.request import PRESERVED_HEADER_NAMES_ENVIRON_KEY, EnvironHeaders, environ_key_for_header
 from moto.core.request import Request as MotoRequest
 from moto.core.utils import convert_to_flask_response
 from moto.moto_api import recorder
@@ -361,8 +361,8 @@ class _HeadersListedOnce(EnvironHeaders):
 
 @functools.lru_cache(maxsize=HEADER_NAMES)
 def _header_name(key: str) -> str | None:
-    """werkzeug's `EnvironHeaders.__iter__`: the name an environ key is listed under, None for a key it skips (a
-    Content-Type or Content-Length is also skipped when empty)."""
+    """werkzeug's `EnvironHeaders.__iter__`: the name an environ key is listed under, None for a key it skips (the
+    listing also skips an empty Content-Type or Content-Length)."""
     if key.startswith("HTTP_") and key not in ("HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH"):
         return key[5:].replace("_", "-").title()
     if key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
@@ -370,11 +370,8 @@ def _header_name(key: str) -> str | None:
     return None
 
 
-@functools.lru_cache(maxsize=HEADER_NAMES)
-def _environ_key(name: str) -> str:
-    """werkzeug's `EnvironHeaders._get_key`: the WSGI environ key a header name is read from."""
-    key = name.upper().replace("-", "_")
-    return key if key in ("CONTENT_TYPE", "CONTENT_LENGTH") else f"HTTP_{key}"
+# The WSGI environ key a header name is read from (werkzeug's `EnvironHeaders._get_key` rule), once per name.
+_environ_key = functools.lru_cache(maxsize=HEADER_NAMES)(environ_key_for_header)
 
 
 class DirectDispatch:
