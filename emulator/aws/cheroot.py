@@ -1,5 +1,6 @@
 """cheroot (11.1.2, pinned): the API server's pool of request threads hands work to the most recently idle one,
-and a connection's socket is read and written at C speed, a request's header lines each in one read.
+and a connection's socket is read and written at C speed, a request's header lines each in one read, its header
+block (when received whole) split in one piece.
 
 cheroot's ThreadPool keeps connections ready for a worker in `_queue` (a `queue.Queue`) read by `get`; both are
 replaced by HotThreadsFirst before the pool's threads start. cheroot's connection manager makes each connection's
@@ -10,6 +11,7 @@ socket files with `MakeFile` (cheroot.makefile: `_pyio`'s pure-Python buffered r
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import select
 import socket
@@ -20,7 +22,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from cheroot import connections
-from cheroot.server import SizeCheckWrapper
+from cheroot.server import HeaderReader, SizeCheckWrapper, comma_separated_headers
 from cheroot.workers.threadpool import ThreadPool, WorkerThread
 
 from emulator.aws.registry import Internal, Patch, verify
@@ -32,7 +34,14 @@ MAKE_FILE_USED = Internal(connections.ConnectionManager, "_from_server_socket", 
                           source="mf = MakeFile")
 NEXT_REQUEST_ASKED = Internal(connections.ConnectionManager, "put", ("self", "conn"), source="conn.rfile.has_data()")
 LINE_READ = Internal(SizeCheckWrapper, "readline", ("self", "size"), source="data = self.rfile.readline(256)")
-INTERNALS = (POOL_QUEUE, POOL_PUT, MAKE_FILE, MAKE_FILE_USED, NEXT_REQUEST_ASKED, LINE_READ)
+HEADERS_READ = Internal(HeaderReader, "__call__", ("self", "rfile", "hdict"), source="line = rfile.readline()")
+HEADER_KEY = Internal(HeaderReader, "_transform_key", ("self", "key_name"), source="key_name.strip().title()")
+HEADER_ALLOWED = Internal(HeaderReader, "_allow_header", ("self", "key_name"), source="return True")
+INTERNALS = (POOL_QUEUE, POOL_PUT, MAKE_FILE, MAKE_FILE_USED, NEXT_REQUEST_ASKED, LINE_READ, HEADERS_READ, HEADER_KEY,
+             HEADER_ALLOWED)
+HEADER_NAMES = 1024  # distinct header names whose title case is remembered
+BLOCK_END = b"\r\n\r\n"
+COMMA_SEPARATED = frozenset(comma_separated_headers)
 RECEIVE_BYTES = 65536  # one recv takes a whole small request, headers and body
 RECEIVE_MAX_BYTES = 1 << 20  # the most one recv asks for (it allocates what it asks for)
 NEXT_REQUEST_WAIT_MS = 3
@@ -138,6 +147,21 @@ class SocketReader:
             if searched >= limit or not self._receive(self._chunk):
                 return self._take(min(limit, len(self._buffer)))
         return self._take(end + 1)
+
+    def header_block(self, size: int) -> bytes | None:
+        """The request's header lines and the empty line ending them, taken whole, if they are all in the buffer,
+        at most `size` bytes, the first line not a continuation and every LF among them ending a CRLF; else None,
+        with nothing taken."""
+        if self._buffer.startswith(b"\r\n"):
+            end = 2
+        else:
+            end = self._buffer.find(BLOCK_END) + 4
+            if end < 4 or self._buffer[:1] in (b" ", b"\t") \
+                    or self._buffer.count(b"\n", 0, end) != self._buffer.count(b"\r\n", 0, end):
+                return None
+        if end > size:
+            return None
+        return self._take(end)
 
     def has_data(self) -> bool:
         """Bytes received and not read yet, or arriving within NEXT_REQUEST_WAIT_MS.
@@ -246,7 +270,8 @@ def socket_file_patches() -> list[Patch]:
     """socket_file in place of cheroot's MakeFile, for the connections accepted once installed, and a request's
     lines read whole from it."""
     verify([MAKE_FILE_USED, NEXT_REQUEST_ASKED])
-    return [Patch(MAKE_FILE, lambda _: socket_file), Patch(LINE_READ, _line_read_whole)]
+    return [Patch(MAKE_FILE, lambda _: socket_file), Patch(LINE_READ, _line_read_whole),
+            Patch(HEADERS_READ, _header_block_read_whole)]
 
 
 def _line_read_whole(original: Any) -> Any:
@@ -264,3 +289,49 @@ def _line_read_whole(original: Any) -> Any:
         return data
 
     return readline
+
+
+def _header_block_read_whole(original: Any) -> Any:
+    """cheroot's HeaderReader reads a request's header lines one by one (a size-checked readline, a split and a title
+    case each, ~2 us a line). When the whole block is in the SocketReader's buffer (one recv takes a small request)
+    and within the header size limit, it is taken in one piece and its lines read by cheroot's rules: the same
+    headers, folded the same way, the same errors. Anything else (a block still arriving, over the limit, with a bare
+    LF, opening with a continuation line, another reader class) is read by cheroot itself."""
+
+    def read(reader: HeaderReader, rfile: Any, hdict: dict[bytes, bytes] | None = None) -> dict[bytes, bytes]:
+        if hdict is None:
+            hdict = {}
+        source = rfile.rfile if isinstance(rfile, SizeCheckWrapper) else None
+        if type(reader) is not HeaderReader or not isinstance(source, SocketReader):
+            return original(reader, rfile, hdict)  # type: ignore[no-any-return]
+        block = source.header_block(rfile.maxlen - rfile.bytes_read if rfile.maxlen else sys.maxsize)
+        if block is None:
+            return original(reader, rfile, hdict)  # type: ignore[no-any-return]
+        rfile.bytes_read += len(block)
+        _fold_lines(block[:-4].split(b"\r\n") if len(block) > 2 else [], hdict)
+        return hdict
+
+    return read
+
+
+def _fold_lines(lines: list[bytes], hdict: dict[bytes, bytes]) -> None:
+    """cheroot's HeaderReader loop over lines without their CRLF (the first one not a continuation)."""
+    name = b""
+    for line in lines:
+        if line[:1] in (b" ", b"\t"):
+            value = line.strip()
+        else:
+            key, colon, value = line.partition(b":")
+            if not colon:
+                raise ValueError("Illegal header line.")
+            value = value.strip()
+            name = _title(key)
+        if name in COMMA_SEPARATED and (existing := hdict.get(name)):
+            value = b", ".join((existing, value))
+        hdict[name] = value
+
+
+@functools.lru_cache(maxsize=HEADER_NAMES)
+def _title(key: bytes) -> bytes:
+    """HeaderReader._transform_key."""
+    return key.strip().title()

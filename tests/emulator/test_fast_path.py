@@ -28,7 +28,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 from cheroot.errors import MaxSizeExceeded
-from cheroot.server import SizeCheckWrapper
+from cheroot.server import HeaderReader, SizeCheckWrapper
 from cheroot.workers.threadpool import WorkerThread
 from hypothesis import given
 from hypothesis import strategies as st
@@ -46,7 +46,7 @@ import emulator.aws.s3 as s3_wing
 import emulator.aws.sqs as sqs_wing
 from emulator.api_server import ApiServer
 from emulator.aws import after_response, core
-from emulator.aws.cheroot import LINE_READ, HotThreadsFirst, SocketReader, SocketWriter
+from emulator.aws.cheroot import HEADERS_READ, LINE_READ, HotThreadsFirst, SocketReader, SocketWriter
 from emulator.aws.fast_path import FAST_PATH, RANDOM_STRING, _environ_key, _HeadersListedOnce, _random_string
 from emulator.aws.registry import PatchRegistry
 from emulator.config import dummy_session
@@ -479,6 +479,39 @@ def test_a_header_line_read_whole_is_cheroot_s_line_or_its_size_error(lines: lis
 
     FAST_PATH.install()
     assert read_all(SizeCheckWrapper.readline) == read_all(LINE_READ.current())
+
+
+HEADER_NAME = st.sampled_from([b"Host", b"accept", b"Accept-Encoding", b" x-amz-target ", b"Cache-Control"])
+HEADER_LINE = st.one_of(
+    st.tuples(HEADER_NAME | st.binary(max_size=12), st.binary(max_size=40)).map(lambda pair: pair[0] + b":" + pair[1]),
+    st.binary(max_size=30).map(lambda value: b" " + value),  # a continuation
+    st.binary(max_size=30))  # maybe no colon, maybe a bare LF
+
+
+@given(lines=st.lists(HEADER_LINE, max_size=8), body=st.binary(max_size=20), whole=st.booleans(),
+       limit=st.sampled_from([0, 17, 18, 19, 40, 120, 900]))
+def test_a_header_block_read_whole_is_cheroot_s_headers_or_its_error(lines: list[bytes], body: bytes, whole: bool,
+                                                                     limit: int) -> None:
+    sent = b"GET / HTTP/1.1\r\n" + b"".join(line.replace(b"\r\n", b"") + b"\r\n" for line in lines) + b"\r\n" + body
+
+    def read(header_reader: Callable[..., dict[bytes, bytes]]) -> tuple[object, ...]:
+        ours, theirs = socket.socketpair()
+        with ours, theirs:
+            theirs.sendall(sent if whole else sent[:len(sent) // 2])  # half: the block is still arriving
+            if not whole:
+                theirs.sendall(sent[len(sent) // 2:])
+            theirs.shutdown(socket.SHUT_WR)
+            reader = SocketReader(ours, 8192)
+            wrapper = SizeCheckWrapper(reader, limit)
+            wrapper.readline()
+            try:
+                headers = header_reader(HeaderReader(), wrapper, {})
+            except Exception as error:  # noqa: BLE001  (cheroot's errors, its UnboundLocalError for a first continuation)
+                return type(error), str(error)
+            return headers, wrapper.bytes_read, reader.read()
+
+    FAST_PATH.install()
+    assert read(HeaderReader.__call__) == read(HEADERS_READ.current())
 
 
 @given(headers=st.dictionaries(st.sampled_from(["HTTP_HOST", "HTTP_X_AMZ_META_DEVICE_ID", "HTTP_X_AMZ_TARGET",
