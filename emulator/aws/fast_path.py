@@ -31,6 +31,8 @@ and without them and compares the answers byte for byte):
 - `MotoRandom.get_random_string` (every answer's 52-character request id): one `choice` a character was a
   sixth of a HEAD's server time; the same characters are drawn from the same generator words in one call and
   named by one `bytes.translate` (~1.3 us a request id, ~20 before);
+- moto's JSON protocol walking an operation's shape member by member to read a request and write its answer, when
+  the shape is a flat structure of strings (SQS's SendMessage, DeleteMessage...): emulator/aws/json_protocol.py;
 - SQS's SendMessage and SendMessageBatch read the queue's attributes up to four times a message to learn only
   ContentBasedDeduplication, and each reading counted every queued message three times: a send never counts.
 
@@ -67,7 +69,7 @@ from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.routing import MapAdapter
 from werkzeug.utils import get_content_type
 
-from emulator.aws import after_response, cheroot
+from emulator.aws import after_response, cheroot, json_protocol
 from emulator.aws.registry import Internal, Patch, PatchRegistry, verify
 
 CAMEL_CASE_NAMES = 4096  # distinct names remembered: every action and attribute name of the services in use
@@ -130,7 +132,7 @@ class FastPath:
     def install(self) -> None:
         with self._lock:
             if not self.installed:
-                self._registry.install([*cheroot.socket_file_patches(), *_moto_patches()])
+                self._registry.install([*cheroot.socket_file_patches(), *_moto_patches(), *json_protocol.patches()])
                 self.installed = True
 
     def uninstall(self) -> None:

@@ -26,6 +26,7 @@ from emulator.aws import (
     fast_path,
     function_urls,
     iam,
+    json_protocol,
     logs,
     s3,
     sns,
@@ -50,7 +51,7 @@ def all_internals() -> list[Internal]:
             *logs.INTERNALS, *cloudwatch.INTERNALS, *core.INTERNALS, *cheroot.INTERNALS, *awslambdaric.INTERNALS,
             *sns.INTERNALS, *events.INTERNALS, *function_urls.INTERNALS, *fast_path.INTERNALS,
             *stepfunctions.INTERNALS, *apigatewayv2.INTERNALS, *streams.INTERNALS, *stack_failures.INTERNALS,
-            *dynamodb.INTERNALS]
+            *dynamodb.INTERNALS, *json_protocol.INTERNALS]
 
 
 def verify_internals() -> None:
