@@ -61,6 +61,7 @@ _SAVE_ATTEMPTS = 5
 _QUIET_SWITCH_INTERVAL = 1.0  # seconds: while pickling, other threads do not preempt the snapshot
 BACKGROUND_WRITE_BYTES = 32 << 20  # new bodies held in memory until written; a writer beyond it waits
 WRITER_IDLE_SECONDS = 1.0  # the background writer's thread ends after this long without a body to write
+FREE_FILES = 256  # emptied files of deleted bodies kept for new bodies (creating a file costs ~3x filling one)
 
 
 class StateError(EmulatorError):
@@ -126,7 +127,9 @@ class BlobStore:
     """The folder of S3 object bodies. A new body's file is written after the response of the request that made it,
     on that request's thread (emulator/aws/after_response.py), or by a background thread when no request is being
     answered (`write`); a discarded body's file is deleted at once when nothing persists, else after the next
-    snapshot (the last snapshot on disk may still name it)."""
+    snapshot (the last snapshot on disk may still name it). A deleted body's file is emptied and kept (up to
+    FREE_FILES) for a new body to be written into: on ext4 here, creating a file took ~180 us of kernel time, filling
+    an empty one with 50 KB ~25 us."""
 
     def __init__(self, folder: Path, deferred: bool) -> None:
         self.folder = folder
@@ -145,10 +148,13 @@ class BlobStore:
         self._failed: set[str] = set()
         self._cancelled: set[str] = set()  # discarded while unwritten, nothing persisting: no file once written
         self._made_folders: set[str] = set()  # mkdir once a folder, not once a write
+        self._free: list[str] = []  # emptied files no snapshot names, for new bodies
         folder.mkdir(parents=True, exist_ok=True)
 
     def new(self) -> DiskBody:
-        return DiskBody(self, uuid.uuid4().hex, written=False)
+        with self._lock:
+            name = self._free.pop() if self._free else uuid.uuid4().hex
+        return DiskBody(self, name, written=False)
 
     def path(self, name: str) -> Path:
         return self.folder / name[:2] / name
@@ -277,7 +283,7 @@ class BlobStore:
             if self._deferred:
                 self._discarded.append(name)
                 return
-        self.path(name).unlink(missing_ok=True)
+        self._release(name)
 
     def take_discarded(self) -> list[str]:
         """The bodies discarded so far (to delete once a snapshot without them is on disk)."""
@@ -286,8 +292,30 @@ class BlobStore:
         return names
 
     def delete(self, names: list[str]) -> None:
+        """The files of bodies no snapshot on disk names: emptied and kept for new bodies, or deleted."""
+        for name in names:
+            self._release(name)
+
+    def delete_free(self) -> None:
+        """Deletes the emptied files kept for new bodies (at a stop: the next start would count them as a crash's)."""
+        with self._lock:
+            names, self._free = self._free, []
         for name in names:
             self.path(name).unlink(missing_ok=True)
+
+    def _release(self, name: str) -> None:
+        with self._lock:
+            keep = len(self._free) < FREE_FILES
+        path = self.path(name)
+        if not keep:
+            path.unlink(missing_ok=True)
+            return
+        try:
+            os.truncate(path, 0)
+        except FileNotFoundError:  # never written (its write failed): nothing to keep
+            return
+        with self._lock:
+            self._free.append(name)
 
     def keep_only(self, names: set[str]) -> int:
         """Deletes every body file not in `names` (left by a crash after the last snapshot); returns how many."""
@@ -572,6 +600,7 @@ class StateStore:
             self._thread.join(timeout=30)
         if self.persistent:
             report = self.save()
+            self.blobs.delete_free()
             logger.info("state saved to %s (%.1f MB, %.2f s)", self.root, report.size_bytes / 1e6,
                         report.total_seconds)
 

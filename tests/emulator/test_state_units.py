@@ -47,9 +47,29 @@ def test_an_object_body_is_a_file_not_memory(hooked: StateStore) -> None:
     assert [f.stat().st_size for f in files] == [100_000]
     assert s3.get_object(Bucket="bodies", Key="a.bin")["Body"].read() == b"x" * 100_000
     s3.delete_object(Bucket="bodies", Key="a.bin")
-    assert files[0].exists(), "a persistent store keeps a deleted body until the next snapshot no longer names it"
+    assert files[0].stat().st_size == 100_000, "a deleted body stays until the next snapshot no longer names it"
     hooked.save()
-    assert not files[0].exists()
+    assert files[0].stat().st_size == 0, "then its file is emptied, kept for a new body"
+    s3.put_object(Bucket="bodies", Key="b.bin", Body=b"new")
+    hooked.blobs.flush()
+    assert list(hooked.blobs.folder.glob("*/*")) == files and files[0].read_bytes() == b"new", "written into it"
+    assert s3.get_object(Bucket="bodies", Key="b.bin")["Body"].read() == b"new"
+
+
+def test_deleted_bodies_files_beyond_those_kept_for_new_bodies_are_deleted(hooked: StateStore,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(state_module, "FREE_FILES", 1)
+    s3 = client("s3")
+    s3.create_bucket(Bucket="bodies")
+    for key in ("a", "b", "c"):
+        s3.put_object(Bucket="bodies", Key=key, Body=b"x" * 10)
+    hooked.save()
+    for key in ("a", "b", "c"):
+        s3.delete_object(Bucket="bodies", Key=key)
+    hooked.save()
+    assert [f.stat().st_size for f in hooked.blobs.folder.glob("*/*")] == [0]
+    hooked.close()
+    assert not list(hooked.blobs.folder.glob("*/*")), "a stop leaves no emptied file for the next start to find"
 
 
 def test_a_stored_object_keeps_in_its_own_dict_only_what_differs_from_other_objects(hooked: StateStore) -> None:
