@@ -26,7 +26,7 @@ from moto.core.request import (
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
 from emulator.aws.awslambda import RECEIVED_AT
-from emulator.aws.cheroot import SocketWriter, hot_threads_first
+from emulator.aws.cheroot import SocketWriter, hot_threads_first, wsgi_environ
 from emulator.aws.fast_path import FAST_PATH, DirectDispatch
 from emulator.errors import PortInUseError
 from emulator.ports import ensure_port_free
@@ -48,7 +48,7 @@ class MotoGateway(wsgi.Gateway_10):
     """
 
     def get_environ(self) -> dict[str, Any]:
-        environ: dict[str, Any] = super().get_environ()
+        environ = wsgi_environ(self)
         environ[RECEIVED_AT] = time.time()
         environ["RAW_URI"] = environ["REQUEST_URI"]
         if not any(b"_" in name for name in self.req.inheaders):  # cheroot's keys are werkzeug's (nearly always)

@@ -21,7 +21,7 @@ from collections import deque
 from collections.abc import Iterator
 from typing import Any
 
-from cheroot import connections
+from cheroot import connections, wsgi
 from cheroot.server import HeaderReader, SizeCheckWrapper, comma_separated_headers
 from cheroot.workers.threadpool import ThreadPool, WorkerThread
 
@@ -37,8 +37,10 @@ LINE_READ = Internal(SizeCheckWrapper, "readline", ("self", "size"), source="dat
 HEADERS_READ = Internal(HeaderReader, "__call__", ("self", "rfile", "hdict"), source="line = rfile.readline()")
 HEADER_KEY = Internal(HeaderReader, "_transform_key", ("self", "key_name"), source="key_name.strip().title()")
 HEADER_ALLOWED = Internal(HeaderReader, "_allow_header", ("self", "key_name"), source="return True")
+WSGI_ENVIRON = Internal(wsgi.Gateway_10, "get_environ", ("self",),
+                       source="header_name=bton(k).upper().replace('-', '_')")
 INTERNALS = (POOL_QUEUE, POOL_PUT, MAKE_FILE, MAKE_FILE_USED, NEXT_REQUEST_ASKED, LINE_READ, HEADERS_READ, HEADER_KEY,
-             HEADER_ALLOWED)
+             HEADER_ALLOWED, WSGI_ENVIRON)
 HEADER_NAMES = 1024  # distinct header names whose title case is remembered
 BLOCK_END = b"\r\n\r\n"
 COMMA_SEPARATED = frozenset(comma_separated_headers)
@@ -335,3 +337,45 @@ def _fold_lines(lines: list[bytes], hdict: dict[bytes, bytes]) -> None:
 def _title(key: bytes) -> bytes:
     """HeaderReader._transform_key."""
     return key.strip().title()
+
+
+def wsgi_environ(gateway: wsgi.Gateway_10) -> dict[str, Any]:
+    """cheroot's WSGI 1.0 environ (`Gateway_10.get_environ`, ~12 us for a boto3 request's 11 headers), the same keys
+    in the same order, each header name's key made once per name; a Unix socket's or a TLS connection's by cheroot."""
+    req = gateway.req
+    server, conn = req.server, req.conn
+    if isinstance(server.bind_addr, str) or conn.ssl_env:
+        return wsgi.Gateway_10.get_environ(gateway)  # type: ignore[no-any-return]
+    env = {
+        "ACTUAL_SERVER_PROTOCOL": server.protocol,
+        "PATH_INFO": req.path.decode("ISO-8859-1"),
+        "QUERY_STRING": req.qs.decode("ISO-8859-1"),
+        "REMOTE_ADDR": conn.remote_addr or "",
+        "REMOTE_PORT": str(conn.remote_port or ""),
+        "REQUEST_METHOD": req.method.decode("ISO-8859-1"),
+        "REQUEST_URI": req.uri.decode("ISO-8859-1"),
+        "SCRIPT_NAME": "",
+        "SERVER_NAME": server.server_name,
+        "SERVER_PROTOCOL": req.request_protocol.decode("ISO-8859-1"),
+        "SERVER_SOFTWARE": server.software,
+        "wsgi.errors": sys.stderr,
+        "wsgi.input": req.rfile,
+        "wsgi.input_terminated": bool(req.chunked_read),
+        "wsgi.multiprocess": False,
+        "wsgi.multithread": True,
+        "wsgi.run_once": False,
+        "wsgi.url_scheme": req.scheme.decode("ISO-8859-1"),
+        "wsgi.version": gateway.version,
+        "SERVER_PORT": str(server.bind_addr[1]),
+    }
+    env.update((_header_environ_key(name), value.decode("ISO-8859-1")) for name, value in req.inheaders.items())
+    for key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+        value = env.pop(f"HTTP_{key}", None)
+        if value is not None:
+            env[key] = value
+    return env
+
+
+@functools.lru_cache(maxsize=HEADER_NAMES)
+def _header_environ_key(name: bytes) -> str:
+    return "HTTP_" + name.decode("ISO-8859-1").upper().replace("-", "_")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import gc
 import hashlib
 import http.client
+import io
 import json
 import re
 import socket
@@ -23,6 +24,7 @@ import time
 import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -30,6 +32,7 @@ from botocore.exceptions import ClientError
 from cheroot.errors import MaxSizeExceeded
 from cheroot.server import HeaderReader, SizeCheckWrapper
 from cheroot.workers.threadpool import WorkerThread
+from cheroot.wsgi import Gateway_10
 from hypothesis import given
 from hypothesis import strategies as st
 from moto.core.base_backend import BackendDict
@@ -46,7 +49,14 @@ import emulator.aws.s3 as s3_wing
 import emulator.aws.sqs as sqs_wing
 from emulator.api_server import ApiServer
 from emulator.aws import after_response, core
-from emulator.aws.cheroot import HEADERS_READ, LINE_READ, HotThreadsFirst, SocketReader, SocketWriter
+from emulator.aws.cheroot import (
+    HEADERS_READ,
+    LINE_READ,
+    HotThreadsFirst,
+    SocketReader,
+    SocketWriter,
+    wsgi_environ,
+)
 from emulator.aws.fast_path import FAST_PATH, RANDOM_STRING, _environ_key, _HeadersListedOnce, _random_string
 from emulator.aws.registry import PatchRegistry
 from emulator.config import dummy_session
@@ -512,6 +522,20 @@ def test_a_header_block_read_whole_is_cheroot_s_headers_or_its_error(lines: list
 
     FAST_PATH.install()
     assert read(HeaderReader.__call__) == read(HEADERS_READ.current())
+
+
+@given(headers=st.dictionaries(st.text("abcXYZ-_", min_size=1, max_size=14).map(str.encode) | HEADER_NAME,
+                               st.binary(max_size=20), max_size=8),
+       method=st.sampled_from([b"GET", b"PUT"]), query=st.binary(max_size=10), port=st.integers(1, 65535))
+def test_a_request_s_environ_is_cheroot_s(headers: dict[bytes, bytes], method: bytes, query: bytes, port: int) -> None:
+    server = SimpleNamespace(protocol="HTTP/1.1", server_name="localhost", software="Cheroot/11",
+                             bind_addr=("::1", port))
+    request = SimpleNamespace(server=server, conn=SimpleNamespace(remote_addr="::1", remote_port=40000, ssl_env={}),
+                              path=b"/b/k", qs=query, method=method, uri=b"/b/k?" + query, request_protocol=b"HTTP/1.1",
+                              rfile=io.BytesIO(), chunked_read=False, scheme=b"http", inheaders=headers)
+    gateway = Gateway_10.__new__(Gateway_10)
+    gateway.req = request
+    assert list(wsgi_environ(gateway).items()) == list(Gateway_10.get_environ(gateway).items())
 
 
 @given(headers=st.dictionaries(st.sampled_from(["HTTP_HOST", "HTTP_X_AMZ_META_DEVICE_ID", "HTTP_X_AMZ_TARGET",
