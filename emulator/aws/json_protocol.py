@@ -1,5 +1,5 @@
-"""moto's JSON protocol for an operation whose request or answer is a flat structure of strings (SQS's SendMessage,
-DeleteMessage, GetQueueUrl...): read and written without walking the shape member by member.
+"""moto's JSON protocol for a request or an answer made of string members only (SQS's SendMessage, DeleteMessage,
+GetQueueUrl...): read and written without walking the shape member by member.
 
 For a JSON-protocol request moto builds a parser and walks the operation's input shape (a handler looked up per
 member), and for its answer builds a serializer, an attribute picker and a context per member; an SQS send spent
@@ -7,6 +7,8 @@ member), and for its answer builds a serializer, an attribute picker and a conte
 the shape alone:
 
 - parsed: the body's JSON object, each member under its serialized name (none here is null), in the shape's order;
+  a request whose body holds only string members of a shape with others (SendMessage without attributes or delay)
+  is read the same way;
 - serialized: each member's value found under the names moto's attribute picker tries for it (the first present),
   a `str` written as it is, in the shape's order, as `json.dumps` writes the dict.
 
@@ -61,6 +63,7 @@ class _Member:
     name: str  # the shape's member name (a parsed parameter's key)
     wire_name: str  # its serialized name (the JSON key)
     picked_from: tuple[str, ...]  # the keys moto's attribute picker tries on a dict, in order
+    is_string: bool
 
 
 def patches() -> list[Patch]:
@@ -76,8 +79,12 @@ def _flat_strings_parsed(original: Callable[[BaseResponse, Any], None]) -> Calla
             return
         params = (response.PROTOCOL_PARSER_MAP_TYPE or JSONParser.MAP_TYPE)()
         for member in members:
-            if body.get(member.wire_name) is not None:
-                params[member.name] = body[member.wire_name]
+            if body.get(member.wire_name) is None:
+                continue
+            if not member.is_string:  # moto converts it (a number, a map...)
+                original(response, request)
+                return
+            params[member.name] = body[member.wire_name]
         response.params = params
 
     return parse_parameters
@@ -128,11 +135,11 @@ def _written(result: dict[str, Any], members: tuple[_Member, ...]) -> dict[str, 
 
 @functools.lru_cache(maxsize=OPERATIONS)
 def _input_members(service: str, action: str | None, content_type: str | None) -> tuple[_Member, ...] | None:
-    """The input shape's members when moto's JSON parser reads this request and they are all strings."""
+    """The input shape's members when moto's JSON parser reads this request (its structure is not a document)."""
     operation = _operation(service, action)
     if operation is None or PROTOCOL_PARSERS.get(_protocol(service, content_type)) is not JSONParser:
         return None
-    return _flat_members(operation.input_shape)
+    return _members(operation.input_shape)
 
 
 @functools.lru_cache(maxsize=OPERATIONS)
@@ -145,8 +152,8 @@ def _output_plan(service: str, action: str | None, content_type: str
     if operation is None or protocol != "json" or operation.has_event_stream_output \
             or get_serializer_class(str(operation.service_model.service_name), protocol) is not JSONSerializer:
         return None
-    members = _flat_members(operation.output_shape, operation)
-    if members is None:
+    members = _members(operation.output_shape, operation)
+    if members is None or not all(member.is_string for member in members):
         return None
     serializer = JSONSerializer(operation_model=operation)
     status = operation.http.get("responseCode", serializer.DEFAULT_RESPONSE_CODE)
@@ -167,9 +174,9 @@ def _protocol(service: str, content_type: str | None) -> str | None:
         return None
 
 
-def _flat_members(shape: Any, operation: Any = None) -> tuple[_Member, ...] | None:
-    if shape is None or shape.type_name != "structure" or shape.is_document_type \
-            or any(member.type_name != "string" for member in shape.members.values()):
+def _members(shape: Any, operation: Any = None) -> tuple[_Member, ...] | None:
+    """A structure's members (with the keys moto's picker tries, given the operation whose answer it is)."""
+    if shape is None or shape.type_name != "structure" or shape.is_document_type:
         return None
     picker = XFormedAttributePicker()
     members = []
@@ -179,5 +186,5 @@ def _flat_members(shape: Any, operation: Any = None) -> tuple[_Member, ...] | No
         keys = tuple(picker.get_possible_keys(context)) if operation is not None else ()
         if any("." in key for key in keys):  # a dotted key is a path into the object
             return None
-        members.append(_Member(name, member.serialization.get("name", name), keys))
+        members.append(_Member(name, member.serialization.get("name", name), keys, member.type_name == "string"))
     return tuple(members)
