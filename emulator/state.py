@@ -61,7 +61,7 @@ _SAVE_ATTEMPTS = 5
 _QUIET_SWITCH_INTERVAL = 1.0  # seconds: while pickling, other threads do not preempt the snapshot
 BACKGROUND_WRITE_BYTES = 32 << 20  # new bodies held in memory until written; a writer beyond it waits
 WRITER_IDLE_SECONDS = 1.0  # the background writer's thread ends after this long without a body to write
-FREE_FILES = 256  # emptied files of deleted bodies kept for new bodies (creating a file costs ~3x filling one)
+FREE_FILES = 256  # emptied files of deleted bodies kept for new bodies (creating a file can cost more than filling one)
 
 
 class StateError(EmulatorError):
@@ -128,8 +128,8 @@ class BlobStore:
     on that request's thread (emulator/aws/after_response.py), or by a background thread when no request is being
     answered (`write`); a discarded body's file is deleted at once when nothing persists, else after the next
     snapshot (the last snapshot on disk may still name it). A deleted body's file is emptied and kept (up to
-    FREE_FILES) for a new body to be written into: on ext4 here, creating a file took ~180 us of kernel time, filling
-    an empty one with 50 KB ~25 us."""
+    FREE_FILES) for a new body to be written into: where creating a file is slow (under /tmp on the 2-core test
+    machine, 180-675 us of kernel time; elsewhere on its disk 14-22 us), refilling one with 50 KB took ~60 us."""
 
     def __init__(self, folder: Path, deferred: bool) -> None:
         self.folder = folder
