@@ -32,7 +32,7 @@ and without them and compares the answers byte for byte):
   sixth of a HEAD's server time; the same characters are drawn from the same generator words in one call and
   named by one `bytes.translate` (~1.3 us a request id, ~20 before);
 - moto's JSON protocol walking an operation's shape member by member to read a request and write its answer, when
-  the shape is a flat structure of strings (SQS's SendMessage, DeleteMessage...): emulator/aws/json_protocol.py;
+  they hold string members only (SQS's SendMessage, DeleteMessage...): emulator/aws/json_protocol.py;
 - SQS's SendMessage and SendMessageBatch read the queue's attributes up to four times a message to learn only
   ContentBasedDeduplication, and each reading counted every queued message three times: a send never counts.
 
