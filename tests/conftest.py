@@ -45,6 +45,7 @@ from contract import (
     stack_outputs,
     utc_now,
 )
+from emulator.aws.botocore_data import share_parsed_files
 from emulator.config import DEFAULT_REGION, DUMMY_CREDENTIALS, dummy_session
 from emulator.daemon import ENV_STOP_WITH_PID, free_loopback_port
 
@@ -131,6 +132,7 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> LoadFileSche
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    share_parsed_files()  # the tests make a boto3 session per client: each would parse botocore's files again
     if not hasattr(config, "workerinput"):  # a pytest-xdist worker reports to the controller, which times
         config.pluginmanager.register(FileTimer(), "facepipe-file-timer")
 
