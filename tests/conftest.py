@@ -45,6 +45,7 @@ from contract import (
     stack_outputs,
     utc_now,
 )
+from emulator.allocator import long_lived_imports
 from emulator.aws.botocore_data import share_parsed_files
 from emulator.config import DEFAULT_REGION, DUMMY_CREDENTIALS, dummy_session
 from emulator.daemon import ENV_STOP_WITH_PID, free_loopback_port
@@ -129,6 +130,14 @@ class FileByFile(LoadFileScheduling):
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> LoadFileScheduling | None:
     return FileByFile(config, log) if config.getoption("dist") == "loadfile" else None
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_collection(session: pytest.Session) -> Iterator[None]:
+    """What collection imports (moto, boto3, the project) lives as long as the process: frozen after it, so the
+    process's later collections do not walk it again and again."""
+    with long_lived_imports():
+        return (yield)
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -109,16 +109,13 @@ class _Node:
 
 
 def test_what_the_start_imports_is_frozen_after_its_garbage_is_collected() -> None:
-    try:
-        with long_lived_imports():
-            assert not gc.isenabled()
-            kept = _Node()
-            cycle = _Node()
-            cycle.link = cycle
-            garbage = weakref.ref(cycle)
-            del cycle
-        assert gc.isenabled()
-        assert garbage() is None
-        assert not any(tracked is kept for tracked in gc.get_objects())  # frozen: no collection walks it
-    finally:
-        gc.unfreeze()
+    with long_lived_imports():
+        assert not gc.isenabled()
+        kept = _Node()
+        cycle = _Node()
+        cycle.link = cycle
+        garbage = weakref.ref(cycle)
+        del cycle
+    assert gc.isenabled()
+    assert garbage() is None
+    assert not any(tracked is kept for tracked in gc.get_objects())  # frozen: no collection walks it
