@@ -30,13 +30,13 @@ INTERNALS = (LOAD_FILE,)
 
 _FileKey = tuple[str, int, int]
 _registry = PatchRegistry()
-_installed = threading.Lock()
+_install_lock = threading.Lock()
 
 
 def share_parsed_files() -> None:
     """From now on in this process, a botocore data file in use by one session is not parsed again for another
     (idempotent)."""
-    with _installed:
+    with _install_lock:
         if not _registry.installed:
             _registry.install([Patch(LOAD_FILE, _shared_parse)])
 
@@ -48,7 +48,7 @@ def _shared_parse(load_file: Callable[[Any, str, Any], Any]) -> Callable[[Any, s
     def load_shared(self: Any, full_path: str, open_method: Any) -> Any:
         key = _file_key(full_path)
         if key is None:
-            return load_file(self, full_path, open_method)  # no such file: botocore's own answer
+            return load_file(self, full_path, open_method)  # nothing to stat: botocore's own answer (None)
         with lock:
             found = parsed.get(key)
         if found is not None:
@@ -65,6 +65,6 @@ def _shared_parse(load_file: Callable[[Any, str, Any], Any]) -> Callable[[Any, s
 def _file_key(full_path: str) -> _FileKey | None:
     try:
         stat = os.stat(full_path)
-    except FileNotFoundError:
+    except OSError:  # missing, or a path through a file: botocore's isfile() says no file either
         return None
     return full_path, stat.st_size, stat.st_mtime_ns
