@@ -144,6 +144,19 @@ def pytest_configure(config: pytest.Config) -> None:
     share_parsed_files()  # the tests make a boto3 session per client: each would parse botocore's files again
     if not hasattr(config, "workerinput"):  # a pytest-xdist worker reports to the controller, which times
         config.pluginmanager.register(FileTimer(), "facepipe-file-timer")
+        _compile_once_before_the_workers(config)
+
+
+def _compile_once_before_the_workers(config: pytest.Config) -> None:
+    """With pytest-xdist and a bytecode folder not made yet (`make test` on a fresh clone sets PYTHONPYCACHEPREFIX
+    to .pytest_cache/pycache): one collection compiles what the tests import before the workers start; otherwise
+    every worker compiles the same modules at once (moto, botocore, the project: ~7 CPU-s each), and so do the
+    emulators they start."""
+    prefix = sys.pycache_prefix
+    if not config.getoption("numprocesses", None) or prefix is None or Path(prefix).exists():
+        return
+    collect = [sys.executable, "-m", "pytest", "--collect-only", "-q", "-n0", "-p", "no:cacheprovider", *config.args]
+    subprocess.run(collect, cwd=config.invocation_params.dir, capture_output=True, check=False)  # errors: the run's own
 
 
 @pytest.fixture
