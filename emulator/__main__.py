@@ -15,7 +15,7 @@ from pathlib import Path
 
 from contract.errors import ContractError
 from contract.signals import on_stop_signals
-from emulator.allocator import tune_malloc
+from emulator.allocator import long_lived_imports, tune_malloc
 from emulator.config import ENV_IMAGES, ENV_PORT, ENV_TEMPLATE, EmulatorConfig
 from emulator.console.cli import register_commands
 from emulator.daemon import (
@@ -81,8 +81,12 @@ def _config(args: argparse.Namespace) -> EmulatorConfig:
 
 def _serve(config: EmulatorConfig) -> None:
     # Imported here, not at the top: the other commands (status, down, logs...) start without moto and the cloud.
-    from emulator import memtrace
-    from emulator.cloud import LocalCloud
+    from emulator.aws.botocore_data import share_parsed_files
+
+    share_parsed_files()  # before moto's import, whose sessions parse EC2's model
+    with long_lived_imports():
+        from emulator import memtrace
+        from emulator.cloud import LocalCloud
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stdout)
     logger.info("malloc settings: %s", tune_malloc() or "glibc's")

@@ -10,7 +10,9 @@ workers' calls at once.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -38,6 +40,7 @@ KEEP_ALIVE_CONNECTIONS = 1024
 LISTEN_BACKLOG = 128
 IDLE_CONNECTION_SECONDS = 60
 STOP_GRACE_SECONDS = 1.0
+WAKE_SECONDS = 0.02
 
 
 class MotoGateway(wsgi.Gateway_10):
@@ -143,15 +146,27 @@ class ApiServer:
 
     def stop(self) -> None:
         """Close the listening socket and the connections; requests still running (long polls) after
-        STOP_GRACE_SECONDS are left to their daemon threads."""
+        STOP_GRACE_SECONDS are left to their daemon threads.
+
+        cheroot's stop waits for its selector loop to see the stop, which it does when its select() returns: after
+        up to half a second idle (its expiration interval; every start stops one server, the private one the stack
+        is deployed through). A connection to the listening socket wakes it at once."""
         if self._thread is None:
             return
         stopper = threading.Thread(target=self._server.stop, name="api-server-stop", daemon=True)
         stopper.start()
-        stopper.join(STOP_GRACE_SECONDS * 2)
+        deadline = time.monotonic() + STOP_GRACE_SECONDS * 2
+        while stopper.is_alive() and self._server.socket is not None and time.monotonic() < deadline:
+            self._wake_selector()
+            stopper.join(WAKE_SECONDS)
+        stopper.join(max(0.0, deadline - time.monotonic()))
         if stopper.is_alive():
             logger.info("API server on port %d stopped with requests still running (long polls)", self.port)
         self._thread = None
+
+    def _wake_selector(self) -> None:
+        with contextlib.suppress(OSError):  # refused: the socket closed meanwhile, the loop is over
+            socket.create_connection((self._host, self.port), timeout=WAKE_SECONDS).close()
 
     def _serve(self, listening: Future[None]) -> None:
         try:

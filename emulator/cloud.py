@@ -71,7 +71,7 @@ def lambda_settings(config: EmulatorConfig) -> LambdaSettings:
         tmp_root=config.state_dir / "tmp",
         init_timeout_seconds=config.init_timeout_seconds,
         cold_start=config.cold_start,
-        builder=EnvironmentBuilder(config.cache_dir, config.wheelhouse, user_package_index()) if isolated
+        builder=EnvironmentBuilder(config.cache_dir, config.wheelhouse, user_package_index) if isolated
         else None,
         function_env_days=config.function_env_days,
         account_concurrency=config.account_concurrency,

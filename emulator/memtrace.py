@@ -85,9 +85,11 @@ def _counters() -> str:
 
 
 def _collector_state() -> str:
-    """Objects tracked per generation (youngest first) and how many full collections ran so far."""
+    """Objects tracked per generation (youngest first), those frozen at start (allocator.long_lived_imports), and
+    how many full collections ran so far."""
     tracked = "/".join(str(len(gc.get_objects(generation))) for generation in range(3))
-    return f"gc_tracked={tracked} gc_full_collections={gc.get_stats()[2]['collections']}"
+    return (f"gc_tracked={tracked} gc_frozen={gc.get_freeze_count()} "
+            f"gc_full_collections={gc.get_stats()[2]['collections']}")
 
 
 def _write_report(out: TextIO, elapsed: float, counters: str, baseline: tracemalloc.Snapshot | None,

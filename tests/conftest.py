@@ -45,6 +45,8 @@ from contract import (
     stack_outputs,
     utc_now,
 )
+from emulator.allocator import long_lived_imports
+from emulator.aws.botocore_data import share_parsed_files
 from emulator.config import DEFAULT_REGION, DUMMY_CREDENTIALS, dummy_session
 from emulator.daemon import ENV_STOP_WITH_PID, free_loopback_port
 
@@ -130,9 +132,31 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> LoadFileSche
     return FileByFile(config, log) if config.getoption("dist") == "loadfile" else None
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_collection(session: pytest.Session) -> Iterator[None]:
+    """What collection imports (moto, boto3, the project) lives as long as the process: frozen after it, so the
+    process's later collections do not walk it again and again."""
+    with long_lived_imports():
+        return (yield)
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    share_parsed_files()  # the tests make a boto3 session per client: each would parse botocore's files again
     if not hasattr(config, "workerinput"):  # a pytest-xdist worker reports to the controller, which times
         config.pluginmanager.register(FileTimer(), "facepipe-file-timer")
+        _compile_once_before_the_workers(config)
+
+
+def _compile_once_before_the_workers(config: pytest.Config) -> None:
+    """With pytest-xdist and a bytecode folder not made yet (`make test` on a fresh clone sets PYTHONPYCACHEPREFIX
+    to .pytest_cache/pycache): one collection compiles what the tests import before the workers start; otherwise
+    every worker compiles the same modules at once (moto, botocore, the project: ~7 CPU-s each), and so do the
+    emulators they start."""
+    prefix = sys.pycache_prefix
+    if not config.getoption("numprocesses", None) or prefix is None or Path(prefix).exists():
+        return
+    collect = [sys.executable, "-m", "pytest", "--collect-only", "-q", "-n0", "-p", "no:cacheprovider", *config.args]
+    subprocess.run(collect, cwd=config.invocation_params.dir, capture_output=True, check=False)  # errors: the run's own
 
 
 @pytest.fixture

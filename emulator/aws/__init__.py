@@ -1,2 +1,2 @@
 """moto in its own wing: one module per AWS service we extend, and the registry that installs and verifies
-every patch of moto, cheroot and awslambdaric (emulator/aws/registry.py)."""
+every patch of moto, cheroot, awslambdaric and botocore (emulator/aws/registry.py)."""

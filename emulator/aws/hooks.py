@@ -18,6 +18,7 @@ from emulator.aws import (
     apigatewayv2,
     awslambda,
     awslambdaric,
+    botocore_data,
     cheroot,
     cloudwatch,
     core,
@@ -51,7 +52,7 @@ def all_internals() -> list[Internal]:
             *logs.INTERNALS, *cloudwatch.INTERNALS, *core.INTERNALS, *cheroot.INTERNALS, *awslambdaric.INTERNALS,
             *sns.INTERNALS, *events.INTERNALS, *function_urls.INTERNALS, *fast_path.INTERNALS,
             *stepfunctions.INTERNALS, *apigatewayv2.INTERNALS, *streams.INTERNALS, *stack_failures.INTERNALS,
-            *dynamodb.INTERNALS, *json_protocol.INTERNALS]
+            *dynamodb.INTERNALS, *json_protocol.INTERNALS, *botocore_data.INTERNALS]
 
 
 def verify_internals() -> None:

@@ -1,4 +1,4 @@
-"""The one registry of every private name of moto, cheroot and awslambdaric the emulator touches.
+"""The one registry of every private name of moto, cheroot, awslambdaric and botocore the emulator touches.
 
 Each touch is an `Internal`: where it lives, and what must still be true of it (its leading parameters, a text
 its source contains, or both). A `Patch` replaces an internal; a `Setting` changes one entry of a library's
@@ -17,7 +17,7 @@ from typing import Any
 
 from emulator.errors import EmulatorError
 
-PINNED = {"moto": "5.2.5", "cheroot": "11.1.2", "awslambdaric": "4.2.2"}
+PINNED = {"moto": "5.2.5", "cheroot": "11.1.2", "awslambdaric": "4.2.2", "botocore": "1.44.5"}
 _originals: dict[tuple[int, str], Any] = {}  # what each installed patch replaced: checks look at the library's own
 
 
@@ -104,6 +104,11 @@ class PatchRegistry:
 
     def __init__(self) -> None:
         self._undo: list[Callable[[], None]] = []
+
+    @property
+    def installed(self) -> bool:
+        """Whether anything is installed (and not undone yet)."""
+        return bool(self._undo)
 
     def install(self, patches: Iterable[Patch], settings: Iterable[Setting] = ()) -> None:
         patches, settings = list(patches), list(settings)

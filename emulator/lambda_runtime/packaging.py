@@ -25,9 +25,9 @@ import sys
 import threading
 import time
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from io import BytesIO
 from pathlib import Path
 
@@ -127,16 +127,29 @@ def user_package_index() -> str | None:
     return None if chosen == "offline" else chosen
 
 
-class EnvironmentBuilder:
-    """Builds and caches environments under `cache_dir/envs`; uv's own cache is `cache_dir/uv`."""
+def wheelhouse_only() -> None:
+    """No package index: requirements come from the wheelhouse only."""
+    return None
 
-    def __init__(self, cache_dir: Path, wheelhouse: Path, index_url: str | None = None) -> None:
+
+class EnvironmentBuilder:
+    """Builds and caches environments under `cache_dir/envs`; uv's own cache is `cache_dir/uv`.
+
+    `find_index` names the index for requirements the wheelhouse lacks (None: the wheelhouse only); it is asked
+    once, the first time one is needed (user_package_index runs pip: ~0.3 CPU-s a start that builds nothing)."""
+
+    def __init__(self, cache_dir: Path, wheelhouse: Path, find_index: Callable[[], str | None] = wheelhouse_only
+                 ) -> None:
         self._envs = cache_dir / "envs"
         self._uv_cache = cache_dir / "uv"
         self._wheelhouse = wheelhouse
-        self._index_url = index_url  # None: the wheelhouse only
+        self._find_index = find_index
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
+
+    @cached_property
+    def _index_url(self) -> str | None:
+        return self._find_index()
 
     def build(self, recipe: EnvironmentRecipe) -> Path:
         """The environment's folder (its interpreter is `bin/python`), built now unless already in the cache."""

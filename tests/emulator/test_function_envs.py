@@ -139,7 +139,7 @@ def test_a_requirement_missing_from_the_wheelhouse_is_resolved_from_the_users_in
     (index / "six").mkdir(parents=True)
     shutil.copy(wheel, index / "six" / wheel.name)
     (index / "six" / "index.html").write_text(f'<a href="{wheel.name}">{wheel.name}</a>')
-    builder = EnvironmentBuilder(tmp_path / "cache", tmp_path / "empty-wheelhouse", index_url=index.as_uri())
+    builder = EnvironmentBuilder(tmp_path / "cache", tmp_path / "empty-wheelhouse", find_index=index.as_uri)
     target = builder.build(EnvironmentRecipe(requirements=("six",)))
     assert list((target / "lib").glob("python*/site-packages/six.py"))
 

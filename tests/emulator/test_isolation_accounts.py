@@ -43,16 +43,35 @@ def lambda_handler(event, context):
     pids = sorted(int(name) for name in os.listdir("/proc") if name.isdigit())
     return {"uid": os.getuid(), "pid": os.getpid(), "read": found, "pids": pids}
 """
-# Burns CPU for `seconds`; answers how many loop rounds it managed.
+# Burns CPU until the object event["stop"] names exists in its account (at most `seconds`); answers how many loop
+# rounds it managed.
 SPIN = """
 import time
 
+import boto3
+from botocore.exceptions import ClientError
+
+s3 = boto3.client("s3")
+
 def lambda_handler(event, context):
-    end, rounds = time.monotonic() + event["seconds"], 0
+    end, rounds, look = time.monotonic() + event["seconds"], 0, 0.0
     while time.monotonic() < end:
         rounds += 1
+        if time.monotonic() > look:
+            if told_to_stop(event["stop"]):
+                break
+            look = time.monotonic() + 0.25
     return rounds
+
+def told_to_stop(stop):
+    try:
+        s3.head_object(Bucket=stop["bucket"], Key=stop["key"])
+    except ClientError:
+        return False
+    return True
 """
+READ_OBJECTS = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}
+SPIN_SECONDS = 50  # a backstop: the test stops the spinners as soon as it has measured
 # A fixed amount of work; answers its wall time (s).
 WORK = """
 import time
@@ -94,12 +113,19 @@ def _remove_account_cgroups() -> None:
             folder.rmdir()
 
 
-def deploy(emulator: RunningEmulator, account: str, code: str, memory: int = 256) -> object:
-    """A function in `account` running `code`; its Lambda client."""
-    session = boto3.Session(aws_access_key_id=account, aws_secret_access_key="any-secret", region_name=REGION)
-    role = session.client("iam", endpoint_url=emulator.endpoint).create_role(
-        RoleName=unique("role"), AssumeRolePolicyDocument=json.dumps(TRUST))["Role"]["Arn"]
-    lam = session.client("lambda", endpoint_url=emulator.endpoint)
+def _session(account: str) -> boto3.Session:
+    return boto3.Session(aws_access_key_id=account, aws_secret_access_key="any-secret", region_name=REGION)
+
+
+def deploy(emulator: RunningEmulator, account: str, code: str, memory: int = 256,
+           policy: dict[str, object] | None = None) -> object:
+    """A function in `account` running `code` (its role allowed what `policy` allows); its Lambda client."""
+    iam = _session(account).client("iam", endpoint_url=emulator.endpoint)
+    role_name = unique("role")
+    role = iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=json.dumps(TRUST))["Role"]["Arn"]
+    if policy is not None:
+        iam.put_role_policy(RoleName=role_name, PolicyName="allowed", PolicyDocument=json.dumps(policy))
+    lam = _session(account).client("lambda", endpoint_url=emulator.endpoint)
     name = unique("fn")
     lam.create_function(FunctionName=name, Runtime="python3.11", Handler="app.lambda_handler", Role=role,
                         Code={"ZipFile": zip_handler(code)}, Timeout=60, MemorySize=memory)
@@ -147,19 +173,39 @@ def test_a_spinning_account_does_not_slow_another_accounts_function(isolated) ->
     emulator, _ = isolated
     work = deploy(emulator, BOB, WORK)
     work({"rounds": 1000})  # its cold start out of the way
-    beside_its_own_spinners = _time_beside_spinners(work, deploy(emulator, BOB, SPIN))
-    beside_anothers_spinners = _time_beside_spinners(work, deploy(emulator, ALICE, SPIN))
+    beside_its_own_spinners = _time_beside_spinners(work, _Spinners(emulator, BOB))
+    beside_anothers_spinners = _time_beside_spinners(work, _Spinners(emulator, ALICE))
     # Six spinners and the work on 2 cores: shares per account give the work a core beside another account's
     # spinners, two sevenths of one beside its own; shares per process (no isolation) treat both alike.
     # Compared with each other, not with an idle machine: other load here slows both alike.
     assert beside_anothers_spinners * 2 < beside_its_own_spinners, (beside_anothers_spinners, beside_its_own_spinners)
 
 
-def _time_beside_spinners(work, spin, spinners: int = 6) -> float:
-    """The work's best time (s) of three while `spinners` environments of `spin` burn CPU."""
-    with ThreadPoolExecutor(spinners) as pool:
-        spinning = [pool.submit(spin, {"seconds": 10}) for _ in range(spinners)]
-        time.sleep(3)  # the environments started and spinning
-        best = min(work({"rounds": 3_000_000}) for _ in range(3))
+class _Spinners:
+    """SPIN deployed in `account`, and the object that stops its environments, in a bucket of that account."""
+
+    def __init__(self, emulator: RunningEmulator, account: str) -> None:
+        self.spin = deploy(emulator, account, SPIN, policy=READ_OBJECTS)
+        self._s3 = _session(account).client("s3", endpoint_url=emulator.endpoint)
+        self._stop = {"bucket": unique("stop"), "key": "stop"}
+        self._s3.create_bucket(Bucket=self._stop["bucket"])
+
+    def event(self) -> dict[str, object]:
+        return {"seconds": SPIN_SECONDS, "stop": self._stop}
+
+    def stop(self) -> None:
+        self._s3.put_object(Bucket=self._stop["bucket"], Key=self._stop["key"], Body=b"")
+
+
+def _time_beside_spinners(work, spinners: _Spinners, count: int = 6) -> float:
+    """The work's best time (s) of three while `count` environments of the spinners burn CPU."""
+    with ThreadPoolExecutor(count) as pool:
+        spinning = [pool.submit(spinners.spin, spinners.event()) for _ in range(count)]
+        try:
+            time.sleep(3)  # the environments started and spinning
+            best = min(work({"rounds": 3_000_000}) for _ in range(3))
+            assert not any(f.done() for f in spinning), "a spinner ended before the work was timed"
+        finally:
+            spinners.stop()
         assert all(f.result() > 0 for f in spinning)
     return best

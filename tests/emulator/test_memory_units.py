@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import ctypes
+import gc
 import threading
+import weakref
 from collections.abc import Callable
 
 import pytest
 
-from emulator.allocator import ARENA_MAX, MMAP_THRESHOLD_BYTES, tune_malloc
+from emulator.allocator import ARENA_MAX, MMAP_THRESHOLD_BYTES, long_lived_imports, tune_malloc
 from emulator.aws.cheroot import HotThreadsFirst
 from emulator.lambda_runtime.run_threads import RunThreads
 
@@ -99,3 +101,21 @@ def test_connections_queued_while_every_thread_is_busy_go_out_oldest_first() -> 
         ready.put(item)
     assert ready.qsize() == 3
     assert [ready.get() for _ in range(3)] == ["a", "b", "c"]
+
+
+class _Node:
+    def __init__(self) -> None:
+        self.link: _Node | None = None
+
+
+def test_what_the_start_imports_is_frozen_after_its_garbage_is_collected() -> None:
+    with long_lived_imports():
+        assert not gc.isenabled()
+        kept = _Node()
+        cycle = _Node()
+        cycle.link = cycle
+        garbage = weakref.ref(cycle)
+        del cycle
+    assert gc.isenabled()
+    assert garbage() is None
+    assert not any(tracked is kept for tracked in gc.get_objects())  # frozen: no collection walks it

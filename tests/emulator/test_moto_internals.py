@@ -1,4 +1,5 @@
-"""Every private name of moto and cheroot the emulator touches is registered and verified; nothing else is patched."""
+"""Every private name of moto, cheroot, awslambdaric and botocore the emulator touches is registered and verified;
+nothing else is patched."""
 
 import ast
 import inspect
@@ -12,7 +13,7 @@ from emulator.aws.registry import Internal, Patch, PatchRegistry, UnverifiedInte
 from emulator.errors import EmulatorError
 
 EMULATOR = Path(__file__).resolve().parents[2] / "emulator"
-PRIVATE_OWNERS = ("moto", "cheroot", "awslambdaric")
+PRIVATE_OWNERS = ("moto", "cheroot", "awslambdaric", "botocore")
 
 
 class Owner:

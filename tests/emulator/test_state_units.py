@@ -378,8 +378,13 @@ def test_log_streams_survive_a_sweep_without_retention(hooked: StateStore) -> No
     assert len(logs_backends[DEFAULT_ACCOUNT][DEFAULT_REGION].groups["g"].streams["s"].events) == 1
 
 
+def _body_writers() -> set[threading.Thread]:
+    return {thread for thread in threading.enumerate() if thread.name == "s3-body-writer"}
+
+
 def test_a_body_made_by_a_request_is_written_after_its_response_on_the_request_s_thread(tmp_path: Path) -> None:
     blobs = BlobStore(tmp_path, deferred=True)
+    writers_before = _body_writers()  # another test's, idle for up to WRITER_IDLE_SECONDS yet
     with after_response.collecting() as left:
         body = blobs.new()
         body.write(b"clip")
@@ -387,7 +392,7 @@ def test_a_body_made_by_a_request_is_written_after_its_response_on_the_request_s
         body.truncate()  # moto's value setter again, before the response: the first write has not started
         body.write(b"clip, again")
     assert not body.path.exists() and blobs.unwritten(body.name) == b"clip, again"
-    assert not [thread for thread in threading.enumerate() if thread.name == "s3-body-writer"]
+    assert not _body_writers() - writers_before
     flushing = threading.Thread(target=blobs.flush)
     flushing.start()
     flushing.join(0.3)
