@@ -31,6 +31,17 @@ _DRAIN_SECONDS = 1.0  # the most an invocation waits for its last output lines: 
 _MEMORY_CHECK_SECONDS = 0.05  # how often a running event's environment is measured against its MemorySize
 
 
+def runtime_deadline_ms(deadline: float) -> int:
+    """The `Lambda-Runtime-Deadline-Ms` for an exact epoch `deadline` (seconds): the whole millisecond before it.
+
+    A runtime reads the time left as this minus the epoch milliseconds truncated (awslambdaric's
+    get_remaining_time_in_millis), which can read up to 1 ms more than is truly left; one millisecond less here
+    makes what a handler reads never more than what is left, so a handler that starts within the request's
+    arrival millisecond still sees less than its whole Timeout, as on Lambda.
+    """
+    return int(deadline * 1000) - 1
+
+
 class OutputPump:
     """Reads a process's output lines on the supervisor's loop; `drain` waits until what it wrote so far has been
     handled.
@@ -209,8 +220,7 @@ class Worker:
         the service took the event; default now), so the handler starts with less than the whole timeout left."""
         timeout = self.spec.timeout_seconds
         accepted_at = accepted_at or time.time()
-        deadline_ms = int((accepted_at + timeout) * 1000)
-        invocation = Invocation(request_id, payload, self.spec.arn, deadline_ms)
+        invocation = Invocation(request_id, payload, self.spec.arn, runtime_deadline_ms(accepted_at + timeout))
         with self._lock:
             self._current = invocation
             self._transcript = []
