@@ -236,12 +236,11 @@ def _a_dict_s_member_by_its_known_names(original: Callable[[Any, Any], Any]) -> 
             return original(picker, context)
         member = (type(picker), context.shape, context.key)
         if member not in known and len(known) < DICT_MEMBER_NAMES:
-            names = tuple(picker.get_possible_keys(context))
-            known[member] = None if any("." in name for name in names) else names  # a dotted name is a path
+            known[member] = json_protocol.picked_names(picker, context)
         names = known.get(member)
         if names is None:
             return original(picker, context)
-        return next((obj[name] for name in names if name in obj), None)
+        return json_protocol.first_picked(obj, names)
 
     return pick
 

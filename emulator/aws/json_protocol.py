@@ -124,13 +124,25 @@ def _written(result: dict[str, Any], members: tuple[_Member, ...]) -> dict[str, 
     """The answer's members as moto's JSON serializer writes them, or None for a value it would convert."""
     written: dict[str, str] = {}
     for member in members:
-        value = next((result[key] for key in member.picked_from if key in result), None)
+        value = first_picked(result, member.picked_from)
         if value is None:
             continue
         if type(value) is not str:
             return None
         written[member.wire_name] = value
     return written
+
+
+def picked_names(picker: Any, context: AttributePickerContext) -> tuple[str, ...] | None:
+    """The keys moto's attribute picker tries on a dict for this member, in order; None when one is a dotted path
+    into the object (moto's own picker follows it)."""
+    names = tuple(picker.get_possible_keys(context))
+    return None if any("." in name for name in names) else names
+
+
+def first_picked(obj: dict[str, Any], names: tuple[str, ...]) -> Any:
+    """The member moto's picker finds in a dict: the value of the first of its names the dict holds, else None."""
+    return next((obj[name] for name in names if name in obj), None)
 
 
 @functools.lru_cache(maxsize=OPERATIONS)
@@ -183,8 +195,8 @@ def _members(shape: Any, operation: Any = None) -> tuple[_Member, ...] | None:
     for name, member in shape.members.items():
         context = AttributePickerContext(obj={}, key=name, shape=member, operation_model=operation,
                                          service_model=operation.service_model if operation else None)
-        keys = tuple(picker.get_possible_keys(context)) if operation is not None else ()
-        if any("." in key for key in keys):  # a dotted key is a path into the object
+        keys = picked_names(picker, context) if operation is not None else ()
+        if keys is None:
             return None
         members.append(_Member(name, member.serialization.get("name", name), keys, member.type_name == "string"))
     return tuple(members)
