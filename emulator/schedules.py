@@ -148,6 +148,7 @@ class Scheduler:
         self._deliver = deliver
         self._clock = clock
         self._next: dict[tuple[str, str], datetime] = {}
+        self._listed_at: datetime | None = None  # the clock at the previous tick, which listed the rules after it
         self._ticker = ClockTicker("eventbridge-scheduler", self._tick_logged, clock, TICK_SECONDS)
 
     def start(self) -> None:
@@ -157,8 +158,13 @@ class Scheduler:
         self._ticker.stop()
 
     def tick(self) -> int:
-        """Fires every rule that is due on the clock; returns how many firings."""
+        """Fires every rule that is due on the clock; returns how many firings.
+
+        A rule first seen now was made after the previous tick read the clock, so its schedule counts from that
+        reading: a clock moved forward before a tick saw the rule still fires it (at real speed that is at most one
+        tick, a second, early; EventBridge keeps a minute's granularity)."""
         now, fired, seen = self._clock.now(), 0, set()
+        made_after, self._listed_at = self._listed_at or now, now
         for rule in self._scheduled_rules():
             key = (rule["Arn"], rule["ScheduleExpression"])
             seen.add(key)
@@ -169,7 +175,7 @@ class Scheduler:
                     logger.error("scheduled rule %s never fires: %s", rule["Name"], exc)
                     self._next[key] = datetime.max.replace(tzinfo=now.tzinfo)
                 continue
-            due = self._next.setdefault(key, schedule.next_after(now))
+            due = self._next.setdefault(key, schedule.next_after(made_after))
             fired += self._fire_due(rule, schedule, due, now)
         for key in set(self._next) - seen:
             del self._next[key]

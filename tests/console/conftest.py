@@ -35,9 +35,12 @@ def get(url: str, timeout: float = 30.0) -> str:
         return response.read().decode()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def classified(emulator: RunningEmulator) -> Classified:
-    """Two clips through the real pipeline; waits (up to 90 s) until the console's panels show both frames."""
+    """Two clips through the real pipeline; waits (up to 90 s) until the console's panels show both frames.
+
+    Made again for each module: the console sizes (and boxes) only the newest frames, and files that ran earlier on
+    the worker's shared emulator add newer ones, so a session's frames may no longer be among them."""
     device_id = f"console-{uuid.uuid4().hex[:6]}"
     s3, bucket = emulator.client("s3"), emulator.outputs["VideosBucket"]
     for clip in CLIPS:

@@ -19,7 +19,7 @@ def test_malformed_body_is_logged_left_for_redelivery_then_dropped_without_a_dlq
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     send(fifo_queue, ["{not json", make_result(device_id="pi-2")])
-    config = ConsumerConfig(wait_time_seconds=1, visibility_timeout=1, idle_timeout=1.5, max_malformed_receives=2)
+    config = ConsumerConfig(wait_time_seconds=1, visibility_timeout=1, idle_timeout=3, max_malformed_receives=2)
     summary = ResultsConsumer(fifo_queue, 2, config=config).run()
 
     assert summary.results == 1 and summary.malformed == 2
@@ -39,7 +39,7 @@ def test_with_a_redrive_policy_malformed_messages_go_to_the_dead_letter_queue(sq
     )["QueueUrl"]
     sqs.send_message(QueueUrl=queue, MessageBody='{"schema": 1}', MessageGroupId="pi-1", MessageDeduplicationId="a")
 
-    config = ConsumerConfig(wait_time_seconds=1, visibility_timeout=1, idle_timeout=1.5, max_malformed_receives=1)
+    config = ConsumerConfig(wait_time_seconds=1, visibility_timeout=1, idle_timeout=3, max_malformed_receives=1)
     summary = ResultsConsumer(queue, 1, config=config).run()
 
     assert summary.results == 0 and summary.malformed == 1

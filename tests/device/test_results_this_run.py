@@ -48,7 +48,8 @@ def _this_run(expected_file: Path) -> list[dict[str, Any]]:
 
 def _consume(queue: str, expected_file: Path, **config: Any) -> tuple[ResultsConsumer, Summary]:
     """Run a consumer until the queue is idle; its summary against the expected file."""
-    consumer = ResultsConsumer(queue, 2, config=ConsumerConfig(wait_time_seconds=1, idle_timeout=1.5, **config))
+    config = {"wait_time_seconds": 1, "idle_timeout": 1.5, **config}
+    consumer = ResultsConsumer(queue, 2, config=ConsumerConfig(**config))
     consumer.run()
     return consumer, consumer.summary(load_expected(expected_file))
 
@@ -112,7 +113,8 @@ def test_malformed_stale_messages_are_handled_as_before_and_the_split_still_hold
     this_run = _this_run(expected_file)
     send(fifo_queue, ["{not json", '{"schema": 1}', _result(DEVICE, _ago(STALE_AGE_S)), *this_run])
 
-    _, summary = _consume(fifo_queue, expected_file, visibility_timeout=1, max_malformed_receives=2)
+    _, summary = _consume(fifo_queue, expected_file, visibility_timeout=1, max_malformed_receives=2,
+                          idle_timeout=3)  # idle for longer than a message takes to be visible again
 
     assert (summary.results, summary.earlier) == (len(this_run), 1)
     assert summary.malformed == 4  # two bad messages, each received twice, then dropped

@@ -220,6 +220,23 @@ def advance_clock(cloud: Cloud, seconds: float) -> None:
         assert response.status == 200
 
 
+def early_in_a_minute(cloud: Cloud, room: float = 30.0) -> None:
+    """Returns once the clock is at least `room` seconds before its next minute, so that datapoints made now fall in
+    one metric period (periods are whole clock minutes)."""
+    now = clock_now(cloud)
+    into = now.second + now.microsecond / 1e6
+    if into > 60 - room:
+        advance_clock(cloud, 60.5 - into)
+
+
+def clock_now(cloud: Cloud) -> datetime:
+    """The emulator's clock (GET /_emulator/clock); on AWS, this machine's."""
+    if os.environ.get(ENV_ENDPOINT):
+        return datetime.now(UTC)
+    with urllib.request.urlopen(f"{cloud.endpoint_url}/_emulator/clock", timeout=10) as response:
+        return datetime.fromisoformat(json.load(response)["now"])
+
+
 def http_call(cloud: Cloud, url: str, method: str = "GET", body: bytes | None = None
               ) -> tuple[int, dict[str, str], bytes]:
     """(status, headers, body); a *.localhost.localstack.cloud URL is sent to the emulator with its Host header."""

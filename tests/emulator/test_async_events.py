@@ -107,8 +107,10 @@ def test_invocations_errors_duration_and_concurrency_reach_cloudwatch(emulator, 
     for _ in range(2):
         lam.invoke(FunctionName=name, Payload=b"{}")
     log_messages(emulator, name, until="REPORT RequestId")
-    deadline = time.monotonic() + 5
-    while _metric_sum(emulator, name, "Invocations") < 2 and time.monotonic() < deadline:
+    deadline = time.monotonic() + 20  # each metric ships in its own round, and the emulator may be busy
+    while time.monotonic() < deadline and not (_metric_sum(emulator, name, "Invocations") >= 2
+                                               and _metric_sum(emulator, name, "Errors") >= 2
+                                               and _metric_stat(emulator, name, "Duration", "Average") > 0):
         time.sleep(0.2)
     assert _metric_sum(emulator, name, "Invocations") == 2
     assert _metric_sum(emulator, name, "Errors") == 2

@@ -2,7 +2,6 @@
 (LocalStack's convention); the emulator's dummy keys are the default account. Plain boto3."""
 
 import json
-import time
 import urllib.request
 from types import SimpleNamespace
 
@@ -131,7 +130,6 @@ def test_a_scheduled_rule_in_another_account_fires_to_that_accounts_queue(emulat
     rule_arn = events.put_rule(Name=name, ScheduleExpression="rate(1 minute)")["RuleArn"]
     events.put_targets(Rule=name, Targets=[{"Id": "q", "Arn": queue_arn}])
     try:
-        time.sleep(2)  # the scheduler has seen the rule
         advance_clock(SimpleNamespace(endpoint_url=emulator.endpoint), 61)
         received = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=10).get("Messages", [])
     finally:

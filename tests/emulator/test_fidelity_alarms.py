@@ -11,7 +11,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.emulator.conftest import receive_all
-from tests.emulator.fidelity import advance_clock, unique
+from tests.emulator.fidelity import advance_clock, early_in_a_minute, unique
 
 pytestmark = pytest.mark.integration
 
@@ -73,6 +73,7 @@ def test_errors_move_the_alarm_to_alarm_then_back_to_ok(cloud, function_arn):
         assert [item["HistorySummary"] for item in history["AlarmHistoryItems"]] \
             == ["Alarm updated from INSUFFICIENT_DATA to OK"]
 
+    early_in_a_minute(cloud)  # the three errors in one period
     _invoke(cloud, function_arn, 3, fail=True)
     assert cloud.wait_for_metric(function_arn, "Errors", 3) >= 3
     advance_clock(cloud, 60)
@@ -105,6 +106,7 @@ def test_missing_data_keeps_the_alarm_insufficient_until_datapoints_arrive(cloud
     assert _alarm(cloud, name)["StateValue"] == "INSUFFICIENT_DATA"
 
     before = cloud.metric_sum(function_arn, "Invocations")
+    early_in_a_minute(cloud)  # the two invocations in one period
     _invoke(cloud, function_arn, 2, fail=False)
     assert cloud.wait_for_metric(function_arn, "Invocations", before + 2) >= before + 2
     advance_clock(cloud, 60)

@@ -47,8 +47,9 @@ def zip_of(files: dict[str, tuple[str, int]]) -> bytes:
     return buffer.getvalue()
 
 
-def invoke(cloud, arn, event=None):
-    response = cloud.client("lambda").invoke(FunctionName=arn, Payload=json.dumps(event or {}).encode())
+def invoke(cloud, arn, event=None, lam=None):
+    """`lam`: a client to share between threads (making one is slow, and not safe from two threads at once)."""
+    response = (lam or cloud.client("lambda")).invoke(FunctionName=arn, Payload=json.dumps(event or {}).encode())
     return response.get("FunctionError"), json.loads(response["Payload"].read())
 
 
@@ -132,9 +133,9 @@ def test_a_function_may_set_its_own_time_zone(cloud):
 def test_each_environment_has_its_own_tmp(cloud):
     host_file = Path("/tmp/shared.txt")
     before = host_file.read_bytes() if host_file.exists() else None
-    arn = cloud.function(WRITES_FIXED_TMP)
-    with ThreadPoolExecutor(2) as pool:
-        answers = [body for _, body in pool.map(lambda _: invoke(cloud, arn), range(2))]
+    arn, lam = cloud.function(WRITES_FIXED_TMP), cloud.client("lambda")
+    with ThreadPoolExecutor(2) as pool:  # the two invokes arrive together, so neither environment is free for the other
+        answers = [body for _, body in pool.map(lambda _: invoke(cloud, arn, lam=lam), range(2))]
     assert [len(a["lines"]) for a in answers] == [1, 1]  # each saw only its own line
     assert answers[0]["lines"] != answers[1]["lines"]
     if ENV_ENDPOINT not in os.environ:  # the embedded emulator's host is this machine: its /tmp is untouched

@@ -92,7 +92,8 @@ def test_a_failure_inside_the_emulator_is_a_service_exception_not_an_html_page(c
 
 def test_throttled_async_events_count_one_throttle_per_throttled_try(cloud):
     url, _ = cloud.queue()
-    function = cloud.function(HANDLERS["report"], env={"REPORT_QUEUE_URL": url})
+    # each run holds the only slot a while, so the burst's later events find it taken however far apart they came
+    function = cloud.function(HANDLERS["sleep_then_report"], env={"REPORT_QUEUE_URL": url, "SLEEP": "0.3"})
     lam = cloud.client("lambda")
     lam.put_function_concurrency(FunctionName=function, ReservedConcurrentExecutions=1)
     for n in range(BURST):

@@ -71,6 +71,11 @@ def told_to_stop(stop):
     return True
 """
 READ_OBJECTS = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}
+# the spinners' role also delivers their logs (Lambda needs it to, on AWS), whose START lines say they run
+SPINNING = {"Version": "2012-10-17", "Statement": [
+    *READ_OBJECTS["Statement"],
+    {"Effect": "Allow", "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+     "Resource": "*"}]}
 SPIN_SECONDS = 50  # a backstop: the test stops the spinners as soon as it has measured
 # A fixed amount of work; answers its wall time (s).
 WORK = """
@@ -118,7 +123,7 @@ def _session(account: str) -> boto3.Session:
 
 
 def deploy(emulator: RunningEmulator, account: str, code: str, memory: int = 256,
-           policy: dict[str, object] | None = None) -> object:
+           policy: dict[str, object] | None = None, name: str | None = None) -> object:
     """A function in `account` running `code` (its role allowed what `policy` allows); its Lambda client."""
     iam = _session(account).client("iam", endpoint_url=emulator.endpoint)
     role_name = unique("role")
@@ -126,7 +131,7 @@ def deploy(emulator: RunningEmulator, account: str, code: str, memory: int = 256
     if policy is not None:
         iam.put_role_policy(RoleName=role_name, PolicyName="allowed", PolicyDocument=json.dumps(policy))
     lam = _session(account).client("lambda", endpoint_url=emulator.endpoint)
-    name = unique("fn")
+    name = name or unique("fn")
     lam.create_function(FunctionName=name, Runtime="python3.11", Handler="app.lambda_handler", Role=role,
                         Code={"ZipFile": zip_handler(code)}, Timeout=60, MemorySize=memory)
     return lambda payload: json.loads(lam.invoke(FunctionName=name, Payload=json.dumps(payload))["Payload"].read())
@@ -185,13 +190,30 @@ class _Spinners:
     """SPIN deployed in `account`, and the object that stops its environments, in a bucket of that account."""
 
     def __init__(self, emulator: RunningEmulator, account: str) -> None:
-        self.spin = deploy(emulator, account, SPIN, policy=READ_OBJECTS)
+        self._name = unique("spin")
+        self.spin = deploy(emulator, account, SPIN, policy=SPINNING, name=self._name)
+        self._logs = _session(account).client("logs", endpoint_url=emulator.endpoint)
         self._s3 = _session(account).client("s3", endpoint_url=emulator.endpoint)
         self._stop = {"bucket": unique("stop"), "key": "stop"}
         self._s3.create_bucket(Bucket=self._stop["bucket"])
 
     def event(self) -> dict[str, object]:
         return {"seconds": SPIN_SECONDS, "stop": self._stop}
+
+    def wait_until_running(self, count: int) -> None:
+        """Until `count` of its invocations have started (their START lines are in its log group)."""
+        deadline = time.monotonic() + 60
+        while (started := self._started()) < count:
+            assert time.monotonic() < deadline, f"{started} of {count} spinners started within 60 s"
+            time.sleep(0.2)
+
+    def _started(self) -> int:
+        try:
+            events = self._logs.filter_log_events(logGroupName=f"/aws/lambda/{self._name}",
+                                                  filterPattern="START")["events"]
+        except self._logs.exceptions.ResourceNotFoundException:  # no invocation has started yet
+            return 0
+        return sum(event["message"].startswith("START RequestId") for event in events)
 
     def stop(self) -> None:
         self._s3.put_object(Bucket=self._stop["bucket"], Key=self._stop["key"], Body=b"")
@@ -202,7 +224,7 @@ def _time_beside_spinners(work, spinners: _Spinners, count: int = 6) -> float:
     with ThreadPoolExecutor(count) as pool:
         spinning = [pool.submit(spinners.spin, spinners.event()) for _ in range(count)]
         try:
-            time.sleep(3)  # the environments started and spinning
+            spinners.wait_until_running(count)
             best = min(work({"rounds": 3_000_000}) for _ in range(3))
             assert not any(f.done() for f in spinning), "a spinner ended before the work was timed"
         finally:

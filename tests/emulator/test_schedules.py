@@ -52,6 +52,21 @@ def test_a_rate_rule_fires_once_per_period_of_the_advanced_clock():
     assert [e["detail-type"] for e in fired] == ["Scheduled Event"] * 4
 
 
+def test_a_rule_made_just_before_the_clock_moves_fires_at_the_first_tick_after():
+    """The rule is made between two ticks and the clock is moved before the next one sees it."""
+    rules: list[dict] = []
+    fired = []
+    clock = EmulatorClock()
+    scheduler = Scheduler(lambda: rules, lambda rule, targets, event: fired.append(event), clock)
+    assert scheduler.tick() == 0
+    rules.append({"Name": "tick", "Arn": "arn:aws:events:us-east-1:123456789012:rule/tick", "State": "ENABLED",
+                  "ScheduleExpression": "rate(1 minute)", "Targets": []})
+    clock.advance(61)
+    assert scheduler.tick() == 1
+    clock.advance(30)
+    assert scheduler.tick() == 0
+
+
 def test_the_clock_never_goes_back():
     with pytest.raises(ValueError, match="only moves forward"):
         EmulatorClock().advance(-1)

@@ -127,6 +127,7 @@ def test_a_killed_results_consumer_loses_no_result(emulator, results):
         printed = [next(line for line in iter(killed.stdout.readline, "") if device in line)]
         os.kill(killed.pid, signal.SIGKILL)
         killed.wait()
+        printed += [line for line in killed.stdout if device in line]  # printed (then deleted) before the kill landed
         killed.stdout.close()
         survivor = ResultsConsumer(queue_url, 2, config=ConsumerConfig(wait_time_seconds=1, idle_timeout=4),
                                    sqs=sqs)
