@@ -11,6 +11,9 @@ warm cache <= 10 s.
 
 `--against URL` (repeatable) runs only the per-call benchmark, on the embedded emulator and on each URL (another
 local emulator, say), in interleaved rounds: `.venv/bin/python bench/bench_emulator.py --against http://127.0.0.1:4567`.
+Its clients sign with the emulator's dummy key, which the emulator's IAM gate lets through unexamined; `--access-key
+test` signs with the key users of other emulators set, which the gate examines (a key it never issued: the account's
+administrator).
 """
 
 from __future__ import annotations
@@ -30,9 +33,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import boto3
 from rich.console import Console
 from rich.table import Table
 
+from contract.aws import DEFAULT_REGION
 from emulator.config import ENV_COLD_START, PROJECT_ROOT, EmulatorConfig, dummy_session
 from emulator.daemon import background_emulator, free_loopback_port, start_background, stop_background
 from emulator.dockerfile import ImageSource, read_image
@@ -69,8 +74,8 @@ def _zip(source: str) -> bytes:
     return buffer.getvalue()
 
 
-def _client(endpoint: str, service: str) -> Any:
-    return dummy_session().client(service, endpoint_url=endpoint)
+def _client(endpoint: str, service: str, session: boto3.Session | None = None) -> Any:
+    return (session or dummy_session()).client(service, endpoint_url=endpoint)
 
 
 def measure_start(state_root: Path, *args: str) -> list[float]:
@@ -122,8 +127,8 @@ class ApiCalls:
     """One endpoint's bucket and queue, and its boto3 clients, connected once: S3 PUT of 50 KB, S3 HEAD of those
     objects, SQS send, timed per call."""
 
-    def __init__(self, endpoint: str) -> None:
-        self._s3, self._sqs = _client(endpoint, "s3"), _client(endpoint, "sqs")
+    def __init__(self, endpoint: str, session: boto3.Session | None = None) -> None:
+        self._s3, self._sqs = _client(endpoint, "s3", session), _client(endpoint, "sqs", session)
         self._bucket = f"bench-{uuid.uuid4().hex[:8]}"
         self._s3.create_bucket(Bucket=self._bucket)
         self._queue = self._sqs.create_queue(QueueName=f"bench-{uuid.uuid4().hex[:8]}")["QueueUrl"]
@@ -144,10 +149,11 @@ def measure_api_calls(endpoint: str) -> dict[str, list[float]]:
     return ApiCalls(endpoint).run(range(API_CALLS))
 
 
-def compare_api_calls(endpoints: dict[str, str]) -> dict[str, dict[str, list[float]]]:
+def compare_api_calls(endpoints: dict[str, str], session: boto3.Session | None = None
+                      ) -> dict[str, dict[str, list[float]]]:
     """measure_api_calls on each endpoint (label -> URL), in COMPARE_ROUNDS interleaved rounds, so that the
     machine's other load falls on all of them alike."""
-    callers = {label: ApiCalls(url) for label, url in endpoints.items()}
+    callers = {label: ApiCalls(url, session) for label, url in endpoints.items()}
     times: dict[str, dict[str, list[float]]] = {label: {} for label in endpoints}
     per_round = API_CALLS // COMPARE_ROUNDS
     for round_ in range(COMPARE_ROUNDS):
@@ -330,15 +336,17 @@ def _state_folder() -> tempfile.TemporaryDirectory[str]:
     return tempfile.TemporaryDirectory(prefix="bench-", dir=parent)
 
 
-def compare(urls: list[str]) -> None:
-    """The per-call benchmark on the embedded emulator and on each other endpoint, side by side, in one run."""
+def compare(urls: list[str], access_key: str | None = None) -> None:
+    """The per-call benchmark on the embedded emulator and on each other endpoint, side by side, in one run; signed
+    with `access_key` (as its secret too) or else the emulator's dummy key."""
+    session = boto3.Session(access_key, access_key, region_name=DEFAULT_REGION) if access_key else None
     console = Console()
     with _state_folder() as state:
         config = EmulatorConfig(port=free_loopback_port(), state_dir=Path(state) / "main", template=None)
         info = start_background(config, ["--no-stack"], stop_with_caller=True)
         try:
             with console.status(f"one boto3 call, {API_CALLS} each, {COMPARE_ROUNDS} interleaved rounds"):
-                times = compare_api_calls({"ours (embedded)": info["endpoint"], **{url: url for url in urls}})
+                times = compare_api_calls({"ours (embedded)": info["endpoint"], **{url: url for url in urls}}, session)
         finally:
             stop_background(config)
     table = Table(title=f"one boto3 call on a connected client, ms, median (p95) ({os.cpu_count()} cores)")
@@ -356,9 +364,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--against", action="append", metavar="URL", default=[],
                         help="only the per-call benchmark (S3 PUT 50 KB, S3 HEAD, SQS send), on the embedded "
                              "emulator and on this endpoint too (e.g. another emulator); repeatable")
+    parser.add_argument("--access-key", metavar="KEY",
+                        help="with --against: sign with this access key id (and secret), e.g. `test` as users of other "
+                             "emulators do; default: the emulator's dummy key")
     args = parser.parse_args(argv)
+    if args.access_key and not args.against:
+        parser.error("--access-key is for the --against comparison")
     if args.against:
-        compare(args.against)
+        compare(args.against, args.access_key)
         return
     console = Console()
     with _state_folder() as state:
