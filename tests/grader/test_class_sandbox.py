@@ -6,6 +6,7 @@ import sys
 import time
 from pathlib import Path
 
+from emulator.daemon import pid_alive
 from grader.classroom.sandbox import Limits, minimal_environment, run_limited
 
 LIMITS = Limits(cpu_seconds=5, memory_mib=1024, wall_seconds=10)
@@ -23,16 +24,9 @@ def test_a_command_that_hangs_is_stopped_with_its_children(tmp_path: Path) -> No
     assert result.timed_out and not result.ok and "within 4 s" in result.describe()
     child = int(result.tail().split()[0])
     deadline = time.monotonic() + 10  # SIGKILL reaches the child asynchronously; a zombie is not alive
-    while _alive(child) and time.monotonic() < deadline:
+    while pid_alive(child) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not _alive(child)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
+    assert not pid_alive(child)
 
 
 def test_a_command_spinning_the_cpu_is_killed_at_its_cpu_limit(tmp_path: Path) -> None:
