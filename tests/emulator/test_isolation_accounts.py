@@ -125,12 +125,13 @@ def _session(account: str) -> boto3.Session:
 def deploy(emulator: RunningEmulator, account: str, code: str, memory: int = 256,
            policy: dict[str, object] | None = None, name: str | None = None) -> object:
     """A function in `account` running `code` (its role allowed what `policy` allows); its Lambda client."""
-    iam = _session(account).client("iam", endpoint_url=emulator.endpoint)
+    session = _session(account)
+    iam = session.client("iam", endpoint_url=emulator.endpoint)
     role_name = unique("role")
     role = iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=json.dumps(TRUST))["Role"]["Arn"]
     if policy is not None:
         iam.put_role_policy(RoleName=role_name, PolicyName="allowed", PolicyDocument=json.dumps(policy))
-    lam = _session(account).client("lambda", endpoint_url=emulator.endpoint)
+    lam = session.client("lambda", endpoint_url=emulator.endpoint)
     name = name or unique("fn")
     lam.create_function(FunctionName=name, Runtime="python3.11", Handler="app.lambda_handler", Role=role,
                         Code={"ZipFile": zip_handler(code)}, Timeout=60, MemorySize=memory)
@@ -192,8 +193,9 @@ class _Spinners:
     def __init__(self, emulator: RunningEmulator, account: str) -> None:
         self._name = unique("spin")
         self.spin = deploy(emulator, account, SPIN, policy=SPINNING, name=self._name)
-        self._logs = _session(account).client("logs", endpoint_url=emulator.endpoint)
-        self._s3 = _session(account).client("s3", endpoint_url=emulator.endpoint)
+        session = _session(account)
+        self._logs = session.client("logs", endpoint_url=emulator.endpoint)
+        self._s3 = session.client("s3", endpoint_url=emulator.endpoint)
         self._stop = {"bucket": unique("stop"), "key": "stop"}
         self._s3.create_bucket(Bucket=self._stop["bucket"])
 
